@@ -1,0 +1,98 @@
+//! The response body type of every handler, and small response builders.
+//!
+//! Most responses are a single buffer; proxied responses stream. One enum keeps
+//! the common case free of boxing.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body: a whole buffer, or a stream (proxy).
+pub enum Body {
+    Full(Option<Bytes>),
+    Stream(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body::Full(None)
+    }
+
+    pub fn from_bytes(b: impl Into<Bytes>) -> Body {
+        let b = b.into();
+        if b.is_empty() {
+            Body::Full(None)
+        } else {
+            Body::Full(Some(b))
+        }
+    }
+}
+
+impl HttpBody for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(s) => Pin::new(s).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.is_none(),
+            Body::Stream(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => SizeHint::with_exact(0),
+            Body::Stream(s) => s.size_hint(),
+        }
+    }
+}
+
+static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A plain-text response: the message plus a newline, as curl users expect.
+pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
+    let mut s = msg.into();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    let mut r = Response::new(Body::from_bytes(s));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, TEXT.clone());
+    r
+}
+
+/// 200 with a one-line message.
+pub fn ok(msg: impl Into<String>) -> Response<Body> {
+    text(StatusCode::OK, msg)
+}
+
+/// 200 with a JSON document.
+pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> Response<Body> {
+    match serde_json::to_vec(v) {
+        Ok(mut b) => {
+            b.push(b'\n');
+            let mut r = Response::new(Body::from_bytes(b));
+            r.headers_mut().insert(header::CONTENT_TYPE, JSON.clone());
+            r
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode JSON: {e}")),
+    }
+}

@@ -1,0 +1,115 @@
+//! Go-syntax durations (`200ms`, `1m30s`, `10us`), as the API and target fields use them.
+
+use std::time::Duration;
+
+/// Parses a Go duration string. `0` alone is allowed; negative values are not.
+pub fn parse(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad = || format!("invalid duration {s:?} (use Go syntax like 200ms, 1s, 1m30s)");
+    let mut rest = s;
+    let mut total_ns: u128 = 0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if num_len == 0 {
+            return Err(bad());
+        }
+        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit_ns: f64 = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        let ns = num * unit_ns;
+        if !ns.is_finite() || ns > 1e20 {
+            return Err(bad());
+        }
+        total_ns += ns as u128;
+    }
+    u64::try_from(total_ns)
+        .map(Duration::from_nanos)
+        .map_err(|_| bad())
+}
+
+/// Formats a duration the way Go prints it (`1m30s`, `200ms`, `0s`).
+pub fn format(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", trim_float(ns as f64 / 1e3));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", trim_float(ns as f64 / 1e6));
+    }
+    let mut out = String::new();
+    let total_s = d.as_secs();
+    let h = total_s / 3600;
+    let m = (total_s % 3600) / 60;
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    let secs = (total_s % 60) as f64 + f64::from(d.subsec_nanos()) / 1e9;
+    out.push_str(&format!("{}s", trim_float(secs)));
+    out
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.9}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_syntax() {
+        assert_eq!(parse("200ms").unwrap(), Duration::from_millis(200));
+        assert_eq!(parse("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse("10us").unwrap(), Duration::from_micros(10));
+        assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse("2h").unwrap(), Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for s in ["", "abc", "10", "1x", "-1s", "ms", "1s2", "1e400s"] {
+            assert!(parse(s).is_err(), "{s} should fail");
+        }
+    }
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(format(Duration::from_millis(200)), "200ms");
+        assert_eq!(format(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format(Duration::from_secs(5)), "5s");
+        assert_eq!(format(Duration::ZERO), "0s");
+        assert_eq!(format(Duration::from_millis(1500)), "1.5s");
+    }
+}

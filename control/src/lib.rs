@@ -1,0 +1,125 @@
+//! goto's control plane: a tokio + hyper server, on its own threads apart from
+//! the engine's, that serves every listener: the admin API, the programmable
+//! responder, and (in later areas) the proxy, client API and registry.
+
+pub mod admin;
+pub mod body;
+pub mod duration;
+pub mod error;
+pub mod host;
+pub mod listeners;
+pub mod port;
+pub mod reqlog;
+pub mod responder;
+pub mod router;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::TokioExecutor;
+
+use host::HostInfo;
+use listeners::Listeners;
+use reqlog::RequestLog;
+
+/// Startup configuration of the server, validated by the CLI.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub port: u16,
+    pub label: Option<String>,
+    pub registry: Option<String>,
+    pub locker: bool,
+    pub certs: PathBuf,
+    pub request_logs: bool,
+    pub control_threads: usize,
+    pub remind_interval: Duration,
+}
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot start the control runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Listen(String),
+    #[error("invalid label: {0}")]
+    Label(String),
+}
+
+/// The instance: configuration, identity and every listener.
+pub struct App {
+    pub cfg: ServerConfig,
+    pub host: HostInfo,
+    pub instance_label: String,
+    pub listeners: Listeners,
+    pub reqlog: Option<RequestLog>,
+    pub started: Instant,
+    pub http: hyper_util::server::conn::auto::Builder<TokioExecutor>,
+}
+
+impl App {
+    pub fn new(cfg: ServerConfig) -> Result<Arc<App>, ControlError> {
+        let host = HostInfo::detect();
+        let instance_label = cfg.label.clone().unwrap_or_else(|| format!("Goto-{}", host.ip));
+        port::Label::new(&instance_label).map_err(ControlError::Label)?;
+        let reqlog = if cfg.request_logs {
+            Some(RequestLog::start().map_err(ControlError::Runtime)?)
+        } else {
+            None
+        };
+        Ok(Arc::new(App {
+            cfg,
+            host,
+            instance_label,
+            listeners: Listeners::default(),
+            reqlog,
+            started: Instant::now(),
+            http: listeners::new_http_builder(),
+        }))
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run_server(cfg: ServerConfig) -> Result<(), ControlError> {
+    let rt = if cfg.control_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.control_threads)
+            .thread_name("goto-control")
+            .enable_all()
+            .build()
+    }
+    .map_err(ControlError::Runtime)?;
+    rt.block_on(serve(cfg))
+}
+
+async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
+    let port = cfg.port;
+    let app = App::new(cfg)?;
+    app.listeners
+        .add(&app, port, "http", None, true, true)
+        .map_err(|e| ControlError::Listen(e.to_string()))?;
+    tracing::info!(port, label = %app.instance_label, "goto serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.listeners.close_all();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

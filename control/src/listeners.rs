@@ -1,0 +1,314 @@
+//! Listeners: the ports this instance serves, each with its own state. Ports
+//! can be added, closed (connections refused), reopened and removed at run time.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::admin::Admin;
+use crate::body::{json, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::port::{Label, PortState};
+use crate::{router, App};
+
+struct Entry {
+    state: Arc<PortState>,
+    protocol: String,
+    startup: bool,
+    /// Present while open; sending `true` closes the listener and its connections.
+    close: Option<watch::Sender<bool>>,
+}
+
+#[derive(Default)]
+pub struct Listeners {
+    inner: Mutex<BTreeMap<u16, Entry>>,
+}
+
+#[derive(Serialize)]
+struct ListenerView {
+    port: u16,
+    protocol: String,
+    label: String,
+    open: bool,
+    startup: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddListener {
+    port: u16,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    open: Option<bool>,
+}
+
+/// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
+fn bind(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let v6 = || -> std::io::Result<Socket> {
+        let s = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+        s.set_only_v6(false)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)).into())?;
+        Ok(s)
+    };
+    let sock = match v6() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(e),
+        Err(_) => {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into())?;
+            s
+        }
+    };
+    sock.listen(4096)?;
+    sock.set_nonblocking(true)?;
+    TcpListener::from_std(sock.into())
+}
+
+impl Listeners {
+    pub fn get(&self, port: u16) -> Option<Arc<PortState>> {
+        self.inner.lock().get(&port).map(|e| e.state.clone())
+    }
+
+    pub fn ports(&self) -> Vec<u16> {
+        self.inner.lock().keys().copied().collect()
+    }
+
+    /// Adds a listener and (unless `open` is false) starts serving it.
+    pub fn add(
+        &self,
+        app: &Arc<App>,
+        port: u16,
+        protocol: &str,
+        label: Option<&str>,
+        open: bool,
+        startup: bool,
+    ) -> Result<(), ApiError> {
+        if port == 0 {
+            return Err(ApiError::bad("port must be 1-65535"));
+        }
+        if protocol != "http" {
+            return Err(ApiError::bad(format!(
+                "unsupported listener protocol {protocol:?}: only \"http\" (HTTP/1.1 and h2c)"
+            )));
+        }
+        let label = Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
+        let mut inner = self.inner.lock();
+        if inner.contains_key(&port) {
+            return Err(ApiError::Conflict(format!("listener {port} already exists")));
+        }
+        let goto_host = app.host.goto_host(port);
+        let state = Arc::new(PortState::new(port, label, &goto_host, app.cfg.request_logs));
+        let close = if open { Some(start(app, &state)?) } else { None };
+        inner.insert(port, Entry { state, protocol: protocol.to_string(), startup, close });
+        Ok(())
+    }
+
+    pub fn open(&self, app: &Arc<App>, port: u16) -> Result<bool, ApiError> {
+        let mut inner = self.inner.lock();
+        let e = inner
+            .get_mut(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        if e.close.is_some() {
+            return Ok(false);
+        }
+        e.close = Some(start(app, &e.state)?);
+        Ok(true)
+    }
+
+    pub fn close(&self, port: u16) -> Result<bool, ApiError> {
+        let mut inner = self.inner.lock();
+        let e = inner
+            .get_mut(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        Ok(match e.close.take() {
+            Some(tx) => {
+                let _ = tx.send(true);
+                true
+            }
+            None => false,
+        })
+    }
+
+    pub fn remove(&self, port: u16) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock();
+        match inner.get(&port) {
+            None => return Err(ApiError::NotFound(format!("no listener on port {port}"))),
+            Some(e) if e.startup => {
+                return Err(ApiError::bad(format!("cannot remove the startup listener {port}")))
+            }
+            Some(_) => {}
+        }
+        if let Some(e) = inner.remove(&port) {
+            if let Some(tx) = e.close {
+                let _ = tx.send(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every listener (shutdown).
+    pub fn close_all(&self) {
+        for e in self.inner.lock().values_mut() {
+            if let Some(tx) = e.close.take() {
+                let _ = tx.send(true);
+            }
+        }
+    }
+
+    fn view(&self) -> BTreeMap<u16, ListenerView> {
+        self.inner
+            .lock()
+            .iter()
+            .map(|(p, e)| {
+                (
+                    *p,
+                    ListenerView {
+                        port: *p,
+                        protocol: e.protocol.clone(),
+                        label: e.state.label_text(),
+                        open: e.close.is_some(),
+                        startup: e.startup,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// Binds the port and spawns its accept loop; returns the close switch.
+fn start(app: &Arc<App>, state: &Arc<PortState>) -> Result<watch::Sender<bool>, ApiError> {
+    let listener = bind(state.port).map_err(|e| {
+        ApiError::bad(format!("cannot listen on port {}: {e}", state.port))
+    })?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(accept_loop(app.clone(), state.clone(), listener, rx));
+    tracing::info!(port = state.port, "listener open");
+    Ok(tx)
+}
+
+async fn accept_loop(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    listener: TcpListener,
+    mut close: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, remote)) => {
+                    let _ = stream.set_nodelay(true);
+                    let remote = unmap(remote);
+                    tokio::spawn(serve_conn(app.clone(), state.clone(), stream, remote, close.clone()));
+                }
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tracing::warn!(port = state.port, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = close.changed() => break,
+        }
+    }
+    tracing::info!(port = state.port, "listener closed");
+}
+
+async fn serve_conn(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    mut close: watch::Receiver<bool>,
+) {
+    let builder = app.http.clone();
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(router::handle(&app, &state, remote, req).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = close.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+/// Shows IPv4 clients of the dual-stack socket as plain IPv4 addresses.
+fn unmap(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
+pub fn new_http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+}
+
+/// `/listeners...` and `/label...` admin routes.
+pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
+    let ls = &a.app.listeners;
+    Some(match a.segs {
+        ["listeners"] if a.is_get() => Ok(json(&ls.view())),
+        ["listeners", "add"] if a.is_mutation() => (|| {
+            let req: AddListener = a.json()?;
+            let protocol = req.protocol.as_deref().unwrap_or("http").to_ascii_lowercase();
+            ls.add(a.app, req.port, &protocol, req.label.as_deref(), req.open.unwrap_or(true), false)?;
+            Ok(ok(format!("Listener {} added and {}", req.port, if req.open.unwrap_or(true) { "opened" } else { "closed" })))
+        })(),
+        ["listeners", port, action] if a.is_mutation() => (|| {
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ApiError::bad(format!("invalid port {port:?}")))?;
+            match *action {
+                "remove" => ls.remove(port).map(|_| ok(format!("Listener {port} removed"))),
+                "open" => ls.open(a.app, port).map(|changed| {
+                    ok(if changed { format!("Listener {port} opened") } else { format!("Listener {port} already open") })
+                }),
+                "close" => ls.close(port).map(|changed| {
+                    ok(if changed { format!("Listener {port} closed") } else { format!("Listener {port} already closed") })
+                }),
+                other => Err(ApiError::NotFound(format!("unknown listener action {other:?}"))),
+            }
+        })(),
+        ["label"] if a.is_get() => Ok(crate::body::ok(a.port.label_text())),
+        ["label", "set", label] if a.is_mutation() => match Label::new(label) {
+            Ok(l) => {
+                *a.port.label.write() = l;
+                Ok(ok(format!("Label set to: {label}")))
+            }
+            Err(e) => Err(ApiError::BadRequest(e)),
+        },
+        ["label", "clear"] if a.is_mutation() => match Label::new(&a.app.instance_label) {
+            Ok(l) => {
+                *a.port.label.write() = l;
+                Ok(ok(format!("Label reset to: {}", a.app.instance_label)))
+            }
+            Err(e) => Err(ApiError::BadRequest(e)),
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,279 @@
+//! The runtime path: every non-admin request on a listener. It takes the
+//! port's decision (status, delay, payload, headers), waits out the delay,
+//! and answers with the payload or an echo of the request, then logs it.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::state::{Decision, Route};
+use crate::body::Body;
+use crate::port::PortState;
+use crate::App;
+
+/// Echoed request bodies are kept up to this size; the rest is drained and counted.
+const ECHO_BODY_LIMIT: usize = 64 * 1024;
+
+pub static VIA_GOTO: HeaderName = HeaderName::from_static("via-goto");
+pub static GOTO_HOST: HeaderName = HeaderName::from_static("goto-host");
+
+/// A request body: still streaming, or already read (admin-area fall-through).
+pub enum InBody {
+    Stream(Incoming),
+    Read(Bytes),
+}
+
+impl InBody {
+    /// Reads up to `limit` bytes, draining (and counting) the rest.
+    pub async fn read_capped(self, limit: usize) -> (Bytes, u64) {
+        match self {
+            InBody::Read(b) => {
+                let n = b.len() as u64;
+                (b.slice(..b.len().min(limit)), n)
+            }
+            InBody::Stream(mut s) => {
+                let mut kept = BytesMut::new();
+                let mut total = 0u64;
+                while let Some(frame) = s.frame().await {
+                    let Ok(frame) = frame else { break };
+                    if let Ok(data) = frame.into_data() {
+                        total += data.len() as u64;
+                        let room = limit.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                (kept.freeze(), total)
+            }
+        }
+    }
+}
+
+fn route_of(path: &str) -> Result<Route, String> {
+    if path == "/echo" || path == "/echo/" {
+        return Ok(Route::Echo);
+    }
+    if let Some(code) = path.strip_prefix("/status/") {
+        let code = code.trim_end_matches('/');
+        return match code.parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok(Route::Status(c)),
+            _ => Err(format!("invalid status code {code:?}: must be 100-599")),
+        };
+    }
+    Ok(Route::CatchAll)
+}
+
+/// Serves one runtime request on `port`.
+pub async fn serve(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    parts: Parts,
+    body: InBody,
+) -> Response<Body> {
+    let route = match route_of(parts.uri.path()) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
+            stamp(port, resp.headers_mut());
+            return resp;
+        }
+    };
+    let decision = port.responder.lock().decide(parts.uri.path(), route, &parts.headers);
+    if let Some(d) = decision.delay {
+        tokio::time::sleep(d).await;
+    }
+    let resp = respond(port, &parts, body, route, decision, remote).await;
+    if port.logs_on() {
+        if let Some(log) = &app.reqlog {
+            log.log(log_line(port.port, remote, &parts, resp.status().as_u16()));
+        }
+    }
+    resp
+}
+
+async fn respond(
+    port: &PortState,
+    parts: &Parts,
+    body: InBody,
+    route: Route,
+    decision: Decision,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    let echo = matches!(route, Route::CatchAll | Route::Echo);
+    if echo {
+        copy_request_headers(&parts.headers, h);
+    }
+    stamp(port, h);
+    for (k, v) in decision.headers.iter() {
+        h.insert(k.clone(), v.clone());
+    }
+    match (decision.payload, route) {
+        (Some((payload, ct)), r) if r != Route::Echo => {
+            h.insert(header::CONTENT_TYPE, ct);
+            *resp.body_mut() = Body::from_bytes(payload);
+        }
+        (_, Route::Status(code)) => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            *resp.body_mut() = Body::from_bytes(format!("Requested status: {code}\n"));
+        }
+        _ => {
+            let (req_body, total) = body.read_capped(ECHO_BODY_LIMIT).await;
+            let doc = EchoDoc { parts, body: &req_body, body_len: total, remote, port: port.port };
+            let mut out = Vec::with_capacity(256);
+            if serde_json::to_writer(&mut out, &doc).is_ok() {
+                out.push(b'\n');
+            }
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            *resp.body_mut() = Body::from_bytes(out);
+        }
+    }
+    resp
+}
+
+/// Adds this hop's identity headers.
+pub fn stamp(port: &PortState, h: &mut HeaderMap) {
+    h.append(VIA_GOTO.clone(), port.via());
+    h.insert(GOTO_HOST.clone(), port.goto_host.clone());
+}
+
+fn skip_echo(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("content-")
+        || matches!(
+            n,
+            "connection"
+                | "keep-alive"
+                | "proxy-connection"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "via-goto"
+                | "goto-host"
+        )
+}
+
+/// Copies the request's headers back (all but Content-* and hop-by-hop).
+fn copy_request_headers(req: &HeaderMap, out: &mut HeaderMap) {
+    for (k, v) in req.iter() {
+        if !skip_echo(k) {
+            out.append(k.clone(), v.clone());
+        }
+    }
+}
+
+/// The JSON echo of a request.
+struct EchoDoc<'a> {
+    parts: &'a Parts,
+    body: &'a Bytes,
+    body_len: u64,
+    remote: SocketAddr,
+    port: u16,
+}
+
+struct HeadersJson<'a>(&'a HeaderMap);
+
+impl Serialize for HeadersJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.keys_len()))?;
+        for k in self.0.keys() {
+            let mut vals = self.0.get_all(k).iter();
+            let first = vals.next().map(|v| String::from_utf8_lossy(v.as_bytes()));
+            match vals.next() {
+                None => m.serialize_entry(k.as_str(), &first)?,
+                Some(second) => {
+                    let mut joined = first.map(|c| c.into_owned()).unwrap_or_default();
+                    for v in std::iter::once(second).chain(vals) {
+                        joined.push_str(", ");
+                        joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
+                    }
+                    m.serialize_entry(k.as_str(), &joined)?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
+struct QueryJson<'a>(Option<&'a str>);
+
+impl Serialize for QueryJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(q) = self.0 {
+            for kv in q.split('&').filter(|kv| !kv.is_empty()) {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                m.serialize_entry(
+                    &crate::admin::percent_decode(k),
+                    &crate::admin::percent_decode(v),
+                )?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl Serialize for EchoDoc<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.parts;
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("method", p.method.as_str())?;
+        m.serialize_entry(
+            "uri",
+            p.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/"),
+        )?;
+        m.serialize_entry("protocol", protocol(p.version))?;
+        m.serialize_entry("headers", &HeadersJson(&p.headers))?;
+        m.serialize_entry("query", &QueryJson(p.uri.query()))?;
+        m.serialize_entry("body", &String::from_utf8_lossy(self.body))?;
+        if self.body_len as usize != self.body.len() {
+            m.serialize_entry("bodyLength", &self.body_len)?;
+        }
+        m.serialize_entry("remoteAddress", &self.remote.to_string())?;
+        m.serialize_entry("port", &self.port)?;
+        m.end()
+    }
+}
+
+pub fn protocol(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn log_line(port: u16, remote: SocketAddr, parts: &Parts, status: u16) -> String {
+    let mut s = String::with_capacity(160);
+    let _ = write!(
+        s,
+        "[{port}] {remote} {} {} {} {{",
+        parts.method,
+        parts.uri,
+        protocol(parts.version)
+    );
+    for (i, (k, v)) in parts.headers.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+    }
+    let _ = write!(s, "}} -> {status}");
+    s
+}

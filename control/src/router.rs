@@ -1,0 +1,83 @@
+//! Splits admin calls from runtime traffic and dispatches admin calls to
+//! their API area. Admin responses carry the identity headers too.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::admin::{percent_decode, Admin};
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::port::PortState;
+use crate::responder::runtime::{self, InBody};
+use crate::{listeners, responder, App};
+
+/// Largest admin request body accepted.
+pub const ADMIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+fn is_admin_area(first: &str) -> bool {
+    matches!(
+        first,
+        "listeners" | "label" | "response" | "request" | "client" | "registry" | "jobs"
+    )
+}
+
+pub async fn handle(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("");
+    if !is_admin_area(first) {
+        let (parts, body) = req.into_parts();
+        return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, ADMIN_BODY_LIMIT).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                ApiError::TooLarge(ADMIN_BODY_LIMIT)
+            } else {
+                ApiError::bad(format!("cannot read request body: {e}"))
+            };
+            let mut r = err.into_response();
+            runtime::stamp(port, r.headers_mut());
+            return r;
+        }
+    };
+    let decoded: Vec<String> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let a = Admin {
+        app,
+        port,
+        method: &parts.method,
+        segs: &segs,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let result = match segs.first().copied() {
+        Some("listeners") | Some("label") => listeners::route(&a).await,
+        Some("response") | Some("request") => responder::route(&a).await,
+        _ => None,
+    };
+    match result {
+        Some(r) => {
+            let mut resp = r.unwrap_or_else(ApiError::into_response);
+            runtime::stamp(port, resp.headers_mut());
+            resp
+        }
+        None => runtime::serve(app, port, remote, parts, InBody::Read(body)).await,
+    }
+}

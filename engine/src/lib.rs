@@ -1,0 +1,1 @@
+//! goto-engine placeholder
