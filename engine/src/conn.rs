@@ -1,0 +1,421 @@
+//! A replica's connection: TCP or rustls over monoio, with owned buffers
+//! handed to the kernel and back (the rent model), and timeouts that cancel
+//! in-flight I/O instead of dropping it.
+//!
+//! Every socket operation runs under a [`Watch`]: one timer per request that
+//! wakes at the request deadline, the end of the run, or every
+//! [`STOP_POLL`] to notice a stop. When it expires, the operation is
+//! cancelled through monoio's [`Canceller`] and awaited, so the buffer comes
+//! back to us rather than being parked until the kernel lets go of it.
+
+use std::future::{poll_fn, Future};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller};
+use monoio::net::TcpStream;
+use monoio::time::Sleep;
+use monoio::BufResult;
+use rustls::ClientConnection;
+
+use crate::error::{ErrorKind, TlsErrorKind};
+use crate::pacer::StopSignal;
+use crate::plan::TlsTarget;
+
+/// How often a long wait looks at the stop flags.
+pub(crate) const STOP_POLL: Duration = Duration::from_millis(50);
+/// Size of the buffer TLS records are read into.
+const TLS_READ_BUF: usize = 17 * 1024;
+
+/// Why an operation did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// Stop was requested or the run's duration ended: not counted.
+    Aborted,
+    /// A transport error, counted with status 0.
+    Error(ErrorKind),
+}
+
+impl From<ErrorKind> for Fail {
+    fn from(k: ErrorKind) -> Self {
+        Fail::Error(k)
+    }
+}
+
+/// The deadline and stop watch of one request.
+pub(crate) struct Watch<'a> {
+    timer: Pin<&'a mut Sleep>,
+    deadline: Option<Instant>,
+    on_deadline: ErrorKind,
+    stop: &'a StopSignal,
+    canceller: &'a mut Canceller,
+}
+
+impl<'a> Watch<'a> {
+    /// When a watch with `deadline` created at `now` first wakes; the timer
+    /// given to [`Watch::new`] must be set to this instant.
+    pub(crate) fn first_wake(
+        now: Instant,
+        deadline: Option<Instant>,
+        stop: &StopSignal,
+    ) -> Instant {
+        let mut wake = now + STOP_POLL;
+        if let Some(d) = deadline {
+            wake = wake.min(d);
+        }
+        if let Some(e) = stop.end() {
+            wake = wake.min(e);
+        }
+        wake
+    }
+
+    /// Creates a watch; `timer` (set to [`Watch::first_wake`]) is re-armed
+    /// by the watch as needed.
+    pub(crate) fn new(
+        timer: Pin<&'a mut Sleep>,
+        stop: &'a StopSignal,
+        canceller: &'a mut Canceller,
+        deadline: Option<Instant>,
+    ) -> Watch<'a> {
+        Watch {
+            timer,
+            deadline,
+            on_deadline: ErrorKind::Timeout,
+            stop,
+            canceller,
+        }
+    }
+
+    /// Changes the deadline and the error its expiry counts as.
+    pub(crate) fn set_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+        on_deadline: ErrorKind,
+        now: Instant,
+    ) {
+        self.deadline = deadline;
+        self.on_deadline = on_deadline;
+        self.rearm(now);
+    }
+
+    fn rearm(&mut self, now: Instant) {
+        let wake = Watch::first_wake(now, self.deadline, self.stop);
+        self.timer.as_mut().reset(wake.into());
+    }
+
+    /// Called when the timer fires: the failure to report, or `None` after
+    /// re-arming for the next check.
+    fn expired(&mut self) -> Option<Fail> {
+        let now = Instant::now();
+        if self.stop.should_abort(now) {
+            return Some(Fail::Aborted);
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Some(Fail::Error(self.on_deadline));
+        }
+        self.rearm(now);
+        None
+    }
+
+    /// Polls `fut` until it completes or the watch expires (the caller then
+    /// cancels or drops it).
+    async fn race<F: Future>(&mut self, fut: Pin<&mut F>) -> Result<F::Output, Fail> {
+        let mut fut = fut;
+        loop {
+            let out = poll_fn(|cx| {
+                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(v));
+                }
+                match self.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+            match out {
+                Some(v) => return Ok(v),
+                None => {
+                    if let Some(f) = self.expired() {
+                        return Err(f);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a cancelable buffer operation; on expiry cancels it and waits for
+    /// the buffer to come back.
+    async fn io<T, B>(
+        &mut self,
+        fut: impl Future<Output = BufResult<T, B>>,
+    ) -> (Result<T, Fail>, B) {
+        let mut fut = pin!(fut);
+        match self.race(fut.as_mut()).await {
+            Ok((Ok(v), b)) => (Ok(v), b),
+            Ok((Err(e), b)) => (Err(Fail::Error(ErrorKind::from_io(&e))), b),
+            Err(fail) => {
+                let c = std::mem::take(self.canceller);
+                *self.canceller = c.cancel();
+                match fut.await {
+                    // It finished just as we gave up: take the result.
+                    (Ok(v), b) => (Ok(v), b),
+                    (Err(_), b) => (Err(fail), b),
+                }
+            }
+        }
+    }
+}
+
+/// An established connection.
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+/// rustls driven over a monoio socket with owned record buffers.
+pub(crate) struct TlsStream {
+    tcp: TcpStream,
+    conn: ClientConnection,
+    tls_in: Vec<u8>,
+    in_pos: usize,
+    tls_out: Vec<u8>,
+    /// Decrypted bytes pass through here (kept off the task's future).
+    plain: Box<[u8]>,
+}
+
+impl Transport {
+    /// Connects (and handshakes for https) under `watch`'s current deadline.
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        tls: Option<&TlsTarget>,
+        watch: &mut Watch<'_>,
+    ) -> Result<Transport, Fail> {
+        // Connect has no buffer to lose: on expiry the operation is dropped
+        // and monoio cancels it in the kernel.
+        let connect = pin!(TcpStream::connect_addr(addr));
+        let tcp = match watch.race(connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Fail::Error(ErrorKind::from_connect(&e))),
+            Err(Fail::Error(ErrorKind::Timeout)) => {
+                return Err(Fail::Error(ErrorKind::ConnectTimeout))
+            }
+            Err(f) => return Err(f),
+        };
+        // Requests are written whole; no reason to wait for more bytes.
+        let _ = tcp.set_nodelay(true);
+        let Some(tls) = tls else {
+            return Ok(Transport::Plain(tcp));
+        };
+        let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+            .map_err(|e| Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(&e))))?;
+        let mut s = Box::new(TlsStream {
+            tcp,
+            conn,
+            tls_in: Vec::with_capacity(TLS_READ_BUF),
+            in_pos: 0,
+            tls_out: Vec::with_capacity(4096),
+            plain: vec![0; 4096].into_boxed_slice(),
+        });
+        s.handshake(watch).await?;
+        Ok(Transport::Tls(s))
+    }
+
+    /// Writes all of `buf`.
+    /// Writes all of `buf`; the buffer comes back unless a timeout or stop
+    /// interrupted a plain write (see [`write_all_dropping`]).
+    pub(crate) async fn write_all(
+        &mut self,
+        buf: Vec<u8>,
+        watch: &mut Watch<'_>,
+    ) -> (Result<(), Fail>, Option<Vec<u8>>) {
+        match self {
+            Transport::Plain(tcp) => write_all_dropping(tcp, buf, watch).await,
+            Transport::Tls(s) => {
+                // Boxed to keep every replica's task small; TLS allocates per
+                // record inside rustls anyway.
+                let r = Box::pin(s.write_plain(&buf, watch)).await;
+                (r, Some(buf))
+            }
+        }
+    }
+
+    /// Reads into the spare capacity of `buf` (appending); `Ok(0)` is the
+    /// end of the stream.
+    pub(crate) async fn read(
+        &mut self,
+        mut buf: Vec<u8>,
+        watch: &mut Watch<'_>,
+    ) -> (Result<usize, Fail>, Vec<u8>) {
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        match self {
+            Transport::Plain(tcp) => {
+                let (len, cap) = (buf.len(), buf.capacity());
+                let handle = watch.canceller.handle();
+                let (r, slice) = watch
+                    .io(tcp.cancelable_read(buf.slice_mut(len..cap), handle))
+                    .await;
+                (r, slice.into_inner())
+            }
+            Transport::Tls(s) => {
+                let r = Box::pin(s.read_plain(&mut buf, watch)).await;
+                (r, buf)
+            }
+        }
+    }
+}
+
+/// Writes a request with plain (not cancelable) sends. A request fits the
+/// socket buffer and completes at once on a healthy connection, so the
+/// per-operation cost of a canceller is not worth paying here. If the watch
+/// expires mid-write, the send is dropped: monoio cancels it in the kernel
+/// and frees the buffer when the kernel lets go (nothing leaks); the caller
+/// rebuilds its request bytes, the one allocation on that rare path.
+async fn write_all_dropping(
+    tcp: &mut TcpStream,
+    mut buf: Vec<u8>,
+    watch: &mut Watch<'_>,
+) -> (Result<(), Fail>, Option<Vec<u8>>) {
+    let len = buf.len();
+    let mut done = 0;
+    while done < len {
+        let write = pin!(tcp.write(buf.slice(done..len)));
+        let (r, slice) = match watch.race(write).await {
+            Ok(v) => v,
+            Err(f) => return (Err(f), None),
+        };
+        buf = slice.into_inner();
+        match r {
+            Ok(0) => return (Err(Fail::Error(ErrorKind::Reset)), Some(buf)),
+            Ok(n) => done += n,
+            Err(e) => return (Err(Fail::Error(ErrorKind::from_io(&e))), Some(buf)),
+        }
+    }
+    (Ok(()), Some(buf))
+}
+
+/// Writes all of `buf` with cancelable sends (TLS records).
+async fn write_all(
+    tcp: &mut TcpStream,
+    mut buf: Vec<u8>,
+    watch: &mut Watch<'_>,
+) -> (Result<(), Fail>, Vec<u8>) {
+    let len = buf.len();
+    let mut done = 0;
+    while done < len {
+        let handle = watch.canceller.handle();
+        let (r, slice) = watch
+            .io(tcp.cancelable_write(buf.slice(done..len), handle))
+            .await;
+        buf = slice.into_inner();
+        match r {
+            Ok(0) => return (Err(Fail::Error(ErrorKind::Reset)), buf),
+            Ok(n) => done += n,
+            Err(f) => return (Err(f), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
+fn tls_error(e: &rustls::Error) -> Fail {
+    Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(e)))
+}
+
+impl TlsStream {
+    async fn handshake(&mut self, watch: &mut Watch<'_>) -> Result<(), Fail> {
+        while self.conn.is_handshaking() {
+            if self.conn.wants_write() {
+                self.flush(watch).await?;
+            } else if self.conn.wants_read() {
+                if self.fill(watch).await? == 0 {
+                    return Err(Fail::Error(ErrorKind::Tls(TlsErrorKind::HandshakeEof)));
+                }
+            } else {
+                break;
+            }
+        }
+        self.flush(watch).await
+    }
+
+    /// Sends whatever rustls has queued.
+    async fn flush(&mut self, watch: &mut Watch<'_>) -> Result<(), Fail> {
+        while self.conn.wants_write() {
+            let mut out = std::mem::take(&mut self.tls_out);
+            out.clear();
+            // Writing into a Vec cannot fail.
+            let _ = self.conn.write_tls(&mut out);
+            let (r, out) = write_all(&mut self.tcp, out, watch).await;
+            self.tls_out = out;
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Feeds buffered or freshly read TLS bytes to rustls; returns 0 at EOF.
+    async fn fill(&mut self, watch: &mut Watch<'_>) -> Result<usize, Fail> {
+        if self.in_pos >= self.tls_in.len() {
+            let mut buf = std::mem::take(&mut self.tls_in);
+            buf.clear();
+            self.in_pos = 0;
+            let cap = buf.capacity();
+            let handle = watch.canceller.handle();
+            let (r, slice) = watch
+                .io(self.tcp.cancelable_read(buf.slice_mut(0..cap), handle))
+                .await;
+            self.tls_in = slice.into_inner();
+            if r? == 0 {
+                return Ok(0);
+            }
+        }
+        let mut rd = &self.tls_in[self.in_pos..];
+        let before = rd.len();
+        let n = self
+            .conn
+            .read_tls(&mut rd)
+            .map_err(|e| Fail::Error(ErrorKind::from_io(&e)))?;
+        self.in_pos += before - rd.len();
+        self.conn.process_new_packets().map_err(|e| tls_error(&e))?;
+        Ok(n.max(1))
+    }
+
+    async fn write_plain(&mut self, data: &[u8], watch: &mut Watch<'_>) -> Result<(), Fail> {
+        // rustls buffers plaintext without limit by default; write_all cannot
+        // fail short here.
+        self.conn
+            .writer()
+            .write_all(data)
+            .map_err(|e| Fail::Error(ErrorKind::from_io(&e)))?;
+        self.flush(watch).await
+    }
+
+    async fn read_plain(
+        &mut self,
+        buf: &mut Vec<u8>,
+        watch: &mut Watch<'_>,
+    ) -> Result<usize, Fail> {
+        loop {
+            let room = (buf.capacity() - buf.len()).min(self.plain.len());
+            match self.conn.reader().read(&mut self.plain[..room]) {
+                Ok(n) => {
+                    buf.extend_from_slice(&self.plain[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // Closed without close_notify: the same as EOF for HTTP framing.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(Fail::Error(ErrorKind::from_io(&e))),
+            }
+            if self.conn.wants_write() {
+                self.flush(watch).await?;
+            }
+            if self.fill(watch).await? == 0 {
+                return Ok(0);
+            }
+        }
+    }
+}

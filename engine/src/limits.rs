@@ -1,0 +1,40 @@
+//! Process limits a load run may need to raise.
+
+/// Raises the soft open-files limit to at least `needed` (up to the hard
+/// limit); returns the soft limit now in effect.
+pub fn raise_nofile_limit(needed: u64) -> std::io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if lim.rlim_cur >= needed {
+        return Ok(lim.rlim_cur);
+    }
+    let target = if lim.rlim_max == libc::RLIM_INFINITY {
+        needed
+    } else {
+        needed.min(lim.rlim_max)
+    };
+    let new = libc::rlimit {
+        rlim_cur: target,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn raising_to_current_is_a_no_op() {
+        let now = super::raise_nofile_limit(1).unwrap();
+        assert!(now >= 1);
+    }
+}

@@ -1,0 +1,300 @@
+//! Plans: what to send ([`TargetSpec`], validated once) and its prepared
+//! form ([`PreparedTarget`]) with the request bytes prebuilt, the address
+//! resolved, TLS chosen, and the replicas split over cores.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use crate::error::PlanError;
+use crate::http1::request::{is_token, RequestTemplate};
+use crate::http1::url::Url;
+use crate::tls::TlsConfigs;
+
+/// Most replicas (connections) one target may have.
+pub const MAX_REPLICAS: u32 = 1_000_000;
+/// Most request headers a target may set.
+pub const MAX_REQUEST_HEADERS: usize = 100;
+/// Largest request body a target may send.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// One invocation: the targets that run together.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub targets: Vec<TargetSpec>,
+}
+
+/// What to send to one target, and how hard.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub name: String,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Concurrent connections, spread over the cores.
+    pub replicas: u32,
+    /// Requests each replica sends (closed model); `None` = no count limit.
+    pub requests_per_replica: Option<u64>,
+    /// Run for at most this long.
+    pub duration: Option<Duration>,
+    /// Open model: total requests per second across the replicas, sent on
+    /// schedule; latency counts from the scheduled time.
+    pub rate: Option<f64>,
+    /// Closed model: pause between a replica's consecutive requests.
+    pub delay: Duration,
+    pub initial_delay: Duration,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    pub retriable_status: Vec<u16>,
+    /// Adds the query parameter `x-request-id=<uuid v4>` to each request.
+    pub send_id: bool,
+    /// Zero means no timeout.
+    pub connect_timeout: Duration,
+    /// Zero means no timeout.
+    pub request_timeout: Duration,
+    /// A connection idle longer than this is replaced; zero means never.
+    pub idle_timeout: Duration,
+    pub verify_tls: bool,
+    /// Response header names to count (any case; reported lower-case).
+    pub track_headers: Vec<String>,
+    /// Total requests for the target, spread as evenly as possible over the
+    /// replicas (the first `total % replicas` send one more); overrides
+    /// `requests_per_replica`. `goto load -n` uses it.
+    pub total_requests: Option<u64>,
+}
+
+impl Default for TargetSpec {
+    /// The control plane's defaults: GET, 1 replica x 1 request, 10ms delay,
+    /// 30s connect and request timeouts, 5m idle timeout, no TLS verification.
+    fn default() -> Self {
+        TargetSpec {
+            name: String::new(),
+            method: "GET".into(),
+            url: String::new(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            replicas: 1,
+            requests_per_replica: Some(1),
+            duration: None,
+            rate: None,
+            delay: Duration::from_millis(10),
+            initial_delay: Duration::ZERO,
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            retriable_status: Vec::new(),
+            send_id: false,
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+            verify_tls: false,
+            track_headers: Vec::new(),
+            total_requests: None,
+        }
+    }
+}
+
+impl TargetSpec {
+    /// A target with the defaults of [`TargetSpec::default`], validated.
+    pub fn try_new(
+        name: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Result<TargetSpec, PlanError> {
+        let t = TargetSpec {
+            name: name.into(),
+            url: url.into(),
+            ..TargetSpec::default()
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    /// Checks everything that does not need the network: name, URL, method,
+    /// headers, counts, rate.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        self.check().map(|_| ())
+    }
+
+    fn check(&self) -> Result<(Url, RequestTemplate), PlanError> {
+        if self.name.trim().is_empty() {
+            return Err(PlanError::EmptyName);
+        }
+        let url = Url::parse(&self.url).map_err(|reason| PlanError::Url {
+            url: self.url.clone(),
+            reason,
+        })?;
+        if self.headers.len() > MAX_REQUEST_HEADERS {
+            return Err(PlanError::TooManyHeaders(self.headers.len()));
+        }
+        if self.body.len() > MAX_BODY {
+            return Err(PlanError::BodyTooLarge(self.body.len()));
+        }
+        let request =
+            RequestTemplate::build(&self.method, &url, &self.headers, &self.body, self.send_id)?;
+        if self.replicas == 0 {
+            return Err(PlanError::NoReplicas);
+        }
+        if self.replicas > MAX_REPLICAS {
+            return Err(PlanError::TooManyReplicas(self.replicas));
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(PlanError::Rate);
+            }
+        }
+        for h in &self.track_headers {
+            if h.is_empty() || !h.bytes().all(is_token) {
+                return Err(PlanError::TrackedHeader(h.clone()));
+            }
+        }
+        Ok((url, request))
+    }
+
+    /// Requests replica `index` sends, if limited by count.
+    pub fn requests_for_replica(&self, index: u32) -> Option<u64> {
+        match self.total_requests {
+            Some(total) => {
+                let r = u64::from(self.replicas.max(1));
+                Some(total / r + u64::from(u64::from(index) < total % r))
+            }
+            None => self.requests_per_replica,
+        }
+    }
+
+    fn host_header(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// TLS parameters of an https target.
+#[derive(Debug, Clone)]
+pub(crate) struct TlsTarget {
+    pub config: Arc<ClientConfig>,
+    pub server_name: ServerName<'static>,
+}
+
+/// A validated target, ready for the workers.
+#[derive(Debug)]
+pub(crate) struct PreparedTarget {
+    pub spec: TargetSpec,
+    /// `None` when the host did not resolve: each request counts an error.
+    pub addr: Option<SocketAddr>,
+    pub request: RequestTemplate,
+    pub head_request: bool,
+    pub tls: Option<TlsTarget>,
+    /// Lower-case tracked names, as bytes for the parser and as strings for reports.
+    pub tracked: Vec<Box<[u8]>>,
+    pub tracked_names: Vec<String>,
+}
+
+impl PreparedTarget {
+    /// Validates and prepares a target; resolves its host (blocking).
+    pub(crate) fn prepare(spec: TargetSpec, tls: &TlsConfigs) -> Result<PreparedTarget, PlanError> {
+        let (url, request) = spec.check()?;
+        let tls = if url.https {
+            Some(TlsTarget {
+                config: tls.get(spec.verify_tls)?,
+                server_name: crate::tls::server_name(&url.host, spec.host_header())?,
+            })
+        } else {
+            None
+        };
+        let addr = resolve(&url.host, url.port);
+        let mut tracked_names: Vec<String> = Vec::new();
+        for h in &spec.track_headers {
+            let lower = h.to_ascii_lowercase();
+            if !tracked_names.contains(&lower) {
+                tracked_names.push(lower);
+            }
+        }
+        let tracked = tracked_names.iter().map(|n| n.as_bytes().into()).collect();
+        let head_request = spec.method.eq_ignore_ascii_case("HEAD");
+        Ok(PreparedTarget {
+            spec,
+            addr,
+            request,
+            head_request,
+            tls,
+            tracked,
+            tracked_names,
+        })
+    }
+}
+
+/// First address of `host:port`, IPv4 preferred (loopback names often list
+/// `::1` first while servers listen on 127.0.0.1 only).
+fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+}
+
+/// Validates a whole plan: at least one target, unique names.
+pub(crate) fn validate_plan(plan: &Plan) -> Result<(), PlanError> {
+    if plan.targets.is_empty() {
+        return Err(PlanError::NoTargets);
+    }
+    for (i, t) in plan.targets.iter().enumerate() {
+        t.validate()?;
+        if plan.targets[..i].iter().any(|o| o.name == t.name) {
+            return Err(PlanError::DuplicateName(t.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(TargetSpec::try_new("t", "http://127.0.0.1:1/").is_ok());
+        assert_eq!(
+            TargetSpec::try_new("", "http://h/").unwrap_err(),
+            PlanError::EmptyName
+        );
+        assert!(matches!(
+            TargetSpec::try_new("t", "nope").unwrap_err(),
+            PlanError::Url { .. }
+        ));
+        let bad_rate = TargetSpec {
+            rate: Some(0.0),
+            ..TargetSpec::try_new("t", "http://h/").unwrap()
+        };
+        assert_eq!(bad_rate.validate().unwrap_err(), PlanError::Rate);
+        let no_replicas = TargetSpec {
+            replicas: 0,
+            ..TargetSpec::try_new("t", "http://h/").unwrap()
+        };
+        assert_eq!(no_replicas.validate().unwrap_err(), PlanError::NoReplicas);
+        let dup = Plan {
+            targets: vec![TargetSpec::try_new("a", "http://h/").unwrap(); 2],
+        };
+        assert_eq!(
+            validate_plan(&dup).unwrap_err(),
+            PlanError::DuplicateName("a".into())
+        );
+    }
+
+    #[test]
+    fn total_requests_spread_exactly() {
+        let t = TargetSpec {
+            replicas: 3,
+            total_requests: Some(10),
+            ..TargetSpec::default()
+        };
+        let per: Vec<_> = (0..3).map(|i| t.requests_for_replica(i).unwrap()).collect();
+        assert_eq!(per, vec![4, 3, 3]);
+    }
+}

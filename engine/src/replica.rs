@@ -1,0 +1,400 @@
+//! One replica's loop: pace, (re)connect, write the prebuilt request, read
+//! the response, count it; retries and timeouts. The same loop serves the
+//! closed model, duration runs and the open model; only the [`Pacer`] and
+//! [`Limits`] differ.
+
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::io::Canceller;
+use monoio::time::Sleep;
+
+use crate::conn::{Fail, Transport, Watch, STOP_POLL};
+use crate::error::ErrorKind;
+use crate::http1::request::write_request_id;
+use crate::http1::{Complete, ResponseReader};
+use crate::pacer::{Limits, Pacer, StopSignal};
+use crate::worker::{CoreTarget, LocalRun};
+
+/// Initial read buffer: small, so thousands of idle connections stay cheap;
+/// it doubles when a read fills it, up to [`MAX_READ_BUF`].
+const INITIAL_READ_BUF: usize = 512;
+const MAX_READ_BUF: usize = 128 * 1024;
+
+/// The outcome of one attempt.
+enum Outcome {
+    Status(u16),
+    Error(ErrorKind),
+    Aborted,
+}
+
+pub(crate) struct Replica {
+    run: Rc<LocalRun>,
+    target: Rc<CoreTarget>,
+    stop: StopSignal,
+    limits: Limits,
+    pacer: Pacer,
+    /// This replica's copy of the request bytes (only the id is rewritten).
+    req: Vec<u8>,
+    rbuf: Vec<u8>,
+    reader: ResponseReader,
+    transport: Option<Transport>,
+    last_used: Instant,
+    canceller: Canceller,
+    rng: u64,
+}
+
+impl Replica {
+    pub(crate) fn new(
+        run: Rc<LocalRun>,
+        target: Rc<CoreTarget>,
+        index: u32,
+        start: Instant,
+    ) -> Replica {
+        let p = &target.prepared;
+        let end = p.spec.duration.and_then(|d| start.checked_add(d));
+        let stop = StopSignal::new(run.shared.clone(), target.index, end);
+        let limits = Limits::new(p.spec.requests_for_replica(index), end);
+        let pacer = Pacer::new(&p.spec, index, start);
+        let req = p.request.bytes().to_vec();
+        let reader = ResponseReader::new(p.head_request);
+        let rng = seed(index);
+        Replica {
+            run,
+            target,
+            stop,
+            limits,
+            pacer,
+            req,
+            rbuf: Vec::with_capacity(INITIAL_READ_BUF),
+            reader,
+            transport: None,
+            last_used: start,
+            canceller: Canceller::new(),
+            rng,
+        }
+    }
+
+    /// Runs until the count, the duration or a stop ends it.
+    pub(crate) async fn run(mut self) {
+        // One timer for the replica's whole life, re-armed for each wait: a
+        // timer entry is large (~640 bytes) and thousands of replicas add up.
+        let mut timer = pin!(monoio::time::sleep(STOP_POLL));
+        let initial = self.target.prepared.spec.initial_delay;
+        if initial.is_zero()
+            || pause_until(&self.stop, Instant::now() + initial, timer.as_mut()).await
+        {
+            self.run_loop(timer.as_mut()).await;
+        }
+        self.transport = None;
+        self.run.replica_done(&self.target);
+    }
+
+    async fn run_loop(&mut self, mut timer: Pin<&mut Sleep>) {
+        // One clock read per request: the end of one is the start of the next.
+        let mut now = Instant::now();
+        loop {
+            let due = self.pacer.next(now);
+            if self.limits.done(due) || self.stop.requested() {
+                return;
+            }
+            if due > now {
+                if !pause_until(&self.stop, due, timer.as_mut()).await {
+                    return;
+                }
+                now = Instant::now();
+            }
+            let Some(done) = self.with_retries(due, now, timer.as_mut()).await else {
+                return;
+            };
+            now = done;
+            self.limits.count_one();
+        }
+    }
+
+    /// Sends one request (first attempt at `now`), retrying as configured;
+    /// counts the final outcome. Returns when it ended, or `None` if aborted.
+    async fn with_retries(
+        &mut self,
+        due: Instant,
+        now: Instant,
+        mut timer: Pin<&mut Sleep>,
+    ) -> Option<Instant> {
+        let spec = &self.target.prepared.spec;
+        let (retries, retry_delay) = (spec.retries, spec.retry_delay);
+        let mut attempt = 0;
+        let mut sent = now;
+        loop {
+            let last = attempt >= retries;
+            let outcome = self.exchange(last, sent, timer.as_mut()).await;
+            let done = Instant::now();
+            let retry = !last
+                && match outcome {
+                    Outcome::Status(code) => {
+                        self.target.prepared.spec.retriable_status.contains(&code)
+                    }
+                    Outcome::Error(_) => true,
+                    Outcome::Aborted => false,
+                };
+            if !retry {
+                let result = match outcome {
+                    Outcome::Status(code) => Ok(code),
+                    Outcome::Error(kind) => Err(kind),
+                    Outcome::Aborted => return None,
+                };
+                if self.transport.is_some() {
+                    self.last_used = done;
+                }
+                // Under a rate, latency runs from when the request was due.
+                let corrected = done.saturating_duration_since(due.min(sent));
+                let uncorrected = done.saturating_duration_since(sent);
+                self.target
+                    .stats
+                    .borrow_mut()
+                    .record(result, corrected, uncorrected, done);
+                return Some(done);
+            }
+            attempt += 1;
+            if !pause_until(&self.stop, done + retry_delay, timer.as_mut()).await {
+                return None;
+            }
+            sent = Instant::now();
+        }
+    }
+
+    /// One attempt: connect if needed, write, read the response. Tracked
+    /// headers are counted only when `last` or the status is not retriable.
+    async fn exchange(&mut self, last: bool, now: Instant, mut timer: Pin<&mut Sleep>) -> Outcome {
+        let target = self.target.clone();
+        let p = &target.prepared;
+        let spec = &p.spec;
+        if self.transport.is_some()
+            && !spec.idle_timeout.is_zero()
+            && now - self.last_used > spec.idle_timeout
+        {
+            self.transport = None;
+        }
+        let deadline = timeout_at(now, spec.request_timeout);
+        timer
+            .as_mut()
+            .reset(Watch::first_wake(now, deadline, &self.stop).into());
+        let mut watch = Watch::new(timer, &self.stop, &mut self.canceller, deadline);
+        let mut reused = self.transport.is_some();
+        let mut bytes_read = 0u64;
+        let mut bytes_written = 0u64;
+        // A kept-alive connection the server already closed fails before any
+        // byte of response: reconnect and resend once, without counting it.
+        let outcome = loop {
+            if self.transport.is_none() {
+                let Some(addr) = p.addr else {
+                    break Outcome::Error(ErrorKind::Resolve);
+                };
+                let now = Instant::now();
+                let connect_deadline = match (timeout_at(now, spec.connect_timeout), deadline) {
+                    (Some(c), Some(d)) => Some(c.min(d)),
+                    (c, d) => c.or(d),
+                };
+                watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout, now);
+                // Boxed: connecting (and TLS handshakes) happen once per
+                // connection, and keeping them out of the task keeps
+                // thousands of idle replicas small.
+                match Box::pin(Transport::connect(addr, p.tls.as_ref(), &mut watch)).await {
+                    Ok(t) => self.transport = Some(t),
+                    Err(f) => break fail_outcome(f),
+                }
+                watch.set_deadline(deadline, ErrorKind::Timeout, Instant::now());
+                reused = false;
+            }
+            let Some(transport) = self.transport.as_mut() else {
+                break Outcome::Error(ErrorKind::Closed);
+            };
+            if let Some(off) = p.request.id_offset() {
+                write_request_id(&mut self.req, off, next_random(&mut self.rng));
+            }
+            let (r, req) = transport
+                .write_all(std::mem::take(&mut self.req), &mut watch)
+                .await;
+            self.req = req.unwrap_or_else(|| p.request.bytes().to_vec());
+            if let Err(f) = r {
+                self.transport = None;
+                if reused && is_stale(f) {
+                    reused = false;
+                    continue;
+                }
+                break fail_outcome(f);
+            }
+            bytes_written += self.req.len() as u64;
+            let retriable = if last {
+                &[][..]
+            } else {
+                &spec.retriable_status[..]
+            };
+            let read = read_response(
+                transport,
+                &mut self.rbuf,
+                &mut self.reader,
+                &target,
+                retriable,
+                &mut watch,
+                &mut bytes_read,
+            )
+            .await;
+            match read {
+                Ok(done) => {
+                    if !done.keep_alive {
+                        self.transport = None;
+                    }
+                    break Outcome::Status(done.status);
+                }
+                Err((f, got_bytes)) => {
+                    self.transport = None;
+                    if reused && !got_bytes && is_stale(f) {
+                        reused = false;
+                        continue;
+                    }
+                    break fail_outcome(f);
+                }
+            }
+        };
+        target
+            .stats
+            .borrow_mut()
+            .add_bytes(bytes_read, bytes_written);
+        outcome
+    }
+}
+
+/// Reads one response into `rbuf` (reused), counting tracked headers of the
+/// final head unless its status will be retried. On failure, also says
+/// whether any byte arrived.
+async fn read_response(
+    transport: &mut Transport,
+    rbuf: &mut Vec<u8>,
+    reader: &mut ResponseReader,
+    target: &CoreTarget,
+    retriable: &[u16],
+    watch: &mut Watch<'_>,
+    bytes_read: &mut u64,
+) -> Result<Complete, (Fail, bool)> {
+    reader.reset();
+    rbuf.clear();
+    let mut start = 0;
+    let mut got_bytes = false;
+    let tracked = &target.prepared.tracked;
+    loop {
+        if start == rbuf.len() {
+            rbuf.clear();
+            start = 0;
+        } else if rbuf.len() == rbuf.capacity() {
+            if start > 0 {
+                rbuf.drain(..start);
+                start = 0;
+            } else if rbuf.capacity() < MAX_READ_BUF {
+                rbuf.reserve(rbuf.capacity());
+            }
+        }
+        let spare_before = rbuf.capacity() - rbuf.len();
+        let (r, buf) = transport.read(std::mem::take(rbuf), watch).await;
+        *rbuf = buf;
+        let n = match r {
+            Ok(0) => {
+                return reader
+                    .finish_on_eof()
+                    .ok_or((Fail::Error(ErrorKind::Closed), got_bytes))
+            }
+            Ok(n) => n,
+            Err(f) => return Err((f, got_bytes)),
+        };
+        got_bytes = true;
+        *bytes_read += n as u64;
+        let step = {
+            let mut stats = target.stats.borrow_mut();
+            reader.advance(&rbuf[start..], tracked, |status, i, value| {
+                if !retriable.contains(&status) {
+                    stats.track(i, value);
+                }
+            })
+        };
+        let step = step.map_err(|k| (Fail::Error(ErrorKind::Parse(k)), true))?;
+        start += step.consumed;
+        if let Some(done) = step.complete {
+            return Ok(done);
+        }
+        // A read that filled all the room suggests a large body: grow once.
+        if n == spare_before && rbuf.capacity() < MAX_READ_BUF && start == rbuf.len() {
+            rbuf.clear();
+            start = 0;
+            rbuf.reserve(rbuf.capacity() * 2);
+        }
+    }
+}
+
+fn fail_outcome(f: Fail) -> Outcome {
+    match f {
+        Fail::Aborted => Outcome::Aborted,
+        Fail::Error(k) => Outcome::Error(k),
+    }
+}
+
+fn is_stale(f: Fail) -> bool {
+    matches!(f, Fail::Error(ErrorKind::Reset | ErrorKind::Closed))
+}
+
+fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
+    if t.is_zero() {
+        None
+    } else {
+        now.checked_add(t)
+    }
+}
+
+/// Sleeps until `until`, waking every [`STOP_POLL`] to notice a stop; false
+/// when stopped (or the run's end passed) first.
+pub(crate) async fn pause_until(
+    stop: &StopSignal,
+    until: Instant,
+    mut timer: Pin<&mut Sleep>,
+) -> bool {
+    loop {
+        let now = Instant::now();
+        if stop.should_abort(now) {
+            return false;
+        }
+        if now >= until {
+            return true;
+        }
+        timer.as_mut().reset(until.min(now + STOP_POLL).into());
+        timer.as_mut().await;
+    }
+}
+
+fn seed(index: u32) -> u64 {
+    let mut b = [0u8; 8];
+    // Falls back to time and index if the OS has no entropy to give.
+    if getrandom_bytes(&mut b) {
+        u64::from_le_bytes(b) ^ u64::from(index)
+    } else {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        t ^ (u64::from(index) << 32) ^ 0x9e37_79b9_7f4a_7c15
+    }
+}
+
+fn getrandom_bytes(buf: &mut [u8]) -> bool {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    n == buf.len() as isize
+}
+
+/// wyrand: a fast per-replica generator for request ids (not for secrets).
+fn next_random(state: &mut u64) -> u128 {
+    let mut half = || {
+        *state = state.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(*state) * u128::from(*state ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) ^ t) as u64
+    };
+    (u128::from(half()) << 64) | u128::from(half())
+}

@@ -1,0 +1,356 @@
+//! Counters and latency histograms.
+//!
+//! [`CoreStats`] is what one core records into for one target of one run:
+//! plain integers, arrays and a histogram, touched by that core only, so the
+//! hot path has no lock, no atomic and no allocation (except the first time
+//! a tracked header value is seen). [`TargetStats`] is the public, merged
+//! view built from it when someone reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+
+use crate::error::ErrorKind;
+
+/// Highest latency a histogram holds (1 hour, in microseconds); more saturates.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+/// Distinct values kept per tracked header per core; more are counted under
+/// [`OTHER_VALUES`] so a header carrying ids cannot grow memory without end.
+pub const MAX_TRACKED_VALUES: usize = 10_000;
+/// The key that collects tracked values beyond [`MAX_TRACKED_VALUES`].
+pub const OTHER_VALUES: &str = "<other>";
+
+/// A new, empty latency histogram in microseconds (3 significant figures).
+pub fn latency_histogram() -> Histogram<u64> {
+    // Constant bounds that hdrhistogram accepts: no input can make this fail.
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// Merged results of one target (over cores, or over runs).
+#[derive(Debug, Clone)]
+pub struct TargetStats {
+    /// Responses plus transport errors.
+    pub requests: u64,
+    /// By status code; 0 counts transport errors.
+    pub status_counts: BTreeMap<u16, u64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Tracked header name (lower-case) -> responses carrying it.
+    pub header_counts: BTreeMap<String, u64>,
+    /// Tracked header name (lower-case) -> value -> responses.
+    pub header_value_counts: BTreeMap<String, BTreeMap<String, u64>>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Microseconds; under a rate, from the intended send time.
+    pub latency: Histogram<u64>,
+    /// Microseconds from the actual send of the final attempt.
+    pub latency_uncorrected: Histogram<u64>,
+    pub first_response: Option<SystemTime>,
+    pub last_response: Option<SystemTime>,
+    pub stopped: bool,
+    pub finished: bool,
+}
+
+impl Default for TargetStats {
+    fn default() -> Self {
+        TargetStats {
+            requests: 0,
+            status_counts: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            header_counts: BTreeMap::new(),
+            header_value_counts: BTreeMap::new(),
+            bytes_read: 0,
+            bytes_written: 0,
+            latency: latency_histogram(),
+            latency_uncorrected: latency_histogram(),
+            first_response: None,
+            last_response: None,
+            stopped: false,
+            finished: false,
+        }
+    }
+}
+
+impl TargetStats {
+    pub fn new() -> TargetStats {
+        TargetStats::default()
+    }
+
+    /// Adds `other` into `self`. `finished` stays true only if both are;
+    /// `stopped` is true if either is.
+    pub fn merge(&mut self, other: &TargetStats) {
+        self.requests += other.requests;
+        add_counts(&mut self.status_counts, &other.status_counts);
+        add_counts(&mut self.errors, &other.errors);
+        add_counts(&mut self.header_counts, &other.header_counts);
+        for (name, values) in &other.header_value_counts {
+            add_counts(
+                self.header_value_counts.entry(name.clone()).or_default(),
+                values,
+            );
+        }
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+        add_histogram(&mut self.latency, &other.latency);
+        add_histogram(&mut self.latency_uncorrected, &other.latency_uncorrected);
+        self.first_response = min_opt(self.first_response, other.first_response);
+        self.last_response = self.last_response.max(other.last_response);
+        self.stopped |= other.stopped;
+        self.finished &= other.finished;
+    }
+
+    /// Requests that ended in a transport error.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+fn add_counts<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    // Both sides use the same bounds, so add cannot fail; if it ever did,
+    // fall back to per-value saturating records rather than lose the data.
+    if into.add(from).is_err() {
+        for v in from.iter_recorded() {
+            into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+}
+
+fn min_opt(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Counts of one tracked header on one core.
+#[derive(Debug, Default, Clone)]
+struct TrackedCounts {
+    count: u64,
+    values: HashMap<Box<[u8]>, u64>,
+    other: u64,
+}
+
+/// Status codes counted in the flat array; anything else (httparse accepts
+/// any three digits) goes through the same array since it spans 0..1000.
+const STATUS_SLOTS: usize = 1000;
+
+/// One core's counters for one target of one run.
+#[derive(Debug)]
+pub(crate) struct CoreStats {
+    requests: u64,
+    status: Box<[u64; STATUS_SLOTS]>,
+    errors: Vec<(ErrorKind, u64)>,
+    tracked: Vec<TrackedCounts>,
+    bytes_read: u64,
+    bytes_written: u64,
+    latency: Histogram<u64>,
+    latency_uncorrected: Histogram<u64>,
+    first_response: Option<Instant>,
+    last_response: Option<Instant>,
+}
+
+impl CoreStats {
+    pub(crate) fn new(tracked_headers: usize) -> CoreStats {
+        CoreStats {
+            requests: 0,
+            status: Box::new([0; STATUS_SLOTS]),
+            errors: Vec::new(),
+            tracked: vec![TrackedCounts::default(); tracked_headers],
+            bytes_read: 0,
+            bytes_written: 0,
+            latency: latency_histogram(),
+            latency_uncorrected: latency_histogram(),
+            first_response: None,
+            last_response: None,
+        }
+    }
+
+    /// Counts a final outcome: a status (`Ok`) or a transport error.
+    #[inline]
+    pub(crate) fn record(
+        &mut self,
+        outcome: Result<u16, ErrorKind>,
+        corrected: Duration,
+        uncorrected: Duration,
+        now: Instant,
+    ) {
+        self.requests += 1;
+        match outcome {
+            Ok(code) => {
+                self.status[usize::from(code) % STATUS_SLOTS] += 1;
+                self.latency.saturating_record(micros(corrected));
+                self.latency_uncorrected
+                    .saturating_record(micros(uncorrected));
+                if self.first_response.is_none() {
+                    self.first_response = Some(now);
+                }
+                self.last_response = Some(now);
+            }
+            Err(kind) => {
+                self.status[0] += 1;
+                match self.errors.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => self.errors.push((kind, 1)),
+                }
+            }
+        }
+    }
+
+    /// Counts one tracked header occurrence (`index` into the target's list).
+    #[inline]
+    pub(crate) fn track(&mut self, index: usize, value: &[u8]) {
+        let Some(t) = self.tracked.get_mut(index) else {
+            return;
+        };
+        t.count += 1;
+        // Look up by &[u8] first; allocate only for a value not seen before.
+        if let Some(n) = t.values.get_mut(value) {
+            *n += 1;
+        } else if t.values.len() < MAX_TRACKED_VALUES {
+            t.values.insert(value.into(), 1);
+        } else {
+            t.other += 1;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add_bytes(&mut self, read: u64, written: u64) {
+        self.bytes_read += read;
+        self.bytes_written += written;
+    }
+
+    /// The public view; `names` are the tracked header names (lower-case) and
+    /// `anchor` maps monotonic instants to wall-clock time.
+    pub(crate) fn to_target_stats(
+        &self,
+        names: &[String],
+        anchor: (Instant, SystemTime),
+    ) -> TargetStats {
+        let mut out = TargetStats {
+            requests: self.requests,
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+            latency: self.latency.clone(),
+            latency_uncorrected: self.latency_uncorrected.clone(),
+            first_response: self.first_response.map(|i| wall(anchor, i)),
+            last_response: self.last_response.map(|i| wall(anchor, i)),
+            ..TargetStats::default()
+        };
+        for (code, n) in self.status.iter().enumerate() {
+            if *n > 0 {
+                out.status_counts.insert(code as u16, *n);
+            }
+        }
+        out.errors.extend(self.errors.iter().copied());
+        for (t, name) in self.tracked.iter().zip(names) {
+            if t.count == 0 {
+                continue;
+            }
+            out.header_counts.insert(name.clone(), t.count);
+            let values = out.header_value_counts.entry(name.clone()).or_default();
+            for (v, n) in &t.values {
+                *values
+                    .entry(String::from_utf8_lossy(v).into_owned())
+                    .or_insert(0) += n;
+            }
+            if t.other > 0 {
+                *values.entry(OTHER_VALUES.to_string()).or_insert(0) += t.other;
+            }
+        }
+        out
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+fn wall(anchor: (Instant, SystemTime), at: Instant) -> SystemTime {
+    let (i0, s0) = anchor;
+    match at.checked_duration_since(i0) {
+        Some(d) => s0 + d,
+        None => s0 - i0.duration_since(at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_and_merge() {
+        let now = Instant::now();
+        let anchor = (now, SystemTime::now());
+        let names = vec!["via-goto".to_string()];
+        let mut a = CoreStats::new(1);
+        a.record(
+            Ok(200),
+            Duration::from_millis(5),
+            Duration::from_millis(1),
+            now,
+        );
+        a.record(
+            Err(ErrorKind::ConnectRefused),
+            Duration::ZERO,
+            Duration::ZERO,
+            now,
+        );
+        a.record(
+            Err(ErrorKind::ConnectRefused),
+            Duration::ZERO,
+            Duration::ZERO,
+            now,
+        );
+        a.track(0, b"x");
+        a.track(0, b"x");
+        a.track(0, b"y");
+        let mut b = CoreStats::new(1);
+        b.record(
+            Ok(503),
+            Duration::from_millis(7),
+            Duration::from_millis(7),
+            now,
+        );
+        b.track(0, b"y");
+        b.add_bytes(10, 3);
+        let mut merged = a.to_target_stats(&names, anchor);
+        merged.finished = true;
+        let mut other = b.to_target_stats(&names, anchor);
+        other.finished = true;
+        merged.merge(&other);
+        assert_eq!(merged.requests, 4);
+        assert_eq!(
+            merged.status_counts,
+            BTreeMap::from([(0, 2), (200, 1), (503, 1)])
+        );
+        assert_eq!(
+            merged.errors,
+            BTreeMap::from([(ErrorKind::ConnectRefused, 2)])
+        );
+        assert_eq!(merged.header_counts["via-goto"], 4);
+        assert_eq!(merged.header_value_counts["via-goto"]["x"], 2);
+        assert_eq!(merged.header_value_counts["via-goto"]["y"], 2);
+        assert_eq!(merged.latency.len(), 2);
+        assert!(merged.latency.max() >= 6900);
+        assert_eq!(merged.bytes_read, 10);
+        assert!(merged.finished);
+    }
+
+    #[test]
+    fn tracked_values_are_bounded() {
+        let mut s = CoreStats::new(1);
+        for i in 0..(MAX_TRACKED_VALUES + 5) {
+            s.track(0, i.to_string().as_bytes());
+        }
+        let t = s.to_target_stats(&["id".to_string()], (Instant::now(), SystemTime::now()));
+        assert_eq!(t.header_value_counts["id"][OTHER_VALUES], 5);
+        assert_eq!(t.header_counts["id"], (MAX_TRACKED_VALUES + 5) as u64);
+    }
+}

@@ -1,0 +1,267 @@
+//! TLS set-up for https targets: rustls client configurations (verifying
+//! against system roots plus extra CA files, or not verifying at all) and the
+//! server name used for SNI and verification. The record I/O itself lives in
+//! [`crate::conn`].
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::error::PlanError;
+
+/// Which certificates https targets are verified against.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Extra CA certificates: PEM files, or directories whose `.crt`/`.pem`
+    /// files are all loaded.
+    pub extra_roots: Vec<PathBuf>,
+    /// Also trust the operating system's roots.
+    pub use_system_roots: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            extra_roots: Vec::new(),
+            use_system_roots: true,
+        }
+    }
+}
+
+/// Client configurations, built on first use and shared by every connection.
+#[derive(Debug)]
+pub(crate) struct TlsConfigs {
+    config: TlsConfig,
+    verifying: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
+    insecure: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
+}
+
+impl TlsConfigs {
+    pub(crate) fn new(config: TlsConfig) -> TlsConfigs {
+        TlsConfigs {
+            config,
+            verifying: OnceLock::new(),
+            insecure: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &TlsConfig {
+        &self.config
+    }
+
+    /// The configuration for a target: verifying or not.
+    pub(crate) fn get(&self, verify: bool) -> Result<Arc<ClientConfig>, PlanError> {
+        if verify {
+            self.verifying
+                .get_or_init(|| build_verifying(&self.config))
+                .clone()
+        } else {
+            self.insecure.get_or_init(build_insecure).clone()
+        }
+    }
+
+    /// Loads the roots now, so a bad `--cacert` is reported before a run.
+    pub(crate) fn check(&self) -> Result<(), PlanError> {
+        if self.config.extra_roots.is_empty() {
+            return Ok(());
+        }
+        self.get(true).map(|_| ())
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn build_verifying(config: &TlsConfig) -> Result<Arc<ClientConfig>, PlanError> {
+    let roots = load_roots(config)?;
+    let mut c = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PlanError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(c))
+}
+
+fn build_insecure() -> Result<Arc<ClientConfig>, PlanError> {
+    let provider = provider();
+    let mut c = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PlanError::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(c))
+}
+
+fn load_roots(config: &TlsConfig) -> Result<RootCertStore, PlanError> {
+    let mut store = RootCertStore::empty();
+    if config.use_system_roots {
+        // Unreadable system certificates are skipped, as browsers and curl do.
+        let native = rustls_native_certs::load_native_certs();
+        store.add_parsable_certificates(native.certs);
+    }
+    for path in &config.extra_roots {
+        for file in ca_files(path)? {
+            for cert in read_pem_certs(&file)? {
+                store.add(cert).map_err(|e| {
+                    PlanError::Tls(format!("bad CA certificate in {}: {e}", file.display()))
+                })?;
+            }
+        }
+    }
+    if store.is_empty() {
+        return Err(PlanError::Tls(
+            "no trusted root certificates (use --cacert or --insecure)".into(),
+        ));
+    }
+    Ok(store)
+}
+
+/// A file, or the `.crt`/`.pem` files of a directory (sorted).
+fn ca_files(path: &Path) -> Result<Vec<PathBuf>, PlanError> {
+    let cannot = |e: std::io::Error| PlanError::Tls(format!("cannot read {}: {e}", path.display()));
+    if !path.is_dir() {
+        std::fs::metadata(path).map_err(cannot)?;
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(cannot)? {
+        let p = entry.map_err(cannot)?.path();
+        let is_cert = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("crt") || e.eq_ignore_ascii_case("pem"));
+        if is_cert && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(PlanError::Tls(format!(
+            "no .crt or .pem files in {}",
+            path.display()
+        )));
+    }
+    Ok(files)
+}
+
+fn read_pem_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, PlanError> {
+    let cannot = |e: std::io::Error| PlanError::Tls(format!("cannot read {}: {e}", file.display()));
+    let f = std::fs::File::open(file).map_err(cannot)?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(f))
+        .collect::<Result<_, _>>()
+        .map_err(cannot)?;
+    if certs.is_empty() {
+        return Err(PlanError::Tls(format!(
+            "no PEM certificates in {}",
+            file.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// The TLS server name: the `Host` header's host when one is given, else
+/// the URL's host.
+pub(crate) fn server_name(
+    url_host: &str,
+    host_header: Option<&str>,
+) -> Result<ServerName<'static>, PlanError> {
+    let host = match host_header {
+        Some(h) => crate::http1::url::split_host_port(h.trim(), 443)
+            .map(|(host, _)| host)
+            .map_err(|reason| PlanError::Header("Host".into(), reason))?,
+        None => url_host.to_string(),
+    };
+    ServerName::try_from(host.clone())
+        .map_err(|_| PlanError::Tls(format!("invalid server name {host:?}")))
+}
+
+/// Accepts any certificate (`--insecure`, `verifyTLS: false`); signatures
+/// are still checked so the handshake itself stays well-formed.
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_name_prefers_host_header() {
+        let n = server_name("127.0.0.1", Some("example.com:8443")).unwrap();
+        assert_eq!(n.to_str(), "example.com");
+        let n = server_name("127.0.0.1", None).unwrap();
+        assert_eq!(n.to_str(), "127.0.0.1");
+    }
+
+    #[test]
+    fn missing_cacert_is_a_plan_error() {
+        let cfg = TlsConfig {
+            extra_roots: vec!["/nonexistent/ca.pem".into()],
+            use_system_roots: false,
+        };
+        let err = TlsConfigs::new(cfg).check().unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn insecure_config_builds() {
+        let cfg = TlsConfigs::new(TlsConfig {
+            extra_roots: vec![],
+            use_system_roots: false,
+        });
+        assert!(cfg.get(false).is_ok());
+    }
+}

@@ -1,0 +1,471 @@
+//! End-to-end tests of `goto load`: run the real binary with `--json`
+//! against goto's own responder (or a tiny std::net server where a test needs
+//! exact server behaviour), on both io drivers, loopback only, bounded in time.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{free_port, goto_bin, Goto};
+use serde_json::Value;
+
+const DRIVERS: [&str; 2] = ["uring", "epoll"];
+/// Longest any single `goto load` may take before the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+struct LoadResult {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl LoadResult {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs `goto load <args>` and waits (bounded) for it.
+fn load(args: &[&str]) -> LoadResult {
+    let mut child = Command::new(goto_bin())
+        .arg("load")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn goto load");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + RUN_LIMIT;
+    let code = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("goto load {args:?} did not finish within {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    LoadResult {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Runs `goto load --json --io-driver <driver> <args>`; `None` when io_uring
+/// is unavailable on this machine (the test then covers epoll only).
+fn load_json(driver: &str, args: &[&str]) -> Option<Value> {
+    let mut all = vec!["--json", "--no-progress", "--io-driver", driver];
+    all.extend_from_slice(args);
+    let r = load(&all);
+    if driver == "uring" && r.code == 1 && r.stderr.contains("io_uring is not available") {
+        eprintln!("skipping io_uring: {}", r.stderr.trim());
+        return None;
+    }
+    assert_eq!(r.code, 0, "goto load {all:?} failed: {}", r.stderr);
+    let v = r.json();
+    assert_eq!(
+        v["ioDriver"],
+        if driver == "uring" {
+            "io_uring"
+        } else {
+            "epoll"
+        }
+    );
+    Some(v)
+}
+
+fn count(v: &Value, path: &[&str]) -> u64 {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_u64().unwrap_or(0)
+}
+
+fn url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+#[test]
+fn exact_request_count_against_goto() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    for driver in DRIVERS {
+        let Some(v) = load_json(
+            driver,
+            &["-n", "10000", "-c", "50", &url(goto.port, "/load")],
+        ) else {
+            continue;
+        };
+        assert_eq!(count(&v, &["requests"]), 10000, "{driver}: {v}");
+        assert_eq!(
+            count(&v, &["countsByStatusCodes", "200"]),
+            10000,
+            "{driver}: {v}"
+        );
+        assert!(v["requestsPerSecond"].as_f64().unwrap_or(0.0) > 0.0);
+        assert!(count(&v, &["bytesRead"]) > 0);
+        for k in ["min", "mean", "p50", "p90", "p99", "p999", "max"] {
+            assert!(v["latencyMs"][k].is_number(), "latencyMs.{k} missing: {v}");
+        }
+    }
+}
+
+#[test]
+fn forced_status_counts_exactly() {
+    for driver in DRIVERS {
+        // A fresh server per driver so the forced count starts at 100.
+        let goto = Goto::start(&["--request-logs=false"]);
+        assert_eq!(goto.put("/response/status/set/503:100").status, 200);
+        let Some(v) = load_json(driver, &["-n", "1000", "-c", "20", &url(goto.port, "/x")]) else {
+            continue;
+        };
+        assert_eq!(count(&v, &["requests"]), 1000, "{driver}: {v}");
+        assert_eq!(
+            count(&v, &["countsByStatusCodes", "503"]),
+            100,
+            "{driver}: {v}"
+        );
+        assert_eq!(
+            count(&v, &["countsByStatusCodes", "200"]),
+            900,
+            "{driver}: {v}"
+        );
+    }
+}
+
+#[test]
+fn tracked_header_values_are_counted() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    for driver in DRIVERS {
+        let args = [
+            "-n",
+            "500",
+            "-c",
+            "10",
+            "-H",
+            "X-Echo: abc",
+            "--track-header",
+            "Via-Goto",
+            "--track-header",
+            "X-ECHO,x-missing",
+            &url(goto.port, "/t"),
+        ];
+        let Some(v) = load_json(driver, &args) else {
+            continue;
+        };
+        assert_eq!(
+            count(&v, &["countsByHeaders", "via-goto"]),
+            500,
+            "{driver}: {v}"
+        );
+        let via = v["countsByHeaderValues"]["via-goto"]
+            .as_object()
+            .expect("via-goto values");
+        assert_eq!(
+            via.values().filter_map(Value::as_u64).sum::<u64>(),
+            500,
+            "{driver}: {v}"
+        );
+        assert_eq!(
+            count(&v, &["countsByHeaderValues", "x-echo", "abc"]),
+            500,
+            "{driver}: {v}"
+        );
+        assert!(v["countsByHeaders"].get("x-missing").is_none());
+    }
+}
+
+#[test]
+fn refused_port_gives_errors_not_a_hang() {
+    let port = free_port();
+    for driver in DRIVERS {
+        let started = Instant::now();
+        let Some(v) = load_json(driver, &["-n", "200", "-c", "4", &url(port, "/")]) else {
+            continue;
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{driver}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(count(&v, &["requests"]), 200, "{driver}: {v}");
+        assert_eq!(
+            count(&v, &["countsByStatusCodes", "0"]),
+            200,
+            "{driver}: {v}"
+        );
+        assert_eq!(
+            count(&v, &["errors", "connect: connection refused"]),
+            200,
+            "{driver}: {v}"
+        );
+        // A duration run against a refused port also ends on time.
+        let started = Instant::now();
+        let Some(v) = load_json(driver, &["-d", "1s", "-c", "2", &url(port, "/")]) else {
+            continue;
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{driver}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            count(&v, &["requests"]),
+            count(&v, &["countsByStatusCodes", "0"]),
+            "{driver}: {v}"
+        );
+    }
+}
+
+#[test]
+fn rate_is_kept_within_five_percent() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    for driver in DRIVERS {
+        let Some(v) = load_json(
+            driver,
+            &["-r", "200", "-d", "3s", "-c", "10", &url(goto.port, "/r")],
+        ) else {
+            continue;
+        };
+        let requests = count(&v, &["requests"]) as f64;
+        assert!(
+            (requests - 600.0).abs() <= 30.0,
+            "{driver}: {requests} requests, want 600 +- 5%: {v}"
+        );
+        let rps = v["requestsPerSecond"].as_f64().unwrap_or(0.0);
+        assert!(
+            (rps - 200.0).abs() <= 10.0,
+            "{driver}: {rps} req/s, want 200 +- 5%: {v}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_and_urls_exit_2_with_one_line() {
+    for args in [
+        &["not-a-url"][..],
+        &["-c", "0", "http://127.0.0.1:1/"],
+        &["-H", "nocolon", "http://127.0.0.1:1/"],
+        &["--cacert", "/nonexistent/ca.pem", "https://127.0.0.1:1/"],
+        &["-r", "0", "http://127.0.0.1:1/"],
+    ] {
+        let r = load(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    assert_eq!(load(&["--duration", "soon", "http://127.0.0.1:1/"]).code, 2);
+}
+
+#[test]
+fn text_report_has_the_expected_lines() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    let r = load(&[
+        "--no-progress",
+        "-n",
+        "100",
+        "-c",
+        "5",
+        "--track-header",
+        "via-goto",
+        &url(goto.port, "/"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in ["Requests/sec:", "p99.9", "200 OK", "via-goto", "IO driver:"] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle:?} in:\n{}",
+            r.stdout
+        );
+    }
+}
+
+/// What the mini server does for request number `n` (0-based).
+type Behaviour = dyn Fn(u64) -> Reply + Send + Sync;
+
+enum Reply {
+    /// Send the bytes, keep the connection.
+    Keep(&'static [u8]),
+    /// Send the bytes and close.
+    Close(&'static [u8]),
+    /// Wait, then send the bytes and keep the connection.
+    Stall(Duration, &'static [u8]),
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 with scripted replies.
+struct MiniServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl MiniServer {
+    fn start(behaviour: Box<Behaviour>) -> MiniServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let behaviour: Arc<Behaviour> = Arc::from(behaviour);
+        let counter = Arc::new(AtomicU64::new(0));
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop2.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                let (b, c) = (behaviour.clone(), counter.clone());
+                std::thread::spawn(move || serve(conn, &*b, &c));
+            }
+        });
+        MiniServer { port, stop }
+    }
+}
+
+impl Drop for MiniServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(mut conn: TcpStream, behaviour: &Behaviour, counter: &AtomicU64) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // Requests from goto load carry no body here: a head ends each one.
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |p| p + 4);
+        buf.drain(..end);
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let (bytes, close) = match behaviour(n) {
+            Reply::Keep(b) => (b, false),
+            Reply::Close(b) => (b, true),
+            Reply::Stall(d, b) => {
+                std::thread::sleep(d);
+                (b, false)
+            }
+        };
+        if conn.write_all(bytes).is_err() || close {
+            return;
+        }
+    }
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn stalled_server_shows_in_corrected_p99() {
+    for driver in DRIVERS {
+        // One connection at 100 requests/s; request 50 stalls for 1 s. A
+        // closed-loop client would simply send less during the stall; the
+        // corrected latency must show the requests that were due meanwhile.
+        let server = MiniServer::start(Box::new(|n| {
+            if n == 50 {
+                Reply::Stall(Duration::from_secs(1), OK)
+            } else {
+                Reply::Keep(OK)
+            }
+        }));
+        let Some(v) = load_json(
+            driver,
+            &["-r", "100", "-c", "1", "-d", "3s", &url(server.port, "/")],
+        ) else {
+            continue;
+        };
+        let p99 = v["latencyMs"]["p99"].as_f64().unwrap_or(0.0);
+        let p90 = v["latencyMs"]["p90"].as_f64().unwrap_or(0.0);
+        let raw_p90 = v["latencyUncorrectedMs"]["p90"]
+            .as_f64()
+            .unwrap_or(f64::MAX);
+        assert!(
+            p99 >= 500.0,
+            "{driver}: corrected p99 {p99} ms should show the 1 s stall: {v}"
+        );
+        assert!(p90 >= 100.0, "{driver}: corrected p90 {p90} ms: {v}");
+        assert!(
+            raw_p90 < 100.0,
+            "{driver}: uncorrected p90 {raw_p90} ms should not: {v}"
+        );
+    }
+}
+
+#[test]
+fn connection_close_chunked_and_close_delimited_bodies() {
+    const CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+    const CHUNKED: &[u8] =
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    const EOF_BODY: &[u8] = b"HTTP/1.0 202 Accepted\r\n\r\nuntil close";
+    for driver in DRIVERS {
+        let server = MiniServer::start(Box::new(|n| match n % 4 {
+            0 => Reply::Close(CLOSE),
+            1 => Reply::Keep(CHUNKED),
+            2 => Reply::Close(EOF_BODY),
+            _ => Reply::Keep(OK),
+        }));
+        let Some(v) = load_json(driver, &["-n", "400", "-c", "4", &url(server.port, "/")]) else {
+            continue;
+        };
+        assert_eq!(count(&v, &["requests"]), 400, "{driver}: {v}");
+        let ok: u64 = ["200", "201", "202"]
+            .iter()
+            .map(|c| count(&v, &["countsByStatusCodes", c]))
+            .sum();
+        assert_eq!(ok, 400, "{driver}: every response parsed: {v}");
+    }
+}
+
+#[test]
+fn request_timeout_is_an_error_not_a_hang() {
+    for driver in DRIVERS {
+        let server = MiniServer::start(Box::new(|_| Reply::Stall(Duration::from_secs(30), OK)));
+        let started = Instant::now();
+        let Some(v) = load_json(
+            driver,
+            &[
+                "-n",
+                "2",
+                "-c",
+                "2",
+                "--timeout",
+                "300ms",
+                &url(server.port, "/"),
+            ],
+        ) else {
+            continue;
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{driver}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(count(&v, &["errors", "timeout"]), 2, "{driver}: {v}");
+    }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Compares `goto load --cores 1` with wrk against nginx on loopback, the way
+# shared/BENCH.md asks: nginx (1 worker, `return 200 "ok"`) pinned to CPU 1,
+# clients pinned to CPU 0, runs interleaved (wrk, goto, wrk, goto, ...),
+# medians over REPS. For each run: client req/s, requests nginx answered
+# (stub_status delta), client CPU us per answered request (user+sys from
+# /usr/bin/time) and peak RSS; then goto/wrk ratios.
+#
+# Usage: tools/bench-load.sh            # 3 reps x 10 s at 64 and 1024 connections
+#        REPS=1 DURATION=3 CONNS="64" tools/bench-load.sh   # a quick look
+# Env:   REPS, DURATION (seconds), CONNS (space-separated), PORT,
+#        GOTO (binary; default: release build under $CARGO_TARGET_DIR or target/),
+#        BUILD=0 to skip `cargo build --release`, SERVER_CPU, CLIENT_CPU.
+set -euo pipefail
+
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-"64 1024"}
+PORT=${PORT:-18099}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+GOTO=${GOTO:-$TARGET_DIR/release/goto}
+
+for tool in nginx wrk taskset python3 curl; do
+  command -v "$tool" >/dev/null || { echo "bench-load: $tool is required (apt-get install nginx-light wrk)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "bench-load: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
+
+if [ "${BUILD:-1}" = 1 ]; then
+  (cd "$ROOT" && cargo build --release --quiet)
+fi
+[ -x "$GOTO" ] || { echo "bench-load: no goto binary at $GOTO" >&2; exit 1; }
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /tmp/bench-load.XXXXXX)
+NGINX_PID=""
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $WORK/body;
+  proxy_temp_path $WORK/proxy;
+  fastcgi_temp_path $WORK/fastcgi;
+  uwsgi_temp_path $WORK/uwsgi;
+  scgi_temp_path $WORK/scgi;
+  server {
+    listen 127.0.0.1:$PORT backlog=4096;
+    location = /nginx_status { stub_status; }
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" &
+NGINX_PID=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break
+  sleep 0.05
+done
+URL="http://127.0.0.1:$PORT/"
+
+# Requests nginx has answered so far (the status request itself included).
+answered() { curl -sf "http://127.0.0.1:$PORT/nginx_status" | awk 'NR==3 {print $3}'; }
+
+# run CLIENT CONNS -> appends "client conns rps answered cpu_s rss_kb" to results
+run_one() {
+  local client=$1 conns=$2 before after rps
+  before=$(answered)
+  case $client in
+    wrk)
+      /usr/bin/time -f '%U %S %M' -o "$WORK/time" taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c"$conns" -d"${DURATION}s" "$URL" >"$WORK/out" 2>&1
+      rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/out")
+      ;;
+    goto)
+      /usr/bin/time -f '%U %S %M' -o "$WORK/time" taskset -c "$CLIENT_CPU" \
+        "$GOTO" load --cores 1 -c "$conns" -d "${DURATION}s" --no-progress --json "$URL" >"$WORK/out" 2>&1
+      rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestsPerSecond"])' "$WORK/out")
+      ;;
+  esac
+  after=$(answered)
+  read -r user sys rss <"$WORK/time"
+  local cpu
+  cpu=$(python3 -c "print($user + $sys)")
+  echo "$client $conns $rps $((after - before - 1)) $cpu $rss" >>"$WORK/results"
+  printf '  %-5s c=%-5s %10.0f req/s  %9s answered  %6.2f s CPU  %7s KB RSS\n' \
+    "$client" "$conns" "$rps" "$((after - before - 1))" "$cpu" "$rss"
+}
+
+echo "bench-load: $REPS reps x ${DURATION}s, conns: $CONNS; nginx on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
+echo "goto: $GOTO"
+: >"$WORK/results"
+for conns in $CONNS; do
+  for rep in $(seq "$REPS"); do
+    echo "rep $rep, $conns connections"
+    run_one wrk "$conns"
+    run_one goto "$conns"
+  done
+done
+
+python3 - "$WORK/results" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+data = {}
+for client, conns, rps, answered, cpu, rss in rows:
+    d = data.setdefault((int(conns), client), {"rps": [], "us": [], "rss": []})
+    d["rps"].append(float(rps))
+    d["us"].append(float(cpu) / max(int(answered), 1) * 1e6)
+    d["rss"].append(int(rss) / 1024)
+med = statistics.median
+print()
+print(f"{'client':<6} {'conns':>6} {'req/s':>10} {'CPU us/req':>11} {'peak RSS MB':>12}   (medians)")
+for conns in sorted({c for c, _ in data}):
+    for client in ("wrk", "goto"):
+        d = data.get((conns, client))
+        if d:
+            print(f"{client:<6} {conns:>6} {med(d['rps']):>10.0f} {med(d['us']):>11.2f} {med(d['rss']):>12.1f}"
+                  f"   [req/s {min(d['rps']):.0f}-{max(d['rps']):.0f}, us/req {min(d['us']):.2f}-{max(d['us']):.2f}]")
+    w, g = data.get((conns, "wrk")), data.get((conns, "goto"))
+    if w and g:
+        print(f"{'goto/wrk':<6} {conns:>6} {med(g['rps'])/med(w['rps']):>10.2f}x {med(g['us'])/med(w['us']):>10.2f}x"
+              f" {med(g['rss'])/med(w['rss']):>11.2f}x   (goal: req/s >= 1.0x, CPU/req <= 0.75x)")
+EOF
