@@ -41,7 +41,8 @@ impl Admin<'_> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad("missing JSON body"));
         }
-        serde_json::from_slice(self.body).map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(self.body)
+            .map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
     }
 
     /// Content-Type of the admin request, for payloads.
@@ -87,7 +88,11 @@ pub fn percent_decode(s: &str) -> String {
 
 /// Splits a comma-separated list (`t1,t2`), dropping empty items.
 pub fn list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Parses a status code: 100-599 (or 0 where `allow_zero`).
@@ -116,7 +121,10 @@ mod tests {
 
     #[test]
     fn finds_query_params() {
-        assert_eq!(query_param(Some("uri=/a%2Fb&x=1"), "uri").as_deref(), Some("/a/b"));
+        assert_eq!(
+            query_param(Some("uri=/a%2Fb&x=1"), "uri").as_deref(),
+            Some("/a/b")
+        );
         assert_eq!(query_param(Some("x=1"), "uri"), None);
     }
 }

@@ -93,6 +93,9 @@ pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> Response<Body> {
             r.headers_mut().insert(header::CONTENT_TYPE, JSON.clone());
             r
         }
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode JSON: {e}")),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode JSON: {e}"),
+        ),
     }
 }

@@ -25,7 +25,11 @@ impl HostInfo {
             })
             .unwrap_or_else(|| "local".to_string());
         let ip = env_nonempty("POD_IP").unwrap_or_else(|| primary_ip().to_string());
-        HostInfo { name, namespace, ip }
+        HostInfo {
+            name,
+            namespace,
+            ip,
+        }
     }
 
     /// `Goto-Host` value for a listener port: `name.namespace@ip:port`.
@@ -61,11 +65,15 @@ fn primary_ip() -> IpAddr {
                 let ifa = &*cur;
                 let up = ifa.ifa_flags & (libc::IFF_UP as u32) != 0;
                 let lo = ifa.ifa_flags & (libc::IFF_LOOPBACK as u32) != 0;
-                if up && !lo && !ifa.ifa_addr.is_null()
+                if up
+                    && !lo
+                    && !ifa.ifa_addr.is_null()
                     && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET
                 {
                     let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                    found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        sin.sin_addr.s_addr,
+                    ))));
                     break;
                 }
                 cur = ifa.ifa_next;

@@ -9,9 +9,13 @@ pub mod error;
 pub mod host;
 pub mod listeners;
 pub mod port;
+pub mod proxy;
 pub mod reqlog;
 pub mod responder;
 pub mod router;
+pub mod timeouts;
+pub mod tracking;
+pub mod triggers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,12 +60,17 @@ pub struct App {
     pub reqlog: Option<RequestLog>,
     pub started: Instant,
     pub http: hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    /// Pooled outbound client of the proxy and triggers.
+    pub proxy_client: proxy::client::HttpClient,
 }
 
 impl App {
     pub fn new(cfg: ServerConfig) -> Result<Arc<App>, ControlError> {
         let host = HostInfo::detect();
-        let instance_label = cfg.label.clone().unwrap_or_else(|| format!("Goto-{}", host.ip));
+        let instance_label = cfg
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("Goto-{}", host.ip));
         port::Label::new(&instance_label).map_err(ControlError::Label)?;
         let reqlog = if cfg.request_logs {
             Some(RequestLog::start().map_err(ControlError::Runtime)?)
@@ -76,6 +85,7 @@ impl App {
             reqlog,
             started: Instant::now(),
             http: listeners::new_http_builder(),
+            proxy_client: proxy::client::new_client(),
         }))
     }
 }
@@ -83,7 +93,9 @@ impl App {
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run_server(cfg: ServerConfig) -> Result<(), ControlError> {
     let rt = if cfg.control_threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cfg.control_threads)

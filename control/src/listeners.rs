@@ -106,15 +106,35 @@ impl Listeners {
                 "unsupported listener protocol {protocol:?}: only \"http\" (HTTP/1.1 and h2c)"
             )));
         }
-        let label = Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
+        let label =
+            Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
         let mut inner = self.inner.lock();
         if inner.contains_key(&port) {
-            return Err(ApiError::Conflict(format!("listener {port} already exists")));
+            return Err(ApiError::Conflict(format!(
+                "listener {port} already exists"
+            )));
         }
         let goto_host = app.host.goto_host(port);
-        let state = Arc::new(PortState::new(port, label, &goto_host, app.cfg.request_logs));
-        let close = if open { Some(start(app, &state)?) } else { None };
-        inner.insert(port, Entry { state, protocol: protocol.to_string(), startup, close });
+        let state = Arc::new(PortState::new(
+            port,
+            label,
+            &goto_host,
+            app.cfg.request_logs,
+        ));
+        let close = if open {
+            Some(start(app, &state)?)
+        } else {
+            None
+        };
+        inner.insert(
+            port,
+            Entry {
+                state,
+                protocol: protocol.to_string(),
+                startup,
+                close,
+            },
+        );
         Ok(())
     }
 
@@ -149,7 +169,9 @@ impl Listeners {
         match inner.get(&port) {
             None => return Err(ApiError::NotFound(format!("no listener on port {port}"))),
             Some(e) if e.startup => {
-                return Err(ApiError::bad(format!("cannot remove the startup listener {port}")))
+                return Err(ApiError::bad(format!(
+                    "cannot remove the startup listener {port}"
+                )))
             }
             Some(_) => {}
         }
@@ -192,9 +214,8 @@ impl Listeners {
 
 /// Binds the port and spawns its accept loop; returns the close switch.
 fn start(app: &Arc<App>, state: &Arc<PortState>) -> Result<watch::Sender<bool>, ApiError> {
-    let listener = bind(state.port).map_err(|e| {
-        ApiError::bad(format!("cannot listen on port {}: {e}", state.port))
-    })?;
+    let listener = bind(state.port)
+        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(app.clone(), state.clone(), listener, rx));
     tracing::info!(port = state.port, "listener open");
@@ -273,9 +294,28 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
         ["listeners"] if a.is_get() => Ok(json(&ls.view())),
         ["listeners", "add"] if a.is_mutation() => (|| {
             let req: AddListener = a.json()?;
-            let protocol = req.protocol.as_deref().unwrap_or("http").to_ascii_lowercase();
-            ls.add(a.app, req.port, &protocol, req.label.as_deref(), req.open.unwrap_or(true), false)?;
-            Ok(ok(format!("Listener {} added and {}", req.port, if req.open.unwrap_or(true) { "opened" } else { "closed" })))
+            let protocol = req
+                .protocol
+                .as_deref()
+                .unwrap_or("http")
+                .to_ascii_lowercase();
+            ls.add(
+                a.app,
+                req.port,
+                &protocol,
+                req.label.as_deref(),
+                req.open.unwrap_or(true),
+                false,
+            )?;
+            Ok(ok(format!(
+                "Listener {} added and {}",
+                req.port,
+                if req.open.unwrap_or(true) {
+                    "opened"
+                } else {
+                    "closed"
+                }
+            )))
         })(),
         ["listeners", port, action] if a.is_mutation() => (|| {
             let port: u16 = port
@@ -284,14 +324,26 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
                 .filter(|p| *p > 0)
                 .ok_or_else(|| ApiError::bad(format!("invalid port {port:?}")))?;
             match *action {
-                "remove" => ls.remove(port).map(|_| ok(format!("Listener {port} removed"))),
+                "remove" => ls
+                    .remove(port)
+                    .map(|_| ok(format!("Listener {port} removed"))),
                 "open" => ls.open(a.app, port).map(|changed| {
-                    ok(if changed { format!("Listener {port} opened") } else { format!("Listener {port} already open") })
+                    ok(if changed {
+                        format!("Listener {port} opened")
+                    } else {
+                        format!("Listener {port} already open")
+                    })
                 }),
                 "close" => ls.close(port).map(|changed| {
-                    ok(if changed { format!("Listener {port} closed") } else { format!("Listener {port} already closed") })
+                    ok(if changed {
+                        format!("Listener {port} closed")
+                    } else {
+                        format!("Listener {port} already closed")
+                    })
                 }),
-                other => Err(ApiError::NotFound(format!("unknown listener action {other:?}"))),
+                other => Err(ApiError::NotFound(format!(
+                    "unknown listener action {other:?}"
+                ))),
             }
         })(),
         ["label"] if a.is_get() => Ok(crate::body::ok(a.port.label_text())),

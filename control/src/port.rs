@@ -6,7 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use http::HeaderValue;
 use parking_lot::{Mutex, RwLock};
 
+use crate::proxy::Proxy;
 use crate::responder::state::Responder;
+use crate::timeouts::TimeoutTracking;
+use crate::tracking::HeaderTracking;
+use crate::triggers::Triggers;
 
 /// Label of a listener plus its prebuilt `Via-Goto` value.
 pub struct Label {
@@ -18,7 +22,10 @@ impl Label {
     pub fn new(text: &str) -> Result<Label, String> {
         let header = HeaderValue::from_str(text)
             .map_err(|_| format!("invalid label {text:?}: must be a valid header value"))?;
-        Ok(Label { text: text.to_string(), header })
+        Ok(Label {
+            text: text.to_string(),
+            header,
+        })
     }
 }
 
@@ -29,6 +36,10 @@ pub struct PortState {
     pub responder: Mutex<Responder>,
     /// Whether runtime requests on this port are logged (a copy of the startup flag).
     pub request_logs: AtomicBool,
+    pub tracking: HeaderTracking,
+    pub timeouts: TimeoutTracking,
+    pub proxy: Proxy,
+    pub triggers: Triggers,
 }
 
 impl PortState {
@@ -40,6 +51,10 @@ impl PortState {
                 .unwrap_or_else(|_| HeaderValue::from_static("goto")),
             responder: Mutex::new(Responder::new()),
             request_logs: AtomicBool::new(request_logs),
+            tracking: HeaderTracking::default(),
+            timeouts: TimeoutTracking::default(),
+            proxy: Proxy::default(),
+            triggers: Triggers::default(),
         }
     }
 

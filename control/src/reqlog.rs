@@ -22,7 +22,10 @@ impl RequestLog {
         std::thread::Builder::new()
             .name("goto-reqlog".into())
             .spawn(move || writer(rx))?;
-        Ok(RequestLog { tx, dropped: Arc::new(AtomicU64::new(0)) })
+        Ok(RequestLog {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub fn log(&self, line: String) {
@@ -41,8 +44,9 @@ impl RequestLog {
 }
 
 fn writer(rx: Receiver<(SystemTime, String)>) {
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
+    // Not `stderr().lock()`: holding the lock while idle would block the
+    // tracing logger on other threads. Each flush takes it briefly.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
     while let Ok(first) = rx.recv() {
         write_line(&mut out, first);
         // Drain what is queued before paying for a flush.
@@ -54,6 +58,14 @@ fn writer(rx: Receiver<(SystemTime, String)>) {
 }
 
 fn write_line(out: &mut impl Write, (at, line): (SystemTime, String)) {
-    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let _ = writeln!(out, "{}.{:03} {}", since.as_secs(), since.subsec_millis(), line);
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}.{:03} {}",
+        since.as_secs(),
+        since.subsec_millis(),
+        line
+    );
 }

@@ -13,7 +13,7 @@ use crate::body::Body;
 use crate::error::ApiError;
 use crate::port::PortState;
 use crate::responder::runtime::{self, InBody};
-use crate::{listeners, responder, App};
+use crate::{listeners, proxy, responder, timeouts, tracking, triggers, App};
 
 /// Largest admin request body accepted.
 pub const ADMIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -31,7 +31,13 @@ pub async fn handle(
     remote: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("");
+    let first = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     if !is_admin_area(first) {
         let (parts, body) = req.into_parts();
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
@@ -40,7 +46,10 @@ pub async fn handle(
     let body = match Limited::new(body, ADMIN_BODY_LIMIT).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            let err = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 ApiError::TooLarge(ADMIN_BODY_LIMIT)
             } else {
                 ApiError::bad(format!("cannot read request body: {e}"))
@@ -69,7 +78,19 @@ pub async fn handle(
     };
     let result = match segs.first().copied() {
         Some("listeners") | Some("label") => listeners::route(&a).await,
-        Some("response") | Some("request") => responder::route(&a).await,
+        Some("response") | Some("request") => {
+            match responder::route(&a)
+                .await
+                .or_else(|| tracking::route(&a))
+                .or_else(|| timeouts::route(&a))
+            {
+                Some(r) => Some(r),
+                None => match proxy::route(&a).await {
+                    Some(r) => Some(r),
+                    None => triggers::route(&a).await,
+                },
+            }
+        }
         _ => None,
     };
     match result {

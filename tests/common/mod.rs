@@ -42,11 +42,12 @@ impl Goto {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::null()).stderr(if std::env::var_os("GOTO_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        cmd.stdout(Stdio::null())
+            .stderr(if std::env::var_os("GOTO_TEST_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         let child = cmd.spawn().expect("spawn goto");
         let g = Goto { child, port };
         g.wait_ready(port);
@@ -160,7 +161,8 @@ pub fn try_request(
 ) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -197,8 +199,16 @@ fn parse_response(buf: &[u8]) -> std::io::Result<Resp> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(raw).ok_or_else(|| bad("bad chunked body"))? } else { raw.to_vec() };
-    Ok(Resp { status, headers, body })
+    let body = if chunked {
+        dechunk(raw).ok_or_else(|| bad("bad chunked body"))?
+    } else {
+        raw.to_vec()
+    };
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {

@@ -20,7 +20,7 @@ use state::Forced;
 
 /// Routes `/response/...` and `/request/uri/...` admin calls; `None` if not ours.
 pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let r = match a.segs {
+    match a.segs {
         ["response", "status", rest @ ..] => status_api(a, rest),
         ["response", "delay", rest @ ..] => delay_api(a, rest),
         ["response", "headers", rest @ ..] => headers_api(a, rest),
@@ -28,8 +28,7 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
         ["request", "uri", "bypass", rest @ ..] => bypass_api(a, rest),
         ["request", "uri", "counts", rest @ ..] => uri_counts_api(a, rest),
         _ => None,
-    };
-    r
+    }
 }
 
 fn status_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
@@ -57,7 +56,11 @@ fn status_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
                 r.forced = None;
                 Ok(ok("Forced response status cleared"))
             } else {
-                r.forced = Some(Forced { status: code, times, remaining: times });
+                r.forced = Some(Forced {
+                    status: code,
+                    times,
+                    remaining: times,
+                });
                 Ok(ok(match times {
                     Some(t) => format!("Will respond with forced status: {code} times {t}"),
                     None => format!("Will respond with forced status: {code}"),
@@ -104,7 +107,10 @@ fn delay_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
             }
             Ok(d) => {
                 r.delay = Some(d);
-                Ok(ok(format!("Will delay all responses by {}", duration::format(d))))
+                Ok(ok(format!(
+                    "Will delay all responses by {}",
+                    duration::format(d)
+                )))
             }
             Err(e) => Err(ApiError::BadRequest(e)),
         },
@@ -129,20 +135,28 @@ fn headers_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
             };
             let v = match HeaderValue::from_str(value) {
                 Ok(v) => v,
-                Err(_) => return Some(Err(ApiError::bad(format!("invalid header value {value:?}")))),
+                Err(_) => {
+                    return Some(Err(ApiError::bad(format!(
+                        "invalid header value {value:?}"
+                    ))))
+                }
             };
             let mut list = (*r.headers).clone();
             list.retain(|(k, _)| *k != n);
             list.push((n, v));
             r.headers = Arc::new(list);
-            Ok(ok(format!("Response header [{name}: {value}] will be sent")))
+            Ok(ok(format!(
+                "Response header [{name}: {value}] will be sent"
+            )))
         }
         ["remove", name] if a.is_mutation() => {
             let mut list = (*r.headers).clone();
             let before = list.len();
             list.retain(|(k, _)| !k.as_str().eq_ignore_ascii_case(name));
             if list.len() == before {
-                return Some(Err(ApiError::NotFound(format!("response header {name} not configured"))));
+                return Some(Err(ApiError::NotFound(format!(
+                    "response header {name} not configured"
+                ))));
             }
             r.headers = Arc::new(list);
             Ok(ok(format!("Response header [{name}] removed")))
@@ -224,7 +238,9 @@ fn bypass_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
                 }
                 Ok(ok(format!("URI {u} will bypass forced status and delay")))
             }
-            _ => Err(ApiError::bad("query parameter uri must be a path starting with '/'")),
+            _ => Err(ApiError::bad(
+                "query parameter uri must be a path starting with '/'",
+            )),
         },
         ["remove"] if a.is_mutation() => match uri {
             Some(u) => {
@@ -256,7 +272,9 @@ fn bypass_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
         }))),
         ["status"] if a.is_get() => Ok(json(&json!({ "status": r.bypass_status }))),
         ["counts"] if a.is_get() => match uri {
-            Some(u) => Ok(json(&json!({ u.clone(): r.bypass_counts.get(&u).copied().unwrap_or(0) }))),
+            Some(u) => Ok(json(
+                &json!({ u.clone(): r.bypass_counts.get(&u).copied().unwrap_or(0) }),
+            )),
             None => Ok(json(&r.bypass_counts)),
         },
         _ => return None,

@@ -68,11 +68,23 @@ impl Payloads {
         }
         self.uris.retain(|p| p.uri != uri);
         let preview = preview(&body);
-        self.uris.push(UriPayload { uri: uri.to_string(), segments, body, content_type, preview });
+        self.uris.push(UriPayload {
+            uri: uri.to_string(),
+            segments,
+            body,
+            content_type,
+            preview,
+        });
         Ok(())
     }
 
-    pub fn set_header(&mut self, header: &str, value: Option<&str>, body: Bytes, content_type: String) {
+    pub fn set_header(
+        &mut self,
+        header: &str,
+        value: Option<&str>,
+        body: Bytes,
+        content_type: String,
+    ) {
         let header = header.to_ascii_lowercase();
         self.headers
             .retain(|p| !(p.header == header && p.value.as_deref() == value));
@@ -93,7 +105,11 @@ impl Payloads {
         }
         for p in &self.uris {
             if let Some(captures) = match_uri(&p.segments, path) {
-                let body = if captures.is_empty() { p.body.clone() } else { fill(&p.body, &captures) };
+                let body = if captures.is_empty() {
+                    p.body.clone()
+                } else {
+                    fill(&p.body, &captures)
+                };
                 return Some((body, ctype(&p.content_type)));
             }
         }
@@ -157,8 +173,12 @@ mod tests {
     #[test]
     fn uri_placeholders_fill_payload() {
         let mut p = Payloads::default();
-        p.set_uri("/foo/{f}/bar/{b}", Bytes::from("f={f} b={b}"), "text/plain".into())
-            .unwrap();
+        p.set_uri(
+            "/foo/{f}/bar/{b}",
+            Bytes::from("f={f} b={b}"),
+            "text/plain".into(),
+        )
+        .unwrap();
         let (body, _) = p.find("/foo/1/bar/2", &HeaderMap::new()).unwrap();
         assert_eq!(&body[..], b"f=1 b=2");
         assert!(p.find("/foo/1/bar", &HeaderMap::new()).is_none());
@@ -170,7 +190,8 @@ mod tests {
         p.set_default(Bytes::from("d"), "text/plain".into());
         p.set_header("x", None, Bytes::from("h"), "text/plain".into());
         p.set_header("x", Some("1"), Bytes::from("hv"), "text/plain".into());
-        p.set_uri("/u", Bytes::from("u"), "text/plain".into()).unwrap();
+        p.set_uri("/u", Bytes::from("u"), "text/plain".into())
+            .unwrap();
         let mut h = HeaderMap::new();
         assert_eq!(&p.find("/z", &h).unwrap().0[..], b"d");
         h.insert("x", HeaderValue::from_static("2"));

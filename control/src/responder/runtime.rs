@@ -78,22 +78,72 @@ pub async fn serve(
     parts: Parts,
     body: InBody,
 ) -> Response<Body> {
+    // Each chaos feature is behind one atomic flag so an unconfigured port pays no lock.
+    let proxied = if port.proxy.active() {
+        port.proxy
+            .find(parts.uri.path(), parts.uri.query(), &parts.headers)
+    } else {
+        None
+    };
     let route = match route_of(parts.uri.path()) {
         Ok(r) => r,
+        // A proxied path is the upstream's business, whatever it looks like here.
+        Err(_) if proxied.is_some() => Route::CatchAll,
         Err(e) => {
             let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
             stamp(port, resp.headers_mut());
             return resp;
         }
     };
-    let decision = port.responder.lock().decide(parts.uri.path(), route, &parts.headers);
+    // Held across the delay and the response: if the client closes the
+    // connection first, hyper drops this future and the guard counts it.
+    let timeout_guard = if port.timeouts.active() {
+        port.timeouts.guard(&parts.headers)
+    } else {
+        None
+    };
+    let (decision, forced) = {
+        let mut r = port.responder.lock();
+        // Read under the decision's lock, so concurrent requests agree on who
+        // consumed a `503:2`; bypassed URIs ignore the forced status.
+        let forced_pending = r.forced.is_some();
+        let d = r.decide(parts.uri.path(), route, &parts.headers);
+        let forced = forced_pending && !d.bypassed;
+        (d, forced)
+    };
     if let Some(d) = decision.delay {
         tokio::time::sleep(d).await;
     }
-    let resp = respond(port, &parts, body, route, decision, remote).await;
+    let resp = match proxied {
+        // A forced status answers locally instead of forwarding (the seed's `503:2`).
+        Some((target, m)) if !forced => {
+            let mut resp = crate::proxy::forward::forward(app, port, target, m, &parts, body).await;
+            let h = resp.headers_mut();
+            stamp(port, h);
+            for (k, v) in decision.headers.iter() {
+                h.insert(k.clone(), v.clone());
+            }
+            resp
+        }
+        _ => respond(port, &parts, body, route, decision, remote).await,
+    };
+    let status = resp.status().as_u16();
+    if let Some(g) = timeout_guard {
+        g.complete();
+    }
+    if port.tracking.active() {
+        let requested = match route {
+            Route::Status(c) => Some(c),
+            _ => None,
+        };
+        port.tracking.record(&parts.headers, requested, status);
+    }
+    if port.triggers.active() {
+        port.triggers.fire(app, port, status);
+    }
     if port.logs_on() {
         if let Some(log) = &app.reqlog {
-            log.log(log_line(port.port, remote, &parts, resp.status().as_u16()));
+            log.log(log_line(port.port, remote, &parts, status));
         }
     }
     resp
@@ -130,12 +180,21 @@ async fn respond(
         }
         _ => {
             let (req_body, total) = body.read_capped(ECHO_BODY_LIMIT).await;
-            let doc = EchoDoc { parts, body: &req_body, body_len: total, remote, port: port.port };
+            let doc = EchoDoc {
+                parts,
+                body: &req_body,
+                body_len: total,
+                remote,
+                port: port.port,
+            };
             let mut out = Vec::with_capacity(256);
             if serde_json::to_writer(&mut out, &doc).is_ok() {
                 out.push(b'\n');
             }
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             *resp.body_mut() = Body::from_bytes(out);
         }
     }

@@ -54,7 +54,10 @@ pub struct Decision {
 
 impl Responder {
     pub fn new() -> Responder {
-        Responder { bypass_status: 200, ..Default::default() }
+        Responder {
+            bypass_status: 200,
+            ..Default::default()
+        }
     }
 
     /// Decides status, delay and payload for one runtime request and updates counts.

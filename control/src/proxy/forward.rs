@@ -1,0 +1,208 @@
+//! Forwarding one matched request upstream: the request body streams through
+//! (never buffered whole) and so does the upstream's response. With
+//! `replicas` > 1 the body is read once (bounded) and sent as parallel copies;
+//! the first answer wins and the others are drained so their connections
+//! return to the pool.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::client::{error_text, strip_hop_by_hop, HttpClient};
+use super::target::{Matched, Target};
+use crate::body::{text, Body, BoxError};
+use crate::port::PortState;
+use crate::responder::runtime::InBody;
+use crate::App;
+
+/// Largest request body copied to several replicas (it must be held in memory).
+pub const REPLICA_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Applies `removeHeaders` then `addHeaders` (captures filled).
+pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
+    for n in &t.remove_headers {
+        h.remove(n);
+    }
+    for (n, tpl) in &t.add_headers {
+        // Captured text that is not a valid header value is skipped, not sent mangled.
+        if let Ok(v) = HeaderValue::from_str(&tpl.fill(&m.captures, None)) {
+            h.insert(n.clone(), v);
+        }
+    }
+}
+
+/// One upstream request over the shared pooled client.
+pub async fn send(
+    client: &HttpClient,
+    method: Method,
+    authority: &str,
+    path_and_query: &str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response<Incoming>, String> {
+    let uri: http::Uri = format!("http://{authority}{path_and_query}")
+        .parse()
+        .map_err(|e| format!("cannot build upstream URI: {e}"))?;
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    client.request(req).await.map_err(|e| error_text(&e))
+}
+
+fn client_body(b: InBody) -> Body {
+    match b {
+        InBody::Stream(s) => Body::Stream(s.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
+        InBody::Read(b) => Body::from_bytes(b),
+    }
+}
+
+/// Forwards a matched request; answers the upstream's status, headers and
+/// (streamed) body, or 502 with the reason. The caller adds this hop's headers.
+pub async fn forward(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    target: Arc<Target>,
+    m: Matched,
+    parts: &Parts,
+    body: InBody,
+) -> Response<Body> {
+    let path = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
+    let mut headers = parts.headers.clone();
+    strip_hop_by_hop(&mut headers);
+    // The client sets Host from the upstream URL; this hop already answered
+    // any `Expect: 100-continue` itself.
+    headers.remove(header::HOST);
+    headers.remove(header::EXPECT);
+    apply_header_edits(&target, &m, &mut headers);
+    let name = &target.spec.name;
+    let result = if target.replicas <= 1 {
+        port.proxy.invoked(name, 1);
+        let r = send(
+            &app.proxy_client,
+            parts.method.clone(),
+            &target.authority,
+            &path,
+            headers,
+            client_body(body),
+        )
+        .await;
+        port.proxy
+            .answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
+        r
+    } else {
+        let bytes = match body {
+            InBody::Read(b) => b,
+            InBody::Stream(s) => match Limited::new(s, REPLICA_BODY_LIMIT).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => {
+                    return text(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "cannot copy request body to {} replicas: {e}",
+                            target.replicas
+                        ),
+                    )
+                }
+            },
+        };
+        fan_out(
+            app,
+            port,
+            &target,
+            parts.method.clone(),
+            &path,
+            headers,
+            bytes,
+        )
+        .await
+    };
+    match result {
+        Ok(resp) => {
+            let (mut rp, rb) = resp.into_parts();
+            strip_hop_by_hop(&mut rp.headers);
+            rp.version = http::Version::HTTP_11;
+            Response::from_parts(
+                rp,
+                Body::Stream(rb.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
+            )
+        }
+        Err(e) => text(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "proxy target {name}: upstream {} failed: {e}",
+                target.spec.url
+            ),
+        ),
+    }
+}
+
+/// Sends `replicas` copies in parallel; the first answer is returned.
+async fn fan_out(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    target: &Arc<Target>,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response<Incoming>, String> {
+    let n = target.replicas as usize;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(n);
+    let won = Arc::new(AtomicBool::new(false));
+    port.proxy.invoked(&target.spec.name, n as u64);
+    for _ in 0..n {
+        let (client, port, target, won, tx) = (
+            app.proxy_client.clone(),
+            port.clone(),
+            target.clone(),
+            won.clone(),
+            tx.clone(),
+        );
+        let (method, path, headers, body) = (
+            method.clone(),
+            path.to_string(),
+            headers.clone(),
+            body.clone(),
+        );
+        tokio::spawn(async move {
+            let r = send(
+                &client,
+                method,
+                &target.authority,
+                &path,
+                headers,
+                Body::from_bytes(body),
+            )
+            .await;
+            port.proxy.answered(
+                &target.spec.name,
+                r.as_ref().ok().map(|r| r.status().as_u16()),
+            );
+            match r {
+                Ok(resp) if won.swap(true, Ordering::AcqRel) => {
+                    // A later answer: drain it so its connection goes back to the pool.
+                    let _ = resp.into_body().collect().await;
+                }
+                other => {
+                    let _ = tx.send(other).await;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut last_err = String::from("no replica answered");
+    while let Some(r) = rx.recv().await {
+        match r {
+            Ok(resp) => return Ok(resp),
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
