@@ -4,12 +4,17 @@
 
 pub mod admin;
 pub mod body;
+pub mod client;
 pub mod duration;
 pub mod error;
+pub mod h2load;
+pub mod histcodec;
 pub mod host;
 pub mod listeners;
+pub mod peer;
 pub mod port;
 pub mod proxy;
+pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod router;
@@ -114,8 +119,10 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         .add(&app, port, "http", None, true, true)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
     tracing::info!(port, label = %app.instance_label, "goto serving");
+    peer::start(&app);
     shutdown_signal().await;
     tracing::info!("shutting down");
+    peer::stop(&app).await;
     app.listeners.close_all();
     Ok(())
 }
