@@ -18,6 +18,7 @@ pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod router;
+pub mod timefmt;
 pub mod timeouts;
 pub mod tracking;
 pub mod triggers;
@@ -67,6 +68,8 @@ pub struct App {
     pub http: hyper_util::server::conn::auto::Builder<TokioExecutor>,
     /// Pooled outbound client of the proxy and triggers.
     pub proxy_client: proxy::client::HttpClient,
+    /// Targets, invocations and results of the client API.
+    pub client: client::Client,
 }
 
 impl App {
@@ -82,6 +85,7 @@ impl App {
         } else {
             None
         };
+        let client = client::Client::new(&cfg.certs);
         Ok(Arc::new(App {
             cfg,
             host,
@@ -91,6 +95,7 @@ impl App {
             started: Instant::now(),
             http: listeners::new_http_builder(),
             proxy_client: proxy::client::new_client(),
+            client,
         }))
     }
 }

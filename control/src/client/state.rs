@@ -1,0 +1,296 @@
+//! The client's state: configured targets, tracked headers, the blocking
+//! flag, and numbered invocations, each a live or finished run on the engine
+//! (HTTP/1.1 targets) and the HTTP/2 runner (HTTP/2.0 targets).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goto_engine::{Engine, EngineConfig, Plan, RunHandle, TargetStats, TlsConfig};
+use parking_lot::Mutex;
+
+use super::results::TargetMeta;
+use super::target::{Protocol, Target};
+use crate::error::ApiError;
+use crate::h2load::H2Run;
+
+/// Response headers every invocation counts besides the tracked ones, so
+/// results show which instance answered (as the original tool's do).
+pub const ALWAYS_TRACKED: [&str; 2] = ["goto-host", "via-goto"];
+
+/// One invocation: the targets it started and how they run.
+pub struct Invocation {
+    pub id: u64,
+    pub targets: Vec<String>,
+    pub meta: HashMap<String, TargetMeta>,
+    pub started: Instant,
+    engine_run: Option<RunHandle>,
+    h2: Vec<(String, Arc<H2Run>)>,
+    /// Targets whose results were cleared while this invocation lived.
+    hidden: BTreeSet<String>,
+    pub stop_requested: BTreeSet<String>,
+    /// Final stats, kept once every part finished so reads stop asking.
+    done: Option<BTreeMap<String, TargetStats>>,
+}
+
+impl Invocation {
+    pub fn is_finished(&self) -> bool {
+        self.done.is_some()
+            || (self.engine_run.as_ref().map_or(true, RunHandle::is_finished)
+                && self.h2.iter().all(|(_, r)| r.is_finished()))
+    }
+
+    /// Stats per target (blocks briefly while cores answer); caches the
+    /// final ones.
+    pub fn snapshot(&mut self) -> BTreeMap<String, TargetStats> {
+        if let Some(done) = &self.done {
+            return self.visible(done.clone());
+        }
+        let finished = self.is_finished();
+        let mut out = match &self.engine_run {
+            Some(r) => r.snapshot().targets,
+            None => BTreeMap::new(),
+        };
+        for (name, r) in &self.h2 {
+            out.insert(name.clone(), r.snapshot());
+        }
+        if finished {
+            self.done = Some(out.clone());
+        }
+        self.visible(out)
+    }
+
+    fn visible(&self, mut s: BTreeMap<String, TargetStats>) -> BTreeMap<String, TargetStats> {
+        s.retain(|k, _| !self.hidden.contains(k));
+        s
+    }
+
+    pub fn stop_target(&mut self, name: &str) {
+        if !self.targets.iter().any(|t| t == name) {
+            return;
+        }
+        self.stop_requested.insert(name.to_string());
+        if let Some(r) = &self.engine_run {
+            r.stop_target(name);
+        }
+        for (n, r) in &self.h2 {
+            if n == name {
+                r.stop();
+            }
+        }
+    }
+
+    pub fn stop_all(&mut self) {
+        for t in self.targets.clone() {
+            self.stop_target(&t);
+        }
+        if let Some(r) = &self.engine_run {
+            r.stop();
+        }
+    }
+
+    /// Waits (blocking the thread) until finished or `timeout`.
+    pub fn wait_parts(engine: Option<RunHandle>, h2: Vec<Arc<H2Run>>, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        if let Some(r) = engine {
+            if !r.wait(Some(timeout)) {
+                return false;
+            }
+        }
+        h2.iter()
+            .all(|r| r.wait(Some(deadline.saturating_duration_since(Instant::now()))))
+    }
+
+    pub fn parts(&self) -> (Option<RunHandle>, Vec<Arc<H2Run>>) {
+        (
+            self.engine_run.clone(),
+            self.h2.iter().map(|(_, r)| r.clone()).collect(),
+        )
+    }
+}
+
+/// Everything under `/client`.
+pub struct Client {
+    pub inner: Mutex<Inner>,
+    engine: Mutex<Option<Arc<Engine>>>,
+    tls: TlsConfig,
+}
+
+pub struct Inner {
+    /// In the order added; a re-added name keeps its place.
+    pub targets: Vec<Target>,
+    /// Lower-case names, in the order added.
+    pub tracked: Vec<String>,
+    pub blocking: bool,
+    pub invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
+    pub next_id: u64,
+}
+
+impl Client {
+    /// `certs` is the `--certs` directory: its `.crt`/`.pem` files are
+    /// trusted in addition to the system roots when it holds any.
+    pub fn new(certs: &Path) -> Client {
+        let has_certs = std::fs::read_dir(certs).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                let p = e.path();
+                p.is_file()
+                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                        x.eq_ignore_ascii_case("crt") || x.eq_ignore_ascii_case("pem")
+                    })
+            })
+        });
+        if has_certs {
+            tracing::info!(dir = %certs.display(), "trusting CA certificates from --certs");
+        }
+        Client {
+            inner: Mutex::new(Inner {
+                targets: Vec::new(),
+                tracked: Vec::new(),
+                blocking: true,
+                invocations: BTreeMap::new(),
+                next_id: 1,
+            }),
+            engine: Mutex::new(None),
+            tls: TlsConfig {
+                extra_roots: if has_certs {
+                    vec![certs.to_path_buf()]
+                } else {
+                    Vec::new()
+                },
+                use_system_roots: true,
+            },
+        }
+    }
+
+    /// The engine, started on first use (blocking: spawns pinned workers).
+    fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+        let mut g = self.engine.lock();
+        if let Some(e) = &*g {
+            return Ok(e.clone());
+        }
+        let e = Engine::start(EngineConfig {
+            tls: self.tls.clone(),
+            ..EngineConfig::default()
+        })
+        .map_err(|e| ApiError::Unavailable(format!("cannot start the load engine: {e}")))?;
+        tracing::info!(cores = e.cores(), driver = %e.io_driver(), "load engine started");
+        let e = Arc::new(e);
+        *g = Some(e.clone());
+        Ok(e)
+    }
+
+    /// Starts the given targets as one new invocation (blocking: resolves
+    /// hosts and may start the engine). Returns its id.
+    pub fn invoke(&self, targets: Vec<Target>, tracked: &[String]) -> Result<u64, ApiError> {
+        if targets.is_empty() {
+            return Err(ApiError::bad("no targets to invoke"));
+        }
+        let mut track: Vec<String> = tracked.to_vec();
+        for h in ALWAYS_TRACKED {
+            if !track.iter().any(|t| t == h) {
+                track.push(h.to_string());
+            }
+        }
+        let mut h1 = Vec::new();
+        let mut h2_specs = Vec::new();
+        let mut meta = HashMap::new();
+        let names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
+        for t in targets {
+            meta.insert(
+                t.name().to_string(),
+                TargetMeta {
+                    method: t.spec.method.clone(),
+                    url: t.spec.url.clone(),
+                },
+            );
+            let mut spec = t.spec;
+            spec.track_headers = track.clone();
+            match t.protocol {
+                Protocol::Http1 => h1.push(spec),
+                Protocol::Http2 => h2_specs.push(spec),
+            }
+        }
+        let engine_run = if h1.is_empty() {
+            None
+        } else {
+            let engine = self.engine()?;
+            Some(
+                engine
+                    .submit(Plan { targets: h1 })
+                    .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?,
+            )
+        };
+        let mut h2 = Vec::new();
+        for spec in h2_specs {
+            let name = spec.name.clone();
+            match H2Run::start(spec, &self.tls) {
+                Ok(r) => h2.push((name, Arc::new(r))),
+                Err(e) => {
+                    if let Some(r) = &engine_run {
+                        r.stop();
+                    }
+                    for (_, r) in &h2 {
+                        r.stop();
+                    }
+                    return Err(ApiError::bad(format!("cannot invoke {name}: {e}")));
+                }
+            }
+        }
+        let mut inner = self.inner.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.invocations.insert(
+            id,
+            Arc::new(Mutex::new(Invocation {
+                id,
+                targets: names,
+                meta,
+                started: Instant::now(),
+                engine_run,
+                h2,
+                hidden: BTreeSet::new(),
+                stop_requested: BTreeSet::new(),
+                done: None,
+            })),
+        );
+        Ok(id)
+    }
+
+    pub fn invocations(&self) -> Vec<Arc<Mutex<Invocation>>> {
+        self.inner.lock().invocations.values().cloned().collect()
+    }
+
+    /// Clears results: all (`None`) or some targets'. Finished invocations
+    /// with nothing left are dropped; running ones hide the cleared targets.
+    pub fn clear_results(&self, only: Option<&[String]>) {
+        let mut inner = self.inner.lock();
+        let mut keep = BTreeMap::new();
+        for (id, inv) in std::mem::take(&mut inner.invocations) {
+            let mut g = inv.lock();
+            let names: Vec<String> = match only {
+                None => g.targets.clone(),
+                Some(ts) => ts.to_vec(),
+            };
+            for n in names {
+                g.hidden.insert(n);
+            }
+            let all_hidden = g.targets.iter().all(|t| g.hidden.contains(t));
+            let drop_it = all_hidden && g.is_finished();
+            drop(g);
+            if !drop_it {
+                keep.insert(id, inv);
+            }
+        }
+        inner.next_id = keep.keys().next_back().map_or(1, |id| id + 1);
+        inner.invocations = keep;
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        for inv in self.inner.get_mut().invocations.values() {
+            inv.lock().stop_all();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! A client target as users write it (JSON, Go-style durations, the original
+//! tool's field names), validated once into the engine's [`TargetSpec`].
+
+use std::time::Duration;
+
+use goto_engine::{Bytes, TargetSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::duration;
+use crate::error::ApiError;
+
+/// Most replicas one target may ask for: each is a connection, and the
+/// process's open-files limit is the real bound well before this.
+pub const MAX_TARGET_REPLICAS: i64 = 50_000;
+/// Most retries per request.
+pub const MAX_RETRIES: i64 = 100;
+
+/// The wire protocol of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// A target exactly as added, echoed back in the original tool's field
+/// order; absent optional fields stay absent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub headers: Vec<Vec<String>>,
+    #[serde(default)]
+    pub body: String,
+    /// Accepted and echoed for compatibility; the body is always `body`.
+    #[serde(default)]
+    pub body_reader: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_upgrade: Option<bool>,
+    #[serde(default = "one")]
+    pub replicas: i64,
+    #[serde(default = "one")]
+    pub request_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retriable_status_codes: Option<Vec<i64>>,
+    #[serde(default)]
+    pub keep_open: String,
+    #[serde(rename = "sendID", default)]
+    pub send_id: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn_idle_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<String>,
+    #[serde(rename = "verifyTLS", skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_invoke: Option<bool>,
+    /// Open model: requests per second over all replicas (new).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Run for this long at most (new).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A validated target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub input: TargetInput,
+    pub protocol: Protocol,
+    /// Everything but the tracked headers, which are set at invocation.
+    pub spec: TargetSpec,
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        &self.input.name
+    }
+
+    pub fn auto_invoke(&self) -> bool {
+        self.input.auto_invoke == Some(true)
+    }
+
+    /// Parses and validates a target from its JSON text.
+    pub fn from_json(body: &[u8]) -> Result<Target, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad("missing target JSON body"));
+        }
+        let input: TargetInput = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad(format!("invalid target JSON: {e}")))?;
+        Target::from_input(input)
+    }
+
+    /// Validates a parsed target; fills the defaults the echo shows.
+    pub fn from_input(mut input: TargetInput) -> Result<Target, ApiError> {
+        input.name = input.name.trim().to_string();
+        if input.name.is_empty() {
+            return Err(ApiError::bad("target needs a name"));
+        }
+        if input.name.contains(',') || input.name.contains('/') {
+            return Err(ApiError::bad(format!(
+                "invalid target name {:?}: ',' and '/' are not allowed",
+                input.name
+            )));
+        }
+        if input.url.trim().is_empty() {
+            return Err(ApiError::bad(format!("target {} needs a url", input.name)));
+        }
+        if input.method.trim().is_empty() {
+            input.method = "GET".into();
+        }
+        let protocol = match input.protocol.as_deref().map(str::trim) {
+            None | Some("") => Protocol::Http1,
+            Some(p)
+                if p.eq_ignore_ascii_case("HTTP/1.1")
+                    || p.eq_ignore_ascii_case("HTTP/1")
+                    || p.eq_ignore_ascii_case("HTTP/1.0") =>
+            {
+                Protocol::Http1
+            }
+            Some(p)
+                if p.eq_ignore_ascii_case("HTTP/2.0")
+                    || p.eq_ignore_ascii_case("HTTP/2")
+                    || p.eq_ignore_ascii_case("h2") =>
+            {
+                Protocol::Http2
+            }
+            Some(p) => {
+                return Err(ApiError::bad(format!(
+                    "invalid protocol {p:?}: use HTTP/1.1 or HTTP/2.0"
+                )))
+            }
+        };
+        if !(1..=MAX_TARGET_REPLICAS).contains(&input.replicas) {
+            return Err(ApiError::bad(format!(
+                "replicas must be between 1 and {MAX_TARGET_REPLICAS}, got {}",
+                input.replicas
+            )));
+        }
+        if input.request_count < 0 {
+            return Err(ApiError::bad(format!(
+                "requestCount must be 0 (until stopped) or more, got {}",
+                input.request_count
+            )));
+        }
+        let retries = input.retries.unwrap_or(0);
+        if !(0..=MAX_RETRIES).contains(&retries) {
+            return Err(ApiError::bad(format!(
+                "retries must be between 0 and {MAX_RETRIES}, got {retries}"
+            )));
+        }
+        let mut headers = Vec::with_capacity(input.headers.len());
+        for h in &input.headers {
+            match h.as_slice() {
+                [k, v] => headers.push((k.clone(), v.clone())),
+                _ => {
+                    return Err(ApiError::bad(format!(
+                        "invalid header {h:?}: each header is a [name, value] pair"
+                    )))
+                }
+            }
+        }
+        let mut retriable = Vec::new();
+        for c in input.retriable_status_codes.iter().flatten() {
+            match u16::try_from(*c) {
+                Ok(c) if (100..=999).contains(&c) => retriable.push(c),
+                _ => {
+                    return Err(ApiError::bad(format!(
+                        "invalid retriable status code {c}: must be 100-999"
+                    )))
+                }
+            }
+        }
+        let d =
+            |field: &str, v: &Option<String>, default: Duration| -> Result<Duration, ApiError> {
+                match v.as_deref().map(str::trim) {
+                    None | Some("") => Ok(default),
+                    Some(s) => duration::parse(s)
+                        .map_err(|e| ApiError::bad(format!("invalid {field} {s:?}: {e}"))),
+                }
+            };
+        let run_for = match input.duration.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(_) => Some(d("duration", &input.duration, Duration::ZERO)?),
+        };
+        let spec = TargetSpec {
+            name: input.name.clone(),
+            method: input.method.clone(),
+            url: input.url.trim().to_string(),
+            headers,
+            body: Bytes::from(input.body.clone().into_bytes()),
+            replicas: u32::try_from(input.replicas).unwrap_or(1),
+            requests_per_replica: match input.request_count {
+                0 => None,
+                n => Some(n.unsigned_abs()),
+            },
+            duration: run_for,
+            rate: input.rate,
+            delay: d("delay", &input.delay, Duration::from_millis(10))?,
+            initial_delay: d("initialDelay", &input.initial_delay, Duration::ZERO)?,
+            retries: u32::try_from(retries).unwrap_or(0),
+            retry_delay: d("retryDelay", &input.retry_delay, Duration::from_secs(1))?,
+            retriable_status: retriable,
+            send_id: input.send_id,
+            connect_timeout: d("connTimeout", &input.conn_timeout, Duration::from_secs(30))?,
+            request_timeout: d(
+                "requestTimeout",
+                &input.request_timeout,
+                Duration::from_secs(30),
+            )?,
+            idle_timeout: d(
+                "connIdleTimeout",
+                &input.conn_idle_timeout,
+                Duration::from_secs(300),
+            )?,
+            verify_tls: input.verify_tls.unwrap_or(false),
+            track_headers: Vec::new(),
+            total_requests: None,
+        };
+        spec.validate()
+            .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;
+        Ok(Target {
+            input,
+            protocol,
+            spec,
+        })
+    }
+
+    /// The echo after `Added target: `.
+    pub fn echo(&self) -> String {
+        serde_json::to_string(&self.input).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Target, ApiError> {
+        Target::from_json(s.as_bytes())
+    }
+
+    #[test]
+    fn seed_target_echoes_in_the_original_shape() {
+        let t = parse(
+            r#"{ "name": "target1", "method": "POST", "url": "http://127.0.0.1:1/some/api",
+                 "headers":[["x", "x1"],["y", "y1"]], "body": "{\"test\":\"this\"}",
+                 "replicas": 2, "requestCount": 200, "delay": "200ms", "sendID": true }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.echo(),
+            r#"{"name":"target1","method":"POST","url":"http://127.0.0.1:1/some/api","headers":[["x","x1"],["y","y1"]],"body":"{\"test\":\"this\"}","bodyReader":null,"replicas":2,"requestCount":200,"delay":"200ms","keepOpen":"","sendID":true}"#
+        );
+        assert_eq!(t.spec.delay, Duration::from_millis(200));
+        assert_eq!(t.spec.requests_per_replica, Some(200));
+        assert!(t.spec.send_id);
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let t =
+            parse(r#"{"name":"t","url":"http://127.0.0.1:1/"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.spec.method, "GET");
+        assert_eq!(t.spec.replicas, 1);
+        assert_eq!(t.spec.requests_per_replica, Some(1));
+        assert_eq!(t.spec.delay, Duration::from_millis(10));
+        assert_eq!(t.spec.retry_delay, Duration::from_secs(1));
+        assert_eq!(t.spec.connect_timeout, Duration::from_secs(30));
+        assert_eq!(t.spec.idle_timeout, Duration::from_secs(300));
+        assert!(!t.spec.verify_tls);
+        assert_eq!(t.protocol, Protocol::Http1);
+    }
+
+    #[test]
+    fn bad_targets_are_refused_with_a_reason() {
+        for (body, want) in [
+            (r#"{"name":"t"}"#, "needs a url"),
+            (r#"{"url":"http://127.0.0.1/"}"#, "needs a name"),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","delay":"soon"}"#,
+                "invalid delay",
+            ),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","replicas":0}"#,
+                "replicas",
+            ),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","replicas":100000000}"#,
+                "replicas",
+            ),
+            (r#"{"name":"t","url":"ftp://127.0.0.1/"}"#, "invalid URL"),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","protocol":"SPDY"}"#,
+                "protocol",
+            ),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","headers":[["x"]]}"#,
+                "pair",
+            ),
+            (
+                r#"{"name":"t","url":"http://127.0.0.1/","rate":-1}"#,
+                "rate",
+            ),
+            (r#"{"name":"t","#, "invalid target JSON"),
+            ("", "missing"),
+        ] {
+            match parse(body) {
+                Ok(_) => panic!("accepted {body}"),
+                Err(e) => assert!(e.to_string().contains(want), "{body}: {e}"),
+            }
+        }
+    }
+}
