@@ -403,3 +403,56 @@ fn request_logs_go_to_stderr() {
     );
     assert!(line.contains("127.0.0.1:"), "{line}");
 }
+
+/// Starts goto with stderr captured in a file, for the request-log tests.
+fn with_stderr_file(args: &[&str], name: &str) -> (Goto, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!("goto-{name}-{}.log", std::process::id()));
+    let file = std::fs::File::create(&path).expect("create log file");
+    let port = free_port();
+    let child = std::process::Command::new(common::goto_bin())
+        .arg("--port")
+        .arg(port.to_string())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn goto");
+    let g = Goto { child, port };
+    g.wait_ready(port);
+    (g, path)
+}
+
+#[test]
+fn request_logs_are_written_and_can_be_turned_off() {
+    let (mut on, on_log) = with_stderr_file(&[], "reqlog-on");
+    on.get("/reqlog-probe-on?x=1");
+    // Written by the background writer within a flush period, not at exit.
+    let seen = common::eventually(Duration::from_secs(3), || {
+        std::fs::read_to_string(&on_log)
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.contains("GET /reqlog-probe-on?x=1") && l.ends_with("-> 200"))
+            })
+            .unwrap_or(false)
+    });
+    assert!(
+        seen,
+        "no request log line in {}",
+        std::fs::read_to_string(&on_log).unwrap_or_default()
+    );
+    on.signal(libc::SIGTERM);
+    assert!(on.wait_exit(Duration::from_secs(5)).is_some());
+
+    let (mut off, off_log) = with_stderr_file(&["--request-logs=false"], "reqlog-off");
+    off.get("/reqlog-probe-off");
+    // Exit flushes whatever is pending, so absence after exit is conclusive.
+    off.signal(libc::SIGTERM);
+    assert!(off.wait_exit(Duration::from_secs(5)).is_some());
+    let text = std::fs::read_to_string(&off_log).unwrap_or_default();
+    assert!(
+        !text.contains("/reqlog-probe-off"),
+        "logged with logs off: {text}"
+    );
+    let _ = std::fs::remove_file(on_log);
+    let _ = std::fs::remove_file(off_log);
+}

@@ -129,6 +129,9 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     tracing::info!("shutting down");
     peer::stop(&app).await;
     app.listeners.close_all();
+    if let Some(log) = &app.reqlog {
+        log.flush();
+    }
     Ok(())
 }
 

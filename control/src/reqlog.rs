@@ -1,71 +1,106 @@
-//! The request log: runtime requests are formatted on the serving thread and
-//! handed to a writer thread through a bounded channel, so a slow stderr never
-//! stalls a response. When the channel is full, lines are dropped and counted.
+//! The request log: runtime requests are formatted on the serving thread into
+//! a shared in-memory buffer, and a writer thread swaps that buffer out and
+//! writes it to stderr every few milliseconds. Serving never waits on stderr
+//! and never wakes the writer per line (a wakeup per request cost more than
+//! the formatting); when the buffer is full because stderr is slow, lines are
+//! dropped and counted.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-const QUEUE: usize = 16 * 1024;
+use parking_lot::Mutex;
+
+/// Bytes held between flushes before lines are dropped.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+/// How often the writer drains the buffer: short enough that a `tail -f`
+/// looks live, long enough that a busy server pays one write per many lines.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+struct Shared {
+    pending: Mutex<String>,
+    dropped: AtomicU64,
+}
 
 #[derive(Clone)]
 pub struct RequestLog {
-    tx: SyncSender<(SystemTime, String)>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
 impl RequestLog {
     pub fn start() -> std::io::Result<RequestLog> {
-        let (tx, rx) = sync_channel(QUEUE);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(String::with_capacity(64 * 1024)),
+            dropped: AtomicU64::new(0),
+        });
+        let w = shared.clone();
         std::thread::Builder::new()
             .name("goto-reqlog".into())
-            .spawn(move || writer(rx))?;
-        Ok(RequestLog {
-            tx,
-            dropped: Arc::new(AtomicU64::new(0)),
-        })
+            .spawn(move || writer(w))?;
+        Ok(RequestLog { shared })
+    }
+
+    /// Appends one line, written by `f` after a timestamp; `f` runs under the
+    /// buffer's lock, so it must only format.
+    pub fn log_with(&self, f: impl FnOnce(&mut String)) {
+        let since = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut buf = self.shared.pending.lock();
+        if buf.len() >= MAX_PENDING {
+            drop(buf);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = write!(buf, "{}.{:03} ", since.as_secs(), since.subsec_millis());
+        f(&mut buf);
+        buf.push('\n');
     }
 
     pub fn log(&self, line: String) {
-        match self.tx.try_send((SystemTime::now(), line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Disconnected(_)) => {}
-        }
+        self.log_with(|b| b.push_str(&line));
     }
 
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Writes out what is pending now; used at shutdown.
+    pub fn flush(&self) {
+        let mut spare = String::new();
+        drain(&self.shared, &mut spare);
     }
 }
 
-fn writer(rx: Receiver<(SystemTime, String)>) {
-    // Not `stderr().lock()`: holding the lock while idle would block the
-    // tracing logger on other threads. Each flush takes it briefly.
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    while let Ok(first) = rx.recv() {
-        write_line(&mut out, first);
-        // Drain what is queued before paying for a flush.
-        while let Ok(next) = rx.try_recv() {
-            write_line(&mut out, next);
+fn writer(shared: Arc<Shared>) {
+    let mut spare = String::with_capacity(64 * 1024);
+    loop {
+        std::thread::sleep(FLUSH_EVERY);
+        drain(&shared, &mut spare);
+        // The writer holds one reference; when it is the only one left, every
+        // RequestLog is gone and nothing more will come.
+        if Arc::strong_count(&shared) == 1 {
+            return;
         }
-        let _ = out.flush();
     }
 }
 
-fn write_line(out: &mut impl Write, (at, line): (SystemTime, String)) {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{}.{:03} {}",
-        since.as_secs(),
-        since.subsec_millis(),
-        line
-    );
+fn drain(shared: &Shared, spare: &mut String) {
+    {
+        let mut buf = shared.pending.lock();
+        if buf.is_empty() {
+            return;
+        }
+        std::mem::swap(&mut *buf, spare);
+    }
+    // Not `stderr().lock()` across sleeps: that would block the tracing
+    // logger on other threads; one write takes it briefly.
+    let _ = std::io::stderr().write_all(spare.as_bytes());
+    spare.clear();
+    // A burst can grow the buffer a lot; don't keep megabytes forever.
+    if spare.capacity() > 1024 * 1024 {
+        spare.shrink_to(64 * 1024);
+    }
 }

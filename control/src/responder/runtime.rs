@@ -143,7 +143,7 @@ pub async fn serve(
     }
     if port.logs_on() {
         if let Some(log) = &app.reqlog {
-            log.log(log_line(port.port, remote, &parts, status));
+            log.log_with(|s| log_line(s, port.port, remote, &parts, status));
         }
     }
     resp
@@ -318,8 +318,7 @@ pub fn protocol(v: http::Version) -> &'static str {
     }
 }
 
-fn log_line(port: u16, remote: SocketAddr, parts: &Parts, status: u16) -> String {
-    let mut s = String::with_capacity(160);
+fn log_line(s: &mut String, port: u16, remote: SocketAddr, parts: &Parts, status: u16) {
     let _ = write!(
         s,
         "[{port}] {remote} {} {} {} {{",
@@ -334,5 +333,4 @@ fn log_line(port: u16, remote: SocketAddr, parts: &Parts, status: u16) -> String
         let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
     }
     let _ = write!(s, "}} -> {status}");
-    s
 }
