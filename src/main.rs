@@ -63,6 +63,10 @@ struct ServerArgs {
     /// Seconds between a peer's reminders to the registry.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     remind_seconds: u64,
+
+    /// Let jobs run OS commands (`task.cmd`): remote execution, so off by default.
+    #[arg(long)]
+    allow_command_jobs: bool,
 }
 
 fn init_logs(level: &str) {
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         request_logs: s.request_logs,
         control_threads: s.control_threads as usize,
         remind_interval: std::time::Duration::from_secs(s.remind_seconds),
+        allow_command_jobs: s.allow_command_jobs,
     };
     match goto_control::run_server(cfg) {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod h2load;
 pub mod histcodec;
 pub mod host;
+pub mod jobs;
 pub mod listeners;
 pub mod peer;
 pub mod port;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub request_logs: bool,
     pub control_threads: usize,
     pub remind_interval: Duration,
+    /// Whether jobs may run OS commands (off unless asked for at startup).
+    pub allow_command_jobs: bool,
 }
 
 /// Startup failures.
@@ -70,6 +73,8 @@ pub struct App {
     pub proxy_client: proxy::client::HttpClient,
     /// Targets, invocations and results of the client API.
     pub client: client::Client,
+    /// Jobs and their results.
+    pub jobs: jobs::Jobs,
 }
 
 impl App {
@@ -86,6 +91,7 @@ impl App {
             None
         };
         let client = client::Client::new(&cfg.certs);
+        let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         Ok(Arc::new(App {
             cfg,
             host,
@@ -96,6 +102,7 @@ impl App {
             http: listeners::new_http_builder(),
             proxy_client: proxy::client::new_client(),
             client,
+            jobs,
         }))
     }
 }

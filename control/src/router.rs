@@ -13,7 +13,9 @@ use crate::body::Body;
 use crate::error::ApiError;
 use crate::port::PortState;
 use crate::responder::runtime::{self, InBody};
-use crate::{client, listeners, proxy, registry, responder, timeouts, tracking, triggers, App};
+use crate::{
+    client, jobs, listeners, proxy, registry, responder, timeouts, tracking, triggers, App,
+};
 
 /// Largest admin request body accepted.
 pub const ADMIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -93,6 +95,7 @@ pub async fn handle(
         }
         Some("client") => client::route(&a).await,
         Some("registry") => registry::route(&a).await,
+        Some("jobs") => jobs::route(&a).await,
         _ => None,
     };
     match result {
