@@ -38,7 +38,13 @@ struct Server {
 
 impl Server {
     fn h2c() -> Server {
-        Server::start(None)
+        Server::start(None, None)
+    }
+
+    /// An h2c server that gracefully closes (GOAWAY) each connection after
+    /// `streams` requests.
+    fn h2c_closing_after(streams: u64) -> Server {
+        Server::start(None, Some(streams))
     }
 
     fn tls(pki: &Pki) -> Server {
@@ -54,10 +60,13 @@ impl Server {
             )
             .expect("server cert");
         config.alpn_protocols = vec![b"h2".to_vec()];
-        Server::start(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+        Server::start(
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+            None,
+        )
     }
 
-    fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+    fn start(tls: Option<tokio_rustls::TlsAcceptor>, close_after: Option<u64>) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -75,12 +84,12 @@ impl Server {
                 let (s, tls) = (s.clone(), tls.clone());
                 tokio::spawn(async move {
                     match tls {
-                        None => serve(tcp, s).await,
+                        None => serve(tcp, s, close_after).await,
                         Some(acceptor) => {
                             if let Ok(stream) = acceptor.accept(tcp).await {
                                 *s.alpn.lock().expect("lock") =
                                     stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-                                serve(stream, s).await;
+                                serve(stream, s, close_after).await;
                             }
                         }
                     }
@@ -103,14 +112,19 @@ impl Server {
     }
 }
 
-async fn serve<T>(io: T, seen: Arc<Seen>)
+async fn serve<T>(io: T, seen: Arc<Seen>, close_after: Option<u64>)
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Ok(mut conn) = h2::server::handshake(io).await else {
         return;
     };
+    let mut streams = 0;
     while let Some(Ok((req, mut respond))) = conn.accept().await {
+        streams += 1;
+        if close_after == Some(streams) {
+            conn.graceful_shutdown();
+        }
         let seen = seen.clone();
         tokio::spawn(async move {
             let n = seen.requests.fetch_add(1, Ordering::SeqCst);
@@ -345,6 +359,54 @@ fn refused_port_counts_errors_with_status_zero() {
     let r = run.snapshot();
     assert_eq!(r.status_counts, BTreeMap::from([(0, 6)]));
     assert_eq!(r.errors, BTreeMap::from([(ErrorKind::ConnectRefused, 6)]));
+}
+
+#[test]
+fn connections_closed_by_the_server_are_replaced_without_errors() {
+    let s = Server::h2c_closing_after(3);
+    let run = H2Run::start(spec(s.url("http", "/"), 1, Some(10)), &no_roots()).expect("start");
+    assert!(run.wait(Some(Duration::from_secs(10))));
+    let r = run.snapshot();
+    assert_eq!(
+        r.status_counts,
+        BTreeMap::from([(200, 10)]),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(s.seen.connections.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn a_server_without_http2_gives_errors_not_a_hang() {
+    // Answers every connection with an HTTP/1.1 response and closes it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut tcp in listener.incoming().flatten() {
+            let _ = std::io::Write::write_all(
+                &mut tcp,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let run = H2Run::start(
+        spec(format!("http://127.0.0.1:{port}/"), 2, Some(2)),
+        &no_roots(),
+    )
+    .expect("start");
+    assert!(run.wait(Some(Duration::from_secs(5))), "hung");
+    let r = run.snapshot();
+    assert_eq!(r.status_counts, BTreeMap::from([(0, 4)]));
+    // HTTP/1.1 bytes are not HTTP/2 frames: an unparsable response, or a
+    // reset when the server's close beats the client's preface.
+    let invalid = ErrorKind::Parse(goto_engine::ParseErrorKind::InvalidHead);
+    assert!(
+        r.errors
+            .keys()
+            .all(|k| *k == invalid || *k == ErrorKind::Reset),
+        "{:?}",
+        r.errors
+    );
 }
 
 #[test]
