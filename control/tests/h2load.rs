@@ -14,6 +14,9 @@ use goto_engine::{ErrorKind, TargetSpec, TlsConfig, TlsErrorKind};
 use http::{Response, StatusCode};
 use tokio::runtime::Runtime;
 
+/// Size of the `/big` response body: larger than the client's windows.
+const BIG: usize = 3 << 20;
+
 /// Method, URI, headers and body of a request.
 type SeenRequest = (String, String, Vec<(String, String)>, Vec<u8>);
 
@@ -28,7 +31,7 @@ struct Seen {
 }
 
 /// An HTTP/2 server on 127.0.0.1: `/status/N` answers N, `/slow` answers
-/// after 3 s, anything else 200. Every response carries `x-a: 1` and
+/// after 3 s, `/big` sends a [`BIG`] body, anything else 200. Every response carries `x-a: 1` and
 /// `x-parity: even|odd` by arrival order. Its runtime ends when dropped.
 struct Server {
     port: u16,
@@ -161,8 +164,13 @@ where
                 .header("x-parity", parity)
                 .body(())
                 .expect("response");
+            let body = if path == "/big" {
+                Bytes::from(vec![b'x'; BIG])
+            } else {
+                Bytes::from_static(b"ok")
+            };
             if let Ok(mut stream) = respond.send_response(resp, false) {
-                let _ = stream.send_data(Bytes::from_static(b"ok"), true);
+                let _ = stream.send_data(body, true);
             }
         });
     }
@@ -407,6 +415,43 @@ fn a_server_without_http2_gives_errors_not_a_hang() {
         "{:?}",
         r.errors
     );
+}
+
+#[test]
+fn retries_count_only_the_final_outcome() {
+    let s = Server::h2c();
+    let mut t = spec(s.url("http", "/status/503"), 2, Some(2));
+    t.retries = 2;
+    t.retriable_status = vec![503];
+    t.retry_delay = Duration::from_millis(5);
+    let run = H2Run::start(t, &no_roots()).expect("start");
+    assert!(run.wait(Some(Duration::from_secs(10))));
+    assert_eq!(run.snapshot().status_counts, BTreeMap::from([(503, 4)]));
+    assert_eq!(s.requests(), 12);
+}
+
+#[test]
+fn initial_delay_idle_timeout_and_large_bodies() {
+    let s = Server::h2c();
+    let mut t = spec(s.url("http", "/big"), 1, Some(3));
+    t.initial_delay = Duration::from_millis(300);
+    // Each request waits longer than the idle timeout: a new connection each.
+    t.delay = Duration::from_millis(120);
+    t.idle_timeout = Duration::from_millis(50);
+    let at = Instant::now();
+    let run = H2Run::start(t, &no_roots()).expect("start");
+    assert!(eventually(Duration::from_secs(5), || s.requests() > 0));
+    assert!(at.elapsed() >= Duration::from_millis(300));
+    assert!(run.wait(Some(Duration::from_secs(10))));
+    let r = run.snapshot();
+    assert_eq!(
+        r.status_counts,
+        BTreeMap::from([(200, 3)]),
+        "{:?}",
+        r.errors
+    );
+    assert!(r.bytes_read >= 3 * BIG as u64);
+    assert_eq!(s.seen.connections.load(Ordering::SeqCst), 3);
 }
 
 #[test]
