@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goto_engine::ErrorKind;
+use http::HeaderMap;
 use tokio::sync::watch;
 use tokio::time::sleep_until;
 
@@ -169,8 +170,8 @@ impl Replica {
         let mut sent = now;
         loop {
             let last = attempt >= spec.retries;
-            let mut tracked: Vec<(usize, Vec<u8>)> = Vec::new();
-            let outcome = match self.abortable(self.exchange(sent, &mut tracked)).await {
+            let mut head: Option<HeaderMap> = None;
+            let outcome = match self.abortable(self.exchange(sent, &mut head)).await {
                 Some(o) => o,
                 None => Outcome::Aborted,
             };
@@ -187,15 +188,6 @@ impl Replica {
                     Outcome::Error(kind) => Err(kind),
                     Outcome::Aborted => return None,
                 };
-                let headers: Vec<(&str, &[u8])> = tracked
-                    .iter()
-                    .filter_map(|(i, v)| {
-                        target
-                            .tracked_names
-                            .get(*i)
-                            .map(|n| (n.as_str(), v.as_slice()))
-                    })
-                    .collect();
                 self.shared.stats.record(
                     self.index,
                     Record {
@@ -203,7 +195,8 @@ impl Replica {
                         // Under a rate, latency runs from when the request was due.
                         corrected: done.saturating_duration_since(due.min(sent)),
                         uncorrected: done.saturating_duration_since(sent),
-                        headers: &headers,
+                        headers: head.as_ref(),
+                        tracked: &target.tracked,
                     },
                 );
                 return Some(done);
@@ -216,19 +209,19 @@ impl Replica {
         }
     }
 
-    /// One attempt within the request timeout; tracked header values of the
-    /// response go into `tracked`.
+    /// One attempt within the request timeout; the response's headers go
+    /// into `head`.
     fn exchange<'a>(
         &self,
         sent: Instant,
-        tracked: &'a mut Vec<(usize, Vec<u8>)>,
+        head: &'a mut Option<HeaderMap>,
     ) -> impl Future<Output = Outcome> + 'a {
         let shared = self.shared.clone();
         let (index, slot) = (self.index, self.slot);
         async move {
             let spec = &shared.target.spec;
             let request_deadline = deadline(sent, spec.request_timeout);
-            let attempt = attempt(&shared, index, slot, sent, tracked);
+            let attempt = attempt(&shared, index, slot, sent, head);
             match request_deadline {
                 None => attempt.await,
                 Some(d) => tokio::time::timeout_at(d.into(), attempt)
@@ -247,7 +240,7 @@ async fn attempt(
     index: u32,
     slot: usize,
     sent: Instant,
-    tracked: &mut Vec<(usize, Vec<u8>)>,
+    head: &mut Option<HeaderMap>,
 ) -> Outcome {
     let target = &shared.target;
     let mut may_retry_stale = true;
@@ -264,7 +257,7 @@ async fn attempt(
             Err(kind) => return Outcome::Error(kind),
         };
         let stale_ok = lease.reused && may_retry_stale;
-        match send(shared, index, lease.sender, tracked).await {
+        match send(shared, index, lease.sender, head).await {
             Ok(code) => return Outcome::Status(code),
             Err((e, before_response)) => {
                 if breaks_connection(&e) {
@@ -286,7 +279,7 @@ async fn send(
     shared: &Shared,
     index: u32,
     sender: super::conn::Sender,
-    tracked: &mut Vec<(usize, Vec<u8>)>,
+    head: &mut Option<HeaderMap>,
 ) -> Result<u16, (h2::Error, bool)> {
     let target = &shared.target;
     let request = match target.request() {
@@ -312,24 +305,19 @@ async fn send(
     let mut read = 0u64;
     let result = async {
         let response = response.await.map_err(|e| (e, true))?;
-        let status = response.status().as_u16();
-        for (k, v) in response.headers() {
+        let (parts, mut body) = response.into_parts();
+        for (k, v) in &parts.headers {
             read += (k.as_str().len() + v.len()) as u64;
         }
-        // Collected for every attempt; only the final one is counted.
-        for (i, name) in target.tracked.iter().enumerate() {
-            for v in response.headers().get_all(name) {
-                tracked.push((i, v.as_bytes().to_vec()));
-            }
-        }
-        let mut body = response.into_body();
+        // Kept for every attempt; only the final one's are counted.
+        *head = Some(parts.headers);
         while let Some(chunk) = body.data().await {
             let chunk = chunk.map_err(|e| (e, false))?;
             read += chunk.len() as u64;
             // Returning the window lets the server keep sending.
             let _ = body.flow_control().release_capacity(chunk.len());
         }
-        Ok(status)
+        Ok(parts.status.as_u16())
     }
     .await;
     shared.stats.add_bytes(index, read, target.request_bytes());

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use goto_engine::stats::{MAX_TRACKED_VALUES, OTHER_VALUES};
 use goto_engine::{ErrorKind, TargetStats};
+use http::{HeaderMap, HeaderName};
 use parking_lot::Mutex;
 
 /// Most shards per run; more would only cost snapshot time.
@@ -21,8 +22,10 @@ pub(crate) struct Record<'a> {
     pub outcome: Result<u16, ErrorKind>,
     pub corrected: Duration,
     pub uncorrected: Duration,
-    /// Tracked header (lower-case name) and value pairs of the response.
-    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The final response's headers, if one arrived.
+    pub headers: Option<&'a HeaderMap>,
+    /// Which of them to count (lower-case names).
+    pub tracked: &'a [HeaderName],
 }
 
 impl RunStats {
@@ -58,8 +61,12 @@ impl RunStats {
                 *s.errors.entry(kind).or_insert(0) += 1;
             }
         }
-        for (name, value) in r.headers {
-            track(&mut s, name, value);
+        if let Some(headers) = r.headers {
+            for name in r.tracked {
+                for value in headers.get_all(name) {
+                    track(&mut s, name.as_str(), value.as_bytes());
+                }
+            }
         }
     }
 
@@ -120,6 +127,10 @@ mod tests {
     #[test]
     fn records_merge_across_shards() {
         let s = RunStats::new(4);
+        let mut headers = HeaderMap::new();
+        headers.insert("x", http::HeaderValue::from_static("a"));
+        headers.insert("y", http::HeaderValue::from_static("b"));
+        let tracked = [HeaderName::from_static("x")];
         for i in 0..4 {
             s.record(
                 i,
@@ -127,7 +138,8 @@ mod tests {
                     outcome: Ok(200),
                     corrected: Duration::from_millis(2),
                     uncorrected: Duration::from_millis(1),
-                    headers: &[("x", b"a")],
+                    headers: Some(&headers),
+                    tracked: &tracked,
                 },
             );
         }
@@ -137,7 +149,8 @@ mod tests {
                 outcome: Err(ErrorKind::ConnectRefused),
                 corrected: Duration::ZERO,
                 uncorrected: Duration::ZERO,
-                headers: &[],
+                headers: None,
+                tracked: &tracked,
             },
         );
         s.add_bytes(2, 10, 5);
@@ -147,6 +160,7 @@ mod tests {
         assert_eq!(t.errors[&ErrorKind::ConnectRefused], 1);
         assert_eq!(t.header_counts["x"], 4);
         assert_eq!(t.header_value_counts["x"]["a"], 4);
+        assert!(!t.header_counts.contains_key("y"));
         assert_eq!(t.latency.len(), 4);
         assert_eq!((t.bytes_read, t.bytes_written), (10, 5));
         assert!(t.first_response.is_some());

@@ -40,9 +40,8 @@ pub(crate) struct H2Target {
     /// `None` when the host did not resolve: each request counts an error.
     pub addr: Option<SocketAddr>,
     pub tls: Option<TlsTarget>,
-    /// Lower-case tracked names, for lookups and for reports.
+    /// Tracked response header names (lower-case, as reported).
     pub tracked: Vec<HeaderName>,
-    pub tracked_names: Vec<String>,
     method: Method,
     scheme: Scheme,
     authority: Authority,
@@ -113,7 +112,6 @@ impl H2Target {
             addr,
             tls,
             tracked,
-            tracked_names,
             method,
             authority,
             path,
