@@ -61,7 +61,8 @@ impl RunStats {
                 *s.errors.entry(kind).or_insert(0) += 1;
             }
         }
-        if let Some(headers) = r.headers {
+        // Only responses count headers: a body that failed is an error.
+        if let (Ok(_), Some(headers)) = (r.outcome, r.headers) {
             for name in r.tracked {
                 for value in headers.get_all(name) {
                     track(&mut s, name.as_str(), value.as_bytes());
