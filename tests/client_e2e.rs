@@ -489,3 +489,56 @@ fn https_targets_verify_against_certs_dir_and_host_header() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+/// A `protocol: "HTTP/2.0"` target goes over h2c to a goto server (which
+/// serves HTTP/1.1 and h2c on every listener) and merges into the results
+/// next to an HTTP/1.1 target.
+#[test]
+fn http2_targets_use_h2c_and_merge_into_results() {
+    // The server's request log (stderr) names each request's protocol.
+    let log = std::env::temp_dir().join(format!("goto-h2-e2e-{}.log", std::process::id()));
+    let port = common::free_port();
+    let child = std::process::Command::new(common::goto_bin())
+        .args(["--port", &port.to_string()])
+        .env("POD_IP", "127.0.0.1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn goto");
+    let s = Goto { child, port };
+    s.wait_ready(port);
+    let c = Goto::start(&[]);
+    let h2 = format!(
+        r#"{{"name":"h2t","url":"http://127.0.0.1:{port}/h2","protocol":"HTTP/2.0",
+            "replicas":5,"requestCount":20,"delay":"1ms"}}"#
+    );
+    let h1 = format!(
+        r#"{{"name":"h1t","url":"http://127.0.0.1:{port}/h1","replicas":2,"requestCount":5,"delay":"1ms"}}"#
+    );
+    ok(&c, "POST", "/client/targets/add", &h2);
+    ok(&c, "POST", "/client/targets/add", &h1);
+    let r = c.post("/client/targets/invoke/all", "").json();
+    assert_eq!(r["targetInvocationCounts"]["h2t"], 100, "{r}");
+    assert_eq!(r["countsByTargetStatus"]["h2t"]["200 OK"], 100, "{r}");
+    assert_eq!(r["countsByTargetStatusCode"]["h2t"]["200"], 100, "{r}");
+    assert_eq!(r["countsByTargetHeaders"]["h2t"]["via-goto"], 100, "{r}");
+    assert_eq!(r["latencyByTarget"]["h2t"]["count"], 100, "{r}");
+    assert_eq!(r["targetInvocationCounts"]["h1t"], 10, "{r}");
+    assert_eq!(r["countsByStatus"]["200 OK"], 110, "{r}");
+    let count = |needle: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    };
+    // The log writer flushes in batches: poll until all lines are there.
+    assert!(
+        eventually(Duration::from_secs(5), || count("/h2 HTTP/2.0 ") == 100
+            && count("/h1 HTTP/1.1 ") == 10),
+        "h2 lines {}, h1 lines {}",
+        count("/h2 HTTP/2.0 "),
+        count("/h1 HTTP/1.1 ")
+    );
+    let _ = std::fs::remove_file(&log);
+}

@@ -59,6 +59,9 @@ pub enum PlanError {
     TrackedHeader(String),
     #[error("TLS: {0}")]
     Tls(String),
+    /// A runner outside the engine (the HTTP/2 runner) could not start.
+    #[error("cannot start the load runtime: {0}")]
+    Runtime(String),
 }
 
 /// A transport-level failure of one request; counted with status code 0.
@@ -179,7 +182,7 @@ impl fmt::Display for OsError {
 
 impl ErrorKind {
     /// Classifies an I/O error seen while connecting.
-    pub(crate) fn from_connect(e: &std::io::Error) -> ErrorKind {
+    pub fn from_connect(e: &std::io::Error) -> ErrorKind {
         match e.raw_os_error() {
             Some(libc::ECONNREFUSED) => ErrorKind::ConnectRefused,
             Some(libc::ETIMEDOUT) => ErrorKind::ConnectTimeout,
@@ -191,7 +194,7 @@ impl ErrorKind {
     }
 
     /// Classifies an I/O error seen on an established connection.
-    pub(crate) fn from_io(e: &std::io::Error) -> ErrorKind {
+    pub fn from_io(e: &std::io::Error) -> ErrorKind {
         match e.raw_os_error() {
             Some(libc::ECONNRESET) | Some(libc::EPIPE) => ErrorKind::Reset,
             Some(libc::ETIMEDOUT) => ErrorKind::Timeout,
@@ -209,7 +212,7 @@ impl ErrorKind {
 }
 
 impl TlsErrorKind {
-    pub(crate) fn from_rustls(e: &rustls::Error) -> TlsErrorKind {
+    pub fn from_rustls(e: &rustls::Error) -> TlsErrorKind {
         use rustls::CertificateError as C;
         match e {
             rustls::Error::InvalidCertificate(c) => match c {

@@ -54,7 +54,7 @@ pub use limits::raise_nofile_limit;
 pub use plan::{Plan, TargetSpec, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 pub use run::{RunHandle, RunSnapshot};
 pub use stats::TargetStats;
-pub use tls::TlsConfig;
+pub use tls::{client_config, tls_server_name, TlsConfig};
 
 use plan::PreparedTarget;
 use run::RunShared;

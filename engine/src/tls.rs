@@ -74,6 +74,32 @@ impl TlsConfigs {
     }
 }
 
+/// A client configuration for `config` (verifying or not) that offers
+/// `alpn`; for clients outside the engine, such as the HTTP/2 runner.
+pub fn client_config(
+    config: &TlsConfig,
+    verify: bool,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, PlanError> {
+    let base = if verify {
+        build_verifying(config)?
+    } else {
+        build_insecure()?
+    };
+    let mut c = Arc::unwrap_or_clone(base);
+    c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(c))
+}
+
+/// The TLS server name of a target: its `Host` header's host when given,
+/// else the URL's host (public form of [`server_name`]).
+pub fn tls_server_name(
+    url_host: &str,
+    host_header: Option<&str>,
+) -> Result<ServerName<'static>, PlanError> {
+    server_name(url_host, host_header)
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
