@@ -299,6 +299,25 @@ fn registry_restart_is_survived() {
     );
     let pod = &reg.get("/registry/peers").json()["peer1"]["pods"][addr(&p)];
     assert_eq!(pod["currentEpoch"]["epoch"], 0);
+
+    // Removed by hand while alive: the same process registers again, a new
+    // epoch, but its locker stays its own (no double counting).
+    ok(
+        &reg,
+        &format!("/registry/peers/peer1/remove/{}", addr(&p)),
+        "",
+    );
+    assert!(eventually(Duration::from_secs(4), || {
+        reg.get("/registry/peers").json()["peer1"]["pods"][addr(&p)]["currentEpoch"]["epoch"] == 1
+    }));
+    let lockers = reg.get("/registry/peers/peer1/locker").json();
+    assert_eq!(lockers.as_object().map(|m| m.len()), Some(1), "{lockers}");
+    let own = n(&p.get("/client/results").json()["targetInvocationCounts"]["local"]);
+    assert_eq!(own, 4);
+    assert!(eventually(Duration::from_secs(3), || {
+        let sum = reg.get("/registry/peers/lockers/targets/results").json();
+        n(&sum["peer1"]["targetInvocationCounts"]["local"]) == own
+    }));
 }
 
 /// One registry and 20 peers each running a small target: the registry's

@@ -118,6 +118,7 @@ pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
         "namespace": app.host.namespace,
         "pod": app.host.name,
         "address": address,
+        "instance": uuid::Uuid::new_v4().to_string(),
     })
     .to_string();
     let ctx = Ctx {

@@ -247,7 +247,9 @@ fn register(app: &Arc<App>, body: &Bytes) -> ApiResult {
         .entry(p.name.clone())
         .or_default()
         .register(&p, now);
-    if let Some(prev) = r.previous {
+    // A new process at the address: what the old one reported stays
+    // readable apart. The same process coming back keeps its locker.
+    if let (Some(prev), false) = (r.previous, r.same_instance) {
         st.lockers.retire(&p.name, &p.address, prev);
     }
     let cfg = st.labels.get(&p.name).cloned().unwrap_or_default();

@@ -19,6 +19,10 @@ pub struct PeerInfo {
     #[serde(default)]
     pub pod: String,
     pub address: String,
+    /// Random per process start (new): tells a process that re-registers
+    /// (after a health cleanup, say) from a new one at the same address.
+    #[serde(default)]
+    pub instance: String,
 }
 
 impl PeerInfo {
@@ -73,6 +77,8 @@ pub struct Epoch {
     pub address: String,
     pub first_contact: SystemTime,
     pub last_contact: SystemTime,
+    /// The process behind it, when the peer says (not shown).
+    pub instance: String,
 }
 
 impl Epoch {
@@ -112,8 +118,10 @@ pub struct PeerGroup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {
     pub epoch: u32,
-    /// The epoch this one replaced at the same address, if any.
+    /// The epoch before this one at the same address, if any.
     pub previous: Option<u32>,
+    /// Whether that epoch was the same process registering again.
+    pub same_instance: bool,
 }
 
 impl PeerGroup {
@@ -123,7 +131,10 @@ impl PeerGroup {
         self.name.clone_from(&p.name);
         self.namespace.clone_from(&p.namespace);
         let epochs = self.pod_epochs.entry(p.address.clone()).or_default();
-        let previous = epochs.last().map(|e| e.epoch);
+        let last = epochs.last();
+        let previous = last.map(|e| e.epoch);
+        let same_instance =
+            !p.instance.is_empty() && last.is_some_and(|e| e.instance == p.instance);
         let epoch = previous.map_or(0, |e| e + 1);
         let current = Epoch {
             epoch,
@@ -131,6 +142,7 @@ impl PeerGroup {
             address: p.address.clone(),
             first_contact: now,
             last_contact: now,
+            instance: p.instance.clone(),
         };
         epochs.push(current.clone());
         let pod = self.pods.entry(p.address.clone()).or_insert_with(|| Pod {
@@ -146,7 +158,11 @@ impl PeerGroup {
         }
         pod.name.clone_from(&p.pod);
         pod.healthy = true;
-        Registered { epoch, previous }
+        Registered {
+            epoch,
+            previous,
+            same_instance,
+        }
     }
 
     /// Records a reminder; false if the instance is not registered here.
@@ -212,6 +228,7 @@ mod tests {
             namespace: "local".into(),
             pod: "host1".into(),
             address: addr.into(),
+            instance: "i1".into(),
         }
     }
 
@@ -223,16 +240,20 @@ mod tests {
             g.register(&info("1.0.0.1:8081"), t0),
             Registered {
                 epoch: 0,
-                previous: None
+                previous: None,
+                same_instance: false
             }
         );
         assert!(g.remember("1.0.0.1:8081", t0 + Duration::from_secs(5)));
-        let r = g.register(&info("1.0.0.1:8081"), t0 + Duration::from_secs(9));
+        let mut again = info("1.0.0.1:8081");
+        again.instance = "i2".into();
+        let r = g.register(&again, t0 + Duration::from_secs(9));
         assert_eq!(
             r,
             Registered {
                 epoch: 1,
-                previous: Some(0)
+                previous: Some(0),
+                same_instance: false
             }
         );
         let v = g.to_json();
@@ -248,6 +269,10 @@ mod tests {
             Some(2)
         );
         assert!(!g.remember("1.0.0.9:1", t0));
+        // The same process registering again (its pod was cleaned up).
+        g.pods.clear();
+        let r = g.register(&again, t0 + Duration::from_secs(10));
+        assert!(r.same_instance && r.epoch == 2);
     }
 
     #[test]
