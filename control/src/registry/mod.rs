@@ -586,19 +586,27 @@ fn summed_results(a: &Admin<'_>) -> http::Response<crate::body::Body> {
     let detailed = a
         .query_param("detailed")
         .is_some_and(|v| matches!(v.as_str(), "Y" | "y" | "true" | "1"));
-    let st = a.app.registry.inner.lock();
+    // Copied out so that decoding and merging run without the lock.
+    let reports: BTreeMap<String, Vec<(String, String)>> = {
+        let st = a.app.registry.inner.lock();
+        st.lockers
+            .by_label
+            .iter()
+            .map(|(label, by_addr)| {
+                let docs = by_addr
+                    .iter()
+                    .filter_map(|(addr, l)| Some((addr.clone(), l.get(CLIENT_KEY)?.data.clone())))
+                    .collect::<Vec<_>>();
+                (label.clone(), docs)
+            })
+            .filter(|(_, docs)| !docs.is_empty())
+            .collect()
+    };
     let mut out = Map::new();
-    for (label, by_addr) in &st.lockers.by_label {
+    for (label, docs) in &reports {
         let mut sum = results::Sum::default();
-        let mut any = false;
-        for (addr, locker) in by_addr {
-            if let Some(e) = locker.get(CLIENT_KEY) {
-                sum.add_text(addr, &e.data);
-                any = true;
-            }
-        }
-        if !any {
-            continue;
+        for (addr, data) in docs {
+            sum.add_text(addr, data);
         }
         for s in &sum.skipped {
             tracing::warn!(peer = %label, "locker results skipped: {s}");
