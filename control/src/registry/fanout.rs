@@ -1,6 +1,8 @@
 //! Calls to every pod of a label at once: each pod gets the same steps in
 //! order, all pods concurrently, each bounded by a per-peer timeout, so one
-//! slow or dead pod costs its own timeout and nothing more.
+//! slow or dead pod costs its own timeout and nothing more. Invoke/stop
+//! fan-outs, pushes and health probes (with cleanup) are built on it; every
+//! call records whether the pod answered (`healthy`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,9 +10,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::call::call;
+use super::{known, no_pod};
+use crate::body::{json, ok};
+use crate::error::ApiResult;
 use crate::App;
 
 /// Time one pod gets for all of its steps.
@@ -112,4 +117,125 @@ pub fn to_json(outcomes: &BTreeMap<String, Outcome>) -> Value {
             })
             .collect(),
     )
+}
+
+pub(super) async fn peer_health(app: &Arc<App>, peer: &str, addr: Option<&str>) -> ApiResult {
+    {
+        let st = app.registry.inner.lock();
+        st.known_label(peer)?;
+        if let Some(a) = addr {
+            if !st.addrs(peer).iter().any(|x| x == a) {
+                return Err(no_pod(peer, a));
+            }
+        }
+    }
+    Ok(json(&health(app, Some(peer), addr).await[peer]))
+}
+
+/// Probes pods (`GET /label`) and records whether they answered.
+pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str>) -> Value {
+    let targets: Vec<(String, Vec<String>)> = {
+        let st = app.registry.inner.lock();
+        st.all_addrs()
+            .into_iter()
+            .filter(|(l, _)| peer.map_or(true, |p| p == l))
+            .map(|(l, addrs)| {
+                let addrs = addrs
+                    .into_iter()
+                    .filter(|a| addr.map_or(true, |x| x == a))
+                    .collect();
+                (l, addrs)
+            })
+            .collect()
+    };
+    let mut out = Map::new();
+    for (label, addrs) in targets {
+        let res = run(app, addrs, vec![Step::get("/label")]).await;
+        mark_health(app, &label, &res);
+        out.insert(
+            label,
+            Value::Object(
+                res.iter()
+                    .map(|(a, o)| (a.clone(), Value::from(o.is_ok())))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(out)
+}
+
+pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Outcome>) {
+    let mut st = app.registry.inner.lock();
+    if let Some(g) = st.peers.get_mut(label) {
+        for (a, o) in res {
+            if let Some(p) = g.pods.get_mut(a) {
+                p.healthy = o.is_ok();
+            }
+        }
+    }
+}
+
+/// Probes pods and drops those that do not answer (their epochs stay).
+pub(super) async fn cleanup(app: &Arc<App>, peer: Option<&str>) -> ApiResult {
+    if let Some(p) = peer {
+        known(app, p)?;
+    }
+    let h = health(app, peer, None).await;
+    let mut removed = Vec::new();
+    let mut st = app.registry.inner.lock();
+    for (label, pods) in h.as_object().into_iter().flatten() {
+        for (addr, up) in pods.as_object().into_iter().flatten() {
+            if up.as_bool() == Some(false) {
+                if let Some(g) = st.peers.get_mut(label) {
+                    g.pods.remove(addr);
+                    removed.push(format!("{label}@{addr}"));
+                }
+            }
+        }
+    }
+    Ok(ok(format!(
+        "Removed {} unhealthy pods{}{}",
+        removed.len(),
+        if removed.is_empty() { "" } else { ": " },
+        removed.join(",")
+    )))
+}
+
+/// Fans `steps` out to every pod of `peer`; answers the per-pod outcomes.
+pub(super) async fn fan(app: &Arc<App>, peer: &str, steps: Vec<Step>) -> ApiResult {
+    let addrs = {
+        let st = app.registry.inner.lock();
+        st.known_label(peer)?;
+        st.addrs(peer)
+    };
+    let res = run(app, addrs, steps).await;
+    mark_health(app, peer, &res);
+    Ok(json(&to_json(&res)))
+}
+
+/// Fans a call out to every pod of every label: `{label: {address: outcome}}`.
+pub(super) async fn fan_all(app: &Arc<App>, path: &str) -> ApiResult {
+    let all = app.registry.inner.lock().all_addrs();
+    let mut out = Map::new();
+    for (label, addrs) in all {
+        let res = run(app, addrs, vec![Step::post(path, "")]).await;
+        mark_health(app, &label, &res);
+        out.insert(label, to_json(&res));
+    }
+    Ok(json(&Value::Object(out)))
+}
+
+/// Pushes to the pods of a label and logs those that did not take it.
+pub(super) async fn push(app: &Arc<App>, peer: &str, steps: Vec<Step>) {
+    let addrs = app.registry.inner.lock().addrs(peer);
+    if addrs.is_empty() {
+        return;
+    }
+    let res = run(app, addrs, steps).await;
+    for (a, o) in &res {
+        if let Err(e) = o {
+            tracing::warn!(peer, address = %a, error = %e, "push to peer failed");
+        }
+    }
+    mark_health(app, peer, &res);
 }

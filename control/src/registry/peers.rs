@@ -1,14 +1,20 @@
 //! Peers by label, their pods (instances) by address, and each pod's
 //! epochs: one per lifetime, so the registry keeps a timeline of restarts.
+//! Registration, reminders and deregistration are handled here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::ApiError;
+use super::no_pod;
+use crate::body::{json, ok};
+use crate::error::{ApiError, ApiResult};
 use crate::timefmt::rfc3339;
+use crate::App;
 
 /// What a peer sends to register or remind.
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +221,90 @@ impl PeerGroup {
             "podEpochs": epochs,
         })
     }
+}
+
+pub(super) fn register(app: &Arc<App>, body: &Bytes) -> ApiResult {
+    let p = PeerInfo::from_json(body)?;
+    let now = SystemTime::now();
+    let mut st = app.registry.inner.lock();
+    let r = st
+        .peers
+        .entry(p.name.clone())
+        .or_default()
+        .register(&p, now);
+    // A new process at the address: what the old one reported stays
+    // readable apart. The same process coming back keeps its locker.
+    if let (Some(prev), false) = (r.previous, r.same_instance) {
+        st.lockers.retire(&p.name, &p.address, prev);
+    }
+    let cfg = st.labels.get(&p.name).cloned().unwrap_or_default();
+    tracing::info!(peer = %p.name, address = %p.address, epoch = r.epoch, "peer registered");
+    Ok(json(&json!({
+        "epoch": r.epoch,
+        "targets": cfg.targets.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        "jobs": cfg.jobs.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        "trackingHeaders": st.tracked,
+    })))
+}
+
+pub(super) fn remember(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
+    let p = PeerInfo::from_json(body)?;
+    if p.name != peer {
+        return Err(ApiError::bad(format!(
+            "peer name {:?} does not match the path's {peer:?}",
+            p.name
+        )));
+    }
+    let mut st = app.registry.inner.lock();
+    let found = st
+        .peers
+        .get_mut(peer)
+        .is_some_and(|g| g.remember(&p.address, SystemTime::now()));
+    if found {
+        Ok(ok(format!("Peer remembered: {peer} at {}", p.address)))
+    } else {
+        Err(no_pod(peer, &p.address))
+    }
+}
+
+pub(super) fn deregister(app: &Arc<App>, peer: &str, addr: &str) -> ApiResult {
+    let mut st = app.registry.inner.lock();
+    let removed = st
+        .peers
+        .get_mut(peer)
+        .is_some_and(|g| g.pods.remove(addr).is_some());
+    if removed {
+        tracing::info!(peer, address = addr, "peer deregistered");
+        Ok(ok(format!("Peer removed: {peer} at {addr}")))
+    } else {
+        Err(no_pod(peer, addr))
+    }
+}
+
+pub(super) fn peers_json(app: &Arc<App>) -> Value {
+    let st = app.registry.inner.lock();
+    Value::Object(
+        st.peers
+            .iter()
+            .map(|(k, g)| (k.clone(), g.to_json()))
+            .collect(),
+    )
+}
+
+/// Forgets past epochs: only the connected pods' current epochs remain.
+pub(super) fn clear_epochs(app: &Arc<App>) -> http::Response<crate::body::Body> {
+    let mut st = app.registry.inner.lock();
+    for g in st.peers.values_mut() {
+        g.pod_epochs = g
+            .pods
+            .iter_mut()
+            .map(|(a, p)| {
+                p.past.clear();
+                (a.clone(), vec![p.current.clone()])
+            })
+            .collect();
+    }
+    ok("Epochs cleared")
 }
 
 #[cfg(test)]

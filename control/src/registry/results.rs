@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use goto_engine::Histogram;
 use serde_json::{Map, Value};
 
+use super::CLIENT_KEY;
+use crate::admin::Admin;
+use crate::body::json;
 use crate::client::results::histogram_summary;
 use crate::histcodec;
 
@@ -177,6 +180,46 @@ fn pick(acc: &mut Map<String, Value>, v: &Value, better: fn(&str, &str) -> bool)
             acc.insert(k.clone(), Value::from(n));
         }
     }
+}
+
+/// `{label: summed results}`, or per target with `?detailed=Y`.
+pub(super) fn summed_results(a: &Admin<'_>) -> http::Response<crate::body::Body> {
+    let detailed = a
+        .query_param("detailed")
+        .is_some_and(|v| matches!(v.as_str(), "Y" | "y" | "true" | "1"));
+    // Copied out so that decoding and merging run without the lock.
+    let reports: BTreeMap<String, Vec<(String, String)>> = {
+        let st = a.app.registry.inner.lock();
+        st.lockers
+            .by_label
+            .iter()
+            .map(|(label, by_addr)| {
+                let docs = by_addr
+                    .iter()
+                    .filter_map(|(addr, l)| Some((addr.clone(), l.get(CLIENT_KEY)?.data.clone())))
+                    .collect::<Vec<_>>();
+                (label.clone(), docs)
+            })
+            .filter(|(_, docs)| !docs.is_empty())
+            .collect()
+    };
+    let mut out = Map::new();
+    for (label, docs) in &reports {
+        let mut sum = Sum::default();
+        for (addr, data) in docs {
+            sum.add_text(addr, data);
+        }
+        for s in &sum.skipped {
+            tracing::warn!(peer = %label, "locker results skipped: {s}");
+        }
+        let doc = if detailed {
+            sum.detailed()
+        } else {
+            sum.document()
+        };
+        out.insert(label.clone(), Value::Object(doc));
+    }
+    json(&Value::Object(out))
 }
 
 #[cfg(test)]
