@@ -137,7 +137,10 @@ fn targets_reach_peers_at_startup_and_later() {
     let inv = reg
         .post("/registry/peers/peer1/targets/t2/invoke", "")
         .json();
-    assert_eq!(inv[addr(&p)]["ok"], true, "{inv}");
+    // The peer blocks for results by default; a fan-out asks it not to.
+    assert_eq!(inv[addr(&p)]["message"], "Targets invoked", "{inv}");
+    let bad = p.post("/client/targets/t2/invoke?blocking=maybe", "");
+    assert_eq!(bad.status, 400, "{}", bad.text());
     assert!(eventually(Duration::from_secs(5), || {
         n(&p.get("/client/results").json()["targetInvocationCounts"]["t2"]) == 6
     }));
@@ -267,10 +270,11 @@ fn transient_pods_epochs_and_lockers() {
 /// and report their results again.
 #[test]
 fn registry_restart_is_survived() {
+    // The peer starts first and keeps trying until the registry is up.
     let rport = free_port();
-    let mut reg = registry_on(rport);
     let server = Goto::start(&["--label", "server", QUIET]);
     let p = peer(rport, "peer1");
+    let mut reg = registry_on(rport);
     assert!(eventually(Duration::from_secs(3), || {
         reg.get("/registry/peers").json()["peer1"]["pods"]
             .get(addr(&p))
@@ -523,17 +527,26 @@ fn bad_input_is_refused_and_changes_nothing() {
 /// An https registry is refused at startup with a clear message.
 #[test]
 fn https_registry_is_a_startup_error() {
-    let out = std::process::Command::new(common::goto_bin())
+    use std::io::Read;
+    let port = free_port();
+    let child = std::process::Command::new(common::goto_bin())
         .args([
             "--port",
-            &free_port().to_string(),
+            &port.to_string(),
             "--registry",
             "https://127.0.0.1:1",
         ])
         .env("POD_IP", "127.0.0.1")
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Killed on drop should it not exit.
+    let mut g = Goto { child, port };
+    assert_eq!(g.wait_exit(Duration::from_secs(5)), Some(1));
+    let mut err = String::new();
+    if let Some(mut e) = g.child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
     assert!(err.contains("https registries are not supported"), "{err}");
 }
