@@ -58,6 +58,8 @@ pub enum ControlError {
     Listen(String),
     #[error("invalid label: {0}")]
     Label(String),
+    #[error("{0}")]
+    Registry(String),
 }
 
 /// The instance: configuration, identity and every listener.
@@ -75,6 +77,10 @@ pub struct App {
     pub client: client::Client,
     /// Jobs and their results.
     pub jobs: jobs::Jobs,
+    /// Peers, targets by label and lockers, when this instance is a registry.
+    pub registry: registry::Registry,
+    /// This instance's registration with a registry (`--registry`).
+    pub peer: peer::Peer,
 }
 
 impl App {
@@ -103,6 +109,8 @@ impl App {
             proxy_client: proxy::client::new_client(),
             client,
             jobs,
+            registry: registry::Registry::default(),
+            peer: peer::Peer::default(),
         }))
     }
 }
@@ -126,12 +134,15 @@ pub fn run_server(cfg: ServerConfig) -> Result<(), ControlError> {
 
 async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     let port = cfg.port;
+    if let Some(url) = &cfg.registry {
+        peer::registry_base(url).map_err(ControlError::Registry)?;
+    }
     let app = App::new(cfg)?;
     app.listeners
         .add(&app, port, "http", None, true, true)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
     tracing::info!(port, label = %app.instance_label, "goto serving");
-    peer::start(&app);
+    peer::start(&app)?;
     shutdown_signal().await;
     tracing::info!("shutting down");
     peer::stop(&app).await;

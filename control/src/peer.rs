@@ -1,13 +1,460 @@
 //! The peer side of the registry: register at startup with `--registry`,
 //! apply what comes back, remind periodically, report results to the locker
 //! with `--locker`, and deregister at shutdown.
+//!
+//! What the registry hands out is applied through this instance's own admin
+//! API on loopback, so targets and headers are validated in one place.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use crate::App;
+use http::{Method, StatusCode};
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::registry::call::{call, seg, Reply};
+use crate::{App, ControlError};
+
+/// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Bound of one call to the registry.
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound of one call to this instance's own admin API (adding a target may
+/// start the load engine).
+const SELF_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often results are compared with what the locker last got.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
+/// Shutdown budget: a last report, then deregistration.
+const FLUSH_TIMEOUT: Duration = Duration::from_millis(900);
+const DEREGISTER_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Who this instance is to the registry, and where the registry is.
+#[derive(Debug, Clone)]
+struct Ctx {
+    /// `http://host[:port][/prefix]`, no trailing slash.
+    base: String,
+    label: String,
+    address: String,
+    /// The registration body.
+    info: String,
+    own: String,
+}
+
+/// This instance's registration state.
+pub struct Peer {
+    ctx: OnceLock<Ctx>,
+    stop: watch::Sender<bool>,
+    registered: AtomicBool,
+    /// Successful registrations so far; a change tells the reporter that
+    /// the registry may have lost what it had.
+    generation: AtomicU64,
+    /// Names of targets applied from the registry, so a re-registration
+    /// does not auto-invoke them again.
+    applied: Mutex<BTreeSet<String>>,
+    /// What the locker holds, as far as this instance knows.
+    sent: tokio::sync::Mutex<Sent>,
+}
+
+#[derive(Default)]
+struct Sent {
+    generation: u64,
+    data: BTreeMap<String, String>,
+    locked: BTreeSet<String>,
+}
+
+impl Default for Peer {
+    fn default() -> Peer {
+        Peer {
+            ctx: OnceLock::new(),
+            stop: watch::channel(false).0,
+            registered: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            applied: Mutex::new(BTreeSet::new()),
+            sent: tokio::sync::Mutex::new(Sent::default()),
+        }
+    }
+}
+
+/// Checks the `--registry` URL: `http://host[:port][/prefix]`.
+pub fn registry_base(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url
+        .trim()
+        .parse()
+        .map_err(|e| format!("invalid --registry URL {url:?}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "--registry {url}: https registries are not supported, use http://"
+            ))
+        }
+        _ => return Err(format!("--registry {url}: want http://host[:port]")),
+    }
+    let auth = uri
+        .authority()
+        .ok_or_else(|| format!("--registry {url}: no host"))?;
+    Ok(format!("http://{auth}{}", uri.path().trim_end_matches('/')))
+}
 
 /// Starts registration in the background when `--registry` is set.
-pub fn start(_app: &Arc<App>) {}
+pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
+    let Some(url) = &app.cfg.registry else {
+        return Ok(());
+    };
+    let base = registry_base(url).map_err(ControlError::Registry)?;
+    let ip = if app.host.ip.contains(':') {
+        format!("[{}]", app.host.ip)
+    } else {
+        app.host.ip.clone()
+    };
+    let address = format!("{ip}:{}", app.cfg.port);
+    let info = json!({
+        "name": app.instance_label,
+        "namespace": app.host.namespace,
+        "pod": app.host.name,
+        "address": address,
+        "instance": uuid::Uuid::new_v4().to_string(),
+    })
+    .to_string();
+    let ctx = Ctx {
+        base,
+        label: app.instance_label.clone(),
+        address,
+        info,
+        own: format!("http://127.0.0.1:{}", app.cfg.port),
+    };
+    if app.peer.ctx.set(ctx).is_err() {
+        return Ok(());
+    }
+    let a = app.clone();
+    tokio::spawn(async move { run(a).await });
+    if app.cfg.locker {
+        let a = app.clone();
+        tokio::spawn(async move { report_loop(a).await });
+    }
+    Ok(())
+}
 
 /// Deregisters from the registry, if registered; bounded in time.
-pub async fn stop(_app: &Arc<App>) {}
+pub async fn stop(app: &Arc<App>) {
+    let Some(ctx) = app.peer.ctx.get() else {
+        return;
+    };
+    app.peer.stop.send_replace(true);
+    if !app.peer.registered.load(Ordering::Acquire) {
+        return;
+    }
+    if app.cfg.locker {
+        // The last results of a pod going away are the ones worth keeping.
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, report_once(app, ctx)).await;
+    }
+    let url = format!(
+        "{}/registry/peers/{}/remove/{}",
+        ctx.base,
+        seg(&ctx.label),
+        seg(&ctx.address)
+    );
+    match call(
+        &app.proxy_client,
+        Method::POST,
+        &url,
+        "",
+        DEREGISTER_TIMEOUT,
+    )
+    .await
+    {
+        Ok(r) if r.status.is_success() => tracing::info!("deregistered from the registry"),
+        Ok(r) => tracing::warn!(status = %r.status, reply = %r.text(), "deregistration refused"),
+        Err(e) => tracing::warn!(error = %e, "cannot deregister"),
+    }
+}
+
+/// Resolves once stop was asked for.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Sleeps `d`; false if stop came first.
+async fn pause(rx: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = stopped(rx) => false,
+    }
+}
+
+/// Registers (with backoff), applies the reply, then reminds until stopped;
+/// a reminder the registry does not recognise means register again.
+async fn run(app: Arc<App>) {
+    let Some(ctx) = app.peer.ctx.get() else {
+        return;
+    };
+    let mut rx = app.peer.stop.subscribe();
+    loop {
+        let mut delay = BACKOFF_START;
+        let reply = loop {
+            match register_once(&app, ctx).await {
+                Ok(r) => break r,
+                Err(e) => {
+                    tracing::warn!(registry = %ctx.base, error = %e, "cannot register; retrying");
+                    if !pause(&mut rx, delay).await {
+                        return;
+                    }
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                }
+            }
+        };
+        apply(&app, ctx, reply).await;
+        app.peer.registered.store(true, Ordering::Release);
+        app.peer.generation.fetch_add(1, Ordering::AcqRel);
+        loop {
+            if !pause(&mut rx, app.cfg.remind_interval).await {
+                return;
+            }
+            let url = format!("{}/registry/peers/{}/remember", ctx.base, seg(&ctx.label));
+            match call(
+                &app.proxy_client,
+                Method::POST,
+                &url,
+                ctx.info.clone(),
+                REGISTRY_TIMEOUT,
+            )
+            .await
+            {
+                Ok(r) if r.status.is_success() => {}
+                Ok(r) if r.status == StatusCode::NOT_FOUND => {
+                    tracing::info!("registry does not know this peer; registering again");
+                    app.peer.registered.store(false, Ordering::Release);
+                    break;
+                }
+                Ok(r) => tracing::warn!(status = %r.status, reply = %r.text(), "reminder refused"),
+                Err(e) => tracing::warn!(error = %e, "cannot remind the registry"),
+            }
+        }
+    }
+}
+
+/// What a registration answers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Registration {
+    #[serde(default)]
+    epoch: u64,
+    #[serde(default)]
+    targets: Vec<Value>,
+    #[serde(default)]
+    jobs: Vec<Value>,
+    #[serde(default)]
+    tracking_headers: Vec<String>,
+}
+
+async fn register_once(app: &Arc<App>, ctx: &Ctx) -> Result<Registration, String> {
+    let url = format!("{}/registry/peers/add", ctx.base);
+    let r = call(
+        &app.proxy_client,
+        Method::POST,
+        &url,
+        ctx.info.clone(),
+        REGISTRY_TIMEOUT,
+    )
+    .await?;
+    if !r.status.is_success() {
+        return Err(format!("registry answered {}: {}", r.status, r.text()));
+    }
+    let reg: Registration = serde_json::from_slice(&r.body)
+        .map_err(|e| format!("unreadable registration reply: {e}"))?;
+    tracing::info!(registry = %ctx.base, epoch = reg.epoch, targets = reg.targets.len(), "registered");
+    Ok(reg)
+}
+
+async fn own(
+    app: &Arc<App>,
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    body: String,
+) -> Result<Reply, String> {
+    let url = format!("{}{path}", ctx.own);
+    let r = call(&app.proxy_client, method, &url, body, SELF_TIMEOUT).await?;
+    if r.status.is_success() {
+        Ok(r)
+    } else {
+        Err(format!("{path}: {} {}", r.status.as_u16(), r.text()))
+    }
+}
+
+/// Applies tracked headers and targets; targets marked `autoInvoke` start
+/// as they are added, except ones this instance already got before.
+async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
+    if !reg.tracking_headers.is_empty() {
+        let path = format!(
+            "/client/track/headers/add/{}",
+            seg(&reg.tracking_headers.join(","))
+        );
+        if let Err(e) = own(app, ctx, Method::POST, &path, String::new()).await {
+            tracing::warn!(error = %e, "cannot apply tracked headers");
+        }
+    }
+    for mut t in reg.targets {
+        let name = t
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let seen = !app.peer.applied.lock().insert(name.clone());
+        if seen {
+            if let Some(o) = t.as_object_mut() {
+                o.remove("autoInvoke");
+            }
+        }
+        match own(app, ctx, Method::POST, "/client/targets/add", t.to_string()).await {
+            Ok(_) => tracing::info!(target = %name, "target from the registry applied"),
+            Err(e) => tracing::warn!(target = %name, error = %e, "cannot apply target"),
+        }
+    }
+    if !reg.jobs.is_empty() {
+        tracing::warn!(
+            jobs = reg.jobs.len(),
+            "the registry sent jobs; this build has no jobs API, so they are ignored"
+        );
+    }
+}
+
+/// Reports results to the locker every [`REPORT_EVERY`] once registered.
+async fn report_loop(app: Arc<App>) {
+    let Some(ctx) = app.peer.ctx.get() else {
+        return;
+    };
+    let mut rx = app.peer.stop.subscribe();
+    loop {
+        if !pause(&mut rx, REPORT_EVERY).await {
+            return;
+        }
+        if app.peer.registered.load(Ordering::Acquire) {
+            report_once(&app, ctx).await;
+        }
+    }
+}
+
+/// Stores what changed since the last report: `client` (overall results,
+/// with histograms so the registry can merge latency) and `client_<id>`
+/// per invocation; a finished invocation's key is locked once.
+async fn report_once(app: &Arc<App>, ctx: &Ctx) {
+    let mut sent = app.peer.sent.lock().await;
+    let generation = app.peer.generation.load(Ordering::Acquire);
+    if sent.generation != generation {
+        // A new registration: the registry may be new or may have moved the
+        // old locker away, so everything is sent again.
+        *sent = Sent {
+            generation,
+            ..Sent::default()
+        };
+    }
+    let mut docs: Vec<(String, String, bool)> = Vec::new();
+    match own(
+        app,
+        ctx,
+        Method::GET,
+        "/client/results?histograms=Y",
+        String::new(),
+    )
+    .await
+    {
+        Ok(r) => {
+            let has_data = serde_json::from_slice::<Value>(&r.body).is_ok_and(|v| {
+                v["targetInvocationCounts"]
+                    .as_object()
+                    .is_some_and(|m| !m.is_empty())
+            });
+            if has_data || sent.data.contains_key(crate::registry::CLIENT_KEY) {
+                docs.push((crate::registry::CLIENT_KEY.into(), r.text(), false));
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot read own results"),
+    }
+    match own(
+        app,
+        ctx,
+        Method::GET,
+        "/client/results/invocations",
+        String::new(),
+    )
+    .await
+    {
+        Ok(r) => {
+            if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body) {
+                for (id, doc) in m {
+                    let finished = doc["finished"].as_bool().unwrap_or(false);
+                    docs.push((format!("client_{id}"), doc.to_string(), finished));
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot read own invocation results"),
+    }
+    let locker = format!(
+        "{}/registry/peers/{}/{}/locker",
+        ctx.base,
+        seg(&ctx.label),
+        seg(&ctx.address)
+    );
+    for (key, text, finished) in docs {
+        if sent.data.get(&key) != Some(&text) {
+            let url = format!("{locker}/store/{}", seg(&key));
+            match call(
+                &app.proxy_client,
+                Method::POST,
+                &url,
+                text.clone(),
+                REGISTRY_TIMEOUT,
+            )
+            .await
+            {
+                Ok(r) if r.status.is_success() => {
+                    sent.data.insert(key.clone(), text);
+                }
+                Ok(r) => {
+                    tracing::warn!(key = %key, status = %r.status, "locker refused results");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(key = %key, error = %e, "cannot report results");
+                    continue;
+                }
+            }
+        }
+        if finished && !sent.locked.contains(&key) {
+            let url = format!("{locker}/lock/{}", seg(&key));
+            if let Ok(r) = call(&app.proxy_client, Method::POST, &url, "", REGISTRY_TIMEOUT).await {
+                if r.status.is_success() {
+                    sent.locked.insert(key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_urls() {
+        assert_eq!(
+            registry_base("http://goto-registry").as_deref(),
+            Ok("http://goto-registry")
+        );
+        assert_eq!(
+            registry_base("http://127.0.0.1:8000/").as_deref(),
+            Ok("http://127.0.0.1:8000")
+        );
+        assert!(registry_base("https://r:8443")
+            .unwrap_err()
+            .contains("https"));
+        assert!(registry_base("goto-registry:8000").is_err());
+        assert!(registry_base("").is_err());
+    }
+}

@@ -33,10 +33,16 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
         ["client", "targets", "clear"] if mutation => clear_targets(&app),
         ["client", "targets"] | ["client", "targets", "list"] if get => Ok(list_targets(&app)),
         ["client", "targets", "active"] if get => active(&app).await,
-        ["client", "targets", "invoke", "all"] if mutation => invoke(&app, None).await,
+        ["client", "targets", "invoke", "all"] if mutation => match blocking_override(a) {
+            Ok(b) => invoke(&app, None, b).await,
+            Err(e) => Err(e),
+        },
         ["client", "targets", "stop", "all"] if mutation => stop(&app, None),
         ["client", "targets", names, "remove"] if mutation => remove_targets(&app, names),
-        ["client", "targets", names, "invoke"] if mutation => invoke(&app, Some(names)).await,
+        ["client", "targets", names, "invoke"] if mutation => match blocking_override(a) {
+            Ok(b) => invoke(&app, Some(names), b).await,
+            Err(e) => Err(e),
+        },
         ["client", "targets", names, "stop"] if mutation => stop(&app, Some(names)),
         ["client", "blocking", "set", flag] if mutation => set_blocking(&app, flag),
         ["client", "blocking"] if get => Ok(json(&json!({
@@ -151,7 +157,20 @@ fn remove_targets(app: &Arc<App>, names: &str) -> ApiResult {
     Ok(ok(format!("Targets removed: {}", removed.join(","))))
 }
 
-async fn invoke(app: &Arc<App>, names: Option<&str>) -> ApiResult {
+/// `?blocking=Y|N` on an invoke call overrides the blocking flag for that
+/// call only (a registry fanning out must not wait for the traffic to end).
+fn blocking_override(a: &Admin<'_>) -> Result<Option<bool>, ApiError> {
+    match a.query_param("blocking").as_deref() {
+        None => Ok(None),
+        Some("Y" | "y" | "true" | "1") => Ok(Some(true)),
+        Some("N" | "n" | "false" | "0") => Ok(Some(false)),
+        Some(v) => Err(ApiError::bad(format!(
+            "invalid blocking flag {v:?}: use Y or N"
+        ))),
+    }
+}
+
+async fn invoke(app: &Arc<App>, names: Option<&str>, block_now: Option<bool>) -> ApiResult {
     let targets = match names {
         Some(n) => named(app, n)?,
         None => app.client.inner.lock().targets.clone(),
@@ -161,7 +180,7 @@ async fn invoke(app: &Arc<App>, names: Option<&str>) -> ApiResult {
     }
     let (tracked, block) = {
         let inner = app.client.inner.lock();
-        (inner.tracked.clone(), inner.blocking)
+        (inner.tracked.clone(), block_now.unwrap_or(inner.blocking))
     };
     let a2 = app.clone();
     let id = blocking(move || a2.client.invoke(targets, &tracked)).await?;

@@ -70,7 +70,11 @@ fn ms(us: u64) -> f64 {
 
 /// Latency summary of one target, milliseconds.
 pub fn latency_summary(s: &TargetStats) -> Value {
-    let h = &s.latency;
+    histogram_summary(&s.latency)
+}
+
+/// Latency summary of a histogram in microseconds, as milliseconds.
+pub fn histogram_summary(h: &goto_engine::Histogram<u64>) -> Value {
     json!({
         "count": h.len(),
         "min": ms(h.min()),

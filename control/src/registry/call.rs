@@ -1,0 +1,64 @@
+//! A small outbound HTTP helper for the registry and the peer: one request
+//! on the instance's pooled client, bounded in time, body read whole.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+
+use crate::body::Body;
+use crate::proxy::client::{error_text, HttpClient};
+
+/// Largest reply body read from a peer or registry.
+const REPLY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What a call got back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as text, trimmed of the trailing newline.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).trim_end().to_string()
+    }
+}
+
+/// Sends `method url` with `body`; an error text on transport failure or
+/// when `timeout` passes first.
+pub async fn call(
+    client: &HttpClient,
+    method: Method,
+    url: &str,
+    body: impl Into<Bytes>,
+    timeout: Duration,
+) -> Result<Reply, String> {
+    let req = Request::builder()
+        .method(method)
+        .uri(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from_bytes(body.into()))
+        .map_err(|e| format!("invalid request to {url}: {e}"))?;
+    let work = async {
+        let resp = client.request(req).await.map_err(|e| error_text(&e))?;
+        let status = resp.status();
+        let body = Limited::new(resp.into_body(), REPLY_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| format!("cannot read reply: {e}"))?
+            .to_bytes();
+        Ok(Reply { status, body })
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("timed out after {}ms", timeout.as_millis())),
+    }
+}
+
+/// Percent-encodes a path segment (an address, a key, a label).
+pub fn seg(s: &str) -> String {
+    crate::proxy::client::encode_uri_part(s, true)
+}

@@ -1,0 +1,241 @@
+//! Calls to every pod of a label at once: each pod gets the same steps in
+//! order, all pods concurrently, each bounded by a per-peer timeout, so one
+//! slow or dead pod costs its own timeout and nothing more. Invoke/stop
+//! fan-outs, pushes and health probes (with cleanup) are built on it; every
+//! call records whether the pod answered (`healthy`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::{json, Map, Value};
+
+use super::call::call;
+use super::{known, no_pod};
+use crate::body::{json, ok};
+use crate::error::ApiResult;
+use crate::App;
+
+/// Time one pod gets for all of its steps.
+pub const PER_PEER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One call made on each pod: method, path (with query), body.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub method: Method,
+    pub path: String,
+    pub body: Bytes,
+}
+
+impl Step {
+    pub fn post(path: impl Into<String>, body: impl Into<Bytes>) -> Step {
+        Step {
+            method: Method::POST,
+            path: path.into(),
+            body: body.into(),
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Step {
+        Step {
+            method: Method::GET,
+            path: path.into(),
+            body: Bytes::new(),
+        }
+    }
+}
+
+/// How one pod answered: the last step's reply text, or why it failed
+/// (a transport error, a timeout, or a non-2xx status).
+pub type Outcome = Result<String, String>;
+
+/// Runs `steps` on every address; returns each pod's outcome.
+pub async fn run(
+    app: &Arc<App>,
+    addrs: Vec<String>,
+    steps: Vec<Step>,
+) -> BTreeMap<String, Outcome> {
+    let steps = Arc::new(steps);
+    let mut set = tokio::task::JoinSet::new();
+    for addr in addrs {
+        let app = app.clone();
+        let steps = steps.clone();
+        set.spawn(async move {
+            let work = run_one(&app, &addr, &steps);
+            let out = match tokio::time::timeout(PER_PEER_TIMEOUT, work).await {
+                Ok(o) => o,
+                Err(_) => Err(format!(
+                    "timed out after {}ms",
+                    PER_PEER_TIMEOUT.as_millis()
+                )),
+            };
+            (addr, out)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((addr, o)) = joined {
+            out.insert(addr, o);
+        }
+    }
+    out
+}
+
+async fn run_one(app: &Arc<App>, addr: &str, steps: &[Step]) -> Outcome {
+    let mut last = String::new();
+    for s in steps {
+        let url = format!("http://{addr}{}", s.path);
+        let r = call(
+            &app.proxy_client,
+            s.method.clone(),
+            &url,
+            s.body.clone(),
+            PER_PEER_TIMEOUT,
+        )
+        .await?;
+        if !r.status.is_success() {
+            return Err(format!("{}: {}", r.status.as_u16(), r.text()));
+        }
+        last = r.text();
+    }
+    Ok(last)
+}
+
+/// `{address: {"ok": bool, "message"|"error": text}}`.
+pub fn to_json(outcomes: &BTreeMap<String, Outcome>) -> Value {
+    Value::Object(
+        outcomes
+            .iter()
+            .map(|(a, o)| {
+                let v = match o {
+                    Ok(m) => json!({"ok": true, "message": m}),
+                    Err(e) => json!({"ok": false, "error": e}),
+                };
+                (a.clone(), v)
+            })
+            .collect(),
+    )
+}
+
+pub(super) async fn peer_health(app: &Arc<App>, peer: &str, addr: Option<&str>) -> ApiResult {
+    {
+        let st = app.registry.inner.lock();
+        st.known_label(peer)?;
+        if let Some(a) = addr {
+            if !st.addrs(peer).iter().any(|x| x == a) {
+                return Err(no_pod(peer, a));
+            }
+        }
+    }
+    Ok(json(&health(app, Some(peer), addr).await[peer]))
+}
+
+/// Probes pods (`GET /label`) and records whether they answered.
+pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str>) -> Value {
+    let targets: Vec<(String, Vec<String>)> = {
+        let st = app.registry.inner.lock();
+        st.all_addrs()
+            .into_iter()
+            .filter(|(l, _)| peer.map_or(true, |p| p == l))
+            .map(|(l, addrs)| {
+                let addrs = addrs
+                    .into_iter()
+                    .filter(|a| addr.map_or(true, |x| x == a))
+                    .collect();
+                (l, addrs)
+            })
+            .collect()
+    };
+    let mut out = Map::new();
+    for (label, addrs) in targets {
+        let res = run(app, addrs, vec![Step::get("/label")]).await;
+        mark_health(app, &label, &res);
+        out.insert(
+            label,
+            Value::Object(
+                res.iter()
+                    .map(|(a, o)| (a.clone(), Value::from(o.is_ok())))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(out)
+}
+
+pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Outcome>) {
+    let mut st = app.registry.inner.lock();
+    if let Some(g) = st.peers.get_mut(label) {
+        for (a, o) in res {
+            if let Some(p) = g.pods.get_mut(a) {
+                p.healthy = o.is_ok();
+            }
+        }
+    }
+}
+
+/// Probes pods and drops those that do not answer (their epochs stay).
+pub(super) async fn cleanup(app: &Arc<App>, peer: Option<&str>) -> ApiResult {
+    if let Some(p) = peer {
+        known(app, p)?;
+    }
+    let h = health(app, peer, None).await;
+    let mut removed = Vec::new();
+    let mut st = app.registry.inner.lock();
+    for (label, pods) in h.as_object().into_iter().flatten() {
+        for (addr, up) in pods.as_object().into_iter().flatten() {
+            if up.as_bool() == Some(false) {
+                if let Some(g) = st.peers.get_mut(label) {
+                    g.pods.remove(addr);
+                    removed.push(format!("{label}@{addr}"));
+                }
+            }
+        }
+    }
+    Ok(ok(format!(
+        "Removed {} unhealthy pods{}{}",
+        removed.len(),
+        if removed.is_empty() { "" } else { ": " },
+        removed.join(",")
+    )))
+}
+
+/// Fans `steps` out to every pod of `peer`; answers the per-pod outcomes.
+pub(super) async fn fan(app: &Arc<App>, peer: &str, steps: Vec<Step>) -> ApiResult {
+    let addrs = {
+        let st = app.registry.inner.lock();
+        st.known_label(peer)?;
+        st.addrs(peer)
+    };
+    let res = run(app, addrs, steps).await;
+    mark_health(app, peer, &res);
+    Ok(json(&to_json(&res)))
+}
+
+/// Fans a call out to every pod of every label: `{label: {address: outcome}}`.
+pub(super) async fn fan_all(app: &Arc<App>, path: &str) -> ApiResult {
+    let all = app.registry.inner.lock().all_addrs();
+    let mut out = Map::new();
+    for (label, addrs) in all {
+        let res = run(app, addrs, vec![Step::post(path, "")]).await;
+        mark_health(app, &label, &res);
+        out.insert(label, to_json(&res));
+    }
+    Ok(json(&Value::Object(out)))
+}
+
+/// Pushes to the pods of a label and logs those that did not take it.
+pub(super) async fn push(app: &Arc<App>, peer: &str, steps: Vec<Step>) {
+    let addrs = app.registry.inner.lock().addrs(peer);
+    if addrs.is_empty() {
+        return;
+    }
+    let res = run(app, addrs, steps).await;
+    for (a, o) in &res {
+        if let Err(e) = o {
+            tracing::warn!(peer, address = %a, error = %e, "push to peer failed");
+        }
+    }
+    mark_health(app, peer, &res);
+}
