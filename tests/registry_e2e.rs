@@ -550,3 +550,86 @@ fn https_registry_is_a_startup_error() {
     }
     assert!(err.contains("https registries are not supported"), "{err}");
 }
+
+/// Whether the JSON object at `path` has `key` (false while it is a 404).
+fn has_key(g: &Goto, path: &str, key: &str) -> bool {
+    serde_json::from_str::<Value>(&g.get(path).text()).is_ok_and(|v| v.get(key).is_some())
+}
+
+/// Jobs by label: an `auto` job registered before the peer starts runs there
+/// at registration; a job added later is pushed; run and stop fan out; runs
+/// are reported to the locker as `job_<id>_<run>` and locked when finished;
+/// a removal is pushed.
+#[test]
+fn jobs_reach_peers_and_report_to_the_locker() {
+    let reg = registry();
+    let server = Goto::start(&["--label", "server", QUIET]);
+    let job = |id: &str, auto: bool| {
+        format!(
+            r#"{{"id":"{id}","task":{{"url":"http://127.0.0.1:{}/echo/{id}","parseJSON":true}},"auto":{auto},"count":2}}"#,
+            server.port
+        )
+    };
+    ok(&reg, "/registry/peers/peer1/jobs/add", &job("j1", true));
+    let p = peer(reg.port, "peer1");
+    let pa = addr(&p);
+
+    // The auto job ran at registration and its run reached the locker, locked.
+    let key_last = "job_j1_1_last";
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            has_key(
+                &reg,
+                &format!("/registry/peers/peer1/{pa}/locker"),
+                key_last,
+            )
+        }),
+        "no locked job run in the locker: {}",
+        reg.get("/registry/peers/lockers").text()
+    );
+    let locker = reg
+        .get(&format!("/registry/peers/peer1/{pa}/locker"))
+        .json();
+    let data: Value = serde_json::from_str(locker["job_j1_1"]["Data"].as_str().unwrap_or("null"))
+        .unwrap_or(Value::Null);
+    let runs = data.as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 3, "{data}");
+    assert_eq!(runs[0]["data"]["uri"], "/echo/j1");
+    assert_eq!(runs[2]["finished"], true);
+
+    // A job added later is pushed; running it through the registry fans out.
+    ok(&reg, "/registry/peers/peer1/jobs/add", &job("j2", false));
+    assert!(
+        p.get("/jobs").json().get("j2").is_some(),
+        "{}",
+        p.get("/jobs").text()
+    );
+    let fan = reg.post("/registry/peers/peer1/jobs/j2/run", "");
+    assert_eq!(fan.status, 200, "{}", fan.text());
+    assert!(eventually(Duration::from_secs(10), || {
+        p.get("/jobs/j2/results").json()["1"]
+            .as_array()
+            .and_then(|a| a.last().cloned())
+            .is_some_and(|r| r["finished"] == true)
+    }));
+    assert!(eventually(Duration::from_secs(10), || {
+        reg.get("/registry/peer/peer1/locker")
+            .json()
+            .get("job_j2_1_last")
+            .is_some()
+    }));
+
+    // Removal is pushed; a bad job is refused at the registry.
+    ok(&reg, "/registry/peers/peer1/jobs/j2/remove", "");
+    assert!(p.get("/jobs").json().get("j2").is_none());
+    let r = reg.post(
+        "/registry/peers/peer1/jobs/add",
+        r#"{"id":"bad","task":{"url":"nope"}}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(reg
+        .get("/registry/peers/peer1/jobs")
+        .json()
+        .get("bad")
+        .is_none());
+}

@@ -316,11 +316,24 @@ async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
             Err(e) => tracing::warn!(target = %name, error = %e, "cannot apply target"),
         }
     }
-    if !reg.jobs.is_empty() {
-        tracing::warn!(
-            jobs = reg.jobs.len(),
-            "the registry sent jobs; this build has no jobs API, so they are ignored"
-        );
+    for mut j in reg.jobs {
+        let id = j
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        // As with targets: an `auto` job runs once per process, not again at
+        // every re-registration.
+        let seen = !app.peer.applied.lock().insert(format!("job:{id}"));
+        if seen {
+            if let Some(o) = j.as_object_mut() {
+                o.remove("auto");
+            }
+        }
+        match own(app, ctx, Method::POST, "/jobs/add", j.to_string()).await {
+            Ok(_) => tracing::info!(job = %id, "job from the registry applied"),
+            Err(e) => tracing::warn!(job = %id, error = %e, "cannot apply job"),
+        }
     }
 }
 
@@ -394,6 +407,11 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
             }
         }
         Err(e) => tracing::debug!(error = %e, "cannot read own invocation results"),
+    }
+    // Job runs as `job_<id>_<run>`: their results as a JSON array.
+    for r in app.jobs.reports() {
+        let text = serde_json::to_string(&r.results).unwrap_or_default();
+        docs.push((format!("job_{}_{}", r.id, r.run), text, r.finished));
     }
     let locker = format!(
         "{}/registry/peers/{}/{}/locker",

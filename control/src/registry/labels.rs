@@ -45,6 +45,11 @@ pub fn parse_job(body: &[u8]) -> Result<(String, Value), ApiError> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad("job needs an id"))?
         .to_string();
+    // Validated as a peer would, except for the command switch, which is each
+    // peer's own startup choice (a peer without it refuses the push).
+    let input: crate::jobs::spec::JobInput = serde_json::from_value(v.clone())
+        .map_err(|e| ApiError::bad(format!("invalid job: {e}")))?;
+    crate::jobs::spec::JobSpec::new(&input, true).map_err(ApiError::BadRequest)?;
     Ok((id, v))
 }
 
@@ -152,13 +157,48 @@ pub(super) async fn clear_targets(app: &Arc<App>, peer: &str) -> ApiResult {
     Ok(ok(format!("Targets cleared for peer: {peer}")))
 }
 
-pub(super) fn add_job(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
+pub(super) async fn add_job(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
     let (id, v) = parse_job(body)?;
     let text = v.to_string();
-    let mut st = app.registry.inner.lock();
-    let cfg = st.labels.entry(peer.to_string()).or_default();
-    upsert(&mut cfg.jobs, id, v);
+    {
+        let mut st = app.registry.inner.lock();
+        let cfg = st.labels.entry(peer.to_string()).or_default();
+        upsert(&mut cfg.jobs, id, v);
+    }
+    push(app, peer, vec![Step::post("/jobs/add", text.clone())]).await;
     Ok(ok(format!("Added job: {text}")))
+}
+
+/// Removes jobs from a label (all of them with `names` = None) and from its
+/// connected pods.
+pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>) -> ApiResult {
+    let removed: Vec<String> = {
+        let mut st = app.registry.inner.lock();
+        match (st.labels.get_mut(peer), names) {
+            (Some(c), None) => std::mem::take(&mut c.jobs)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+            (Some(c), Some(names)) => {
+                let list = admin::list(names);
+                if list.is_empty() {
+                    return Err(ApiError::bad("no job ids given"));
+                }
+                remove(&mut c.jobs, &list, "job")?;
+                list
+            }
+            (None, None) => Vec::new(),
+            (None, Some(_)) => return Err(ApiError::NotFound(format!("no jobs for peer: {peer}"))),
+        }
+    };
+    if !removed.is_empty() {
+        let path = format!("/jobs/{}/remove", seg(&removed.join(",")));
+        push(app, peer, vec![Step::post(path, "")]).await;
+    }
+    Ok(ok(match names {
+        None => format!("Jobs cleared for peer: {peer}"),
+        Some(_) => format!("Jobs removed: {}", removed.join(",")),
+    }))
 }
 
 /// Header names as the client API accepts them, lower-cased.

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::admin::{self, Admin};
+use crate::admin::Admin;
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
 use crate::App;
@@ -161,35 +161,23 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
             let path = format!("/client/targets/{}/stop", seg(names));
             fanout::fan(app, peer, vec![Step::post(path, "")]).await
         }
-        ["registry", "peers", peer, "jobs", "add"] if m => labels::add_job(app, peer, a.body),
+        ["registry", "peers", peer, "jobs", "add"] if m => labels::add_job(app, peer, a.body).await,
         ["registry", "peers", peer, "jobs", "clear"] if m => {
-            app.registry
-                .inner
-                .lock()
-                .labels
-                .entry(peer.to_string())
-                .or_default()
-                .jobs
-                .clear();
-            Ok(ok(format!("Jobs cleared for peer: {peer}")))
+            labels::remove_jobs(app, peer, None).await
         }
         ["registry", "peers", peer, "jobs"] if g => {
             Ok(json(&labels::label_config(app, peer, |c| &c.jobs)))
         }
-        ["registry", "peers", _, "jobs", "run" | "stop", "all"]
-        | ["registry", "peers", _, "jobs", _, "run" | "stop"]
-            if m =>
-        {
-            Err(ApiError::Unavailable(
-                "jobs cannot run on peers: this build has no jobs API".into(),
-            ))
+        ["registry", "peers", peer, "jobs", action @ ("run" | "stop"), "all"] if m => {
+            let path = format!("/jobs/{action}/all");
+            fanout::fan(app, peer, vec![Step::post(path, "")]).await
+        }
+        ["registry", "peers", peer, "jobs", names, action @ ("run" | "stop")] if m => {
+            let path = format!("/jobs/{}/{action}", seg(names));
+            fanout::fan(app, peer, vec![Step::post(path, "")]).await
         }
         ["registry", "peers", peer, "jobs", names, "remove"] if m => {
-            let names = admin::list(names);
-            let mut st = app.registry.inner.lock();
-            let cfg = st.labels.entry(peer.to_string()).or_default();
-            labels::remove(&mut cfg.jobs, &names, "job")
-                .map(|_| ok(format!("Jobs removed: {}", names.join(","))))
+            labels::remove_jobs(app, peer, Some(names)).await
         }
         ["registry", "peers", peer, "locker"] if g => {
             let v = app.registry.inner.lock().lockers.label_json(peer);
