@@ -67,6 +67,11 @@ struct ServerArgs {
     /// Let jobs run OS commands (`task.cmd`): remote execution, so off by default.
     #[arg(long)]
     allow_command_jobs: bool,
+
+    /// As a registry, seconds between health probes of registered pods; a pod
+    /// failing 3 in a row is dropped from `pods` (0 turns the probes off).
+    #[arg(long, default_value_t = 30)]
+    peer_health_seconds: u64,
 }
 
 fn init_logs(level: &str) {
@@ -97,6 +102,8 @@ fn main() -> ExitCode {
         control_threads: s.control_threads as usize,
         remind_interval: std::time::Duration::from_secs(s.remind_seconds),
         allow_command_jobs: s.allow_command_jobs,
+        peer_health_interval: (s.peer_health_seconds > 0)
+            .then(|| std::time::Duration::from_secs(s.peer_health_seconds)),
     };
     match goto_control::run_server(cfg) {
         Ok(()) => ExitCode::SUCCESS,

@@ -633,3 +633,31 @@ fn jobs_reach_peers_and_report_to_the_locker() {
         .get("bad")
         .is_none());
 }
+
+/// A pod that vanishes without deregistering (SIGKILL) is dropped from `pods`
+/// by the registry's background health probes; its epochs stay.
+#[test]
+fn background_health_checks_drop_vanished_pods() {
+    let reg = Goto::start(&["--label", "registry", QUIET, "--peer-health-seconds", "1"]);
+    let mut p = peer(reg.port, "peer1");
+    let a = addr(&p);
+    assert!(eventually(Duration::from_secs(5), || {
+        reg.get("/registry/peers").json()["peer1"]["pods"]
+            .get(&a)
+            .is_some()
+    }));
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+    // Three failed probes a second apart, plus slack.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            reg.get("/registry/peers").json()["peer1"]["pods"]
+                .get(&a)
+                .is_none()
+        }),
+        "pod not dropped: {}",
+        reg.get("/registry/peers").text()
+    );
+    let peers = reg.get("/registry/peers").json();
+    assert!(peers["peer1"]["podEpochs"][&a].is_array(), "{peers}");
+}

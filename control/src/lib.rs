@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub remind_interval: Duration,
     /// Whether jobs may run OS commands (off unless asked for at startup).
     pub allow_command_jobs: bool,
+    /// How often a registry probes its pods (None: never in the background).
+    pub peer_health_interval: Option<Duration>,
 }
 
 /// Startup failures.
@@ -143,6 +145,9 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         .map_err(|e| ControlError::Listen(e.to_string()))?;
     tracing::info!(port, label = %app.instance_label, "goto serving");
     peer::start(&app)?;
+    if let Some(every) = app.cfg.peer_health_interval {
+        tokio::spawn(registry::fanout::health_loop(app.clone(), every));
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     peer::stop(&app).await;

@@ -239,3 +239,55 @@ pub(super) async fn push(app: &Arc<App>, peer: &str, steps: Vec<Step>) {
     }
     mark_health(app, peer, &res);
 }
+
+/// Consecutive failed probes after which the background check drops a pod.
+pub const UNHEALTHY_AFTER: u32 = 3;
+
+/// Probes every pod each `every` and drops pods that failed the last
+/// [`UNHEALTHY_AFTER`] probes, so pods that vanished without deregistering
+/// (killed, evicted) leave `pods`; their epochs and lockers stay. A pod
+/// dropped by mistake comes back with its next reminder.
+pub async fn health_loop(app: Arc<App>, every: Duration) {
+    let mut failures: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if app.registry.inner.lock().all_addrs().is_empty() {
+            failures.clear();
+            continue;
+        }
+        let h = health(&app, None, None).await;
+        let mut seen = BTreeMap::new();
+        let mut drop_list = Vec::new();
+        for (label, pods) in h.as_object().into_iter().flatten() {
+            for (addr, up) in pods.as_object().into_iter().flatten() {
+                let key = (label.clone(), addr.clone());
+                let n = if up.as_bool() == Some(true) {
+                    0
+                } else {
+                    failures.get(&key).copied().unwrap_or(0) + 1
+                };
+                if n >= UNHEALTHY_AFTER {
+                    drop_list.push(key.clone());
+                } else {
+                    seen.insert(key, n);
+                }
+            }
+        }
+        // Pods no longer registered are forgotten with the rest.
+        failures = seen;
+        if drop_list.is_empty() {
+            continue;
+        }
+        let mut st = app.registry.inner.lock();
+        for (label, addr) in drop_list {
+            if let Some(g) = st.peers.get_mut(&label) {
+                if g.pods.remove(&addr).is_some() {
+                    tracing::info!(peer = %label, address = %addr, "unresponsive pod removed");
+                }
+            }
+        }
+    }
+}
