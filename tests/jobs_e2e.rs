@@ -70,6 +70,19 @@ fn http_job_runs_count_times_with_replicas_and_keeps_results() {
     assert_eq!(list["probe"]["running"], 0);
     assert_eq!(list["probe"]["task"]["requestCount"], 3);
     assert!(g.get("/jobs/results").json()["probe"]["1"].is_array());
+
+    // The same job again (as a re-registering peer sends it) keeps its runs;
+    // a changed one starts afresh.
+    assert_eq!(g.post("/jobs/add", &job).status, 200);
+    assert_eq!(
+        g.get("/jobs/probe/results").json()["1"]
+            .as_array()
+            .map(Vec::len),
+        Some(13)
+    );
+    let changed = job.replace(r#""count":2"#, r#""count":1"#);
+    assert_eq!(g.post("/jobs/add", &changed).status, 200);
+    assert_eq!(g.get("/jobs/probe/results").json(), serde_json::json!({}));
 }
 
 #[test]

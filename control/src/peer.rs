@@ -305,7 +305,16 @@ async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let seen = !app.peer.applied.lock().insert(name.clone());
+        // A push can land between the registry's reply and this loop: a
+        // target already here was pushed and has started if it was to.
+        let pushed = app
+            .client
+            .inner
+            .lock()
+            .targets
+            .iter()
+            .any(|t| t.name() == name);
+        let seen = !app.peer.applied.lock().insert(name.clone()) || pushed;
         if seen {
             if let Some(o) = t.as_object_mut() {
                 o.remove("autoInvoke");
@@ -324,7 +333,7 @@ async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
             .to_string();
         // As with targets: an `auto` job runs once per process, not again at
         // every re-registration.
-        let seen = !app.peer.applied.lock().insert(format!("job:{id}"));
+        let seen = !app.peer.applied.lock().insert(format!("job:{id}")) || app.jobs.contains(&id);
         if seen {
             if let Some(o) = j.as_object_mut() {
                 o.remove("auto");

@@ -91,6 +91,10 @@ impl Jobs {
         }
     }
 
+    pub fn contains(&self, id: &str) -> bool {
+        self.inner.lock().contains_key(id)
+    }
+
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Relaxed)
     }
@@ -120,6 +124,13 @@ impl Jobs {
         {
             let mut st = self.inner.lock();
             if let Some(old) = st.get_mut(&spec.id) {
+                // The same job again (a peer re-registering) keeps its runs
+                // and results; a changed one starts afresh.
+                let same =
+                    serde_json::to_value(&old.input).ok() == serde_json::to_value(&input).ok();
+                if same {
+                    return Ok((old.spec.clone(), None));
+                }
                 old.stop_runs();
             }
             st.insert(
