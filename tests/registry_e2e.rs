@@ -263,7 +263,12 @@ fn transient_pods_epochs_and_lockers() {
         .get(&a)
         .is_none());
     ok(&reg, "/registry/peer/peer1/locker/clear", "");
-    assert_eq!(reg.get("/registry/peer/peer1/locker").status, 404);
+    // peer1 is still registered: its locker reads back empty, and clears again.
+    assert_eq!(
+        reg.get("/registry/peer/peer1/locker").json(),
+        serde_json::json!({})
+    );
+    ok(&reg, "/registry/peer/peer1/locker/clear", "");
 }
 
 /// Peers re-register within a reminder period after the registry restarts,
