@@ -373,13 +373,21 @@ fn s4_registry_locker_keeps_peer_results() {
     );
     line(&peer, "POST", "/client/targets/add", &t);
     curl(&peer, "POST", "/client/targets/invoke/all", &[], "");
+    let job = format!(
+        r#"{{"id":"job1","task":{{"url":"http://{}/echo","parseJSON":true}},"count":1}}"#,
+        addr(&server)
+    );
+    curl(&peer, "POST", "/jobs/add", &[], &job);
+    curl(&peer, "POST", "/jobs/job1/run", &[], "");
 
     let entry_keys = set(&["Data", "FirstReported", "LastReported"]);
     let mut all = Value::Null;
     assert!(
         eventually(Duration::from_secs(10), || {
             all = reg.get("/registry/peer/lockers").json();
-            all["peer1"]["client"].is_object() && all["peer1"]["client_1"].is_object()
+            all["peer1"]["client"].is_object()
+                && all["peer1"]["client_1"].is_object()
+                && all["peer1"]["job_job1_1"].is_object()
         }),
         "{all}"
     );
@@ -391,8 +399,16 @@ fn s4_registry_locker_keeps_peer_results() {
             .unwrap_or_else(|err| panic!("{key} Data not JSON ({err}): {e}"));
         assert_eq!(data["targetInvocationCounts"]["t11"], 3, "{data}");
     }
+    // A job run's Data: its results as an array, in the seed's field names.
+    let job_run = &all["peer1"]["job_job1_1"];
+    assert_eq!(keys(job_run), entry_keys, "{job_run}");
+    let runs: Value = serde_json::from_str(job_run["Data"].as_str().unwrap_or_default())
+        .unwrap_or_else(|err| panic!("job Data not JSON ({err}): {job_run}"));
+    has_keys(&runs[0], &["Index", "Finished", "ResultTime", "Data"]);
+    assert_eq!(runs[0]["Index"], "1.1", "{runs}");
+
     let mine = curl(&reg, "GET", "/registry/peer/peer1/locker", &[], "").json();
-    has_keys(&mine, &["client", "client_1"]);
+    has_keys(&mine, &["client", "client_1", "job_job1_1"]);
     assert_eq!(keys(&mine["client"]), entry_keys);
 
     let cleared = line(&reg, "POST", "/registry/peer/peer1/locker/clear", "");
