@@ -419,7 +419,8 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     }
     // Job runs as `job_<id>_<run>`: their results as a JSON array.
     for r in app.jobs.reports() {
-        let text = serde_json::to_string(&r.results).unwrap_or_default();
+        let runs: Vec<Value> = r.results.iter().map(|x| x.locker_json()).collect();
+        let text = Value::Array(runs).to_string();
         docs.push((format!("job_{}_{}", r.id, r.run), text, r.finished));
     }
     let locker = format!(

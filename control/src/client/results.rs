@@ -26,12 +26,37 @@ pub fn status_text(code: u16) -> String {
     }
 }
 
-/// A transport error as Go's client words it: `Post "url": <what failed>`.
+/// A transport error as Go's client words it: `Post "url": <what failed>`,
+/// with connect failures naming the dialed address as the seed shows
+/// (`Post "url": dial tcp 1.1.1.1:8080: connect: connection refused`).
 pub fn error_text(meta: Option<&TargetMeta>, kind: &ErrorKind) -> String {
-    match meta {
-        Some(m) => format!("{} \"{}\": {kind}", go_method(&m.method), m.url),
-        None => kind.to_string(),
+    let Some(m) = meta else {
+        return kind.to_string();
+    };
+    let method = go_method(&m.method);
+    match (is_dial_error(kind), dial_addr(&m.url)) {
+        (true, Some(addr)) => format!("{method} \"{}\": dial tcp {addr}: {kind}", m.url),
+        _ => format!("{method} \"{}\": {kind}", m.url),
     }
+}
+
+fn is_dial_error(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectRefused | ErrorKind::ConnectTimeout | ErrorKind::Connect(_)
+    )
+}
+
+/// `host:port` of a target URL, the port defaulted from the scheme.
+fn dial_addr(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let host = uri.host()?;
+    let port = match (uri.port_u16(), uri.scheme_str()) {
+        (Some(p), _) => p,
+        (None, Some("https")) => 443,
+        (None, _) => 80,
+    };
+    Some(format!("{host}:{port}"))
 }
 
 fn go_method(m: &str) -> String {
@@ -187,7 +212,19 @@ mod tests {
         };
         assert_eq!(
             error_text(Some(&m), &ErrorKind::ConnectRefused),
-            "Post \"http://127.0.0.1:1/some/api\": connect: connection refused"
+            "Post \"http://127.0.0.1:1/some/api\": dial tcp 127.0.0.1:1: connect: connection refused"
+        );
+        let m = TargetMeta {
+            method: "GET".into(),
+            url: "https://somewhere.com/x".into(),
+        };
+        assert_eq!(
+            error_text(Some(&m), &ErrorKind::Timeout),
+            "Get \"https://somewhere.com/x\": timeout"
+        );
+        assert_eq!(
+            error_text(Some(&m), &ErrorKind::ConnectRefused),
+            "Get \"https://somewhere.com/x\": dial tcp somewhere.com:443: connect: connection refused"
         );
     }
 

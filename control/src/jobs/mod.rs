@@ -37,6 +37,21 @@ pub struct JobResult {
     pub data: serde_json::Value,
 }
 
+impl JobResult {
+    /// The locker's rendering: the seed's sample locker shows job runs with
+    /// the original's field names (`Index`, `Finished`, `ResultTime`, `Data`).
+    pub fn locker_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Index": self.index,
+            "Finished": self.finished,
+            "Stopped": self.stopped,
+            "Last": self.last,
+            "ResultTime": self.time,
+            "Data": self.data,
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 struct RunRecord {
     results: VecDeque<JobResult>,

@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use serde_json::Value;
 
 use crate::admin::Admin;
 use crate::body::{json, ok};
@@ -60,6 +61,18 @@ impl State {
             .keys()
             .map(|l| (l.clone(), self.addrs(l)))
             .collect()
+    }
+
+    /// A label the registry knows: registered pods or configured targets/jobs.
+    fn is_label(&self, label: &str) -> bool {
+        self.peers.contains_key(label) || self.labels.contains_key(label)
+    }
+
+    /// A known label that has reported nothing (or was cleared) still has a
+    /// locker, an empty one: the seed reads and clears it unconditionally.
+    fn empty_locker(&self, label: &str) -> Option<Value> {
+        self.is_label(label)
+            .then(|| Value::Object(serde_json::Map::new()))
     }
 
     fn known_label(&self, label: &str) -> Result<(), ApiError> {
@@ -111,11 +124,15 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
             Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
         }
         ["registry", "peer", peer, "locker"] if g => {
-            let v = app.registry.inner.lock().lockers.label_flat_json(peer);
-            v.map(|v| json(&v)).ok_or_else(|| no_locker(peer))
+            let st = app.registry.inner.lock();
+            let v = st.lockers.label_flat_json(peer);
+            v.or_else(|| st.empty_locker(peer))
+                .map(|v| json(&v))
+                .ok_or_else(|| no_locker(peer))
         }
         ["registry", "peer" | "peers", peer, "locker", "clear"] if m => {
-            if app.registry.inner.lock().lockers.clear_label(peer) {
+            let mut st = app.registry.inner.lock();
+            if st.lockers.clear_label(peer) || st.is_label(peer) {
                 Ok(ok(format!("Locker cleared for peer: {peer}")))
             } else {
                 Err(no_locker(peer))
@@ -180,8 +197,11 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
             labels::remove_jobs(app, peer, Some(names)).await
         }
         ["registry", "peers", peer, "locker"] if g => {
-            let v = app.registry.inner.lock().lockers.label_json(peer);
-            v.map(|v| json(&v)).ok_or_else(|| no_locker(peer))
+            let st = app.registry.inner.lock();
+            let v = st.lockers.label_json(peer);
+            v.or_else(|| st.empty_locker(peer))
+                .map(|v| json(&v))
+                .ok_or_else(|| no_locker(peer))
         }
         ["registry", "peers", peer, addr, "locker"] if g => {
             let v = app.registry.inner.lock().lockers.instance_json(peer, addr);
