@@ -35,6 +35,8 @@ pub(crate) struct Replica {
     stop: StopSignal,
     limits: Limits,
     pacer: Pacer,
+    /// Open model (a rate): latency counts from the intended send time.
+    open: bool,
     /// This replica's copy of the request bytes (only the id is rewritten).
     req: Vec<u8>,
     rbuf: Vec<u8>,
@@ -57,6 +59,7 @@ impl Replica {
         let stop = StopSignal::new(run.shared.clone(), target.index, end);
         let limits = Limits::new(p.spec.requests_for_replica(index), end);
         let pacer = Pacer::new(&p.spec, index, start);
+        let open = Pacer::is_open(&p.spec);
         let req = p.request.bytes().to_vec();
         let reader = ResponseReader::new(p.head_request);
         let rng = seed(index);
@@ -66,6 +69,7 @@ impl Replica {
             stop,
             limits,
             pacer,
+            open,
             req,
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
             reader,
@@ -125,6 +129,7 @@ impl Replica {
         let (retries, retry_delay) = (spec.retries, spec.retry_delay);
         let mut attempt = 0;
         let mut sent = now;
+        let first = now;
         loop {
             let last = attempt >= retries;
             let outcome = self.exchange(last, sent, timer.as_mut()).await;
@@ -146,8 +151,11 @@ impl Replica {
                 if self.transport.is_some() {
                     self.last_used = done;
                 }
-                // Under a rate, latency runs from when the request was due.
-                let corrected = done.saturating_duration_since(due.min(sent));
+                // Under a rate, latency runs from when the request was due;
+                // in the closed model, from the first attempt's send (so
+                // without retries both figures are the same, see CoreStats).
+                let from = if self.open { due.min(first) } else { first };
+                let corrected = done.saturating_duration_since(from);
                 let uncorrected = done.saturating_duration_since(sent);
                 self.target
                     .stats

@@ -25,6 +25,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::error::EngineError;
+use crate::pacer::Pacer;
 use crate::plan::PreparedTarget;
 use crate::replica::Replica;
 use crate::run::RunShared;
@@ -237,7 +238,8 @@ fn start_run(
     let mut total = 0;
     for a in &work {
         let prepared = shared.targets[a.target].clone();
-        let stats = RefCell::new(CoreStats::new(prepared.tracked.len()));
+        let open = Pacer::is_open(&prepared.spec);
+        let stats = RefCell::new(CoreStats::new(prepared.tracked.len(), open));
         total += a.replicas.len();
         targets[a.target] = Some(Rc::new(CoreTarget {
             prepared,

@@ -82,28 +82,37 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
     let mut transfer_encoding = false;
     let mut close = false;
     let mut keep_alive_token = false;
+    // Interim (1xx) heads are skipped; only the final head is counted.
+    let tracked = if interim { &[][..] } else { tracked };
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(h.value).ok_or(ParseErrorKind::InvalidContentLength)?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(ParseErrorKind::InvalidContentLength);
+        // Dispatch on the length first: most headers match none of the three
+        // names and are rejected without comparing a byte.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let n = parse_length(h.value).ok_or(ParseErrorKind::InvalidContentLength)?;
+                if content_length.is_some_and(|prev| prev != n) {
+                    return Err(ParseErrorKind::InvalidContentLength);
+                }
+                content_length = Some(n);
             }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-            // Chunked counts only as the final coding.
-            chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                transfer_encoding = true;
+                // Chunked counts only as the final coding.
+                chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
             }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in h.value.split(|b| *b == b',') {
+                    let token = token.trim_ascii();
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            _ => {}
         }
         for (i, t) in tracked.iter().enumerate() {
-            // Interim (1xx) heads are skipped; only the final head is counted.
-            if !interim && name.eq_ignore_ascii_case(t) {
+            // `t` is lower-case already; the length test rejects most names.
+            if t.len() == name.len() && eq_lowercase(name, t) {
                 on_tracked(status, i, h.value);
             }
         }
@@ -136,6 +145,14 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
         body,
         keep_alive,
     }))
+}
+
+/// `name` equals `lower` (already lower-case, same length) ignoring ASCII case.
+#[inline]
+fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    name.iter()
+        .zip(lower)
+        .all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
