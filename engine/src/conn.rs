@@ -121,7 +121,6 @@ pub(crate) struct Watch<'a, 'b> {
     deadline: Option<Instant>,
     on_deadline: ErrorKind,
     stop: &'b StopSignal,
-    canceller: &'b mut Canceller,
 }
 
 impl<'a, 'b> Watch<'a, 'b> {
@@ -129,7 +128,6 @@ impl<'a, 'b> Watch<'a, 'b> {
     pub(crate) fn new(
         alarm: &'b mut Alarm<'a>,
         stop: &'b StopSignal,
-        canceller: &'b mut Canceller,
         deadline: Option<Instant>,
     ) -> Watch<'a, 'b> {
         let mut w = Watch {
@@ -137,7 +135,6 @@ impl<'a, 'b> Watch<'a, 'b> {
             deadline,
             on_deadline: ErrorKind::Timeout,
             stop,
-            canceller,
         };
         w.pull_in();
         w
@@ -212,10 +209,11 @@ impl<'a, 'b> Watch<'a, 'b> {
         }
     }
 
-    /// Runs a cancelable buffer operation; on expiry cancels it and waits for
-    /// the buffer to come back.
+    /// Runs a buffer operation made cancelable by `canceller`; on expiry
+    /// cancels it and waits for the buffer to come back.
     async fn io<T, B>(
         &mut self,
+        canceller: &mut Canceller,
         fut: impl Future<Output = BufResult<T, B>>,
     ) -> (Result<T, Fail>, B) {
         let mut fut = pin!(fut);
@@ -223,8 +221,8 @@ impl<'a, 'b> Watch<'a, 'b> {
             Ok((Ok(v), b)) => (Ok(v), b),
             Ok((Err(e), b)) => (Err(Fail::Error(ErrorKind::from_io(&e))), b),
             Err(fail) => {
-                let c = std::mem::take(self.canceller);
-                *self.canceller = c.cancel();
+                let c = std::mem::take(canceller);
+                *canceller = c.cancel();
                 match fut.await {
                     // It finished just as we gave up: take the result.
                     (Ok(v), b) => (Ok(v), b),
@@ -250,6 +248,8 @@ pub(crate) struct TlsStream {
     tls_out: Vec<u8>,
     /// Decrypted bytes pass through here (kept off the task's future).
     plain: Box<[u8]>,
+    /// Record I/O is cancelable, so its buffers come back on a timeout.
+    canceller: Canceller,
 }
 
 impl Transport {
@@ -272,21 +272,14 @@ impl Transport {
         };
         // Requests are written whole; no reason to wait for more bytes.
         let _ = tcp.set_nodelay(true);
-        let Some(tls) = tls else {
-            return Ok(Transport::Plain(tcp));
-        };
-        let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
-            .map_err(|e| Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(&e))))?;
-        let mut s = Box::new(TlsStream {
-            tcp,
-            conn,
-            tls_in: Vec::with_capacity(TLS_READ_BUF),
-            in_pos: 0,
-            tls_out: Vec::with_capacity(4096),
-            plain: vec![0; 4096].into_boxed_slice(),
-        });
-        s.handshake(watch).await?;
-        Ok(Transport::Tls(s))
+        match tls {
+            None => Ok(Transport::Plain(tcp)),
+            // Boxed: the handshake's future is large and runs once per
+            // connection; inline, it would grow every replica's task.
+            Some(tls) => Box::pin(TlsStream::connect(tcp, tls, watch))
+                .await
+                .map(Transport::Tls),
+        }
     }
 
     /// Writes all of `buf`; the buffer comes back unless a timeout or stop
@@ -370,15 +363,19 @@ async fn write_all_dropping(
 /// Writes all of `buf` with cancelable sends (TLS records).
 async fn write_all(
     tcp: &mut TcpStream,
+    canceller: &mut Canceller,
     mut buf: Vec<u8>,
     watch: &mut Watch<'_, '_>,
 ) -> (Result<(), Fail>, Vec<u8>) {
     let len = buf.len();
     let mut done = 0;
     while done < len {
-        let handle = watch.canceller.handle();
+        let handle = canceller.handle();
         let (r, slice) = watch
-            .io(tcp.cancelable_write(buf.slice(done..len), handle))
+            .io(
+                canceller,
+                tcp.cancelable_write(buf.slice(done..len), handle),
+            )
             .await;
         buf = slice.into_inner();
         match r {
@@ -395,6 +392,26 @@ fn tls_error(e: &rustls::Error) -> Fail {
 }
 
 impl TlsStream {
+    async fn connect(
+        tcp: TcpStream,
+        tls: &TlsTarget,
+        watch: &mut Watch<'_, '_>,
+    ) -> Result<Box<TlsStream>, Fail> {
+        let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+            .map_err(|e| Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(&e))))?;
+        let mut s = Box::new(TlsStream {
+            tcp,
+            conn,
+            tls_in: Vec::with_capacity(TLS_READ_BUF),
+            in_pos: 0,
+            tls_out: Vec::with_capacity(4096),
+            plain: vec![0; 4096].into_boxed_slice(),
+            canceller: Canceller::new(),
+        });
+        s.handshake(watch).await?;
+        Ok(s)
+    }
+
     async fn handshake(&mut self, watch: &mut Watch<'_, '_>) -> Result<(), Fail> {
         while self.conn.is_handshaking() {
             if self.conn.wants_write() {
@@ -417,7 +434,7 @@ impl TlsStream {
             out.clear();
             // Writing into a Vec cannot fail.
             let _ = self.conn.write_tls(&mut out);
-            let (r, out) = write_all(&mut self.tcp, out, watch).await;
+            let (r, out) = write_all(&mut self.tcp, &mut self.canceller, out, watch).await;
             self.tls_out = out;
             r?;
         }
@@ -431,9 +448,12 @@ impl TlsStream {
             buf.clear();
             self.in_pos = 0;
             let cap = buf.capacity();
-            let handle = watch.canceller.handle();
+            let handle = self.canceller.handle();
             let (r, slice) = watch
-                .io(self.tcp.cancelable_read(buf.slice_mut(0..cap), handle))
+                .io(
+                    &mut self.canceller,
+                    self.tcp.cancelable_read(buf.slice_mut(0..cap), handle),
+                )
                 .await;
             self.tls_in = slice.into_inner();
             if r? == 0 {

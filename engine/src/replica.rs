@@ -9,8 +9,6 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use monoio::io::Canceller;
-
 use crate::conn::{Alarm, Fail, Transport, Watch};
 use crate::error::ErrorKind;
 use crate::http1::request::write_request_id;
@@ -44,7 +42,6 @@ pub(crate) struct Replica {
     reader: ResponseReader,
     transport: Option<Transport>,
     last_used: Instant,
-    canceller: Canceller,
     rng: u64,
 }
 
@@ -76,7 +73,6 @@ impl Replica {
             reader,
             transport: None,
             last_used: start,
-            canceller: Canceller::new(),
             rng,
         }
     }
@@ -195,7 +191,7 @@ impl Replica {
             self.transport = None;
         }
         let deadline = timeout_at(now, spec.request_timeout);
-        let mut watch = Watch::new(alarm, &self.stop, &mut self.canceller, deadline);
+        let mut watch = Watch::new(alarm, &self.stop, deadline);
         let mut reused = self.transport.is_some();
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
@@ -212,10 +208,10 @@ impl Replica {
                     (c, d) => c.or(d),
                 };
                 watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout);
-                // Boxed: connecting (and TLS handshakes) happen once per
-                // connection, and keeping them out of the task keeps
-                // thousands of idle replicas small.
-                match Box::pin(Transport::connect(addr, p.tls.as_ref(), &mut watch)).await {
+                // Not boxed: all replicas connect at once at the start, and a
+                // box per connect would add to the peak memory; the TLS
+                // handshake inside is boxed instead.
+                match Transport::connect(addr, p.tls.as_ref(), &mut watch).await {
                     Ok(t) => self.transport = Some(t),
                     Err(f) => break fail_outcome(f),
                 }
