@@ -89,19 +89,19 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
         // Dispatch on the length first: most headers match none of the three
         // names and are rejected without comparing a byte.
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if eq_letters(name, b"content-length") => {
                 let n = parse_length(h.value).ok_or(ParseErrorKind::InvalidContentLength)?;
                 if content_length.is_some_and(|prev| prev != n) {
                     return Err(ParseErrorKind::InvalidContentLength);
                 }
                 content_length = Some(n);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if eq_letters(name, b"transfer-encoding") => {
                 transfer_encoding = true;
                 // Chunked counts only as the final coding.
                 chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            10 if eq_letters(name, b"connection") => {
                 for token in h.value.split(|b| *b == b',') {
                     let token = token.trim_ascii();
                     close |= token.eq_ignore_ascii_case(b"close");
@@ -145,6 +145,35 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
         body,
         keep_alive,
     }))
+}
+
+/// `name` (a header name, which httparse has checked holds only token
+/// characters) equals `lower`, made of lower-case letters and `-`, ignoring
+/// ASCII case; both at least 8 bytes. Compares eight bytes at a time with the
+/// 0x20 bit forced on: for those characters that bit is the only difference
+/// between cases, and no other token character maps onto them (`\r` would
+/// map to `-`, but it is not a token character).
+#[inline]
+fn eq_letters(name: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let word = |b: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let n = lower.len();
+    if name.len() != n || n < 8 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if word(name, at) | CASE != word(lower, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the previous word if need be.
+    word(name, n - 8) | CASE == word(lower, n - 8)
 }
 
 /// `name` equals `lower` (already lower-case, same length) ignoring ASCII case.
@@ -248,6 +277,34 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse(&many), Err(ParseErrorKind::TooManyHeaders));
+    }
+
+    #[test]
+    fn framing_names_match_in_any_case_and_only_themselves() {
+        for name in [
+            "content-length",
+            "Content-Length",
+            "CONTENT-LENGTH",
+            "cOnTeNt-LeNgTh",
+        ] {
+            assert!(eq_letters(name.as_bytes(), b"content-length"), "{name}");
+        }
+        for name in [
+            "content_length",
+            "content-lengtx",
+            "xontent-length",
+            "content-lengt",
+        ] {
+            assert!(!eq_letters(name.as_bytes(), b"content-length"), "{name}");
+        }
+        assert!(eq_letters(b"Transfer-Encoding", b"transfer-encoding"));
+        assert!(!eq_letters(b"Transfer-Encodinf", b"transfer-encoding"));
+        assert!(eq_letters(b"CONNECTION", b"connection"));
+        assert!(!eq_letters(b"connectiom", b"connection"));
+        let h = parse(b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\nCONNECTION: Close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.body, h.keep_alive), (BodyKind::Length(3), false));
     }
 
     #[test]
