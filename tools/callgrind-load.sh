@@ -9,10 +9,13 @@
 # requests removes start-up and shutdown, leaving the steady-state cost.
 # Instructions are user space only (the kernel's share is not counted).
 #
+# The epoll figure moves by a few percent between runs (how many events one
+# epoll_wait returns depends on timing); REPS=3 prints the median.
+#
 # Usage: tools/callgrind-load.sh                 # io_uring and epoll, nginx
 #        DRIVERS=epoll N=50000 tools/callgrind-load.sh
 #        SERVER=goto tools/callgrind-load.sh     # against goto's responder
-# Env:   N (requests, default 100000), CONNS (64), DRIVERS ("uring epoll"),
+# Env:   N (requests, default 100000), CONNS (64), DRIVERS ("uring epoll"), REPS (1),
 #        SERVER (nginx|goto), PORT (18197), GOTO (binary; default release
 #        build), BUILD=0 to skip `cargo build --release`, EXTRA (more
 #        `goto load` flags, e.g. "--track-header server"), KEEP=1 keeps the
@@ -20,6 +23,7 @@
 set -euo pipefail
 
 N=${N:-100000}
+REPS=${REPS:-1}
 CONNS=${CONNS:-64}
 DRIVERS=${DRIVERS:-"uring epoll"}
 SERVER=${SERVER:-nginx}
@@ -104,12 +108,19 @@ EOF
   awk '/^summary:/ {print $2}' "$out"
 }
 
-echo "callgrind-load: goto load --cores 1 -c $CONNS, N=$N, server=$SERVER ($URL)"
+echo "callgrind-load: goto load --cores 1 -c $CONNS, N=$N, server=$SERVER ($URL), $REPS rep(s)"
 printf '%-7s %16s %16s %14s\n' driver "Ir (n=N)" "Ir (n=N/10)" "Ir/request"
 SMALL=$((N / 10))
 for driver in $DRIVERS; do
-  big=$(instructions "$driver" "$N")
-  small=$(instructions "$driver" "$SMALL")
-  per=$(python3 -c "print(round(($big - $small) / ($N - $SMALL)))")
-  printf '%-7s %16s %16s %14s\n' "$driver" "$big" "$small" "$per"
+  pers=""
+  for _ in $(seq "$REPS"); do
+    big=$(instructions "$driver" "$N")
+    small=$(instructions "$driver" "$SMALL")
+    per=$(python3 -c "print(round(($big - $small) / ($N - $SMALL)))")
+    pers="$pers $per"
+    printf '%-7s %16s %16s %14s\n' "$driver" "$big" "$small" "$per"
+  done
+  if [ "$REPS" -gt 1 ]; then
+    python3 -c "import statistics, sys; print(f'{sys.argv[1]:<7} median {statistics.median(map(int, sys.argv[2:])):>37}')" "$driver" $pers
+  fi
 done
