@@ -12,7 +12,8 @@
 # Env:   REPS, DURATION (seconds), CONNS (space-separated), PORT,
 #        GOTO (binary; default: release build under $CARGO_TARGET_DIR or target/),
 #        BUILD=0 to skip `cargo build --release`, SERVER_CPU, CLIENT_CPU,
-#        OHA=0 to leave oha out even when it is installed.
+#        OHA=0 to leave oha out even when it is installed, GOTO_ARGS (more
+#        `goto load` flags, e.g. "--io-driver epoll").
 set -euo pipefail
 
 REPS=${REPS:-3}
@@ -95,7 +96,7 @@ run_one() {
       ;;
     goto)
       /usr/bin/time -f '%U %S %M' -o "$WORK/time" taskset -c "$CLIENT_CPU" \
-        "$GOTO" load --cores 1 -c "$conns" -d "${DURATION}s" --no-progress --json "$URL" >"$WORK/out" 2>&1
+        "$GOTO" load --cores 1 -c "$conns" -d "${DURATION}s" --no-progress --json ${GOTO_ARGS:-} "$URL" >"$WORK/out" 2>&1
       rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestsPerSecond"])' "$WORK/out")
       ;;
     oha)
