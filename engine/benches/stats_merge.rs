@@ -1,7 +1,8 @@
 //! Criterion benches of the merge a snapshot does: every core's counters for
 //! a target folded into one [`TargetStats`]. The merge is off the request
 //! path, but the control plane snapshots live runs every second or so, and
-//! its cost grows with tracked header values and histogram spread.
+//! its cost grows with tracked header values and histogram spread. Also the
+//! one histogram write each response costs on the request path.
 //!
 //! Run with `cargo bench -p goto-engine --bench stats_merge`.
 
@@ -66,5 +67,16 @@ fn merge(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, merge);
+fn record(c: &mut Criterion) {
+    let mut h = goto_engine::stats::latency_histogram();
+    let mut us = 100u64;
+    c.bench_function("record_latency_hdr", |b| {
+        b.iter(|| {
+            us = if us > 100_000 { 100 } else { us + 37 };
+            h.saturating_record(black_box(us));
+        })
+    });
+}
+
+criterion_group!(benches, merge, record);
 criterion_main!(benches);
