@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Compares `goto load --cores 1` with wrk against nginx on loopback, the way
-# shared/BENCH.md asks: nginx (1 worker, `return 200 "ok"`) pinned to CPU 1,
-# clients pinned to CPU 0, runs interleaved (wrk, goto, wrk, goto, ...),
+# Compares `goto load --cores 1` with wrk (and oha, when `oha` is on PATH)
+# against nginx on loopback, the way shared/BENCH.md asks: nginx (1 worker,
+# `return 200 "ok"`) pinned to CPU 1, clients pinned to CPU 0, runs
+# interleaved (wrk, goto, oha, wrk, goto, oha, ...),
 # medians over REPS. For each run: client req/s, requests nginx answered
 # (stub_status delta), client CPU us per answered request (user+sys from
-# /usr/bin/time) and peak RSS; then goto/wrk ratios.
+# /usr/bin/time) and peak RSS; then goto/wrk (and oha/wrk) ratios.
 #
 # Usage: tools/bench-load.sh            # 3 reps x 10 s at 64 and 1024 connections
 #        REPS=1 DURATION=3 CONNS="64" tools/bench-load.sh   # a quick look
 # Env:   REPS, DURATION (seconds), CONNS (space-separated), PORT,
 #        GOTO (binary; default: release build under $CARGO_TARGET_DIR or target/),
-#        BUILD=0 to skip `cargo build --release`, SERVER_CPU, CLIENT_CPU.
+#        BUILD=0 to skip `cargo build --release`, SERVER_CPU, CLIENT_CPU,
+#        OHA=0 to leave oha out even when it is installed, GOTO_ARGS (more
+#        `goto load` flags, e.g. "--io-driver epoll").
 set -euo pipefail
 
 REPS=${REPS:-3}
@@ -27,6 +30,10 @@ for tool in nginx wrk taskset python3 curl; do
   command -v "$tool" >/dev/null || { echo "bench-load: $tool is required (apt-get install nginx-light wrk)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "bench-load: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
+CLIENTS="wrk goto"
+if [ "${OHA:-1}" = 1 ] && command -v oha >/dev/null; then
+  CLIENTS="wrk goto oha"
+fi
 
 if [ "${BUILD:-1}" = 1 ]; then
   (cd "$ROOT" && cargo build --release --quiet)
@@ -89,8 +96,13 @@ run_one() {
       ;;
     goto)
       /usr/bin/time -f '%U %S %M' -o "$WORK/time" taskset -c "$CLIENT_CPU" \
-        "$GOTO" load --cores 1 -c "$conns" -d "${DURATION}s" --no-progress --json "$URL" >"$WORK/out" 2>&1
+        "$GOTO" load --cores 1 -c "$conns" -d "${DURATION}s" --no-progress --json ${GOTO_ARGS:-} "$URL" >"$WORK/out" 2>&1
       rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestsPerSecond"])' "$WORK/out")
+      ;;
+    oha)
+      /usr/bin/time -f '%U %S %M' -o "$WORK/time" taskset -c "$CLIENT_CPU" \
+        oha -z "${DURATION}s" -c "$conns" --no-tui --output-format json "$URL" >"$WORK/out" 2>"$WORK/err"
+      rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"])' "$WORK/out")
       ;;
   esac
   after=$(answered)
@@ -103,13 +115,14 @@ run_one() {
 }
 
 echo "bench-load: $REPS reps x ${DURATION}s, conns: $CONNS; nginx on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
-echo "goto: $GOTO"
+echo "goto: $GOTO; clients: $CLIENTS"
 : >"$WORK/results"
 for conns in $CONNS; do
   for rep in $(seq "$REPS"); do
     echo "rep $rep, $conns connections"
-    run_one wrk "$conns"
-    run_one goto "$conns"
+    for client in $CLIENTS; do
+      run_one "$client" "$conns"
+    done
   done
 done
 
@@ -126,13 +139,16 @@ med = statistics.median
 print()
 print(f"{'client':<6} {'conns':>6} {'req/s':>10} {'CPU us/req':>11} {'peak RSS MB':>12}   (medians)")
 for conns in sorted({c for c, _ in data}):
-    for client in ("wrk", "goto"):
+    for client in ("wrk", "goto", "oha"):
         d = data.get((conns, client))
         if d:
             print(f"{client:<6} {conns:>6} {med(d['rps']):>10.0f} {med(d['us']):>11.2f} {med(d['rss']):>12.1f}"
                   f"   [req/s {min(d['rps']):.0f}-{max(d['rps']):.0f}, us/req {min(d['us']):.2f}-{max(d['us']):.2f}]")
-    w, g = data.get((conns, "wrk")), data.get((conns, "goto"))
-    if w and g:
-        print(f"{'goto/wrk':<6} {conns:>6} {med(g['rps'])/med(w['rps']):>10.2f}x {med(g['us'])/med(w['us']):>10.2f}x"
-              f" {med(g['rss'])/med(w['rss']):>11.2f}x   (goal: req/s >= 1.0x, CPU/req <= 0.75x)")
+    w = data.get((conns, "wrk"))
+    for client in ("goto", "oha"):
+        g = data.get((conns, client))
+        if w and g:
+            goal = "   (goal: req/s >= 1.0x, CPU/req <= 0.75x)" if client == "goto" else ""
+            print(f"{client + '/wrk':<6} {conns:>6} {med(g['rps'])/med(w['rps']):>10.2f}x {med(g['us'])/med(w['us']):>10.2f}x"
+                  f" {med(g['rss'])/med(w['rss']):>11.2f}x{goal}")
 EOF

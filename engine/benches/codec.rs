@@ -1,57 +1,38 @@
-//! Micro-benchmarks of the hot path outside the kernel: response parsing,
-//! chunked framing, request-id patching, counting, and the merge a snapshot
-//! does. A plain timing loop (no bench framework); run with
-//! `cargo bench -p goto-engine` and compare ns/op between commits.
+//! Criterion benches of the codec on the hot path, outside the kernel:
+//! response parsing (with and without a tracked header), chunked framing and
+//! request-id patching. Run with `cargo bench -p goto-engine --bench codec`;
+//! byte throughput is reported for the parsers.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use goto_engine::http1::request::{write_request_id, RequestTemplate};
 use goto_engine::http1::url::Url;
 use goto_engine::http1::ResponseReader;
-use goto_engine::stats::TargetStats;
 
-/// Runs `f` for about `budget` and prints ns per call (and MB/s for `bytes`).
-fn bench(name: &str, bytes: usize, mut f: impl FnMut()) {
-    let budget = Duration::from_millis(400);
-    for _ in 0..1000 {
-        f();
-    }
-    let mut iters = 0u64;
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        for _ in 0..1000 {
-            f();
-        }
-        iters += 1000;
-    }
-    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    if bytes > 0 {
-        println!(
-            "{name:<40} {ns:>9.1} ns/op {:>9.0} MB/s",
-            bytes as f64 / ns * 1e3
-        );
-    } else {
-        println!("{name:<40} {ns:>9.1} ns/op");
-    }
-}
+const NGINX: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 28 Nov 2026 04:00:00 GMT\r\n\
+    Content-Type: application/octet-stream\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+const GOTO: &[u8] =
+    b"HTTP/1.1 200 OK\r\nVia-Goto: Server-8080\r\nGoto-Host: pod-1@10.0.0.1:8080\r\n\
+    Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
 
-fn main() {
-    let nginx: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 28 Nov 2026 04:00:00 GMT\r\n\
-        Content-Type: application/octet-stream\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
-    let tracked: Vec<Box<[u8]>> = vec![b"via-goto".to_vec().into()];
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
     let mut reader = ResponseReader::new(false);
-    bench("parse small response (no tracking)", nginx.len(), || {
-        let step = reader.advance(black_box(nginx), &[], |_, _, _| {});
-        black_box(step.ok());
+    group.throughput(Throughput::Bytes(NGINX.len() as u64));
+    group.bench_function("nginx_response_untracked", |b| {
+        b.iter(|| black_box(reader.advance(black_box(NGINX), &[], |_, _, _| {}).ok()))
     });
-    let goto: &[u8] =
-        b"HTTP/1.1 200 OK\r\nVia-Goto: Server-8080\r\nGoto-Host: pod-1@10.0.0.1:8080\r\n\
-        Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    let tracked: Vec<Box<[u8]>> = vec![b"via-goto".to_vec().into()];
     let mut hits = 0u64;
-    bench("parse goto response (1 tracked header)", goto.len(), || {
-        let step = reader.advance(black_box(goto), &tracked, |_, _, v| hits += v.len() as u64);
-        black_box(step.ok());
+    group.throughput(Throughput::Bytes(GOTO.len() as u64));
+    group.bench_function("goto_response_one_tracked", |b| {
+        b.iter(|| {
+            let step = reader.advance(black_box(GOTO), &tracked, |_, _, v| {
+                hits += v.len() as u64;
+            });
+            black_box(step.ok())
+        })
     });
     black_box(hits);
 
@@ -62,37 +43,27 @@ fn main() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    bench("parse 16 KiB chunked response", chunked.len(), || {
-        let step = reader.advance(black_box(&chunked), &[], |_, _, _| {});
-        black_box(step.ok());
+    group.throughput(Throughput::Bytes(chunked.len() as u64));
+    group.bench_function("chunked_16KiB", |b| {
+        b.iter(|| black_box(reader.advance(black_box(&chunked), &[], |_, _, _| {}).ok()))
     });
+    group.finish();
+}
 
+fn request_id(c: &mut Criterion) {
     let url = Url::parse("http://127.0.0.1:8080/p?a=1").unwrap_or_else(|e| panic!("{e}"));
     let template =
         RequestTemplate::build("GET", &url, &[], b"", true).unwrap_or_else(|e| panic!("{e}"));
     let mut req = template.bytes().to_vec();
     let offset = template.id_offset().unwrap_or(0);
     let mut n = 0u128;
-    bench("patch request id (uuid v4)", 0, || {
-        n = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        write_request_id(black_box(&mut req), offset, n);
-    });
-
-    let mut one = TargetStats::new();
-    let mut h = goto_engine::stats::latency_histogram();
-    bench("record latency (hdr histogram)", 0, || {
-        h.saturating_record(black_box(1234));
-    });
-    for i in 0..10_000u64 {
-        one.latency.saturating_record(100 + i);
-        *one.status_counts.entry(200).or_insert(0) += 1;
-    }
-    one.header_value_counts
-        .entry("via-goto".into())
-        .or_default()
-        .insert("Server-8080".into(), 10_000);
-    let mut merged = TargetStats::new();
-    bench("merge one core's TargetStats", 0, || {
-        merged.merge(black_box(&one));
+    c.bench_function("patch_request_id_uuid_v4", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            write_request_id(black_box(&mut req), offset, n);
+        })
     });
 }
+
+criterion_group!(benches, parse, request_id);
+criterion_main!(benches);

@@ -1,12 +1,21 @@
 //! A replica's connection: TCP or rustls over monoio, with owned buffers
-//! handed to the kernel and back (the rent model), and timeouts that cancel
-//! in-flight I/O instead of dropping it.
+//! handed to the kernel and back (the rent model), and timeouts.
 //!
-//! Every socket operation runs under a [`Watch`]: one timer per request that
-//! wakes at the request deadline, the end of the run, or every
-//! [`STOP_POLL`] to notice a stop. When it expires, the operation is
-//! cancelled through monoio's [`Canceller`] and awaited, so the buffer comes
-//! back to us rather than being parked until the kernel lets go of it.
+//! Every socket operation runs under a [`Watch`]: the request deadline, the
+//! end of the run and a stop request. The replica keeps one timer for its
+//! whole life and re-arms it lazily: it fires no later than the deadline of
+//! the request in flight, and only when it fires does it move to the current
+//! request's deadline. Keep-alive requests that finish well within their
+//! timeout therefore never touch the timer wheel. A stop request wakes the
+//! replica through its worker (see `LocalRun::wake_if_stopped`).
+//!
+//! Plain reads and writes are not cancelable futures: when a watch expires,
+//! the operation is dropped, which (with monoio's `async-cancel` feature)
+//! submits an io_uring cancel at once; monoio keeps the buffer until the
+//! kernel completes the cancelled operation and then frees it, so nothing
+//! leaks, and the connection is closed after a failure anyway. The caller
+//! gets a fresh buffer, the one allocation on that rare path. TLS record I/O
+//! keeps monoio's cancelable operations, whose buffers come back on cancel.
 
 use std::future::{poll_fn, Future};
 use std::io::{Read, Write};
@@ -16,7 +25,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller,
+};
 use monoio::net::TcpStream;
 use monoio::time::Sleep;
 use monoio::BufResult;
@@ -26,10 +37,13 @@ use crate::error::{ErrorKind, TlsErrorKind};
 use crate::pacer::StopSignal;
 use crate::plan::TlsTarget;
 
-/// How often a long wait looks at the stop flags.
-pub(crate) const STOP_POLL: Duration = Duration::from_millis(50);
+/// How far ahead the timer is parked when nothing needs it (no deadline, no
+/// end of run): it then fires about once an hour, for nothing.
+const IDLE_TIMER: Duration = Duration::from_secs(3600);
 /// Size of the buffer TLS records are read into.
 const TLS_READ_BUF: usize = 17 * 1024;
+/// Capacity of the read buffer handed back when a read had to be dropped.
+pub(crate) const FRESH_READ_BUF: usize = 512;
 
 /// Why an operation did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,69 +60,111 @@ impl From<ErrorKind> for Fail {
     }
 }
 
-/// The deadline and stop watch of one request.
-pub(crate) struct Watch<'a> {
+/// A replica's one timer and the instant it is armed for.
+pub(crate) struct Alarm<'a> {
     timer: Pin<&'a mut Sleep>,
-    deadline: Option<Instant>,
-    on_deadline: ErrorKind,
-    stop: &'a StopSignal,
-    canceller: &'a mut Canceller,
+    /// When `timer` fires; it may lie in the past (it then fires when polled).
+    at: Instant,
 }
 
-impl<'a> Watch<'a> {
-    /// When a watch with `deadline` created at `now` first wakes; the timer
-    /// given to [`Watch::new`] must be set to this instant.
-    pub(crate) fn first_wake(
-        now: Instant,
-        deadline: Option<Instant>,
-        stop: &StopSignal,
-    ) -> Instant {
-        let mut wake = now + STOP_POLL;
-        if let Some(d) = deadline {
-            wake = wake.min(d);
-        }
-        if let Some(e) = stop.end() {
-            wake = wake.min(e);
-        }
-        wake
+impl<'a> Alarm<'a> {
+    /// Wraps `timer`, which must be armed for `at`.
+    pub(crate) fn new(timer: Pin<&'a mut Sleep>, at: Instant) -> Alarm<'a> {
+        Alarm { timer, at }
     }
 
-    /// Creates a watch; `timer` (set to [`Watch::first_wake`]) is re-armed
-    /// by the watch as needed.
+    fn set(&mut self, at: Instant) {
+        if at != self.at {
+            self.at = at;
+            self.timer.as_mut().reset(at.into());
+        }
+    }
+
+    /// Makes the timer fire no later than `limit`.
+    fn no_later_than(&mut self, limit: Instant) {
+        if self.at > limit {
+            self.set(limit);
+        }
+    }
+
+    fn poll_fired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        self.timer.as_mut().poll(cx).is_ready()
+    }
+
+    /// Sleeps until `until`; false when a stop (or the run's end) comes first.
+    pub(crate) async fn pause_until(&mut self, stop: &StopSignal, until: Instant) -> bool {
+        loop {
+            let now = Instant::now();
+            if stop.should_abort(now) {
+                return false;
+            }
+            if now >= until {
+                return true;
+            }
+            self.set(stop.end().map_or(until, |e| e.min(until)));
+            // Woken by the timer, or by the worker when a stop is requested.
+            poll_fn(|cx| {
+                if self.poll_fired(cx) || stop.requested() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+}
+
+/// The deadline and stop watch of one request.
+pub(crate) struct Watch<'a, 'b> {
+    alarm: &'b mut Alarm<'a>,
+    deadline: Option<Instant>,
+    on_deadline: ErrorKind,
+    stop: &'b StopSignal,
+}
+
+impl<'a, 'b> Watch<'a, 'b> {
+    /// Creates a watch over a request with `deadline`.
     pub(crate) fn new(
-        timer: Pin<&'a mut Sleep>,
-        stop: &'a StopSignal,
-        canceller: &'a mut Canceller,
+        alarm: &'b mut Alarm<'a>,
+        stop: &'b StopSignal,
         deadline: Option<Instant>,
-    ) -> Watch<'a> {
-        Watch {
-            timer,
+    ) -> Watch<'a, 'b> {
+        let mut w = Watch {
+            alarm,
             deadline,
             on_deadline: ErrorKind::Timeout,
             stop,
-            canceller,
+        };
+        w.pull_in();
+        w
+    }
+
+    /// The first instant the watch must look: the deadline or the run's end.
+    fn limit(&self) -> Option<Instant> {
+        match (self.deadline, self.stop.end()) {
+            (Some(d), Some(e)) => Some(d.min(e)),
+            (d, e) => d.or(e),
+        }
+    }
+
+    /// Brings the timer forward if it would fire after the limit; a timer
+    /// that fires early is simply moved on by [`Watch::expired`].
+    fn pull_in(&mut self) {
+        if let Some(limit) = self.limit() {
+            self.alarm.no_later_than(limit);
         }
     }
 
     /// Changes the deadline and the error its expiry counts as.
-    pub(crate) fn set_deadline(
-        &mut self,
-        deadline: Option<Instant>,
-        on_deadline: ErrorKind,
-        now: Instant,
-    ) {
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>, on_deadline: ErrorKind) {
         self.deadline = deadline;
         self.on_deadline = on_deadline;
-        self.rearm(now);
-    }
-
-    fn rearm(&mut self, now: Instant) {
-        let wake = Watch::first_wake(now, self.deadline, self.stop);
-        self.timer.as_mut().reset(wake.into());
+        self.pull_in();
     }
 
     /// Called when the timer fires: the failure to report, or `None` after
-    /// re-arming for the next check.
+    /// moving the timer to the current limit.
     fn expired(&mut self) -> Option<Fail> {
         let now = Instant::now();
         if self.stop.should_abort(now) {
@@ -117,7 +173,8 @@ impl<'a> Watch<'a> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Some(Fail::Error(self.on_deadline));
         }
-        self.rearm(now);
+        let at = self.limit().unwrap_or(now + IDLE_TIMER);
+        self.alarm.set(at);
         None
     }
 
@@ -128,17 +185,22 @@ impl<'a> Watch<'a> {
         loop {
             let out = poll_fn(|cx| {
                 if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(Some(v));
+                    return Poll::Ready(Ok(v));
                 }
-                match self.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(None),
-                    Poll::Pending => Poll::Pending,
+                if self.alarm.poll_fired(cx) {
+                    return Poll::Ready(Err(false));
                 }
+                // The worker wakes every replica when a stop is requested.
+                if self.stop.requested() {
+                    return Poll::Ready(Err(true));
+                }
+                Poll::Pending
             })
             .await;
             match out {
-                Some(v) => return Ok(v),
-                None => {
+                Ok(v) => return Ok(v),
+                Err(true) => return Err(Fail::Aborted),
+                Err(false) => {
                     if let Some(f) = self.expired() {
                         return Err(f);
                     }
@@ -147,10 +209,11 @@ impl<'a> Watch<'a> {
         }
     }
 
-    /// Runs a cancelable buffer operation; on expiry cancels it and waits for
-    /// the buffer to come back.
+    /// Runs a buffer operation made cancelable by `canceller`; on expiry
+    /// cancels it and waits for the buffer to come back.
     async fn io<T, B>(
         &mut self,
+        canceller: &mut Canceller,
         fut: impl Future<Output = BufResult<T, B>>,
     ) -> (Result<T, Fail>, B) {
         let mut fut = pin!(fut);
@@ -158,8 +221,8 @@ impl<'a> Watch<'a> {
             Ok((Ok(v), b)) => (Ok(v), b),
             Ok((Err(e), b)) => (Err(Fail::Error(ErrorKind::from_io(&e))), b),
             Err(fail) => {
-                let c = std::mem::take(self.canceller);
-                *self.canceller = c.cancel();
+                let c = std::mem::take(canceller);
+                *canceller = c.cancel();
                 match fut.await {
                     // It finished just as we gave up: take the result.
                     (Ok(v), b) => (Ok(v), b),
@@ -185,6 +248,8 @@ pub(crate) struct TlsStream {
     tls_out: Vec<u8>,
     /// Decrypted bytes pass through here (kept off the task's future).
     plain: Box<[u8]>,
+    /// Record I/O is cancelable, so its buffers come back on a timeout.
+    canceller: Canceller,
 }
 
 impl Transport {
@@ -192,7 +257,7 @@ impl Transport {
     pub(crate) async fn connect(
         addr: SocketAddr,
         tls: Option<&TlsTarget>,
-        watch: &mut Watch<'_>,
+        watch: &mut Watch<'_, '_>,
     ) -> Result<Transport, Fail> {
         // Connect has no buffer to lose: on expiry the operation is dropped
         // and monoio cancels it in the kernel.
@@ -207,30 +272,22 @@ impl Transport {
         };
         // Requests are written whole; no reason to wait for more bytes.
         let _ = tcp.set_nodelay(true);
-        let Some(tls) = tls else {
-            return Ok(Transport::Plain(tcp));
-        };
-        let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
-            .map_err(|e| Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(&e))))?;
-        let mut s = Box::new(TlsStream {
-            tcp,
-            conn,
-            tls_in: Vec::with_capacity(TLS_READ_BUF),
-            in_pos: 0,
-            tls_out: Vec::with_capacity(4096),
-            plain: vec![0; 4096].into_boxed_slice(),
-        });
-        s.handshake(watch).await?;
-        Ok(Transport::Tls(s))
+        match tls {
+            None => Ok(Transport::Plain(tcp)),
+            // Boxed: the handshake's future is large and runs once per
+            // connection; inline, it would grow every replica's task.
+            Some(tls) => Box::pin(TlsStream::connect(tcp, tls, watch))
+                .await
+                .map(Transport::Tls),
+        }
     }
 
-    /// Writes all of `buf`.
     /// Writes all of `buf`; the buffer comes back unless a timeout or stop
     /// interrupted a plain write (see [`write_all_dropping`]).
     pub(crate) async fn write_all(
         &mut self,
         buf: Vec<u8>,
-        watch: &mut Watch<'_>,
+        watch: &mut Watch<'_, '_>,
     ) -> (Result<(), Fail>, Option<Vec<u8>>) {
         match self {
             Transport::Plain(tcp) => write_all_dropping(tcp, buf, watch).await,
@@ -248,7 +305,7 @@ impl Transport {
     pub(crate) async fn read(
         &mut self,
         mut buf: Vec<u8>,
-        watch: &mut Watch<'_>,
+        watch: &mut Watch<'_, '_>,
     ) -> (Result<usize, Fail>, Vec<u8>) {
         if buf.len() == buf.capacity() {
             buf.reserve(4096);
@@ -256,11 +313,15 @@ impl Transport {
         match self {
             Transport::Plain(tcp) => {
                 let (len, cap) = (buf.len(), buf.capacity());
-                let handle = watch.canceller.handle();
-                let (r, slice) = watch
-                    .io(tcp.cancelable_read(buf.slice_mut(len..cap), handle))
-                    .await;
-                (r, slice.into_inner())
+                let read = pin!(tcp.read(buf.slice_mut(len..cap)));
+                match watch.race(read).await {
+                    Ok((Ok(n), slice)) => (Ok(n), slice.into_inner()),
+                    Ok((Err(e), slice)) => {
+                        (Err(Fail::Error(ErrorKind::from_io(&e))), slice.into_inner())
+                    }
+                    // The read is dropped on return: see the module notes.
+                    Err(f) => (Err(f), Vec::with_capacity(FRESH_READ_BUF)),
+                }
             }
             Transport::Tls(s) => {
                 let r = Box::pin(s.read_plain(&mut buf, watch)).await;
@@ -279,7 +340,7 @@ impl Transport {
 async fn write_all_dropping(
     tcp: &mut TcpStream,
     mut buf: Vec<u8>,
-    watch: &mut Watch<'_>,
+    watch: &mut Watch<'_, '_>,
 ) -> (Result<(), Fail>, Option<Vec<u8>>) {
     let len = buf.len();
     let mut done = 0;
@@ -302,15 +363,19 @@ async fn write_all_dropping(
 /// Writes all of `buf` with cancelable sends (TLS records).
 async fn write_all(
     tcp: &mut TcpStream,
+    canceller: &mut Canceller,
     mut buf: Vec<u8>,
-    watch: &mut Watch<'_>,
+    watch: &mut Watch<'_, '_>,
 ) -> (Result<(), Fail>, Vec<u8>) {
     let len = buf.len();
     let mut done = 0;
     while done < len {
-        let handle = watch.canceller.handle();
+        let handle = canceller.handle();
         let (r, slice) = watch
-            .io(tcp.cancelable_write(buf.slice(done..len), handle))
+            .io(
+                canceller,
+                tcp.cancelable_write(buf.slice(done..len), handle),
+            )
             .await;
         buf = slice.into_inner();
         match r {
@@ -327,7 +392,27 @@ fn tls_error(e: &rustls::Error) -> Fail {
 }
 
 impl TlsStream {
-    async fn handshake(&mut self, watch: &mut Watch<'_>) -> Result<(), Fail> {
+    async fn connect(
+        tcp: TcpStream,
+        tls: &TlsTarget,
+        watch: &mut Watch<'_, '_>,
+    ) -> Result<Box<TlsStream>, Fail> {
+        let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+            .map_err(|e| Fail::Error(ErrorKind::Tls(TlsErrorKind::from_rustls(&e))))?;
+        let mut s = Box::new(TlsStream {
+            tcp,
+            conn,
+            tls_in: Vec::with_capacity(TLS_READ_BUF),
+            in_pos: 0,
+            tls_out: Vec::with_capacity(4096),
+            plain: vec![0; 4096].into_boxed_slice(),
+            canceller: Canceller::new(),
+        });
+        s.handshake(watch).await?;
+        Ok(s)
+    }
+
+    async fn handshake(&mut self, watch: &mut Watch<'_, '_>) -> Result<(), Fail> {
         while self.conn.is_handshaking() {
             if self.conn.wants_write() {
                 self.flush(watch).await?;
@@ -343,13 +428,13 @@ impl TlsStream {
     }
 
     /// Sends whatever rustls has queued.
-    async fn flush(&mut self, watch: &mut Watch<'_>) -> Result<(), Fail> {
+    async fn flush(&mut self, watch: &mut Watch<'_, '_>) -> Result<(), Fail> {
         while self.conn.wants_write() {
             let mut out = std::mem::take(&mut self.tls_out);
             out.clear();
             // Writing into a Vec cannot fail.
             let _ = self.conn.write_tls(&mut out);
-            let (r, out) = write_all(&mut self.tcp, out, watch).await;
+            let (r, out) = write_all(&mut self.tcp, &mut self.canceller, out, watch).await;
             self.tls_out = out;
             r?;
         }
@@ -357,15 +442,18 @@ impl TlsStream {
     }
 
     /// Feeds buffered or freshly read TLS bytes to rustls; returns 0 at EOF.
-    async fn fill(&mut self, watch: &mut Watch<'_>) -> Result<usize, Fail> {
+    async fn fill(&mut self, watch: &mut Watch<'_, '_>) -> Result<usize, Fail> {
         if self.in_pos >= self.tls_in.len() {
             let mut buf = std::mem::take(&mut self.tls_in);
             buf.clear();
             self.in_pos = 0;
             let cap = buf.capacity();
-            let handle = watch.canceller.handle();
+            let handle = self.canceller.handle();
             let (r, slice) = watch
-                .io(self.tcp.cancelable_read(buf.slice_mut(0..cap), handle))
+                .io(
+                    &mut self.canceller,
+                    self.tcp.cancelable_read(buf.slice_mut(0..cap), handle),
+                )
                 .await;
             self.tls_in = slice.into_inner();
             if r? == 0 {
@@ -383,7 +471,7 @@ impl TlsStream {
         Ok(n.max(1))
     }
 
-    async fn write_plain(&mut self, data: &[u8], watch: &mut Watch<'_>) -> Result<(), Fail> {
+    async fn write_plain(&mut self, data: &[u8], watch: &mut Watch<'_, '_>) -> Result<(), Fail> {
         // rustls buffers plaintext without limit by default; write_all cannot
         // fail short here.
         self.conn
@@ -396,7 +484,7 @@ impl TlsStream {
     async fn read_plain(
         &mut self,
         buf: &mut Vec<u8>,
-        watch: &mut Watch<'_>,
+        watch: &mut Watch<'_, '_>,
     ) -> Result<usize, Fail> {
         loop {
             let room = (buf.capacity() - buf.len()).min(self.plain.len());

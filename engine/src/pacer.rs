@@ -25,11 +25,16 @@ pub(crate) enum Pacer {
 }
 
 impl Pacer {
+    /// True when `spec` asks for the open model (a positive rate).
+    pub(crate) fn is_open(spec: &TargetSpec) -> bool {
+        spec.rate.is_some_and(|r| r > 0.0)
+    }
+
     /// The pacer for replica `index` of `spec`, for a run that began at
     /// `start`. Under a rate, replicas are staggered evenly over one interval.
     pub(crate) fn new(spec: &TargetSpec, index: u32, start: Instant) -> Pacer {
         match spec.rate {
-            Some(rate) if rate > 0.0 => {
+            Some(rate) if Pacer::is_open(spec) => {
                 let replicas = f64::from(spec.replicas.max(1));
                 let interval = Duration::try_from_secs_f64(replicas / rate)
                     .unwrap_or(MAX_INTERVAL)

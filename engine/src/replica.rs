@@ -3,14 +3,13 @@
 //! closed model, duration runs and the open model; only the [`Pacer`] and
 //! [`Limits`] differ.
 
-use std::pin::{pin, Pin};
+use std::future::poll_fn;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use monoio::io::Canceller;
-use monoio::time::Sleep;
-
-use crate::conn::{Fail, Transport, Watch, STOP_POLL};
+use crate::conn::{Alarm, Fail, Transport, Watch};
 use crate::error::ErrorKind;
 use crate::http1::request::write_request_id;
 use crate::http1::{Complete, ResponseReader};
@@ -35,13 +34,14 @@ pub(crate) struct Replica {
     stop: StopSignal,
     limits: Limits,
     pacer: Pacer,
+    /// Open model (a rate): latency counts from the intended send time.
+    open: bool,
     /// This replica's copy of the request bytes (only the id is rewritten).
     req: Vec<u8>,
     rbuf: Vec<u8>,
     reader: ResponseReader,
     transport: Option<Transport>,
     last_used: Instant,
-    canceller: Canceller,
     rng: u64,
 }
 
@@ -57,6 +57,7 @@ impl Replica {
         let stop = StopSignal::new(run.shared.clone(), target.index, end);
         let limits = Limits::new(p.spec.requests_for_replica(index), end);
         let pacer = Pacer::new(&p.spec, index, start);
+        let open = Pacer::is_open(&p.spec);
         let req = p.request.bytes().to_vec();
         let reader = ResponseReader::new(p.head_request);
         let rng = seed(index);
@@ -66,32 +67,42 @@ impl Replica {
             stop,
             limits,
             pacer,
+            open,
             req,
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
             reader,
             transport: None,
             last_used: start,
-            canceller: Canceller::new(),
             rng,
         }
     }
 
     /// Runs until the count, the duration or a stop ends it.
     pub(crate) async fn run(mut self) {
-        // One timer for the replica's whole life, re-armed for each wait: a
-        // timer entry is large (~640 bytes) and thousands of replicas add up.
-        let mut timer = pin!(monoio::time::sleep(STOP_POLL));
+        // The worker wakes this task when a stop is requested.
+        poll_fn(|cx| {
+            self.run.add_waker(cx.waker());
+            Poll::Ready(())
+        })
+        .await;
+        // One timer for the replica's whole life, re-armed lazily: a timer
+        // entry is large (~640 bytes) and thousands of replicas add up.
+        let at = Instant::now() + Duration::from_secs(3600);
+        let timer = pin!(monoio::time::sleep_until(at.into()));
+        let mut alarm = Alarm::new(timer, at);
         let initial = self.target.prepared.spec.initial_delay;
         if initial.is_zero()
-            || pause_until(&self.stop, Instant::now() + initial, timer.as_mut()).await
+            || alarm
+                .pause_until(&self.stop, Instant::now() + initial)
+                .await
         {
-            self.run_loop(timer.as_mut()).await;
+            self.run_loop(&mut alarm).await;
         }
         self.transport = None;
         self.run.replica_done(&self.target);
     }
 
-    async fn run_loop(&mut self, mut timer: Pin<&mut Sleep>) {
+    async fn run_loop(&mut self, alarm: &mut Alarm<'_>) {
         // One clock read per request: the end of one is the start of the next.
         let mut now = Instant::now();
         loop {
@@ -100,12 +111,12 @@ impl Replica {
                 return;
             }
             if due > now {
-                if !pause_until(&self.stop, due, timer.as_mut()).await {
+                if !alarm.pause_until(&self.stop, due).await {
                     return;
                 }
                 now = Instant::now();
             }
-            let Some(done) = self.with_retries(due, now, timer.as_mut()).await else {
+            let Some(done) = self.with_retries(due, now, alarm).await else {
                 return;
             };
             now = done;
@@ -119,15 +130,16 @@ impl Replica {
         &mut self,
         due: Instant,
         now: Instant,
-        mut timer: Pin<&mut Sleep>,
+        alarm: &mut Alarm<'_>,
     ) -> Option<Instant> {
         let spec = &self.target.prepared.spec;
         let (retries, retry_delay) = (spec.retries, spec.retry_delay);
         let mut attempt = 0;
         let mut sent = now;
+        let first = now;
         loop {
             let last = attempt >= retries;
-            let outcome = self.exchange(last, sent, timer.as_mut()).await;
+            let outcome = self.exchange(last, sent, alarm).await;
             let done = Instant::now();
             let retry = !last
                 && match outcome {
@@ -146,8 +158,11 @@ impl Replica {
                 if self.transport.is_some() {
                     self.last_used = done;
                 }
-                // Under a rate, latency runs from when the request was due.
-                let corrected = done.saturating_duration_since(due.min(sent));
+                // Under a rate, latency runs from when the request was due;
+                // in the closed model, from the first attempt's send (so
+                // without retries both figures are the same, see CoreStats).
+                let from = if self.open { due.min(first) } else { first };
+                let corrected = done.saturating_duration_since(from);
                 let uncorrected = done.saturating_duration_since(sent);
                 self.target
                     .stats
@@ -156,7 +171,7 @@ impl Replica {
                 return Some(done);
             }
             attempt += 1;
-            if !pause_until(&self.stop, done + retry_delay, timer.as_mut()).await {
+            if !alarm.pause_until(&self.stop, done + retry_delay).await {
                 return None;
             }
             sent = Instant::now();
@@ -165,7 +180,7 @@ impl Replica {
 
     /// One attempt: connect if needed, write, read the response. Tracked
     /// headers are counted only when `last` or the status is not retriable.
-    async fn exchange(&mut self, last: bool, now: Instant, mut timer: Pin<&mut Sleep>) -> Outcome {
+    async fn exchange(&mut self, last: bool, now: Instant, alarm: &mut Alarm<'_>) -> Outcome {
         let target = self.target.clone();
         let p = &target.prepared;
         let spec = &p.spec;
@@ -176,10 +191,7 @@ impl Replica {
             self.transport = None;
         }
         let deadline = timeout_at(now, spec.request_timeout);
-        timer
-            .as_mut()
-            .reset(Watch::first_wake(now, deadline, &self.stop).into());
-        let mut watch = Watch::new(timer, &self.stop, &mut self.canceller, deadline);
+        let mut watch = Watch::new(alarm, &self.stop, deadline);
         let mut reused = self.transport.is_some();
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
@@ -195,15 +207,15 @@ impl Replica {
                     (Some(c), Some(d)) => Some(c.min(d)),
                     (c, d) => c.or(d),
                 };
-                watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout, now);
-                // Boxed: connecting (and TLS handshakes) happen once per
-                // connection, and keeping them out of the task keeps
-                // thousands of idle replicas small.
-                match Box::pin(Transport::connect(addr, p.tls.as_ref(), &mut watch)).await {
+                watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout);
+                // Not boxed: all replicas connect at once at the start, and a
+                // box per connect would add to the peak memory; the TLS
+                // handshake inside is boxed instead.
+                match Transport::connect(addr, p.tls.as_ref(), &mut watch).await {
                     Ok(t) => self.transport = Some(t),
                     Err(f) => break fail_outcome(f),
                 }
-                watch.set_deadline(deadline, ErrorKind::Timeout, Instant::now());
+                watch.set_deadline(deadline, ErrorKind::Timeout);
                 reused = false;
             }
             let Some(transport) = self.transport.as_mut() else {
@@ -274,7 +286,7 @@ async fn read_response(
     reader: &mut ResponseReader,
     target: &CoreTarget,
     retriable: &[u16],
-    watch: &mut Watch<'_>,
+    watch: &mut Watch<'_, '_>,
     bytes_read: &mut u64,
 ) -> Result<Complete, (Fail, bool)> {
     reader.reset();
@@ -346,26 +358,6 @@ fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
         None
     } else {
         now.checked_add(t)
-    }
-}
-
-/// Sleeps until `until`, waking every [`STOP_POLL`] to notice a stop; false
-/// when stopped (or the run's end passed) first.
-pub(crate) async fn pause_until(
-    stop: &StopSignal,
-    until: Instant,
-    mut timer: Pin<&mut Sleep>,
-) -> bool {
-    loop {
-        let now = Instant::now();
-        if stop.should_abort(now) {
-            return false;
-        }
-        if now >= until {
-            return true;
-        }
-        timer.as_mut().reset(until.min(now + STOP_POLL).into());
-        timer.as_mut().await;
     }
 }
 

@@ -141,6 +141,20 @@ struct TrackedCounts {
 /// any three digits) goes through the same array since it spans 0..1000.
 const STATUS_SLOTS: usize = 1000;
 
+/// How one core keeps the uncorrected latencies.
+#[derive(Debug)]
+enum Uncorrected {
+    /// Open model (a rate): nearly every response differs from its corrected
+    /// figure, so both histograms are written.
+    Own(Histogram<u64>),
+    /// Closed model: the two figures differ only for a request that was
+    /// retried, so one histogram write per response serves both, and the
+    /// uncorrected view is derived at snapshot time. The pair, allocated on
+    /// the first difference, holds the corrected values to take out and the
+    /// uncorrected ones to put in.
+    Differences(Option<Box<[Histogram<u64>; 2]>>),
+}
+
 /// One core's counters for one target of one run.
 #[derive(Debug)]
 pub(crate) struct CoreStats {
@@ -151,13 +165,15 @@ pub(crate) struct CoreStats {
     bytes_read: u64,
     bytes_written: u64,
     latency: Histogram<u64>,
-    latency_uncorrected: Histogram<u64>,
+    uncorrected: Uncorrected,
     first_response: Option<Instant>,
     last_response: Option<Instant>,
 }
 
 impl CoreStats {
-    pub(crate) fn new(tracked_headers: usize) -> CoreStats {
+    /// Counters for a target with `tracked_headers` tracked names; `open` for
+    /// the open model (a rate), where corrected and uncorrected latency differ.
+    pub(crate) fn new(tracked_headers: usize, open: bool) -> CoreStats {
         CoreStats {
             requests: 0,
             status: Box::new([0; STATUS_SLOTS]),
@@ -166,7 +182,11 @@ impl CoreStats {
             bytes_read: 0,
             bytes_written: 0,
             latency: latency_histogram(),
-            latency_uncorrected: latency_histogram(),
+            uncorrected: if open {
+                Uncorrected::Own(latency_histogram())
+            } else {
+                Uncorrected::Differences(None)
+            },
             first_response: None,
             last_response: None,
         }
@@ -185,9 +205,21 @@ impl CoreStats {
         match outcome {
             Ok(code) => {
                 self.status[usize::from(code) % STATUS_SLOTS] += 1;
-                self.latency.saturating_record(micros(corrected));
-                self.latency_uncorrected
-                    .saturating_record(micros(uncorrected));
+                let c = micros(corrected);
+                self.latency.saturating_record(c);
+                match &mut self.uncorrected {
+                    Uncorrected::Own(h) => h.saturating_record(micros(uncorrected)),
+                    Uncorrected::Differences(d) => {
+                        let u = micros(uncorrected);
+                        if u != c {
+                            let d = d.get_or_insert_with(|| {
+                                Box::new([latency_histogram(), latency_histogram()])
+                            });
+                            d[0].saturating_record(c);
+                            d[1].saturating_record(u);
+                        }
+                    }
+                }
                 if self.first_response.is_none() {
                     self.first_response = Some(now);
                 }
@@ -238,7 +270,7 @@ impl CoreStats {
             bytes_read: self.bytes_read,
             bytes_written: self.bytes_written,
             latency: self.latency.clone(),
-            latency_uncorrected: self.latency_uncorrected.clone(),
+            latency_uncorrected: self.uncorrected_view(),
             first_response: self.first_response.map(|i| wall(anchor, i)),
             last_response: self.last_response.map(|i| wall(anchor, i)),
             ..TargetStats::default()
@@ -268,6 +300,27 @@ impl CoreStats {
     }
 }
 
+impl CoreStats {
+    fn uncorrected_view(&self) -> Histogram<u64> {
+        match &self.uncorrected {
+            Uncorrected::Own(h) => h.clone(),
+            Uncorrected::Differences(None) => self.latency.clone(),
+            Uncorrected::Differences(Some(d)) => {
+                let mut h = self.latency.clone();
+                // Every value in d[0] was recorded in `latency` too, so the
+                // subtraction cannot go below zero; if it ever failed, the
+                // corrected figures are the closest answer.
+                if h.subtract(&d[0]).is_ok() {
+                    add_histogram(&mut h, &d[1]);
+                    h
+                } else {
+                    self.latency.clone()
+                }
+            }
+        }
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
@@ -289,7 +342,7 @@ mod tests {
         let now = Instant::now();
         let anchor = (now, SystemTime::now());
         let names = vec!["via-goto".to_string()];
-        let mut a = CoreStats::new(1);
+        let mut a = CoreStats::new(1, false);
         a.record(
             Ok(200),
             Duration::from_millis(5),
@@ -311,7 +364,7 @@ mod tests {
         a.track(0, b"x");
         a.track(0, b"x");
         a.track(0, b"y");
-        let mut b = CoreStats::new(1);
+        let mut b = CoreStats::new(1, true);
         b.record(
             Ok(503),
             Duration::from_millis(7),
@@ -339,13 +392,17 @@ mod tests {
         assert_eq!(merged.header_value_counts["via-goto"]["y"], 2);
         assert_eq!(merged.latency.len(), 2);
         assert!(merged.latency.max() >= 6900);
+        // a (closed model) recorded 5 ms corrected, 1 ms uncorrected.
+        assert_eq!(merged.latency_uncorrected.len(), 2);
+        assert!(merged.latency_uncorrected.min() <= 1001);
+        assert!(merged.latency_uncorrected.max() >= 6900);
         assert_eq!(merged.bytes_read, 10);
         assert!(merged.finished);
     }
 
     #[test]
     fn tracked_values_are_bounded() {
-        let mut s = CoreStats::new(1);
+        let mut s = CoreStats::new(1, false);
         for i in 0..(MAX_TRACKED_VALUES + 5) {
             s.track(0, i.to_string().as_bytes());
         }

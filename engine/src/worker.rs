@@ -17,7 +17,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::error::EngineError;
+use crate::pacer::Pacer;
 use crate::plan::PreparedTarget;
 use crate::replica::Replica;
 use crate::run::RunShared;
@@ -73,9 +76,37 @@ pub(crate) struct LocalRun {
     targets: Vec<Option<Rc<CoreTarget>>>,
     live: Cell<usize>,
     done: Cell<bool>,
+    /// The replicas' tasks, woken when a stop is requested: replicas wait
+    /// on their I/O and a lazily armed timer, not on a polling loop.
+    wakers: RefCell<Vec<Waker>>,
+    /// Stop flags (the run's and its targets') seen set so far.
+    stops_seen: Cell<usize>,
 }
 
 impl LocalRun {
+    /// Registers a replica's task to be woken on a stop.
+    pub(crate) fn add_waker(&self, waker: &Waker) {
+        self.wakers.borrow_mut().push(waker.clone());
+    }
+
+    /// Wakes every replica once per newly set stop flag (checked by the
+    /// worker every [`TICK`], so a stop takes effect within about 10 ms).
+    fn wake_if_stopped(&self) {
+        let shared = &self.shared;
+        let set = usize::from(shared.stop.load(Ordering::Relaxed))
+            + shared
+                .target_stop
+                .iter()
+                .filter(|f| f.load(Ordering::Relaxed))
+                .count();
+        if set != self.stops_seen.get() {
+            self.stops_seen.set(set);
+            for w in self.wakers.borrow().iter() {
+                w.wake_by_ref();
+            }
+        }
+    }
+
     /// Called by each replica as it ends; the last one hands over the counters.
     pub(crate) fn replica_done(&self, target: &CoreTarget) {
         target.live.set(target.live.get().saturating_sub(1));
@@ -222,7 +253,12 @@ async fn worker_main(rx: Receiver<Command>) {
                     r.shared.request_stop();
                 }
             }
-            None => monoio::time::sleep(TICK).await,
+            None => {
+                for r in &runs {
+                    r.wake_if_stopped();
+                }
+                monoio::time::sleep(TICK).await
+            }
         }
     }
 }
@@ -237,7 +273,8 @@ fn start_run(
     let mut total = 0;
     for a in &work {
         let prepared = shared.targets[a.target].clone();
-        let stats = RefCell::new(CoreStats::new(prepared.tracked.len()));
+        let open = Pacer::is_open(&prepared.spec);
+        let stats = RefCell::new(CoreStats::new(prepared.tracked.len(), open));
         total += a.replicas.len();
         targets[a.target] = Some(Rc::new(CoreTarget {
             prepared,
@@ -252,6 +289,8 @@ fn start_run(
         targets,
         live: Cell::new(total),
         done: Cell::new(false),
+        wakers: RefCell::new(Vec::with_capacity(total)),
+        stops_seen: Cell::new(0),
     });
     if total == 0 {
         run.done.set(true);

@@ -401,3 +401,82 @@ fn https_verifies_with_cacert_and_sni_from_host_header() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server that reads request heads and never answers; counts the
+/// connections it accepted and those the client has closed since.
+fn stalled_server() -> (u16, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let (accepted, closed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (a, c) = (accepted.clone(), closed.clone());
+    std::thread::spawn(move || {
+        for mut conn in l.incoming().flatten() {
+            a.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, accepted, closed)
+}
+
+// Guards the plain (not cancelable) reads: an expired read is dropped, and
+// its io_uring operation must really be cancelled, or the kernel would keep
+// the socket open (and the buffer parked) for as long as the server stalls.
+#[test]
+fn timeouts_and_stops_release_stalled_connections() {
+    for driver in DRIVERS {
+        let Some(engine) = engine(driver) else {
+            continue;
+        };
+        // Timeouts: every request fails, every connection is let go.
+        let (port, accepted, closed) = stalled_server();
+        let mut t = target("t", port);
+        t.replicas = 3;
+        t.requests_per_replica = Some(2);
+        t.request_timeout = Duration::from_millis(200);
+        let run = engine.submit(Plan { targets: vec![t] }).expect("submit");
+        assert!(run.wait(Some(Duration::from_secs(10))), "{driver:?}");
+        let snap = run.snapshot();
+        assert_eq!(snap.targets["t"].errors.get(&ErrorKind::Timeout), Some(&6));
+        assert!(
+            wait_until(Duration::from_secs(3), || {
+                let n = accepted.load(Ordering::SeqCst);
+                n >= 3 && closed.load(Ordering::SeqCst) == n
+            }),
+            "{driver:?}: {} accepted, {} closed",
+            accepted.load(Ordering::SeqCst),
+            closed.load(Ordering::SeqCst)
+        );
+        // A stop with no timeout at all: replicas waiting on a read are woken.
+        let (port, accepted, closed) = stalled_server();
+        let mut t = target("s", port);
+        t.replicas = 3;
+        t.requests_per_replica = None;
+        t.request_timeout = Duration::ZERO;
+        let run = engine.submit(Plan { targets: vec![t] }).expect("submit");
+        assert!(wait_until(Duration::from_secs(5), || accepted
+            .load(Ordering::SeqCst)
+            == 3));
+        // Give the requests time to be written and the reads to be waiting.
+        std::thread::sleep(Duration::from_millis(100));
+        let stopped_at = Instant::now();
+        run.stop();
+        assert!(run.wait(Some(Duration::from_secs(1))), "{driver:?}");
+        assert!(stopped_at.elapsed() < Duration::from_secs(1));
+        assert_eq!(requests(&run, "s"), 0, "aborted requests are not counted");
+        assert!(
+            wait_until(Duration::from_secs(3), || closed.load(Ordering::SeqCst)
+                == 3),
+            "{driver:?}: {} closed",
+            closed.load(Ordering::SeqCst)
+        );
+    }
+}

@@ -82,28 +82,37 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
     let mut transfer_encoding = false;
     let mut close = false;
     let mut keep_alive_token = false;
+    // Interim (1xx) heads are skipped; only the final head is counted.
+    let tracked = if interim { &[][..] } else { tracked };
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(h.value).ok_or(ParseErrorKind::InvalidContentLength)?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(ParseErrorKind::InvalidContentLength);
+        // Dispatch on the length first: most headers match none of the three
+        // names and are rejected without comparing a byte.
+        match name.len() {
+            14 if eq_letters(name, b"content-length") => {
+                let n = parse_length(h.value).ok_or(ParseErrorKind::InvalidContentLength)?;
+                if content_length.is_some_and(|prev| prev != n) {
+                    return Err(ParseErrorKind::InvalidContentLength);
+                }
+                content_length = Some(n);
             }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-            // Chunked counts only as the final coding.
-            chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            17 if eq_letters(name, b"transfer-encoding") => {
+                transfer_encoding = true;
+                // Chunked counts only as the final coding.
+                chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
             }
+            10 if eq_letters(name, b"connection") => {
+                for token in h.value.split(|b| *b == b',') {
+                    let token = token.trim_ascii();
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            _ => {}
         }
         for (i, t) in tracked.iter().enumerate() {
-            // Interim (1xx) heads are skipped; only the final head is counted.
-            if !interim && name.eq_ignore_ascii_case(t) {
+            // `t` is lower-case already; the length test rejects most names.
+            if t.len() == name.len() && eq_lowercase(name, t) {
                 on_tracked(status, i, h.value);
             }
         }
@@ -136,6 +145,43 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
         body,
         keep_alive,
     }))
+}
+
+/// `name` (a header name, which httparse has checked holds only token
+/// characters) equals `lower`, made of lower-case letters and `-`, ignoring
+/// ASCII case; both at least 8 bytes. Compares eight bytes at a time with the
+/// 0x20 bit forced on: for those characters that bit is the only difference
+/// between cases, and no other token character maps onto them (`\r` would
+/// map to `-`, but it is not a token character).
+#[inline]
+fn eq_letters(name: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let word = |b: &[u8], at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let n = lower.len();
+    if name.len() != n || n < 8 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if word(name, at) | CASE != word(lower, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping the previous word if need be.
+    word(name, n - 8) | CASE == word(lower, n - 8)
+}
+
+/// `name` equals `lower` (already lower-case, same length) ignoring ASCII case.
+#[inline]
+fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    name.iter()
+        .zip(lower)
+        .all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
@@ -231,6 +277,34 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse(&many), Err(ParseErrorKind::TooManyHeaders));
+    }
+
+    #[test]
+    fn framing_names_match_in_any_case_and_only_themselves() {
+        for name in [
+            "content-length",
+            "Content-Length",
+            "CONTENT-LENGTH",
+            "cOnTeNt-LeNgTh",
+        ] {
+            assert!(eq_letters(name.as_bytes(), b"content-length"), "{name}");
+        }
+        for name in [
+            "content_length",
+            "content-lengtx",
+            "xontent-length",
+            "content-lengt",
+        ] {
+            assert!(!eq_letters(name.as_bytes(), b"content-length"), "{name}");
+        }
+        assert!(eq_letters(b"Transfer-Encoding", b"transfer-encoding"));
+        assert!(!eq_letters(b"Transfer-Encodinf", b"transfer-encoding"));
+        assert!(eq_letters(b"CONNECTION", b"connection"));
+        assert!(!eq_letters(b"connectiom", b"connection"));
+        let h = parse(b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\nCONNECTION: Close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.body, h.keep_alive), (BodyKind::Length(3), false));
     }
 
     #[test]
