@@ -51,6 +51,7 @@ pub use hdrhistogram::Histogram;
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
 pub use limits::raise_nofile_limit;
+pub use pacer::Pacer;
 pub use plan::{Plan, TargetSpec, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 pub use run::{RunHandle, RunSnapshot};
 pub use stats::TargetStats;

@@ -17,7 +17,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// When a replica's next request is due.
 #[derive(Debug, Clone)]
-pub(crate) enum Pacer {
+pub enum Pacer {
     /// Closed model: the next request follows the previous response after `delay`.
     Closed { delay: Duration, first: bool },
     /// Open model: requests are due every `interval`, whatever the server does.
@@ -26,13 +26,13 @@ pub(crate) enum Pacer {
 
 impl Pacer {
     /// True when `spec` asks for the open model (a positive rate).
-    pub(crate) fn is_open(spec: &TargetSpec) -> bool {
+    pub fn is_open(spec: &TargetSpec) -> bool {
         spec.rate.is_some_and(|r| r > 0.0)
     }
 
     /// The pacer for replica `index` of `spec`, for a run that began at
     /// `start`. Under a rate, replicas are staggered evenly over one interval.
-    pub(crate) fn new(spec: &TargetSpec, index: u32, start: Instant) -> Pacer {
+    pub fn new(spec: &TargetSpec, index: u32, start: Instant) -> Pacer {
         match spec.rate {
             Some(rate) if Pacer::is_open(spec) => {
                 let replicas = f64::from(spec.replicas.max(1));
@@ -55,7 +55,7 @@ impl Pacer {
     /// The intended send time of the next request. Under a rate the schedule
     /// advances by one interval per request even when behind: a late request
     /// is sent at once and its latency counts from when it was due.
-    pub(crate) fn next(&mut self, now: Instant) -> Instant {
+    pub fn next(&mut self, now: Instant) -> Instant {
         match self {
             Pacer::Closed { delay, first } => {
                 if std::mem::replace(first, false) {

@@ -5,9 +5,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use goto_engine::ErrorKind;
+use goto_engine::{ErrorKind, Pacer};
 use http::HeaderMap;
 use tokio::sync::watch;
 use tokio::time::sleep_until;
@@ -15,10 +15,6 @@ use tokio::time::sleep_until;
 use super::conn::{breaks_connection, deadline, h2_error, Pool};
 use super::stats::{Record, RunStats};
 use super::target::H2Target;
-
-/// Longest interval the open model schedules (as in the engine), so
-/// instants cannot overflow for absurdly small rates.
-const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// What every replica of a run shares.
 pub(crate) struct Shared {
@@ -34,54 +30,6 @@ enum Outcome {
     Status(u16),
     Error(ErrorKind),
     Aborted,
-}
-
-/// When the next request is due.
-enum Pacer {
-    Closed { delay: Duration, first: bool },
-    Open { next: Instant, interval: Duration },
-}
-
-impl Pacer {
-    /// Under a rate, replicas are staggered evenly over one interval.
-    fn new(shared: &Shared, index: u32) -> Pacer {
-        let spec = &shared.target.spec;
-        match spec.rate {
-            Some(rate) if rate > 0.0 => {
-                let replicas = f64::from(spec.replicas.max(1));
-                let interval = Duration::try_from_secs_f64(replicas / rate)
-                    .unwrap_or(MAX_INTERVAL)
-                    .min(MAX_INTERVAL);
-                Pacer::Open {
-                    next: shared.start + interval.mul_f64(f64::from(index) / replicas),
-                    interval,
-                }
-            }
-            _ => Pacer::Closed {
-                delay: spec.delay,
-                first: true,
-            },
-        }
-    }
-
-    /// The schedule advances one interval per request even when behind, so
-    /// a late request's latency counts from when it was due.
-    fn next(&mut self, now: Instant) -> Instant {
-        match self {
-            Pacer::Closed { delay, first } => {
-                if std::mem::replace(first, false) {
-                    now
-                } else {
-                    now + *delay
-                }
-            }
-            Pacer::Open { next, interval } => {
-                let due = *next;
-                *next += *interval;
-                due
-            }
-        }
-    }
 }
 
 pub(crate) struct Replica {
@@ -109,7 +57,7 @@ impl Replica {
             return;
         }
         let mut remaining = self.shared.target.spec.requests_for_replica(self.index);
-        let mut pacer = Pacer::new(&self.shared, self.index);
+        let mut pacer = Pacer::new(&self.shared.target.spec, self.index, self.shared.start);
         let mut now = Instant::now();
         loop {
             let due = pacer.next(now);
