@@ -4,7 +4,7 @@
 //! its cost grows with tracked header values and histogram spread. Also the
 //! one histogram write each response costs on the request path.
 //!
-//! Run with `cargo bench -p goto-engine --bench stats_merge`.
+//! Run with `cargo bench --bench stats_merge`.
 
 use std::hint::black_box;
 

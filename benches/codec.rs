@@ -1,6 +1,6 @@
 //! Criterion benches of the codec on the hot path, outside the kernel:
 //! response parsing (with and without a tracked header), chunked framing and
-//! request-id patching. Run with `cargo bench -p goto-engine --bench codec`;
+//! request-id patching. Run with `cargo bench --bench codec`;
 //! byte throughput is reported for the parsers.
 
 use std::hint::black_box;
