@@ -155,6 +155,13 @@ impl Listeners {
         let e = inner
             .get_mut(&port)
             .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        // The startup port is the control port of last resort: closing it
+        // could leave no way to reach the API (reopen needs a listener).
+        if e.startup {
+            return Err(ApiError::bad(format!(
+                "cannot close the startup listener {port}"
+            )));
+        }
         Ok(match e.close.take() {
             Some(tx) => {
                 let _ = tx.send(true);
