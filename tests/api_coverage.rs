@@ -185,6 +185,13 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     r.bad("PUT", "/listeners/{P}/remove", "", "/listeners");
     r.bad("GET", "/listeners/{L}/close", "", "/listeners");
     r.good("PUT", "/listeners/{L}/remove", "", Line);
+    // An empty label falls back to the instance label (never an empty Via-Goto).
+    let l2 = free_port();
+    let unlabelled = format!(r#"{{"port":{l2},"label":""}}"#);
+    r.good("POST", "/listeners/add", &unlabelled, Line);
+    let via = request(l2, "GET", "/x", &[], b"");
+    assert_eq!(via.header("via-goto"), g.get("/label").text().trim().into());
+    r.good("POST", &format!("/listeners/{l2}/remove"), "", Line);
     r.good("PUT", "/label/set/L1", "", Line);
     r.good("POST", "/label/set/L2", "", Line);
     r.good("GET", "/label", "", Any);

@@ -106,6 +106,8 @@ impl Listeners {
                 "unsupported listener protocol {protocol:?}: only \"http\" (HTTP/1.1 and h2c)"
             )));
         }
+        // An empty label would send an empty Via-Goto: treat it as unset.
+        let label = label.filter(|l| !l.trim().is_empty());
         let label =
             Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
         let mut inner = self.inner.lock();
