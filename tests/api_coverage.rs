@@ -164,6 +164,20 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
         "/client/track/headers",
     );
     r.bad("GET", "/client/targets/clear", "", "/client/targets");
+    // Decoded control characters in a quoted name must not split the reason.
+    r.bad(
+        "POST",
+        "/client/targets/a%0Ab/remove",
+        "",
+        "/client/targets",
+    );
+    r.bad("GET", "/client/a%0Ab", "", "");
+    r.bad(
+        "PUT",
+        "/response/headers/remove/a%0Ab",
+        "",
+        "/response/headers",
+    );
     r.bad("GET", "/client/results/clear", "", "/client/results");
     r.good("POST", "/client/targets/t1,t2/remove", "", Line);
     r.good("POST", "/client/targets/add", TARGET, Line);
@@ -197,6 +211,7 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     r.good("GET", "/label", "", Any);
     r.bad("PUT", "/label/set/a%0Ab", "", "/label");
     r.bad("PUT", "/label/set/", "", "/label");
+    r.bad("GET", "/label/set/a%0Ab", "", "/label");
     r.bad("GET", "/label/clear", "", "/label");
     r.good("PUT", "/label/clear", "", Line);
     r.good("POST", "/label/clear", "", Line);
@@ -268,6 +283,7 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     );
     r.good("POST", "/response/payload/clear", "", Line);
     r.good("PUT", "/request/uri/bypass/add?uri=/b", "", Line);
+    r.good("PUT", "/request/uri/bypass/add?uri=/x%0Ay", "", Line);
     r.good("POST", "/request/uri/bypass/add?uri=/c", "", Line);
     r.good("PUT", "/request/uri/bypass/remove?uri=/c", "", Line);
     r.good("POST", "/request/uri/bypass/status/set/200", "", Line);
