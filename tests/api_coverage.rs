@@ -124,6 +124,8 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     };
 
     // Client (load engine).
+    r.good("PUT", "/client/blocking/set/Y", "", Line);
+    r.good("POST", "/client/blocking/set/Y", "", Line);
     r.good("PUT", "/client/blocking/set/N", "", Line);
     r.good("POST", "/client/blocking/set/N", "", Line);
     r.good("GET", "/client/blocking", "", Json);
@@ -233,6 +235,12 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     r.bad("GET", "/response/status/counts/abc", "", "");
     r.bad("GET", "/status/abc", "", "");
     r.good("GET", "/echo", "", Json);
+    // Everything else is runtime traffic: the catch-all echo, on any method.
+    for m in ["GET", "POST", "DELETE"] {
+        let echo = request(g.port, m, "/some/app/path?q=1", &[("x-mine", "1")], b"");
+        assert!(is_catch_all(&echo), "{m}: {}", echo.text());
+        assert_eq!(echo.header("x-mine"), Some("1"));
+    }
     r.good("POST", "/echo", "hi", Json);
     r.good("PUT", "/response/delay/set/1ms", "", Line);
     r.good("POST", "/response/delay/set/2ms", "", Line);
