@@ -81,7 +81,26 @@ pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
 
 /// 200 with a one-line message.
 pub fn ok(msg: impl Into<String>) -> Response<Body> {
-    text(StatusCode::OK, msg)
+    text(StatusCode::OK, one_line(&msg.into()))
+}
+
+/// Messages and reasons quote user input (decoded path segments can hold
+/// `%0A`): control characters are escaped so they always stay one line.
+pub fn one_line(msg: &str) -> String {
+    // A tab is a valid header-value (label) character and breaks no line.
+    let breaks = |c: char| c.is_control() && c != '\t';
+    if !msg.chars().any(breaks) {
+        return msg.to_string();
+    }
+    msg.chars()
+        .map(|c| {
+            if breaks(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// 200 with a JSON document.
@@ -97,5 +116,16 @@ pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> Response<Body> {
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot encode JSON: {e}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn reasons_stay_on_one_line() {
+        assert_eq!(one_line("no target a\nb\r"), "no target a\\nb\\r");
+        assert_eq!(one_line("plain é\tx"), "plain é\tx");
     }
 }

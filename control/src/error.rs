@@ -2,7 +2,7 @@
 
 use http::{Response, StatusCode};
 
-use crate::body::{text, Body};
+use crate::body::{one_line, text, Body};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,7 +34,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        text(self.status(), self.to_string())
+        text(self.status(), one_line(&self.to_string()))
     }
 }
 

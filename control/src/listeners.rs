@@ -106,6 +106,8 @@ impl Listeners {
                 "unsupported listener protocol {protocol:?}: only \"http\" (HTTP/1.1 and h2c)"
             )));
         }
+        // An empty label would send an empty Via-Goto: treat it as unset.
+        let label = label.filter(|l| !l.trim().is_empty());
         let label =
             Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
         let mut inner = self.inner.lock();
@@ -155,6 +157,13 @@ impl Listeners {
         let e = inner
             .get_mut(&port)
             .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        // The startup port is the control port of last resort: closing it
+        // could leave no way to reach the API (reopen needs a listener).
+        if e.startup {
+            return Err(ApiError::bad(format!(
+                "cannot close the startup listener {port}"
+            )));
+        }
         Ok(match e.close.take() {
             Some(tx) => {
                 let _ = tx.send(true);

@@ -104,6 +104,37 @@ pub async fn handle(
             runtime::stamp(port, resp.headers_mut());
             resp
         }
+        // A wrong method or a malformed path inside an API area would
+        // otherwise get the catch-all's 200 echo and look like success.
+        None if owned_area(&segs) => {
+            let mut resp = ApiError::NotFound(format!(
+                "no API {} /{} (mutations take PUT or POST, queries GET)",
+                parts.method,
+                segs.join("/")
+            ))
+            .into_response();
+            runtime::stamp(port, resp.headers_mut());
+            resp
+        }
         None => runtime::serve(app, port, remote, parts, InBody::Read(body)).await,
     }
+}
+
+/// Paths wholly owned by an admin API (client and registry answer their own
+/// 404s). Other `/response/...` and `/request/...` paths stay runtime traffic.
+fn owned_area(segs: &[&str]) -> bool {
+    matches!(
+        segs,
+        ["listeners", ..]
+            | ["label", ..]
+            | ["jobs", ..]
+            | [
+                "response",
+                "status" | "delay" | "headers" | "payload" | "trigger",
+                ..
+            ]
+            | ["request", "uri", "bypass" | "counts", ..]
+            | ["request", "headers", "track", ..]
+            | ["request", "timeout" | "proxy", ..]
+    )
 }
