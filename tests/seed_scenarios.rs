@@ -263,7 +263,12 @@ fn s2_registry_targets_auto_invoke_at_peer_startup() {
 
     let registry = format!("http://{}", addr(&reg));
     let peer = Goto::start(&["--label", "peer1", "--registry", &registry, QUIET]);
-    let targets = curl(&peer, "GET", "/client/targets", &[], "").json();
+    // Registration runs in the background once the peer serves.
+    let mut targets = Value::Null;
+    eventually(Duration::from_secs(10), || {
+        targets = curl(&peer, "GET", "/client/targets", &[], "").json();
+        !keys(&targets).is_empty()
+    });
     assert_eq!(keys(&targets), set(&["t1"]), "{targets}");
     assert_eq!(targets["t1"]["autoInvoke"], true);
     assert_eq!(targets["t1"]["replicas"], 2);
@@ -294,7 +299,12 @@ fn s3_registry_records_pod_epochs() {
     let mut peer = Goto::start_on(port, &args, &[]);
     let me = addr(&peer);
 
-    let peers = curl(&reg, "GET", "/registry/peers", &[], "").json();
+    // Registration runs in the background once the peer serves.
+    let mut peers = Value::Null;
+    eventually(Duration::from_secs(10), || {
+        peers = curl(&reg, "GET", "/registry/peers", &[], "").json();
+        peers["peer1"]["pods"].get(&me).is_some()
+    });
     assert_eq!(keys(&peers), set(&["peer1"]), "{peers}");
     let p = &peers["peer1"];
     assert_eq!(keys(p), set(&["name", "namespace", "pods", "podEpochs"]));
