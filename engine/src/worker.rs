@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
@@ -36,6 +36,11 @@ use crate::IoDriver;
 
 /// How often a busy worker looks for commands.
 const TICK: Duration = Duration::from_millis(10);
+/// How long a worker keeps driving its ring after its last run ended before
+/// it blocks on the command channel: reads dropped by timeouts or stops are
+/// cancelled through the ring, and their sockets close only once those
+/// cancellations are submitted and reaped.
+const IDLE_DRAIN: Duration = Duration::from_millis(500);
 /// io_uring submission queue size per core.
 const URING_ENTRIES: u32 = 4096;
 
@@ -220,18 +225,32 @@ fn build_uring() -> std::io::Result<UringRuntime> {
 async fn worker_main(rx: Receiver<Command>) {
     let mut runs: Vec<Rc<LocalRun>> = Vec::new();
     let mut shutting_down = false;
+    let mut idle_since: Option<Instant> = None;
     loop {
         runs.retain(|r| !r.done.get());
         if shutting_down && runs.is_empty() {
             return;
         }
         let cmd = if runs.is_empty() {
-            // Nothing to drive: block the thread until there is work.
-            match rx.recv() {
-                Ok(c) => Some(c),
-                Err(_) => return,
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < IDLE_DRAIN {
+                match rx.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => {
+                        monoio::time::sleep(TICK).await;
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                // Nothing to drive: block the thread until there is work.
+                match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
             }
         } else {
+            idle_since = None;
             match rx.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
