@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::admin::{percent_decode, Admin};
@@ -45,17 +46,9 @@ pub async fn handle(
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, ADMIN_BODY_LIMIT).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            let err = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::TooLarge(ADMIN_BODY_LIMIT)
-            } else {
-                ApiError::bad(format!("cannot read request body: {e}"))
-            };
+    let body = match read_admin_body(body).await {
+        Ok(b) => b,
+        Err(err) => {
             let mut r = err.into_response();
             runtime::stamp(port, r.headers_mut());
             return r;
@@ -137,4 +130,49 @@ fn owned_area(segs: &[&str]) -> bool {
             | ["request", "headers", "track", ..]
             | ["request", "timeout" | "proxy", ..]
     )
+}
+
+/// Past the limit, this much more of an oversized body is read and dropped
+/// (for at most [`DRAIN_TIME`]) before the 413 goes out: closing a socket
+/// with unread data makes the kernel reset it, and the client would see a
+/// reset instead of the reason. Beyond that the connection is cut.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads an admin body of at most [`ADMIN_BODY_LIMIT`] bytes.
+async fn read_admin_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    let mut over = false;
+    let mut drained = 0usize;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    loop {
+        let frame = if over {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => break,
+            }
+        } else {
+            body.frame().await
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| ApiError::bad(format!("cannot read request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if over {
+            drained += data.len();
+            if drained > DRAIN_LIMIT {
+                break;
+            }
+        } else if buf.len() + data.len() > ADMIN_BODY_LIMIT {
+            over = true;
+            buf = BytesMut::new();
+        } else {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if over {
+        return Err(ApiError::TooLarge(ADMIN_BODY_LIMIT));
+    }
+    Ok(buf.freeze())
 }
