@@ -11,6 +11,7 @@ pub mod h2load;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
+pub mod listener_tls;
 pub mod listeners;
 pub mod peer;
 pub mod port;
@@ -141,7 +142,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     }
     let app = App::new(cfg)?;
     app.listeners
-        .add(&app, port, "http", None, true, true)
+        .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
     tracing::info!(port, label = %app.instance_label, "goto serving");
     peer::start(&app)?;

@@ -11,12 +11,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::Admin;
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
+use crate::listener_tls::ServerTls;
 use crate::port::{Label, PortState};
 use crate::{router, App};
 
@@ -24,6 +25,8 @@ struct Entry {
     state: Arc<PortState>,
     protocol: String,
     startup: bool,
+    /// `https` listeners: the acceptor, kept across close and reopen.
+    tls: Option<Arc<ServerTls>>,
     /// Present while open; sending `true` closes the listener and its connections.
     close: Option<watch::Sender<bool>>,
 }
@@ -52,6 +55,22 @@ struct AddListener {
     label: Option<String>,
     #[serde(default)]
     open: Option<bool>,
+    /// `https`: PEM certificate chain and key; a self-signed certificate
+    /// for this host is made when both are absent.
+    #[serde(default)]
+    cert: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// How an added listener serves.
+pub struct ListenerSpec<'a> {
+    pub port: u16,
+    pub protocol: &'a str,
+    pub label: Option<&'a str>,
+    pub open: bool,
+    pub cert: Option<&'a str>,
+    pub key: Option<&'a str>,
 }
 
 /// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
@@ -88,24 +107,54 @@ impl Listeners {
         self.inner.lock().keys().copied().collect()
     }
 
+    /// Adds a plain listener and starts serving it (the startup port).
+    pub fn add_startup(&self, app: &Arc<App>, port: u16) -> Result<(), ApiError> {
+        let spec = ListenerSpec {
+            port,
+            protocol: "http",
+            label: None,
+            open: true,
+            cert: None,
+            key: None,
+        };
+        self.add(app, &spec, true)
+    }
+
     /// Adds a listener and (unless `open` is false) starts serving it.
     pub fn add(
         &self,
         app: &Arc<App>,
-        port: u16,
-        protocol: &str,
-        label: Option<&str>,
-        open: bool,
+        spec: &ListenerSpec<'_>,
         startup: bool,
     ) -> Result<(), ApiError> {
+        let (port, protocol, label, open) = (spec.port, spec.protocol, spec.label, spec.open);
         if port == 0 {
             return Err(ApiError::bad("port must be 1-65535"));
         }
-        if protocol != "http" {
-            return Err(ApiError::bad(format!(
-                "unsupported listener protocol {protocol:?}: only \"http\" (HTTP/1.1 and h2c)"
-            )));
-        }
+        let tls = match (protocol, spec.cert, spec.key) {
+            ("http", None, None) => None,
+            ("http", _, _) => {
+                return Err(ApiError::bad(
+                    "cert and key are for https listeners (protocol \"https\")",
+                ))
+            }
+            ("https", None, None) => Some(Arc::new(
+                ServerTls::self_signed(&app.host).map_err(ApiError::BadRequest)?,
+            )),
+            ("https", Some(c), Some(k)) => Some(Arc::new(
+                ServerTls::from_pem(c, k).map_err(ApiError::BadRequest)?,
+            )),
+            ("https", _, _) => {
+                return Err(ApiError::bad(
+                    "an https listener needs both cert and key (PEM), or neither for a self-signed one",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "unsupported listener protocol {protocol:?}: \"http\" (HTTP/1.1 and h2c) or \"https\" (TLS with HTTP/1.1 and h2)"
+                )))
+            }
+        };
         // An empty label would send an empty Via-Goto: treat it as unset.
         let label = label.filter(|l| !l.trim().is_empty());
         let label =
@@ -124,7 +173,7 @@ impl Listeners {
             app.cfg.request_logs,
         ));
         let close = if open {
-            Some(start(app, &state)?)
+            Some(start(app, &state, tls.clone())?)
         } else {
             None
         };
@@ -134,6 +183,7 @@ impl Listeners {
                 state,
                 protocol: protocol.to_string(),
                 startup,
+                tls,
                 close,
             },
         );
@@ -148,7 +198,7 @@ impl Listeners {
         if e.close.is_some() {
             return Ok(false);
         }
-        e.close = Some(start(app, &e.state)?);
+        e.close = Some(start(app, &e.state, e.tls.clone())?);
         Ok(true)
     }
 
@@ -192,6 +242,18 @@ impl Listeners {
         Ok(())
     }
 
+    /// The certificate (PEM) an https listener presents.
+    fn cert_pem(&self, port: u16) -> Result<String, ApiError> {
+        let inner = self.inner.lock();
+        let e = inner
+            .get(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        e.tls
+            .as_ref()
+            .map(|t| t.cert_pem.clone())
+            .ok_or_else(|| ApiError::NotFound(format!("listener {port} is not https")))
+    }
+
     /// Closes every listener (shutdown).
     pub fn close_all(&self) {
         for e in self.inner.lock().values_mut() {
@@ -222,11 +284,15 @@ impl Listeners {
 }
 
 /// Binds the port and spawns its accept loop; returns the close switch.
-fn start(app: &Arc<App>, state: &Arc<PortState>) -> Result<watch::Sender<bool>, ApiError> {
+fn start(
+    app: &Arc<App>,
+    state: &Arc<PortState>,
+    tls: Option<Arc<ServerTls>>,
+) -> Result<watch::Sender<bool>, ApiError> {
     let listener = bind(state.port)
         .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(accept_loop(app.clone(), state.clone(), listener, rx));
+    tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
     tracing::info!(port = state.port, "listener open");
     Ok(tx)
 }
@@ -235,6 +301,7 @@ async fn accept_loop(
     app: Arc<App>,
     state: Arc<PortState>,
     listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
     mut close: watch::Receiver<bool>,
 ) {
     loop {
@@ -243,7 +310,24 @@ async fn accept_loop(
                 Ok((stream, remote)) => {
                     let _ = stream.set_nodelay(true);
                     let remote = unmap(remote);
-                    tokio::spawn(serve_conn(app.clone(), state.clone(), stream, remote, close.clone()));
+                    let (app, state, close) = (app.clone(), state.clone(), close.clone());
+                    match &tls {
+                        None => {
+                            tokio::spawn(serve_conn(app, state, stream, remote, close));
+                        }
+                        Some(tls) => {
+                            let acceptor = tls.acceptor.clone();
+                            tokio::spawn(async move {
+                                // A client that never finishes its handshake
+                                // must not hold a task and a socket forever.
+                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(s)) => serve_conn(app, state, s, remote, close).await,
+                                    Ok(Err(e)) => tracing::debug!(port = state.port, %remote, "TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!(port = state.port, %remote, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of descriptors or similar: back off instead of spinning.
@@ -257,13 +341,17 @@ async fn accept_loop(
     tracing::info!(port = state.port, "listener closed");
 }
 
-async fn serve_conn(
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_conn<S>(
     app: Arc<App>,
     state: Arc<PortState>,
-    stream: TcpStream,
+    stream: S,
     remote: SocketAddr,
     mut close: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let builder = app.http.clone();
     let svc = service_fn(move |req| {
         let app = app.clone();
@@ -301,6 +389,11 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
     let ls = &a.app.listeners;
     Some(match a.segs {
         ["listeners"] if a.is_get() => Ok(json(&ls.view())),
+        ["listeners", port, "cert"] if a.is_get() => port
+            .parse::<u16>()
+            .map_err(|_| ApiError::bad(format!("invalid port {port:?}")))
+            .and_then(|p| ls.cert_pem(p))
+            .map(|pem| crate::body::text(http::StatusCode::OK, pem)),
         ["listeners", "add"] if a.is_mutation() => (|| {
             let req: AddListener = a.json()?;
             let protocol = req
@@ -308,14 +401,15 @@ pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
                 .as_deref()
                 .unwrap_or("http")
                 .to_ascii_lowercase();
-            ls.add(
-                a.app,
-                req.port,
-                &protocol,
-                req.label.as_deref(),
-                req.open.unwrap_or(true),
-                false,
-            )?;
+            let spec = ListenerSpec {
+                port: req.port,
+                protocol: &protocol,
+                label: req.label.as_deref(),
+                open: req.open.unwrap_or(true),
+                cert: req.cert.as_deref(),
+                key: req.key.as_deref(),
+            };
+            ls.add(a.app, &spec, false)?;
             Ok(ok(format!(
                 "Listener {} added and {}",
                 req.port,
