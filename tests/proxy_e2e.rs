@@ -55,15 +55,25 @@ fn seed_service_failure_via_proxy() {
     );
     let codes: Vec<u16> = (0..3).map(|_| proxy.get("/my/fancy/api").status).collect();
     assert_eq!(codes, vec![503, 503, 200]);
+    // The proxy port's response counts say what its clients got: the two
+    // forced 503s and the upstream's answers, not a 200 per forwarded request.
+    real.put("/response/status/set/418:1");
+    assert_eq!(proxy.get("/my/fancy/api").status, 418);
+    let counts = proxy.get("/response/status/counts").json();
+    assert_eq!(
+        counts["countsByResponseStatus"],
+        serde_json::json!({"200": 2, "418": 1, "503": 2}),
+        "{counts}"
+    );
 
     // Unmatched URIs are served by the proxy itself.
     let own = proxy.get("/other");
     assert_eq!(own.json()["port"], proxy.port);
 
     let c = proxy.get("/request/proxy/counts").json();
-    assert_eq!(c["countsByTargets"]["myServer"], 4, "{c}");
-    assert_eq!(c["invocationsByTargets"]["myServer"], 2, "{c}");
-    assert_eq!(c["countsByUris"]["/my/fancy/api"], 4, "{c}");
+    assert_eq!(c["countsByTargets"]["myServer"], 5, "{c}");
+    assert_eq!(c["invocationsByTargets"]["myServer"], 3, "{c}");
+    assert_eq!(c["countsByUris"]["/my/fancy/api"], 5, "{c}");
     assert_eq!(c["countsByTargetStatus"]["myServer"]["200"], 2, "{c}");
     assert_eq!(proxy.post("/request/proxy/counts/clear", "").status, 200);
     assert_eq!(

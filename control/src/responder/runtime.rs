@@ -107,7 +107,7 @@ pub async fn serve(
         // Read under the decision's lock, so concurrent requests agree on who
         // consumed a `503:2`; bypassed URIs ignore the forced status.
         let forced_pending = r.forced.is_some();
-        let d = r.decide(parts.uri.path(), route, &parts.headers);
+        let d = r.decide(parts.uri.path(), route, &parts.headers, proxied.is_some());
         let forced = forced_pending && !d.bypassed;
         (d, forced)
     };
@@ -118,6 +118,8 @@ pub async fn serve(
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
             let mut resp = crate::proxy::forward::forward(app, port, target, m, &parts, body).await;
+            // Counted by what the upstream (or the 502 for it) answered.
+            port.responder.lock().count_response(resp.status().as_u16());
             let h = resp.headers_mut();
             stamp(port, h);
             for (k, v) in decision.headers.iter() {

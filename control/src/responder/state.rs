@@ -60,8 +60,17 @@ impl Responder {
         }
     }
 
-    /// Decides status, delay and payload for one runtime request and updates counts.
-    pub fn decide(&mut self, path: &str, route: Route, headers: &http::HeaderMap) -> Decision {
+    /// Decides status, delay and payload for one runtime request and updates
+    /// counts. A request that will be `proxied` is counted by its upstream's
+    /// status later ([`Responder::count_response`]), unless a forced status
+    /// answers it here.
+    pub fn decide(
+        &mut self,
+        path: &str,
+        route: Route,
+        headers: &http::HeaderMap,
+        proxied: bool,
+    ) -> Decision {
         if self.uri_counts_enabled {
             bump(&mut self.uri_counts, path);
         }
@@ -69,17 +78,21 @@ impl Responder {
             *self.counts_requested.entry(code).or_default() += 1;
         }
         let bypassed = self.bypass_uris.iter().any(|u| u == path);
+        let mut forced = false;
         let status = if bypassed {
             bump(&mut self.bypass_counts, path);
             self.bypass_status
         } else if let Some(f) = self.take_forced() {
+            forced = true;
             f
         } else if let Route::Status(code) = route {
             code
         } else {
             200
         };
-        *self.counts_response.entry(status).or_default() += 1;
+        if !proxied || forced {
+            self.count_response(status);
+        }
         Decision {
             status,
             delay: if bypassed { None } else { self.delay },
@@ -87,6 +100,10 @@ impl Responder {
             payload: self.payloads.find(path, headers),
             bypassed,
         }
+    }
+
+    pub fn count_response(&mut self, status: u16) {
+        *self.counts_response.entry(status).or_default() += 1;
     }
 
     fn take_forced(&mut self) -> Option<u16> {
