@@ -101,3 +101,96 @@ fn bad_https_listener_input_is_refused() {
     assert_eq!(g.get(&format!("/listeners/{}/cert", g.port)).status, 404);
     assert_eq!(g.get("/listeners/1/cert").status, 404);
 }
+
+/// https upstreams: the proxy, triggers and jobs call a goto `https`
+/// listener; without `verifyTLS` any certificate is taken, with it the
+/// certificate must chain to `--certs` (or the system roots).
+#[test]
+fn proxy_triggers_and_jobs_reach_https_upstreams() {
+    let up = Goto::start(&["--request-logs=false", "--label", "up"]);
+    let tls_port = free_port();
+    ok(
+        &up,
+        "/listeners/add",
+        &format!(r#"{{"port":{tls_port},"protocol":"https","label":"secure-up"}}"#),
+    );
+    let cert = up.get(&format!("/listeners/{tls_port}/cert")).text();
+    let dir = std::env::temp_dir().join(format!("goto-tls-upstream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    std::fs::write(dir.join("up.pem"), cert).expect("write cert");
+    let proxy = Goto::start(&[
+        "--request-logs=false",
+        "--label",
+        "proxy",
+        "--certs",
+        dir.to_str().unwrap_or("."),
+    ]);
+
+    // Proxy, not verifying (the default), by IP.
+    ok(
+        &proxy,
+        "/request/proxy/targets/add",
+        &format!(
+            r#"{{"name":"insecure","url":"https://127.0.0.1:{tls_port}","match":{{"uris":["/a"]}}}}"#
+        ),
+    );
+    let r = proxy.get("/a");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["uri"], "/a");
+    assert_eq!(r.headers_all("via-goto"), vec!["secure-up", "proxy"]);
+
+    // Verifying: trusted through --certs for the certificate's name...
+    ok(
+        &proxy,
+        "/request/proxy/targets/add",
+        &format!(
+            r#"{{"name":"verified","url":"https://localhost:{tls_port}","verifyTLS":true,"match":{{"uris":["/b"]}}}}"#
+        ),
+    );
+    assert_eq!(proxy.get("/b").status, 200);
+    // ...and refused for a name the certificate does not carry.
+    ok(
+        &proxy,
+        "/request/proxy/targets/add",
+        &format!(
+            r#"{{"name":"wrongname","url":"https://127.0.0.2:{tls_port}","verifyTLS":true,"match":{{"uris":["/c"]}}}}"#
+        ),
+    );
+    let r = proxy.get("/c");
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(
+        r.text().to_lowercase().contains("certificate"),
+        "{}",
+        r.text()
+    );
+
+    // A trigger to the https upstream fires on a matching status.
+    ok(
+        &proxy,
+        "/response/trigger/add",
+        &format!(
+            r#"{{"name":"t","url":"https://127.0.0.1:{tls_port}/triggered","triggerOnResponseStatuses":[418]}}"#
+        ),
+    );
+    assert_eq!(proxy.get("/status/418").status, 418);
+    // Counted by the upstream's answer (its TLS port is out of reach of this
+    // test's plain-HTTP helper, so the proxy's trigger counts tell).
+    assert!(common::eventually(
+        std::time::Duration::from_secs(5),
+        || { proxy.get("/response/trigger/counts").json()["t"]["countsByStatus"]["200"] == 1 }
+    ));
+
+    // A job calls it too.
+    ok(
+        &proxy,
+        "/jobs/add",
+        &format!(
+            r#"{{"id":"j","task":{{"url":"https://localhost:{tls_port}/job","verifyTLS":true,"parseJSON":true}},"auto":true}}"#
+        ),
+    );
+    assert!(common::eventually(
+        std::time::Duration::from_secs(5),
+        || { proxy.get("/jobs/j/results").json()["1"][0]["data"]["uri"] == "/job" }
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}

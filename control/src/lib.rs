@@ -61,6 +61,8 @@ pub enum ControlError {
     Listen(String),
     #[error("invalid label: {0}")]
     Label(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     #[error("{0}")]
     Registry(String),
 }
@@ -76,6 +78,9 @@ pub struct App {
     pub http: hyper_util::server::conn::auto::Builder<TokioExecutor>,
     /// Pooled outbound client of the proxy and triggers.
     pub proxy_client: proxy::client::HttpClient,
+    /// The same, verifying https upstreams against the system roots and
+    /// `--certs`; `Err` says why it could not be built.
+    pub verifying_client: Result<proxy::client::HttpClient, String>,
     /// Targets, invocations and results of the client API.
     pub client: client::Client,
     /// Jobs and their results.
@@ -101,6 +106,12 @@ impl App {
         };
         let client = client::Client::new(&cfg.certs);
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
+        let insecure = goto_engine::client_config(client.tls(), false, &[])
+            .map_err(|e| ControlError::Tls(e.to_string()))?;
+        let proxy_client = proxy::client::new_client(&insecure);
+        let verifying_client = goto_engine::client_config(client.tls(), true, &[])
+            .map(|c| proxy::client::new_client(&c))
+            .map_err(|e| e.to_string());
         Ok(Arc::new(App {
             cfg,
             host,
@@ -109,12 +120,27 @@ impl App {
             reqlog,
             started: Instant::now(),
             http: listeners::new_http_builder(),
-            proxy_client: proxy::client::new_client(),
+            proxy_client,
+            verifying_client,
             client,
             jobs,
             registry: registry::Registry::default(),
             peer: peer::Peer::default(),
         }))
+    }
+}
+
+impl App {
+    /// The outbound client for a call: verifying https certificates or not;
+    /// an error when verification is asked for and no roots could be loaded.
+    pub fn outbound(&self, verify: bool) -> Result<&proxy::client::HttpClient, String> {
+        if verify {
+            self.verifying_client
+                .as_ref()
+                .map_err(|e| format!("cannot verify TLS: {e}"))
+        } else {
+            Ok(&self.proxy_client)
+        }
     }
 }
 

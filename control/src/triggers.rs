@@ -43,6 +43,13 @@ pub struct TriggerSpec {
     pub body: String,
     #[serde(default, rename = "sendID")]
     pub send_id: bool,
+    /// For https URLs: verify the certificate (off by default).
+    #[serde(
+        default,
+        rename = "verifyTLS",
+        skip_serializing_if = "crate::proxy::target::is_false"
+    )]
+    pub verify_tls: bool,
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default)]
@@ -54,7 +61,7 @@ struct Trigger {
     spec: TriggerSpec,
     enabled: AtomicBool,
     method: Method,
-    authority: String,
+    origin: String,
     path: String,
     headers: HeaderMap,
     body: Bytes,
@@ -79,7 +86,7 @@ impl Trigger {
             None if spec.body.is_empty() => Method::GET,
             None => Method::POST,
         };
-        let (authority, base) = parse_http_url(&spec.url)?;
+        let (origin, base) = parse_http_url(&spec.url)?;
         let mut headers = HeaderMap::new();
         for (k, v) in spec.headers.to_vec("headers")? {
             let n = HeaderName::from_bytes(k.trim().as_bytes())
@@ -100,7 +107,7 @@ impl Trigger {
         Ok(Trigger {
             enabled: AtomicBool::new(spec.enabled),
             method,
-            authority,
+            origin,
             path: if base.is_empty() { "/".into() } else { base },
             headers,
             body: Bytes::from(spec.body.clone()),
@@ -199,9 +206,9 @@ async fn call(app: &Arc<App>, port: &Arc<PortState>, t: &Trigger) -> Result<u16,
         t.path.clone()
     };
     let r = send(
-        &app.proxy_client,
+        app.outbound(t.spec.verify_tls),
         t.method.clone(),
-        &t.authority,
+        &t.origin,
         &path,
         t.headers.clone(),
         Body::from_bytes(t.body.clone()),

@@ -166,6 +166,11 @@ impl Client {
         }
     }
 
+    /// Roots for https: the system's plus `--certs`.
+    pub fn tls(&self) -> &TlsConfig {
+        &self.tls
+    }
+
     /// The engine, started on first use (blocking: spawns pinned workers).
     fn engine(&self) -> Result<Arc<Engine>, ApiError> {
         let mut g = self.engine.lock();

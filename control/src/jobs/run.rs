@@ -174,9 +174,12 @@ async fn send(app: &Arc<App>, t: &HttpTask, markers: &Markers) -> serde_json::Va
     *req.method_mut() = t.method.clone();
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
+    let client = match app.outbound(t.verify_tls) {
+        Ok(c) => c,
+        Err(e) => return err(e),
+    };
     let call = async {
-        let resp = app
-            .proxy_client
+        let resp = client
             .request(req)
             .await
             .map_err(|e| crate::proxy::client::error_text(&e))?;

@@ -1,28 +1,41 @@
-//! The outbound HTTP/1.1 client shared by the proxy and triggers: one pooled
-//! keep-alive hyper client per instance, plus the header hygiene of a hop.
+//! The outbound HTTP/1.1 client (http and https) shared by the proxy,
+//! triggers, jobs and the registry: pooled keep-alive hyper clients, one that
+//! verifies https upstreams and one that does not, plus the header hygiene
+//! of a hop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::ClientConfig;
 
 use crate::body::Body;
 
-pub type HttpClient = Client<HttpConnector, Body>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// Builds the shared client: TCP_NODELAY (a proxy hop must not add Nagle
-/// delays), bounded connect time, idle connections kept for reuse.
-pub fn new_client() -> HttpClient {
+/// Builds a shared client: TCP_NODELAY (a proxy hop must not add Nagle
+/// delays), bounded connect time, idle connections kept for reuse; https
+/// with `tls` (its ALPN is set here: HTTP/1.1).
+pub fn new_client(tls: &Arc<ClientConfig>) -> HttpClient {
     let mut conn = HttpConnector::new();
     conn.set_nodelay(true);
     conn.set_connect_timeout(Some(Duration::from_secs(10)));
-    conn.enforce_http(true);
+    conn.enforce_http(false);
+    let mut cfg = ClientConfig::clone(tls);
+    cfg.alpn_protocols.clear();
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(cfg)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(conn);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_timer(TokioTimer::new())
-        .build(conn)
+        .build(https)
 }
 
 /// An error and its causes on one line (`client error (Connect): tcp connect

@@ -39,14 +39,15 @@ pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
 
 /// One upstream request over the shared pooled client.
 pub async fn send(
-    client: &HttpClient,
+    client: Result<&HttpClient, String>,
     method: Method,
-    authority: &str,
+    origin: &str,
     path_and_query: &str,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Incoming>, String> {
-    let uri: http::Uri = format!("http://{authority}{path_and_query}")
+    let client = client?;
+    let uri: http::Uri = format!("{origin}{path_and_query}")
         .parse()
         .map_err(|e| format!("cannot build upstream URI: {e}"))?;
     let mut req = Request::new(body);
@@ -85,9 +86,9 @@ pub async fn forward(
     let result = if target.replicas <= 1 {
         port.proxy.invoked(name, 1);
         let r = send(
-            &app.proxy_client,
+            app.outbound(target.spec.verify_tls),
             parts.method.clone(),
-            &target.authority,
+            &target.origin,
             &path,
             headers,
             client_body(body),
@@ -159,7 +160,7 @@ async fn fan_out(
     port.proxy.invoked(&target.spec.name, n as u64);
     for _ in 0..n {
         let (client, port, target, won, tx) = (
-            app.proxy_client.clone(),
+            app.outbound(target.spec.verify_tls).cloned(),
             port.clone(),
             target.clone(),
             won.clone(),
@@ -173,9 +174,9 @@ async fn fan_out(
         );
         tokio::spawn(async move {
             let r = send(
-                &client,
+                client.as_ref().map_err(Clone::clone),
                 method,
-                &target.authority,
+                &target.origin,
                 &path,
                 headers,
                 Body::from_bytes(body),

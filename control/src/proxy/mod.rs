@@ -296,9 +296,9 @@ async fn invoke(a: &Admin<'_>, targets: Vec<Arc<Target>>) -> http::Response<crat
         forward::apply_header_edits(&t, &m, &mut headers);
         a.port.proxy.invoked(&t.spec.name, 1);
         let r = forward::send(
-            &a.app.proxy_client,
+            a.app.outbound(t.spec.verify_tls),
             http::Method::GET,
-            &t.authority,
+            &t.origin,
             &path,
             headers,
             crate::body::Body::empty(),

@@ -84,6 +84,10 @@ pub struct TargetSpec {
     pub url: String,
     #[serde(default, rename = "sendID")]
     pub send_id: bool,
+    /// For https upstreams: verify the certificate against the system roots
+    /// and `--certs` (off by default, as for client targets).
+    #[serde(default, rename = "verifyTLS", skip_serializing_if = "is_false")]
+    pub verify_tls: bool,
     #[serde(
         default,
         rename = "replaceURI",
@@ -334,7 +338,8 @@ pub enum Hit {
 pub struct Target {
     pub spec: TargetSpec,
     pub enabled: AtomicBool,
-    pub authority: String,
+    /// `scheme://host[:port]` of the upstream.
+    pub origin: String,
     /// Path of the target URL, without a trailing '/'.
     pub base_path: String,
     uris: Vec<UriPattern>,
@@ -369,7 +374,7 @@ impl Target {
                 spec.name
             ));
         }
-        let (authority, base_path) = parse_http_url(&spec.url)?;
+        let (origin, base_path) = parse_http_url(&spec.url)?;
         let m = &spec.matches;
         let uris = m
             .uris
@@ -456,7 +461,7 @@ impl Target {
         }
         Ok(Target {
             enabled: AtomicBool::new(spec.enabled),
-            authority,
+            origin,
             base_path,
             uris,
             headers,
@@ -573,28 +578,36 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `http://host[:port][/path]` -> (authority, path without trailing '/').
+/// Keeps `verifyTLS` out of echoes unless it was asked for.
+pub fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `http[s]://host[:port][/path]` -> (origin `scheme://host[:port]`, path
+/// without trailing '/').
 pub fn parse_http_url(url: &str) -> Result<(String, String), String> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| format!("invalid url {url:?}: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let scheme = match uri.scheme_str() {
+        Some(s @ ("http" | "https")) => s,
         Some(s) => {
             return Err(format!(
-                "unsupported url scheme {s:?} in {url:?}: only http"
+                "unsupported url scheme {s:?} in {url:?}: http or https"
             ))
         }
         None => return Err(format!("url {url:?} needs a scheme, e.g. http://host:port")),
-    }
+    };
     let authority = uri
         .authority()
-        .ok_or_else(|| format!("url {url:?} has no host"))?
-        .to_string();
+        .ok_or_else(|| format!("url {url:?} has no host"))?;
     if uri.query().is_some() {
         return Err(format!("url {url:?} must not have a query; use addQuery"));
     }
-    Ok((authority, uri.path().trim_end_matches('/').to_string()))
+    Ok((
+        format!("{scheme}://{authority}"),
+        uri.path().trim_end_matches('/').to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -657,7 +670,7 @@ mod tests {
             r#"{"name":"t","url":"http://h:1","match":{"uris":["nope"]}}"#,
             r#"{"name":"t","url":"http://h:1","match":{"uris":["/a/{b"]}}"#,
             r#"{"name":"t","url":"http://h:1","match":{"uris":["/a"]},"replaceURI":"/{zz}"}"#,
-            r#"{"name":"t","url":"https://h:1","match":{"uris":["/a"]}}"#,
+            r#"{"name":"t","url":"ftp://h:1","match":{"uris":["/a"]}}"#,
             r#"{"name":"t","url":"http://h:1","match":{}}"#,
             r#"{"name":"a,b","url":"http://h:1","match":{"uris":["/"]}}"#,
             r#"{"name":"t","url":"http://h:1","match":{"uris":["/"]},"replicas":0}"#,
