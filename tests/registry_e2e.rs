@@ -531,7 +531,7 @@ fn bad_input_is_refused_and_changes_nothing() {
 
 /// An https registry is refused at startup with a clear message.
 #[test]
-fn https_registry_is_a_startup_error() {
+fn bad_registry_url_is_a_startup_error() {
     use std::io::Read;
     let port = free_port();
     let child = std::process::Command::new(common::goto_bin())
@@ -539,7 +539,7 @@ fn https_registry_is_a_startup_error() {
             "--port",
             &port.to_string(),
             "--registry",
-            "https://127.0.0.1:1",
+            "ftp://127.0.0.1:1",
         ])
         .env("POD_IP", "127.0.0.1")
         .stdout(std::process::Stdio::null())
@@ -553,7 +553,47 @@ fn https_registry_is_a_startup_error() {
     if let Some(mut e) = g.child.stderr.take() {
         let _ = e.read_to_string(&mut err);
     }
-    assert!(err.contains("https registries are not supported"), "{err}");
+    assert!(err.contains("want http[s]://"), "{err}");
+}
+
+/// A registry behind an https listener: peers verify it with `--certs`.
+#[test]
+fn peers_register_with_an_https_registry() {
+    let reg = registry();
+    let tls_port = free_port();
+    ok(
+        &reg,
+        "/listeners/add",
+        &format!(r#"{{"port":{tls_port},"protocol":"https"}}"#),
+    );
+    let dir = std::env::temp_dir().join(format!("goto-https-registry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    std::fs::write(
+        dir.join("registry.pem"),
+        reg.get(&format!("/listeners/{tls_port}/cert")).text(),
+    )
+    .expect("write cert");
+    let url = format!("https://localhost:{tls_port}");
+    let p = Goto::start(&[
+        "--label",
+        "peer1",
+        "--registry",
+        &url,
+        "--certs",
+        dir.to_str().unwrap_or("."),
+        QUIET,
+    ]);
+    let a = addr(&p);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            reg.get("/registry/peers").json()["peer1"]["pods"]
+                .get(&a)
+                .is_some()
+        }),
+        "peer did not register over https: {}",
+        reg.get("/registry/peers").text()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Whether the JSON object at `path` has `key` (false while it is a 404).

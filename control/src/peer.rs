@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::proxy::client::HttpClient;
 use crate::registry::call::{call, seg, Reply};
 use crate::{App, ControlError};
 
@@ -86,19 +87,17 @@ pub fn registry_base(url: &str) -> Result<String, String> {
         .trim()
         .parse()
         .map_err(|e| format!("invalid --registry URL {url:?}: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(format!(
-                "--registry {url}: https registries are not supported, use http://"
-            ))
-        }
-        _ => return Err(format!("--registry {url}: want http://host[:port]")),
-    }
+    let scheme = match uri.scheme_str() {
+        Some(s @ ("http" | "https")) => s,
+        _ => return Err(format!("--registry {url}: want http[s]://host[:port]")),
+    };
     let auth = uri
         .authority()
         .ok_or_else(|| format!("--registry {url}: no host"))?;
-    Ok(format!("http://{auth}{}", uri.path().trim_end_matches('/')))
+    Ok(format!(
+        "{scheme}://{auth}{}",
+        uri.path().trim_end_matches('/')
+    ))
 }
 
 /// Starts registration in the background when `--registry` is set.
@@ -107,6 +106,15 @@ pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
         return Ok(());
     };
     let base = registry_base(url).map_err(ControlError::Registry)?;
+    // An https registry is verified (system roots and --certs): without any
+    // roots that cannot work, so say so now rather than retry forever.
+    if base.starts_with("https://") {
+        if let Err(e) = &app.verifying_client {
+            return Err(ControlError::Registry(format!(
+                "--registry {url}: cannot verify its certificate: {e}"
+            )));
+        }
+    }
     let ip = if app.host.ip.contains(':') {
         format!("[{}]", app.host.ip)
     } else {
@@ -160,7 +168,7 @@ pub async fn stop(app: &Arc<App>) {
         seg(&ctx.address)
     );
     match call(
-        &app.proxy_client,
+        registry_client(app, ctx),
         Method::POST,
         &url,
         "",
@@ -171,6 +179,15 @@ pub async fn stop(app: &Arc<App>) {
         Ok(r) if r.status.is_success() => tracing::info!("deregistered from the registry"),
         Ok(r) => tracing::warn!(status = %r.status, reply = %r.text(), "deregistration refused"),
         Err(e) => tracing::warn!(error = %e, "cannot deregister"),
+    }
+}
+
+/// The client for calls to the registry: verifying for https (checked at
+/// start to be usable).
+fn registry_client<'a>(app: &'a App, ctx: &Ctx) -> &'a HttpClient {
+    match &app.verifying_client {
+        Ok(c) if ctx.base.starts_with("https://") => c,
+        _ => &app.proxy_client,
     }
 }
 
@@ -217,7 +234,7 @@ async fn run(app: Arc<App>) {
             }
             let url = format!("{}/registry/peers/{}/remember", ctx.base, seg(&ctx.label));
             match call(
-                &app.proxy_client,
+                registry_client(&app, ctx),
                 Method::POST,
                 &url,
                 ctx.info.clone(),
@@ -255,7 +272,7 @@ struct Registration {
 async fn register_once(app: &Arc<App>, ctx: &Ctx) -> Result<Registration, String> {
     let url = format!("{}/registry/peers/add", ctx.base);
     let r = call(
-        &app.proxy_client,
+        registry_client(app, ctx),
         Method::POST,
         &url,
         ctx.info.clone(),
@@ -433,7 +450,7 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         if sent.data.get(&key) != Some(&text) {
             let url = format!("{locker}/store/{}", seg(&key));
             match call(
-                &app.proxy_client,
+                registry_client(app, ctx),
                 Method::POST,
                 &url,
                 text.clone(),
@@ -456,7 +473,15 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         }
         if finished && !sent.locked.contains(&key) {
             let url = format!("{locker}/lock/{}", seg(&key));
-            if let Ok(r) = call(&app.proxy_client, Method::POST, &url, "", REGISTRY_TIMEOUT).await {
+            if let Ok(r) = call(
+                registry_client(app, ctx),
+                Method::POST,
+                &url,
+                "",
+                REGISTRY_TIMEOUT,
+            )
+            .await
+            {
                 if r.status.is_success() {
                     sent.locked.insert(key);
                 }
@@ -479,9 +504,11 @@ mod tests {
             registry_base("http://127.0.0.1:8000/").as_deref(),
             Ok("http://127.0.0.1:8000")
         );
-        assert!(registry_base("https://r:8443")
-            .unwrap_err()
-            .contains("https"));
+        assert_eq!(
+            registry_base("https://r:8443/").as_deref(),
+            Ok("https://r:8443")
+        );
+        assert!(registry_base("ftp://r").unwrap_err().contains("http[s]"));
         assert!(registry_base("goto-registry:8000").is_err());
         assert!(registry_base("").is_err());
     }
