@@ -245,7 +245,8 @@ fn set_blocking(app: &Arc<App>, flag: &str) -> ApiResult {
     }))
 }
 
-fn header_names(names: &str) -> Result<Vec<String>, ApiError> {
+/// Header names as the client API accepts them (RFC 9110 tokens), lower-cased.
+pub(crate) fn header_names(names: &str) -> Result<Vec<String>, ApiError> {
     let list = admin::list(names);
     if list.is_empty() {
         return Err(ApiError::bad("no header names given"));

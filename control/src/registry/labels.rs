@@ -202,21 +202,7 @@ pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>)
 }
 
 /// Header names as the client API accepts them, lower-cased.
-pub(super) fn header_names(names: &str) -> Result<Vec<String>, ApiError> {
-    let list = admin::list(names);
-    if list.is_empty() {
-        return Err(ApiError::bad("no header names given"));
-    }
-    for h in &list {
-        if !h
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
-            return Err(ApiError::bad(format!("invalid header name {h:?}")));
-        }
-    }
-    Ok(list.into_iter().map(|h| h.to_ascii_lowercase()).collect())
-}
+pub(super) use crate::client::header_names;
 
 pub(super) async fn track(app: &Arc<App>, names: &str) -> ApiResult {
     let list = header_names(names)?;
