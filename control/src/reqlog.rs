@@ -18,6 +18,9 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// How often the writer drains the buffer: short enough that a `tail -f`
 /// looks live, long enough that a busy server pays one write per many lines.
 const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// An idle server's writer backs off to this, so it does not wake 50 times a
+/// second for nothing.
+const IDLE_FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 struct Shared {
     pending: Mutex<String>,
@@ -76,9 +79,14 @@ impl RequestLog {
 
 fn writer(shared: Arc<Shared>) {
     let mut spare = String::with_capacity(64 * 1024);
+    let mut every = FLUSH_EVERY;
     loop {
-        std::thread::sleep(FLUSH_EVERY);
-        drain(&shared, &mut spare);
+        std::thread::sleep(every);
+        every = if drain(&shared, &mut spare) {
+            FLUSH_EVERY
+        } else {
+            (every * 2).min(IDLE_FLUSH_EVERY)
+        };
         // The writer holds one reference; when it is the only one left, every
         // RequestLog is gone and nothing more will come.
         if Arc::strong_count(&shared) == 1 {
@@ -87,11 +95,12 @@ fn writer(shared: Arc<Shared>) {
     }
 }
 
-fn drain(shared: &Shared, spare: &mut String) {
+/// Writes out what is pending; false when there was nothing.
+fn drain(shared: &Shared, spare: &mut String) -> bool {
     {
         let mut buf = shared.pending.lock();
         if buf.is_empty() {
-            return;
+            return false;
         }
         std::mem::swap(&mut *buf, spare);
     }
@@ -103,4 +112,5 @@ fn drain(shared: &Shared, spare: &mut String) {
     if spare.capacity() > 1024 * 1024 {
         spare.shrink_to(64 * 1024);
     }
+    true
 }
