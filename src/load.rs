@@ -70,6 +70,10 @@ pub struct LoadArgs {
     /// I/O driver of the engine.
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     pub io_driver: DriverArg,
+    /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
+    /// -c is the number of concurrent streams, at most 100 per connection.
+    #[arg(long)]
+    pub http2: bool,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -98,6 +102,9 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let needed = u64::from(target.replicas) + SPARE_FDS;
     if let Err(e) = goto_engine::raise_nofile_limit(needed) {
         eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
+    }
+    if args.http2 {
+        return run_http2(&args, target);
     }
     let cfg = EngineConfig {
         cores: args.cores,
@@ -141,21 +148,110 @@ pub fn run(args: LoadArgs) -> ExitCode {
     install_sigint();
     watch(&run, show_progress);
     let snap = run.snapshot();
-    let stats = snap.targets.values().next().cloned().unwrap_or_default();
     let info = RunInfo {
         url: &args.url,
+        http2: false,
         connections: replicas,
         cores: engine.cores(),
         io_driver: engine.io_driver().to_string(),
         rate: args.rate,
     };
+    report(&args, &info, &snap)
+}
+
+/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
+/// own, not the io_uring engine), with the same progress line and report.
+fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
+    let tls = TlsConfig {
+        extra_roots: args.cacert.clone(),
+        use_system_roots: true,
+    };
+    let replicas = target.replicas;
+    let name = target.name.clone();
+    let started = Instant::now();
+    let run = match goto_control::h2load::H2Run::start(target, &tls) {
+        Ok(r) => H2Progress { run: r, started },
+        Err(e) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    install_sigint();
+    watch(&run, show_progress);
+    let snap = RunSnapshot {
+        targets: BTreeMap::from([(name, run.run.snapshot())]),
+        finished: true,
+        elapsed: started.elapsed(),
+    };
+    let info = RunInfo {
+        url: &args.url,
+        http2: true,
+        connections: replicas,
+        cores: goto_control::h2load::WORKERS,
+        io_driver: "tokio (HTTP/2)".to_string(),
+        rate: args.rate,
+    };
+    report(args, &info, &snap)
+}
+
+/// What the progress loop needs of a run.
+trait Progress {
+    /// True once finished; waits at most `timeout`.
+    fn wait(&self, timeout: Duration) -> bool;
+    fn stop(&self);
+    /// (requests, errors, elapsed).
+    fn totals(&self) -> (u64, u64, Duration);
+}
+
+impl Progress for RunHandle {
+    fn wait(&self, timeout: Duration) -> bool {
+        RunHandle::wait(self, Some(timeout))
+    }
+
+    fn stop(&self) {
+        RunHandle::stop(self)
+    }
+
+    fn totals(&self) -> (u64, u64, Duration) {
+        let snap = self.snapshot();
+        let (r, e) = snap
+            .targets
+            .values()
+            .fold((0, 0), |(r, e), t| (r + t.requests, e + t.error_count()));
+        (r, e, snap.elapsed)
+    }
+}
+
+struct H2Progress {
+    run: goto_control::h2load::H2Run,
+    started: Instant,
+}
+
+impl Progress for H2Progress {
+    fn wait(&self, timeout: Duration) -> bool {
+        self.run.wait(Some(timeout))
+    }
+
+    fn stop(&self) {
+        self.run.stop()
+    }
+
+    fn totals(&self) -> (u64, u64, Duration) {
+        let s = self.run.snapshot();
+        (s.requests, s.error_count(), self.started.elapsed())
+    }
+}
+
+fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
+    let stats = snap.targets.values().next().cloned().unwrap_or_default();
     let out = if args.json {
         let mut s =
-            serde_json::to_string_pretty(&json_report(&info, &snap, &stats)).unwrap_or_default();
+            serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
         s.push('\n');
         s
     } else {
-        text_report(&info, &snap, &stats)
+        text_report(info, snap, &stats)
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
@@ -241,10 +337,10 @@ fn install_sigint() {
 }
 
 /// Waits for the run, drawing the progress line when asked.
-fn watch(run: &RunHandle, show_progress: bool) {
+fn watch(run: &impl Progress, show_progress: bool) {
     let mut last = (Instant::now(), 0u64);
     let mut stopping = false;
-    while !run.wait(Some(PROGRESS_EVERY)) {
+    while !run.wait(PROGRESS_EVERY) {
         if INTERRUPTED.load(Ordering::Relaxed) && !stopping {
             stopping = true;
             run.stop();
@@ -255,18 +351,14 @@ fn watch(run: &RunHandle, show_progress: bool) {
             }
         }
         if show_progress {
-            let snap = run.snapshot();
-            let (requests, errors) = snap
-                .targets
-                .values()
-                .fold((0, 0), |(r, e), t| (r + t.requests, e + t.error_count()));
+            let (requests, errors, elapsed) = run.totals();
             let now = Instant::now();
             let rate = (requests - last.1.min(requests)) as f64
                 / now.duration_since(last.0).as_secs_f64().max(1e-9);
             last = (now, requests);
             eprint!(
                 "\r\x1b[2K{requests} requests  {rate:.0} req/s  {errors} errors  {:.1}s",
-                snap.elapsed.as_secs_f64()
+                elapsed.as_secs_f64()
             );
         }
     }
@@ -277,6 +369,8 @@ fn watch(run: &RunHandle, show_progress: bool) {
 
 struct RunInfo<'a> {
     url: &'a str,
+    /// With `--http2`, `connections` counts concurrent streams.
+    http2: bool,
     connections: u32,
     cores: usize,
     io_driver: String,
@@ -368,11 +462,23 @@ fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> Strin
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(o, "goto load {}", info.url);
-    let _ = writeln!(
-        o,
-        "  {} connections on {} cores ({})",
-        info.connections, info.cores, info.io_driver
-    );
+    if info.http2 {
+        let per = goto_control::h2load::STREAMS_PER_CONNECTION;
+        let _ = writeln!(
+            o,
+            "  {} streams over {} connections on {} threads ({})",
+            info.connections,
+            info.connections.div_ceil(per),
+            info.cores,
+            info.io_driver
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  {} connections on {} cores ({})",
+            info.connections, info.cores, info.io_driver
+        );
+    }
     if let Some(rate) = info.rate {
         let _ = writeln!(
             o,

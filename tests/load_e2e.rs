@@ -469,3 +469,42 @@ fn request_timeout_is_an_error_not_a_hang() {
         assert_eq!(count(&v, &["errors", "timeout"]), 2, "{driver}: {v}");
     }
 }
+
+#[test]
+fn http2_load_counts_exactly_against_goto() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "--http2",
+        "-n",
+        "2000",
+        "-c",
+        "150",
+        "--track-header",
+        "via-goto",
+        &url(goto.port, "/h2"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(count(&v, &["requests"]), 2000, "{v}");
+    assert_eq!(count(&v, &["countsByStatusCodes", "200"]), 2000, "{v}");
+    assert_eq!(v["ioDriver"], "tokio (HTTP/2)");
+    let via: u64 = v["countsByHeaderValues"]["via-goto"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+    assert_eq!(via, 2000, "{v}");
+    assert!(v["requestsPerSecond"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
+    // A server that does not speak HTTP/2 gives errors, not a hang.
+    let refused = load(&[
+        "--json",
+        "--no-progress",
+        "--http2",
+        "-n",
+        "10",
+        &url(free_port(), "/"),
+    ]);
+    assert_eq!(refused.code, 0, "{}", refused.stderr);
+    assert_eq!(count(&refused.json(), &["countsByStatusCodes", "0"]), 10);
+}

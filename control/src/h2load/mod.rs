@@ -30,7 +30,7 @@ use stats::RunStats;
 use target::H2Target;
 
 /// Worker threads of the HTTP/2 runtime.
-const WORKERS: usize = 2;
+pub const WORKERS: usize = 2;
 
 /// The HTTP/2 runtime, started on first use and kept for the process's life.
 fn runtime() -> Result<Handle, PlanError> {
