@@ -157,7 +157,7 @@ where
                 .and_then(|c| c.parse::<u16>().ok())
                 .and_then(|c| StatusCode::from_u16(c).ok())
                 .unwrap_or(StatusCode::OK);
-            let parity = if n % 2 == 0 { "even" } else { "odd" };
+            let parity = if n.is_multiple_of(2) { "even" } else { "odd" };
             let resp = Response::builder()
                 .status(status)
                 .header("x-a", "1")

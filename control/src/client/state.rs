@@ -37,10 +37,7 @@ pub struct Invocation {
 impl Invocation {
     pub fn is_finished(&self) -> bool {
         self.done.is_some()
-            || (self
-                .engine_run
-                .as_ref()
-                .map_or(true, RunHandle::is_finished)
+            || (self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
                 && self.h2.iter().all(|(_, r)| r.is_finished()))
     }
 

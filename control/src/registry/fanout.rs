@@ -138,11 +138,11 @@ pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str
         let st = app.registry.inner.lock();
         st.all_addrs()
             .into_iter()
-            .filter(|(l, _)| peer.map_or(true, |p| p == l))
+            .filter(|(l, _)| peer.is_none_or(|p| p == l))
             .map(|(l, addrs)| {
                 let addrs = addrs
                     .into_iter()
-                    .filter(|a| addr.map_or(true, |x| x == a))
+                    .filter(|a| addr.is_none_or(|x| x == a))
                     .collect();
                 (l, addrs)
             })
