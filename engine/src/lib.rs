@@ -42,8 +42,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
-
 /// Re-exported so users of [`TargetSpec::body`] and [`TargetStats`] need no extra dependencies.
 pub use bytes::Bytes;
 pub use hdrhistogram::Histogram;
@@ -60,7 +58,7 @@ pub use tls::{client_config, tls_server_name, TlsConfig};
 use plan::PreparedTarget;
 use run::RunShared;
 use tls::TlsConfigs;
-use worker::{Assignment, Command};
+use worker::{Assignment, Command, Mailbox};
 
 /// Which I/O driver to ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,7 +97,7 @@ pub struct EngineConfig {
 
 /// What runs and handles share with the engine.
 pub(crate) struct EngineShared {
-    senders: Vec<Sender<Command>>,
+    senders: Vec<Mailbox>,
     driver: IoDriver,
     next_run: AtomicU64,
     tls: TlsConfigs,
@@ -108,7 +106,7 @@ pub(crate) struct EngineShared {
 impl EngineShared {
     /// Sends a command to worker `core`; false if it is gone.
     pub(crate) fn send(&self, core: usize, cmd: Command) -> bool {
-        self.senders.get(core).is_some_and(|s| s.send(cmd).is_ok())
+        self.senders.get(core).is_some_and(|s| s.send(cmd))
     }
 }
 
@@ -178,13 +176,13 @@ impl Engine {
         let mut threads = Vec::with_capacity(cores);
         let mut failure = None;
         for i in 0..cores {
-            let (tx, rx) = crossbeam_channel::unbounded();
+            let (tx, inbox) = worker::mailbox();
             let core = if ids.is_empty() {
                 None
             } else {
                 Some(ids[i % ids.len()])
             };
-            match worker::spawn(i, core, driver, rx, ready_tx.clone()) {
+            match worker::spawn(i, core, driver, inbox, ready_tx.clone()) {
                 Ok(t) => {
                     senders.push(tx);
                     threads.push(t);
