@@ -62,10 +62,6 @@ impl RequestLog {
         buf.push('\n');
     }
 
-    pub fn log(&self, line: String) {
-        self.log_with(|b| b.push_str(&line));
-    }
-
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }

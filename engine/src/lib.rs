@@ -50,7 +50,7 @@ pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind}
 pub use http1::status::canonical_reason;
 pub use limits::raise_nofile_limit;
 pub use pacer::Pacer;
-pub use plan::{Plan, TargetSpec, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+pub use plan::{Plan, TargetSpec, TlsTarget, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 pub use run::{RunHandle, RunSnapshot};
 pub use stats::TargetStats;
 pub use tls::{client_config, tls_server_name, TlsConfig};

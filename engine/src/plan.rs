@@ -173,9 +173,9 @@ impl TargetSpec {
     }
 }
 
-/// TLS parameters of an https target.
+/// TLS parameters of an https target (also used by the HTTP/2 runner).
 #[derive(Debug, Clone)]
-pub(crate) struct TlsTarget {
+pub struct TlsTarget {
     pub config: Arc<ClientConfig>,
     pub server_name: ServerName<'static>,
 }

@@ -11,7 +11,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::target::{H2Target, TlsTarget};
+use goto_engine::TlsTarget;
+
+use super::target::H2Target;
 
 /// Most replicas (concurrent streams) that share one connection.
 pub const STREAMS_PER_CONNECTION: u32 = 100;

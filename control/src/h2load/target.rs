@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use goto_engine::http1::url::Url;
-use goto_engine::{PlanError, TargetSpec, TlsConfig};
+use goto_engine::{PlanError, TargetSpec, TlsConfig, TlsTarget};
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Uri};
 use parking_lot::Mutex;
-use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 /// Request headers that HTTP/2 forbids (connection-specific); a target's
@@ -25,13 +24,6 @@ const CONNECTION_HEADERS: [&str; 5] = [
     "transfer-encoding",
     "upgrade",
 ];
-
-/// TLS parameters of an https target.
-#[derive(Debug, Clone)]
-pub(crate) struct TlsTarget {
-    pub config: Arc<ClientConfig>,
-    pub server_name: ServerName<'static>,
-}
 
 /// A validated HTTP/2 target.
 #[derive(Debug)]
