@@ -66,16 +66,20 @@ pub(super) async fn run(
         stop,
         deadline: spec.timeout.map(|t| Instant::now() + t),
     };
+    let ctx = RunCtx {
+        app,
+        spec,
+        run,
+        markers,
+        depth,
+    };
+    let spec = &ctx.spec;
     let mut stopped = !spec.initial_delay.is_zero() && !stopper.pause(spec.initial_delay).await;
     let mut i = 0;
     while !stopped && i < spec.count {
         let done = match &spec.task {
-            Task::Http(t) => {
-                http_iteration(&app, &spec, run, t, &markers, depth, &mut stopper).await
-            }
-            Task::Command(c) => {
-                command_iteration(&app, &spec, run, c, &markers, depth, &mut stopper).await
-            }
+            Task::Http(t) => http_iteration(&ctx, t, &mut stopper).await,
+            Task::Command(c) => command_iteration(&ctx, c, &mut stopper).await,
         };
         stopped = !done;
         i += 1;
@@ -83,28 +87,48 @@ pub(super) async fn run(
             stopped = !stopper.pause(spec.delay).await;
         }
     }
-    app.jobs.finish(&spec.id, run, stopped);
+    ctx.app.jobs.finish(&spec.id, ctx.run, stopped);
     if let Some(next) = &spec.finish_trigger {
-        if let Err(e) = app.jobs.start_run(&app, next, Markers::new(), depth + 1) {
+        if let Err(e) = ctx
+            .app
+            .jobs
+            .start_run(&ctx.app, next, Markers::new(), ctx.depth + 1)
+        {
             tracing::warn!(job = %spec.id, trigger = %next, "finish trigger not started: {e}");
         }
     }
 }
 
-/// Records an output and hands its markers to the `outputTrigger` job.
-fn output(
-    app: &Arc<App>,
-    spec: &JobSpec,
+/// What every part of one run needs: the instance, the job, the run's index,
+/// the marker values it was started with and its depth in a trigger chain.
+#[derive(Clone)]
+struct RunCtx {
+    app: Arc<App>,
+    spec: Arc<JobSpec>,
     run: u32,
-    data: serde_json::Value,
     markers: Markers,
     depth: u32,
-) {
-    app.jobs.push(&spec.id, run, data);
-    if let Some(next) = &spec.output_trigger {
-        if let Err(e) = app.jobs.start_run(app, next, markers, depth + 1) {
-            tracing::warn!(job = %spec.id, trigger = %next, "output trigger not started: {e}");
+}
+
+impl RunCtx {
+    /// Records an output and hands `found` markers to the `outputTrigger` job.
+    fn output(&self, data: serde_json::Value, found: Markers) {
+        let spec = &self.spec;
+        self.app.jobs.push(&spec.id, self.run, data);
+        if let Some(next) = &spec.output_trigger {
+            if let Err(e) = self
+                .app
+                .jobs
+                .start_run(&self.app, next, found, self.depth + 1)
+            {
+                tracing::warn!(job = %spec.id, trigger = %next, "output trigger not started: {e}");
+            }
         }
+    }
+
+    /// An error as an output (no markers).
+    fn error(&self, msg: String) {
+        self.output(msg.into(), Markers::new());
     }
 }
 
@@ -121,27 +145,19 @@ fn fill(s: &str, markers: &Markers) -> String {
 }
 
 /// One iteration of an HTTP task; false if the run was stopped meanwhile.
-async fn http_iteration(
-    app: &Arc<App>,
-    spec: &Arc<JobSpec>,
-    run: u32,
-    t: &HttpTask,
-    markers: &Markers,
-    depth: u32,
-    stopper: &mut Stopper,
-) -> bool {
+async fn http_iteration(ctx: &RunCtx, t: &HttpTask, stopper: &mut Stopper) -> bool {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..t.replicas {
-        let (app, spec, t, markers) = (app.clone(), spec.clone(), t.clone(), markers.clone());
+        let (ctx, t) = (ctx.clone(), t.clone());
         set.spawn(async move {
             for _ in 0..t.request_count {
-                let data = send(&app, &t, &markers).await;
+                let data = send(&ctx.app, &t, &ctx.markers).await;
                 let found = if t.parse_json {
                     json_markers(&data)
                 } else {
                     Markers::new()
                 };
-                output(&app, &spec, run, data, found, depth);
+                ctx.output(data, found);
             }
         });
     }
@@ -243,15 +259,8 @@ fn line_markers(c: &CommandTask, line: &str) -> Markers {
 }
 
 /// One iteration of a command task; false if the run was stopped meanwhile.
-async fn command_iteration(
-    app: &Arc<App>,
-    spec: &Arc<JobSpec>,
-    run: u32,
-    c: &CommandTask,
-    markers: &Markers,
-    depth: u32,
-    stopper: &mut Stopper,
-) -> bool {
+async fn command_iteration(ctx: &RunCtx, c: &CommandTask, stopper: &mut Stopper) -> bool {
+    let markers = &ctx.markers;
     let mut cmd = tokio::process::Command::new(fill(&c.cmd, markers));
     cmd.args(c.args.iter().map(|a| fill(a, markers)))
         .stdin(std::process::Stdio::null())
@@ -262,8 +271,7 @@ async fn command_iteration(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let msg = format!("error: cannot start {:?}: {e}", c.cmd);
-            output(app, spec, run, msg.into(), Markers::new(), depth);
+            ctx.error(format!("error: cannot start {:?}: {e}", c.cmd));
             return true;
         }
     };
@@ -276,11 +284,11 @@ async fn command_iteration(
             line = lines.next_line() => match line {
                 Ok(Some(l)) => {
                     let found = line_markers(c, &l);
-                    output(app, spec, run, l.into(), found, depth);
+                    ctx.output(l.into(), found);
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    output(app, spec, run, format!("error: reading output: {e}").into(), Markers::new(), depth);
+                    ctx.error(format!("error: reading output: {e}"));
                     break;
                 }
             },
@@ -291,8 +299,7 @@ async fn command_iteration(
         st = child.wait() => {
             if let Ok(st) = st {
                 if !st.success() {
-                    let msg = format!("error: command exited with {st}");
-                    output(app, spec, run, msg.into(), Markers::new(), depth);
+                    ctx.error(format!("error: command exited with {st}"));
                 }
             }
             true
