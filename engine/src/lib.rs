@@ -42,6 +42,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crossbeam_channel::Sender;
+
 /// Re-exported so users of [`TargetSpec::body`] and [`TargetStats`] need no extra dependencies.
 pub use bytes::Bytes;
 pub use hdrhistogram::Histogram;
@@ -58,7 +60,7 @@ pub use tls::{client_config, tls_server_name, TlsConfig};
 use plan::PreparedTarget;
 use run::RunShared;
 use tls::TlsConfigs;
-use worker::{Assignment, Command, Mailbox};
+use worker::{Assignment, Command};
 
 /// Which I/O driver to ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,7 +99,7 @@ pub struct EngineConfig {
 
 /// What runs and handles share with the engine.
 pub(crate) struct EngineShared {
-    senders: Vec<Mailbox>,
+    senders: Vec<Sender<Command>>,
     driver: IoDriver,
     next_run: AtomicU64,
     tls: TlsConfigs,
@@ -106,7 +108,7 @@ pub(crate) struct EngineShared {
 impl EngineShared {
     /// Sends a command to worker `core`; false if it is gone.
     pub(crate) fn send(&self, core: usize, cmd: Command) -> bool {
-        self.senders.get(core).is_some_and(|s| s.send(cmd))
+        self.senders.get(core).is_some_and(|s| s.send(cmd).is_ok())
     }
 }
 
@@ -176,13 +178,13 @@ impl Engine {
         let mut threads = Vec::with_capacity(cores);
         let mut failure = None;
         for i in 0..cores {
-            let (tx, inbox) = worker::mailbox();
+            let (tx, rx) = crossbeam_channel::unbounded();
             let core = if ids.is_empty() {
                 None
             } else {
                 Some(ids[i % ids.len()])
             };
-            match worker::spawn(i, core, driver, inbox, ready_tx.clone()) {
+            match worker::spawn(i, core, driver, rx, ready_tx.clone()) {
                 Ok(t) => {
                     senders.push(tx);
                     threads.push(t);

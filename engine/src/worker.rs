@@ -1,10 +1,7 @@
 //! Worker threads: one per core, pinned, each running its own monoio
 //! runtime (io_uring or the legacy epoll driver). Commands arrive on a
 //! crossbeam channel; a worker with live runs checks it every [`TICK`], an
-//! idle worker awaits it inside its runtime ([`Inbox::recv`], woken from the
-//! sending thread), so its ring keeps turning: reads dropped by timeouts or
-//! stops are cancelled through the ring, and their sockets close only once
-//! those cancellations are reaped.
+//! idle worker blocks on it.
 //!
 //! A worker owns its share of each run ([`LocalRun`]): the replicas' tasks
 //! and per-target counters ([`CoreTarget`]). Snapshots copy those counters
@@ -19,15 +16,12 @@
 //! set-ups, for measurement.
 
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::task::Poll;
 use std::task::Waker;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
@@ -42,6 +36,11 @@ use crate::IoDriver;
 
 /// How often a busy worker looks for commands.
 const TICK: Duration = Duration::from_millis(10);
+/// How long a worker keeps driving its ring after its last run ended before
+/// it blocks on the command channel: reads dropped by timeouts or stops are
+/// cancelled through the ring, and their sockets close only once those
+/// cancellations are submitted and reaped.
+const IDLE_DRAIN: Duration = Duration::from_millis(500);
 /// io_uring submission queue size per core.
 const URING_ENTRIES: u32 = 4096;
 
@@ -49,67 +48,6 @@ const URING_ENTRIES: u32 = 4096;
 pub(crate) struct Assignment {
     pub target: usize,
     pub replicas: Vec<u32>,
-}
-
-/// The sending side of a worker's commands: a send also wakes the worker if
-/// it is idle, waiting in its runtime.
-pub(crate) struct Mailbox {
-    tx: Sender<Command>,
-    idle: Arc<Mutex<Option<Waker>>>,
-}
-
-/// The worker's side of [`Mailbox`].
-pub(crate) struct Inbox {
-    rx: Receiver<Command>,
-    idle: Arc<Mutex<Option<Waker>>>,
-}
-
-/// A worker's command channel.
-pub(crate) fn mailbox() -> (Mailbox, Inbox) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let idle = Arc::new(Mutex::new(None));
-    (
-        Mailbox {
-            tx,
-            idle: idle.clone(),
-        },
-        Inbox { rx, idle },
-    )
-}
-
-impl Mailbox {
-    /// Sends `cmd`; false if the worker is gone.
-    pub(crate) fn send(&self, cmd: Command) -> bool {
-        let sent = self.tx.send(cmd).is_ok();
-        // Taken after the send: a worker that registers later finds the
-        // command when it looks at the channel next.
-        let waker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(w) = waker {
-            w.wake();
-        }
-        sent
-    }
-}
-
-impl Inbox {
-    fn try_recv(&self) -> Result<Command, TryRecvError> {
-        self.rx.try_recv()
-    }
-
-    /// The next command, awaited in the runtime; `None` once every sender
-    /// is gone.
-    async fn recv(&self) -> Option<Command> {
-        poll_fn(|cx| {
-            // Registered before looking, so a send in between is not missed.
-            *self.idle.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-            match self.rx.try_recv() {
-                Ok(c) => Poll::Ready(Some(c)),
-                Err(TryRecvError::Empty) => Poll::Pending,
-                Err(TryRecvError::Disconnected) => Poll::Ready(None),
-            }
-        })
-        .await
-    }
 }
 
 pub(crate) enum Command {
@@ -208,7 +146,7 @@ pub(crate) fn spawn(
     index: usize,
     core: Option<core_affinity::CoreId>,
     driver: IoDriver,
-    inbox: Inbox,
+    rx: Receiver<Command>,
     ready: Sender<Result<(), EngineError>>,
 ) -> Result<JoinHandle<()>, EngineError> {
     std::thread::Builder::new()
@@ -227,7 +165,7 @@ pub(crate) fn spawn(
                 IoDriver::IoUring => match build_uring() {
                     Ok(mut rt) => {
                         let _ = ready.send(Ok(()));
-                        rt.block_on(worker_main(inbox));
+                        rt.block_on(worker_main(rx));
                     }
                     Err(e) => {
                         let _ = ready.send(Err(fail(e)));
@@ -237,7 +175,7 @@ pub(crate) fn spawn(
                     match RuntimeBuilder::<LegacyDriver>::new().enable_timer().build() {
                         Ok(mut rt) => {
                             let _ = ready.send(Ok(()));
-                            rt.block_on(worker_main(inbox));
+                            rt.block_on(worker_main(rx));
                         }
                         Err(e) => {
                             let _ = ready.send(Err(fail(e)));
@@ -284,21 +222,36 @@ fn build_uring() -> std::io::Result<UringRuntime> {
     Err(last.unwrap_or_else(|| std::io::Error::other("io_uring set-up failed")))
 }
 
-async fn worker_main(inbox: Inbox) {
+async fn worker_main(rx: Receiver<Command>) {
     let mut runs: Vec<Rc<LocalRun>> = Vec::new();
     let mut shutting_down = false;
+    let mut idle_since: Option<Instant> = None;
     loop {
         runs.retain(|r| !r.done.get());
         if shutting_down && runs.is_empty() {
             return;
         }
         let cmd = if runs.is_empty() {
-            match inbox.recv().await {
-                Some(c) => Some(c),
-                None => return,
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < IDLE_DRAIN {
+                match rx.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => {
+                        monoio::time::sleep(TICK).await;
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                // Nothing to drive: block the thread until there is work.
+                match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
             }
         } else {
-            match inbox.try_recv() {
+            idle_since = None;
+            match rx.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
                 Err(TryRecvError::Disconnected) => Some(Command::Shutdown),
