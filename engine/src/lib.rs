@@ -23,7 +23,8 @@
 //! Modules: [`http1`] is the pure codec; `conn` the connection and its
 //! timeouts; `replica` the run loop; `pacer` pacing and stop conditions;
 //! `worker` the pinned runtimes; [`stats`] the counters; `plan` validation
-//! and preparation; `run` the handle; `tls` rustls set-up.
+//! and preparation; `run` the handle; `tls` rustls set-up; [`timeline`]
+//! per-interval results from snapshots; [`threshold`] pass/fail checks.
 
 mod conn;
 mod error;
@@ -34,6 +35,8 @@ mod plan;
 mod replica;
 mod run;
 pub mod stats;
+pub mod threshold;
+pub mod timeline;
 mod tls;
 mod worker;
 
@@ -55,6 +58,8 @@ pub use pacer::Pacer;
 pub use plan::{Plan, TargetSpec, TlsTarget, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 pub use run::{RunHandle, RunSnapshot};
 pub use stats::TargetStats;
+pub use threshold::{Threshold, ThresholdError, Verdict};
+pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 
 use plan::PreparedTarget;
