@@ -24,7 +24,8 @@
 //! timeouts; `replica` the run loop; `pacer` pacing and stop conditions;
 //! `worker` the pinned runtimes; [`stats`] the counters; `plan` validation
 //! and preparation; `run` the handle; `tls` rustls set-up; [`timeline`]
-//! per-interval results from snapshots; [`threshold`] pass/fail checks.
+//! per-interval results from snapshots; [`threshold`] pass/fail checks;
+//! [`stages`] load shapes (rate ramps).
 
 mod conn;
 mod error;
@@ -34,6 +35,7 @@ mod pacer;
 mod plan;
 mod replica;
 mod run;
+pub mod stages;
 pub mod stats;
 pub mod threshold;
 pub mod timeline;
@@ -57,6 +59,7 @@ pub use limits::raise_nofile_limit;
 pub use pacer::Pacer;
 pub use plan::{Plan, TargetSpec, TlsTarget, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 pub use run::{RunHandle, RunSnapshot};
+pub use stages::{Stage, Stages, StagesError};
 pub use stats::TargetStats;
 pub use threshold::{Threshold, ThresholdError, Verdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
