@@ -1,7 +1,7 @@
 //! Pass/fail thresholds on a target's results: parsed once from text such
 //! as `p99 < 50ms`, `errors <= 1%`, `rps >= 900` or `status5xx < 0.5%` into
 //! a typed [`Threshold`], then evaluated against merged results into a
-//! [`Verdict`] that carries the actual value.
+//! [`ThresholdVerdict`] that carries the actual value.
 
 use std::fmt;
 use std::str::FromStr;
@@ -84,7 +84,7 @@ pub struct ThresholdError {
 
 /// A threshold evaluated on results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct ThresholdVerdict {
     pub threshold: String,
     /// The measured value, in the threshold's unit.
     pub actual: f64,
@@ -178,7 +178,7 @@ impl Threshold {
     }
 
     /// Evaluates on a target's merged results over `elapsed`.
-    pub fn evaluate(&self, stats: &TargetStats, elapsed: Duration) -> Verdict {
+    pub fn evaluate(&self, stats: &TargetStats, elapsed: Duration) -> ThresholdVerdict {
         let pct = |n: u64| {
             if stats.requests == 0 {
                 0.0
@@ -218,7 +218,7 @@ impl Threshold {
                 (rps, "req/s")
             }
         };
-        Verdict {
+        ThresholdVerdict {
             threshold: self.text.clone(),
             actual: (actual * 1000.0).round() / 1000.0,
             unit: unit.to_string(),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use goto_engine::timeline::DEFAULT_INTERVAL;
-use goto_engine::{Histogram, Interval, TargetStats, Threshold, Timeline, Verdict};
+use goto_engine::{Histogram, Interval, TargetStats, Threshold, ThresholdVerdict, Timeline};
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use serde_json::{json, Value};
@@ -365,11 +365,15 @@ pub(super) fn spectrum_json(h: &Histogram<u64>) -> Value {
 }
 
 /// Evaluates the thresholds on the final results.
-pub(super) fn verdicts(ts: &[Threshold], stats: &TargetStats, elapsed: Duration) -> Vec<Verdict> {
+pub(super) fn verdicts(
+    ts: &[Threshold],
+    stats: &TargetStats,
+    elapsed: Duration,
+) -> Vec<ThresholdVerdict> {
     ts.iter().map(|t| t.evaluate(stats, elapsed)).collect()
 }
 
-pub(super) fn verdicts_text(vs: &[Verdict]) -> String {
+pub(super) fn verdicts_text(vs: &[ThresholdVerdict]) -> String {
     let mut o = String::from("  Thresholds:\n");
     for v in vs {
         let _ = writeln!(
