@@ -22,8 +22,10 @@ pub mod reqlog;
 pub mod responder;
 pub mod rng;
 pub mod router;
+pub mod tcp;
 pub mod timefmt;
 pub mod timeouts;
+pub mod toxics;
 pub mod tracking;
 pub mod triggers;
 

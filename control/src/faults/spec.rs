@@ -133,18 +133,14 @@ impl HeaderFaults {
             None => None,
             Some(s) => match s.parse::<u16>() {
                 Ok(c) if (100..=599).contains(&c) => Some(c),
-                _ => {
-                    return Err(format!(
-                        "invalid Goto-Fault-Status {s:?}: must be 100-599"
-                    ))
-                }
+                _ => return Err(format!("invalid Goto-Fault-Status {s:?}: must be 100-599")),
             },
         };
         let delay = match delay {
             None => None,
-            Some(d) => Some(
-                DelaySpec::parse(d).map_err(|e| format!("invalid Goto-Fault-Delay: {e}"))?,
-            ),
+            Some(d) => {
+                Some(DelaySpec::parse(d).map_err(|e| format!("invalid Goto-Fault-Delay: {e}"))?)
+            }
         };
         let close = match close.map(str::to_ascii_lowercase).as_deref() {
             None | Some("false" | "0" | "no" | "") => false,
