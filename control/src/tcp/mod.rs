@@ -83,9 +83,11 @@ impl TcpSpec {
             (Some("payload"), None) => Mode::Payload,
             (Some("stream"), None) => Mode::Stream,
             (Some("proxy"), None) => return Err("mode proxy needs an upstream (host:port)".into()),
-            (Some(m), None) => return Err(format!(
+            (Some(m), None) => {
+                return Err(format!(
                 "unknown tcp mode {m:?}: echo, close, silent, payload or stream (or an upstream)"
-            )),
+            ))
+            }
         };
         let interval = match &f.interval {
             None => DEFAULT_INTERVAL,
