@@ -14,6 +14,7 @@ use crate::error::PlanError;
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
 use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+use crate::stages::{LiveRate, Stages};
 use crate::tls::TlsConfigs;
 
 /// One invocation: the targets that run together.
@@ -60,6 +61,9 @@ pub struct TargetSpec {
     /// replicas (the first `total % replicas` send one more); overrides
     /// `requests_per_replica`. `goto load -n` uses it.
     pub total_requests: Option<u64>,
+    /// A load shape: the rate ramps through these stages (from `rate`, or
+    /// 0), and the run lasts at most their total.
+    pub stages: Option<Stages>,
 }
 
 impl Default for TargetSpec {
@@ -88,6 +92,7 @@ impl Default for TargetSpec {
             verify_tls: false,
             track_headers: Vec::new(),
             total_requests: None,
+            stages: None,
         }
     }
 }
@@ -148,9 +153,9 @@ impl TargetSpec {
         Ok((url, request))
     }
 
-    /// True when the target asks for the open model (a positive rate).
+    /// True when the target asks for the open model (a positive rate, or stages).
     pub fn is_open(&self) -> bool {
-        self.rate.is_some_and(|r| r > 0.0)
+        self.rate.is_some_and(|r| r > 0.0) || self.stages.is_some()
     }
 
     /// Requests replica `index` sends, if limited by count.
@@ -191,6 +196,8 @@ pub(crate) struct PreparedTarget {
     /// Lower-case tracked names, as bytes for the parser and as strings for reports.
     pub tracked: Vec<Box<[u8]>>,
     pub tracked_names: Vec<String>,
+    /// The rate set while this run goes (open model only).
+    pub live_rate: LiveRate,
 }
 
 impl PreparedTarget {
@@ -223,6 +230,7 @@ impl PreparedTarget {
             tls,
             tracked,
             tracked_names,
+            live_rate: LiveRate::default(),
         })
     }
 }
