@@ -59,6 +59,8 @@ pub enum PlanError {
     TrackedHeader(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("streams per connection must be 1 to {max}, not {0}", max = crate::plan::MAX_STREAMS_PER_CONNECTION)]
+    Streams(u32),
     /// A runner outside the engine (the HTTP/2 runner) could not start.
     #[error("cannot start the load runtime: {0}")]
     Runtime(String),

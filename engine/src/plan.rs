@@ -21,6 +21,8 @@ pub const MAX_REPLICAS: u32 = 1_000_000;
 pub const MAX_REQUEST_HEADERS: usize = 100;
 /// Largest request body a target may send.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Most HTTP/2 streams (replicas) that share one connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 
 /// One invocation: the targets that run together.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +68,12 @@ pub struct TargetSpec {
     /// replicas (the first `total % replicas` send one more); overrides
     /// `requests_per_replica`. `goto load -n` uses it.
     pub total_requests: Option<u64>,
+    /// Speak HTTP/2 (h2c with prior knowledge for http URLs, ALPN h2 for
+    /// https): each replica is then a stream, and replicas share connections.
+    pub http2: bool,
+    /// HTTP/2 only: most replicas (streams) one connection carries, 1 to
+    /// [`MAX_STREAMS_PER_CONNECTION`].
+    pub streams_per_connection: u32,
 }
 
 impl Default for TargetSpec {
@@ -94,6 +102,8 @@ impl Default for TargetSpec {
             verify_tls: false,
             track_headers: Vec::new(),
             total_requests: None,
+            http2: false,
+            streams_per_connection: MAX_STREAMS_PER_CONNECTION,
         }
     }
 }
@@ -151,7 +161,23 @@ impl TargetSpec {
                 return Err(PlanError::TrackedHeader(h.clone()));
             }
         }
+        if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&self.streams_per_connection) {
+            return Err(PlanError::Streams(self.streams_per_connection));
+        }
         Ok((url, request))
+    }
+
+    /// HTTP/2 connections the target's replicas share; replica `i` uses
+    /// connection `i % connections` (1 for HTTP/1.1, where each replica has
+    /// its own).
+    pub fn connections(&self) -> u32 {
+        if self.http2 {
+            self.replicas
+                .div_ceil(self.streams_per_connection.max(1))
+                .max(1)
+        } else {
+            self.replicas
+        }
     }
 
     /// Requests replica `index` sends, if limited by count.
@@ -192,6 +218,8 @@ pub(crate) struct PreparedTarget {
     /// Lower-case tracked names, as bytes for the parser and as strings for reports.
     pub tracked: Vec<Box<[u8]>>,
     pub tracked_names: Vec<String>,
+    /// The HTTP/2 request template, for an HTTP/2 target.
+    pub h2: Option<crate::http2::H2Request>,
 }
 
 impl PreparedTarget {
@@ -200,7 +228,11 @@ impl PreparedTarget {
         let (url, request) = spec.check()?;
         let tls = if url.https {
             Some(TlsTarget {
-                config: tls.get(spec.verify_tls)?,
+                config: if spec.http2 {
+                    tls.get_h2(spec.verify_tls)?
+                } else {
+                    tls.get(spec.verify_tls)?
+                },
                 server_name: crate::tls::server_name(&url.host, spec.host_header())?,
             })
         } else {
@@ -216,7 +248,13 @@ impl PreparedTarget {
         }
         let tracked = tracked_names.iter().map(|n| n.as_bytes().into()).collect();
         let head_request = spec.method.eq_ignore_ascii_case("HEAD");
+        let h2 = if spec.http2 {
+            Some(crate::http2::H2Request::prepare(&spec, &url)?)
+        } else {
+            None
+        };
         Ok(PreparedTarget {
+            h2,
             spec,
             addr,
             request,
