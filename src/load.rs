@@ -71,9 +71,14 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     pub io_driver: DriverArg,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
-    /// -c is the number of concurrent streams, at most 100 per connection.
+    /// -c is the number of concurrent streams, at most 100 per connection
+    /// (unless --streams is given).
     #[arg(long)]
     pub http2: bool,
+    /// With --http2: concurrent streams per connection (1-100); -c then
+    /// counts connections, as h2load's -c and -m do.
+    #[arg(long, value_name = "N")]
+    pub streams: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -103,9 +108,6 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(e) = goto_engine::raise_nofile_limit(needed) {
         eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
     }
-    if args.http2 {
-        return run_http2(&args, target);
-    }
     let cfg = EngineConfig {
         cores: args.cores,
         io_driver: match args.io_driver {
@@ -131,6 +133,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         }
     };
     let replicas = target.replicas;
+    let streams_per_connection = target.streams_per_connection;
     let run = match engine.submit(Plan {
         targets: vec![target],
     }) {
@@ -150,49 +153,13 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let snap = run.snapshot();
     let info = RunInfo {
         url: &args.url,
-        http2: false,
+        http2: args.http2.then_some(streams_per_connection),
         connections: replicas,
         cores: engine.cores(),
         io_driver: engine.io_driver().to_string(),
         rate: args.rate,
     };
     report(&args, &info, &snap)
-}
-
-/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
-/// own, not the io_uring engine), with the same progress line and report.
-fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
-    let tls = TlsConfig {
-        extra_roots: args.cacert.clone(),
-        use_system_roots: true,
-    };
-    let replicas = target.replicas;
-    let name = target.name.clone();
-    let started = Instant::now();
-    let run = match goto_control::h2load::H2Run::start(target, &tls) {
-        Ok(r) => H2Progress { run: r, started },
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress);
-    let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, run.run.snapshot())]),
-        finished: true,
-        elapsed: started.elapsed(),
-    };
-    let info = RunInfo {
-        url: &args.url,
-        http2: true,
-        connections: replicas,
-        cores: goto_control::h2load::WORKERS,
-        io_driver: "tokio (HTTP/2)".to_string(),
-        rate: args.rate,
-    };
-    report(args, &info, &snap)
 }
 
 /// What the progress loop needs of a run.
@@ -223,26 +190,6 @@ impl Progress for RunHandle {
     }
 }
 
-struct H2Progress {
-    run: goto_control::h2load::H2Run,
-    started: Instant,
-}
-
-impl Progress for H2Progress {
-    fn wait(&self, timeout: Duration) -> bool {
-        self.run.wait(Some(timeout))
-    }
-
-    fn stop(&self) {
-        self.run.stop()
-    }
-
-    fn totals(&self) -> (u64, u64, Duration) {
-        let s = self.run.snapshot();
-        (s.requests, s.error_count(), self.started.elapsed())
-    }
-}
-
 fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
     let stats = snap.targets.values().next().cloned().unwrap_or_default();
     let out = if args.json {
@@ -270,6 +217,26 @@ fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
     if args.cores == Some(0) {
         return Err("--cores must be at least 1".into());
     }
+    if args.streams.is_some() && !args.http2 {
+        return Err("--streams needs --http2".into());
+    }
+    let streams = args
+        .streams
+        .unwrap_or(goto_engine::MAX_STREAMS_PER_CONNECTION);
+    if !(1..=goto_engine::MAX_STREAMS_PER_CONNECTION).contains(&streams) {
+        return Err(format!(
+            "--streams must be 1 to {}",
+            goto_engine::MAX_STREAMS_PER_CONNECTION
+        ));
+    }
+    // h2load's habit: with --streams, -c counts connections.
+    let connections = match args.streams {
+        Some(m) => args
+            .connections
+            .checked_mul(m)
+            .ok_or("--connections times --streams is too large")?,
+        None => args.connections,
+    };
     let mut headers = Vec::with_capacity(args.headers.len());
     for h in &args.headers {
         let (name, value) = h
@@ -286,8 +253,8 @@ fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         .collect();
     // Fewer requests than connections: extra connections would only idle.
     let replicas = match args.requests {
-        Some(n) => args.connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
-        None => args.connections,
+        Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => connections,
     };
     let duration = match (args.duration, args.requests) {
         (Some(d), _) => Some(d),
@@ -311,6 +278,8 @@ fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         idle_timeout: Duration::ZERO,
         verify_tls: !args.insecure,
         track_headers,
+        http2: args.http2,
+        streams_per_connection: streams,
         ..TargetSpec::default()
     };
     spec.validate().map_err(|e| e.to_string())?;
@@ -369,8 +338,9 @@ fn watch(run: &impl Progress, show_progress: bool) {
 
 struct RunInfo<'a> {
     url: &'a str,
-    /// With `--http2`, `connections` counts concurrent streams.
-    http2: bool,
+    /// With `--http2`, the streams per connection; `connections` then
+    /// counts concurrent streams.
+    http2: Option<u32>,
     connections: u32,
     cores: usize,
     io_driver: String,
@@ -462,11 +432,10 @@ fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> Strin
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(o, "goto load {}", info.url);
-    if info.http2 {
-        let per = goto_control::h2load::STREAMS_PER_CONNECTION;
+    if let Some(per) = info.http2 {
         let _ = writeln!(
             o,
-            "  {} streams over {} connections on {} threads ({})",
+            "  {} streams over {} connections on {} cores ({})",
             info.connections,
             info.connections.div_ceil(per),
             info.cores,

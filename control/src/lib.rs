@@ -7,7 +7,6 @@ pub mod body;
 pub mod client;
 pub mod duration;
 pub mod error;
-pub mod h2load;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;

@@ -61,9 +61,6 @@ pub enum PlanError {
     Tls(String),
     #[error("streams per connection must be 1 to {max}, not {0}", max = crate::plan::MAX_STREAMS_PER_CONNECTION)]
     Streams(u32),
-    /// A runner outside the engine (the HTTP/2 runner) could not start.
-    #[error("cannot start the load runtime: {0}")]
-    Runtime(String),
 }
 
 /// A transport-level failure of one request; counted with status code 0.
