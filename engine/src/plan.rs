@@ -11,18 +11,11 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::error::PlanError;
+use crate::h2request::{H2Request, Parts as H2Parts};
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
+use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION};
 use crate::tls::TlsConfigs;
-
-/// Most replicas (connections) one target may have.
-pub const MAX_REPLICAS: u32 = 1_000_000;
-/// Most request headers a target may set.
-pub const MAX_REQUEST_HEADERS: usize = 100;
-/// Largest request body a target may send.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Most HTTP/2 streams (replicas) that share one connection.
-pub const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 
 /// One invocation: the targets that run together.
 #[derive(Debug, Clone, Default)]
@@ -180,6 +173,11 @@ impl TargetSpec {
         }
     }
 
+    /// True when the target asks for the open model (a positive rate).
+    pub fn is_open(&self) -> bool {
+        self.rate.is_some_and(|r| r > 0.0)
+    }
+
     /// Requests replica `index` sends, if limited by count.
     pub fn requests_for_replica(&self, index: u32) -> Option<u64> {
         match self.total_requests {
@@ -219,7 +217,7 @@ pub(crate) struct PreparedTarget {
     pub tracked: Vec<Box<[u8]>>,
     pub tracked_names: Vec<String>,
     /// The HTTP/2 request template, for an HTTP/2 target.
-    pub h2: Option<crate::http2::H2Request>,
+    pub h2: Option<H2Request>,
 }
 
 impl PreparedTarget {
@@ -249,7 +247,14 @@ impl PreparedTarget {
         let tracked = tracked_names.iter().map(|n| n.as_bytes().into()).collect();
         let head_request = spec.method.eq_ignore_ascii_case("HEAD");
         let h2 = if spec.http2 {
-            Some(crate::http2::H2Request::prepare(&spec, &url)?)
+            let parts = H2Parts {
+                method: &spec.method,
+                url: &spec.url,
+                headers: &spec.headers,
+                body: &spec.body,
+                send_id: spec.send_id,
+            };
+            Some(H2Request::prepare(parts, &url)?)
         } else {
             None
         };

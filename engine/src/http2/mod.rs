@@ -6,21 +6,18 @@
 //! `i % connections` (at most [`crate::MAX_STREAMS_PER_CONNECTION`] streams
 //! each), and every connection with all its streams lives on one core, so
 //! its frame loop and its streams are tasks of one runtime and count into
-//! that core's counters. `request` holds the prepared request, `connect`
-//! opens connections, `pool` shares one among its streams, `stream` is the
+//! that core's counters. The prepared request is `crate::h2request`;
+//! `connect` opens connections, `pool` shares one among its streams, `stream` is the
 //! replica's loop.
 
 mod connect;
 mod pool;
-mod request;
 mod stream;
 
 use std::rc::Rc;
 use std::time::Instant;
 
-pub use request::H2Request;
-
-use crate::worker::{CoreTarget, LocalRun};
+use crate::local::{CoreTarget, LocalRun};
 use pool::Slot;
 use stream::Stream;
 

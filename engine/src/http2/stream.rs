@@ -1,7 +1,7 @@
 //! One HTTP/2 replica: a loop of requests, each a stream on its slot's
-//! shared connection, paced, limited, retried and counted exactly as the
-//! HTTP/1.1 replica's loop does (same pacer, limits, stop signal, latency
-//! instants and per-core counters); only the exchange differs.
+//! shared connection. It drives the same [`Schedule`] as the HTTP/1.1
+//! replica (pacing, limits, retries, where latency counts from) with the
+//! same stop signal and per-core counters; only the exchange differs.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -15,9 +15,10 @@ use super::connect::{breaks_connection, h2_error};
 use super::pool::{Lease, Slot};
 use crate::conn::{Alarm, Fail, Watch};
 use crate::error::ErrorKind;
-use crate::pacer::{Limits, Pacer, StopSignal};
+use crate::local::{CoreTarget, LocalRun};
 use crate::replica::{next_random, seed};
-use crate::worker::{CoreTarget, LocalRun};
+use crate::run::StopSignal;
+use crate::schedule::{Schedule, Step, Verdict};
 
 /// The outcome of one attempt.
 enum Outcome {
@@ -31,10 +32,7 @@ pub(crate) struct Stream {
     target: Rc<CoreTarget>,
     slot: Rc<Slot>,
     stop: StopSignal,
-    limits: Limits,
-    pacer: Pacer,
-    /// Open model (a rate): latency counts from the intended send time.
-    open: bool,
+    schedule: Schedule,
     lease: Lease,
     /// The last response's headers, counted once its outcome is final.
     head: Option<HeaderMap>,
@@ -49,20 +47,14 @@ impl Stream {
         index: u32,
         start: Instant,
     ) -> Stream {
-        let spec = &target.prepared.spec;
-        let end = spec.duration.and_then(|d| start.checked_add(d));
-        let stop = StopSignal::new(run.shared.clone(), target.index, end);
-        let limits = Limits::new(spec.requests_for_replica(index), end);
-        let pacer = Pacer::new(spec, index, start);
-        let open = Pacer::is_open(spec);
+        let schedule = Schedule::new(&target.prepared.spec, index, start);
+        let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         Stream {
             run,
             target,
             slot,
             stop,
-            limits,
-            pacer,
-            open,
+            schedule,
             lease: None,
             head: None,
             rng: seed(index),
@@ -80,91 +72,60 @@ impl Stream {
         let at = Instant::now() + Duration::from_secs(3600);
         let timer = pin!(monoio::time::sleep_until(at.into()));
         let mut alarm = Alarm::new(timer, at);
-        let initial = self.target.prepared.spec.initial_delay;
-        if initial.is_zero()
-            || alarm
-                .pause_until(&self.stop, Instant::now() + initial)
-                .await
-        {
-            self.run_loop(&mut alarm).await;
-        }
+        self.run_loop(&mut alarm).await;
         self.lease = None;
         self.run.replica_done(&self.target);
     }
 
+    /// Drives the schedule: wait, send, count, until it says done.
     async fn run_loop(&mut self, alarm: &mut Alarm<'_>) {
         let mut now = Instant::now();
         loop {
-            let due = self.pacer.next(now);
-            if self.limits.done(due) || self.stop.requested() {
+            if self.stop.requested() {
                 return;
             }
-            if due > now {
-                if !alarm.pause_until(&self.stop, due).await {
-                    return;
+            match self.schedule.poll(now) {
+                Step::Done => return,
+                Step::Wait(until) => {
+                    if !alarm.pause_until(&self.stop, until).await {
+                        return;
+                    }
+                    now = Instant::now();
                 }
-                now = Instant::now();
+                Step::Send(_) => {
+                    let result = match self.exchange(now, alarm).await {
+                        Outcome::Status(code) => Ok(code),
+                        Outcome::Error(kind) => Err(kind),
+                        Outcome::Aborted => return,
+                    };
+                    now = Instant::now();
+                    if let Verdict::Count(c) = self.schedule.complete(result, now) {
+                        self.count(c.result, c.latency, c.uncorrected, c.lag, now);
+                    }
+                }
             }
-            let Some(done) = self.with_retries(due, now, alarm).await else {
-                return;
-            };
-            now = done;
-            self.limits.count_one();
         }
     }
 
-    /// Sends one request (first attempt at `now`), retrying as configured;
-    /// counts the final outcome. Returns when it ended, or `None` if aborted.
-    async fn with_retries(
+    /// Counts a final outcome, and the tracked headers of its response (a
+    /// response that is retried is not final, so its headers do not count).
+    fn count(
         &mut self,
-        due: Instant,
+        result: Result<u16, ErrorKind>,
+        latency: Duration,
+        uncorrected: Duration,
+        lag: Duration,
         now: Instant,
-        alarm: &mut Alarm<'_>,
-    ) -> Option<Instant> {
-        let target = self.target.clone();
-        let spec = &target.prepared.spec;
-        let mut attempt = 0;
-        let mut sent = now;
-        let first = now;
-        loop {
-            let last = attempt >= spec.retries;
-            let outcome = self.exchange(sent, alarm).await;
-            let done = Instant::now();
-            let retry = !last
-                && match outcome {
-                    Outcome::Status(code) => spec.retriable_status.contains(&code),
-                    Outcome::Error(_) => true,
-                    Outcome::Aborted => false,
-                };
-            if !retry {
-                let result = match outcome {
-                    Outcome::Status(code) => Ok(code),
-                    Outcome::Error(kind) => Err(kind),
-                    Outcome::Aborted => return None,
-                };
-                let from = if self.open { due.min(first) } else { first };
-                let mut stats = target.stats.borrow_mut();
-                stats.record(
-                    result,
-                    done.saturating_duration_since(from),
-                    done.saturating_duration_since(sent),
-                    done,
-                );
-                // Only a response's headers count, and only the final one's.
-                if let (Ok(_), Some(head)) = (result, self.head.take()) {
-                    for (i, name) in target.prepared.tracked_names.iter().enumerate() {
-                        for value in head.get_all(name.as_str()) {
-                            stats.track(i, value.as_bytes());
-                        }
-                    }
+    ) {
+        let p = &self.target.prepared;
+        let mut stats = self.target.stats.borrow_mut();
+        stats.record(result, latency, uncorrected, lag, now);
+        if let (Ok(_), Some(head)) = (result, self.head.take()) {
+            for (i, name) in p.tracked_names.iter().enumerate() {
+                for value in head.get_all(name.as_str()) {
+                    stats.track(i, value.as_bytes());
                 }
-                return Some(done);
             }
-            attempt += 1;
-            if !alarm.pause_until(&self.stop, done + spec.retry_delay).await {
-                return None;
-            }
-            sent = Instant::now();
         }
     }
 

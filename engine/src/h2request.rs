@@ -1,5 +1,6 @@
-//! The HTTP/2 request of a target, prepared once per run: method,
-//! `:scheme`, `:authority`, path and headers as the h2 codec takes them.
+//! The HTTP/2 request of a target, prepared once per run (pure, no I/O;
+//! the HTTP/2 counterpart of `http1::request`): method, `:scheme`,
+//! `:authority`, path and headers as the h2 codec takes them.
 //! Each request is a cheap clone of these parts (reference-counted bytes);
 //! only a request id, when the target sends one, is written per request.
 
@@ -11,7 +12,6 @@ use http::{HeaderMap, Method, Request, Uri};
 use crate::error::PlanError;
 use crate::http1::request::write_request_id;
 use crate::http1::url::Url;
-use crate::plan::TargetSpec;
 
 /// Request headers that HTTP/2 forbids (connection-specific); a target's
 /// values for them are dropped rather than failing every request.
@@ -27,6 +27,16 @@ const CONNECTION_HEADERS: [&str; 5] = [
 const ID_PARAM: &str = "x-request-id=";
 /// Length of a hyphenated UUID.
 const ID_LEN: usize = 36;
+
+/// What a target says about its request (the fields of a `TargetSpec`).
+pub(crate) struct Parts<'a> {
+    pub method: &'a str,
+    /// The URL as given, for error messages.
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a Bytes,
+    pub send_id: bool,
+}
 
 /// A validated HTTP/2 request template.
 #[derive(Debug)]
@@ -46,9 +56,9 @@ pub struct H2Request {
 
 impl H2Request {
     /// Builds the template; fails on what HTTP/2 cannot carry.
-    pub(crate) fn prepare(spec: &TargetSpec, url: &Url) -> Result<H2Request, PlanError> {
+    pub(crate) fn prepare(spec: Parts<'_>, url: &Url) -> Result<H2Request, PlanError> {
         let method = Method::from_bytes(spec.method.trim().as_bytes())
-            .map_err(|_| PlanError::Method(spec.method.clone()))?;
+            .map_err(|_| PlanError::Method(spec.method.to_string()))?;
         let host_header = spec
             .headers
             .iter()
@@ -59,7 +69,7 @@ impl H2Request {
         let authority = Authority::try_from(authority_text.as_str())
             .map_err(|_| PlanError::Header("Host".into(), "not a valid authority"))?;
         let bad_path = || PlanError::Url {
-            url: spec.url.clone(),
+            url: spec.url.to_string(),
             reason: "invalid path or query",
         };
         let path = PathAndQuery::try_from(url.path_and_query.as_str()).map_err(|_| bad_path())?;
@@ -76,7 +86,7 @@ impl H2Request {
         } else {
             None
         };
-        let headers = build_headers(spec, &method)?;
+        let headers = build_headers(&spec, &method)?;
         let path_len = id_path
             .as_ref()
             .map_or(path.as_str().len(), |(p, _)| p.len());
@@ -131,9 +141,9 @@ impl H2Request {
 /// The target's headers as HTTP/2 sends them: lower-case names, no Host or
 /// connection-specific fields, a User-Agent and Content-Length as the
 /// HTTP/1.1 engine adds them.
-fn build_headers(spec: &TargetSpec, method: &Method) -> Result<HeaderMap, PlanError> {
+fn build_headers(spec: &Parts<'_>, method: &Method) -> Result<HeaderMap, PlanError> {
     let mut headers = HeaderMap::with_capacity(spec.headers.len() + 2);
-    for (name, value) in &spec.headers {
+    for (name, value) in spec.headers {
         let lower = name.trim().to_ascii_lowercase();
         if lower == "host" || CONNECTION_HEADERS.contains(&lower.as_str()) {
             continue;
@@ -166,21 +176,37 @@ fn build_headers(spec: &TargetSpec, method: &Method) -> Result<HeaderMap, PlanEr
 mod tests {
     use super::*;
 
-    fn spec(url: &str) -> TargetSpec {
-        TargetSpec {
-            name: "t".into(),
+    struct Spec {
+        method: String,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        send_id: bool,
+    }
+
+    fn spec(url: &str) -> Spec {
+        Spec {
+            method: "GET".into(),
             url: url.into(),
-            http2: true,
-            ..TargetSpec::default()
+            headers: Vec::new(),
+            body: Bytes::new(),
+            send_id: false,
         }
     }
 
-    fn prepare(s: &TargetSpec) -> Result<H2Request, PlanError> {
+    fn prepare(s: &Spec) -> Result<H2Request, PlanError> {
         let url = Url::parse(&s.url).map_err(|reason| PlanError::Url {
             url: s.url.clone(),
             reason,
         })?;
-        H2Request::prepare(s, &url)
+        let parts = Parts {
+            method: &s.method,
+            url: &s.url,
+            headers: &s.headers,
+            body: &s.body,
+            send_id: s.send_id,
+        };
+        H2Request::prepare(parts, &url)
     }
 
     #[test]
