@@ -238,6 +238,7 @@ impl Target {
             track_headers: Vec::new(),
             total_requests: None,
             stages: None,
+            ..TargetSpec::default()
         };
         spec.validate()
             .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;
