@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod listeners;
 pub mod peer;
 pub mod port;
+pub mod prom;
 pub mod proxy;
 pub mod registry;
 pub mod reqlog;
