@@ -7,6 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// Cores the engine uses by default (what [`usable_cores`] makes of this
+/// process's affinity mask).
+pub fn default_cores() -> usize {
+    usable_cores(core_affinity::get_core_ids().map_or(0, |ids| ids.len()))
+}
+
 /// Cores the engine uses by default: `affinity` (the cores this process may
 /// run on, 0 if unknown) capped by the cgroup quota; at least 1.
 pub fn usable_cores(affinity: usize) -> usize {
@@ -184,7 +190,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -223,7 +232,8 @@ mod tests {
 
     #[test]
     fn proc_cgroup_v1_and_v2() {
-        let hybrid = "9:name=systemd:/\n4:memory:/a/b\n2:cpuacct:/\n1:cpu,cpuacct:/kubepods/pod1/c1\n0::/\n";
+        let hybrid =
+            "9:name=systemd:/\n4:memory:/a/b\n2:cpuacct:/\n1:cpu,cpuacct:/kubepods/pod1/c1\n0::/\n";
         assert_eq!(
             parse_proc_cgroup(hybrid),
             ProcCgroup {
@@ -254,7 +264,10 @@ mod tests {
         let m = parse_mountinfo(MOUNTINFO);
         assert_eq!(m.len(), 3);
         assert_eq!(m[0].root, "/kubepods/pod1");
-        assert_eq!(m[0].mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(
+            m[0].mount_point,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
         assert_eq!(m[0].fstype, "cgroup");
         assert_eq!(m[0].super_opts, "rw,cpu,cpuacct");
         assert_eq!(m[2].fstype, "cgroup2");
