@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run a load test against a URL (like wrk or oha).
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
     /// Print a shell completion script: `source <(goto completions bash)`.
     Completions {
         #[arg(value_enum)]
@@ -171,7 +171,7 @@ fn print_man() -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Some(Cmd::Load(args)) => return load::run(args),
+        Some(Cmd::Load(args)) => return load::run(*args),
         Some(Cmd::Completions { shell }) => return print_completions(shell),
         Some(Cmd::Man) => return print_man(),
         None => {}

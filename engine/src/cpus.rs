@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn usable_cores_is_capped_and_positive() {
         let n = usable_cores(1024);
-        assert!(n >= 1 && n <= 1024);
+        assert!((1..=1024).contains(&n));
         assert_eq!(usable_cores(1), 1);
     }
 }

@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use super::Entry;
-use crate::responder::runtime::protocol;
 use crate::timefmt::write_rfc3339;
 
 /// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
@@ -17,12 +16,8 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     let p = e.parts;
     let _ = write!(
         s,
-        " [{}] {} {} {} {} {{",
-        e.port,
-        e.remote,
-        p.method,
-        p.uri,
-        protocol(p.version)
+        " [{}] {} {} {} {:?} {{",
+        e.port, e.remote, p.method, p.uri, p.version
     );
     for (i, (k, v)) in p.headers.iter().enumerate() {
         if i > 0 {
@@ -51,8 +46,8 @@ pub fn json_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     json_str(s, p.method.as_str());
     s.push_str(",\"uri\":");
     let _ = write_json_display(s, &p.uri);
-    s.push_str(",\"protocol\":");
-    json_str(s, protocol(p.version));
+    // http::Version's Debug is the protocol's name: "HTTP/1.1".
+    let _ = write!(s, ",\"protocol\":\"{:?}\"", p.version);
     s.push_str(",\"headers\":");
     json_headers(s, &p.headers);
     let _ = write!(
