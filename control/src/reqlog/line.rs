@@ -10,7 +10,7 @@ use super::Entry;
 use crate::timefmt::write_rfc3339;
 
 /// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
-/// -> 200 0.412ms 27B`; a given-up request ends `-> 499 (client gave up) 2.001s`.
+/// 0.412ms 27B -> 200`; a given-up request ends `2001.0ms client gave up -> 499`.
 pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     write_rfc3339(s, now);
     let p = e.parts;
@@ -25,14 +25,15 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
         }
         let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
     }
-    let _ = write!(s, "}} -> {}", e.status);
-    if e.aborted {
-        s.push_str(" (client gave up)");
-    }
-    let _ = write!(s, " {:?}", e.duration);
+    // The status stays last (`-> 200`), as before duration and bytes came.
+    let _ = write!(s, "}} {:.3}ms", e.duration.as_secs_f64() * 1000.0);
     if let Some(b) = e.bytes {
         let _ = write!(s, " {b}B");
     }
+    if e.aborted {
+        s.push_str(" client gave up");
+    }
+    let _ = write!(s, " -> {}", e.status);
 }
 
 /// One JSON object: time, port, remote, method, uri, protocol, headers,
@@ -187,6 +188,6 @@ mod tests {
             s.starts_with("1970-01-01T00:00:00.000000Z [8080] [::1]:80 POST "),
             "{s}"
         );
-        assert!(s.ends_with("-> 200 2ms 27B"), "{s}");
+        assert!(s.ends_with("} 2.000ms 27B -> 200"), "{s}");
     }
 }
