@@ -16,6 +16,7 @@ pub mod listener_tls;
 pub mod listeners;
 pub mod peer;
 pub mod port;
+pub mod prom;
 pub mod proxy;
 pub mod registry;
 pub mod reqlog;

@@ -26,7 +26,9 @@
 //! `replica` the HTTP/1.1 loop; `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `limits` the bounds; `run` the handle, commands and stop
-//! flags; `tls` rustls set-up.
+//! flags; `tls` rustls set-up; [`timeline`] per-interval results from
+//! snapshots; [`threshold`] pass/fail checks; [`stages`] load shapes (rate
+//! ramps).
 
 mod conn;
 pub mod cpus;
@@ -38,7 +40,10 @@ mod plan;
 mod replica;
 mod run;
 pub mod schedule;
+pub mod stages;
 pub mod stats;
+pub mod threshold;
+pub mod timeline;
 mod tls;
 mod worker;
 
@@ -59,7 +64,10 @@ pub use limits::{raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
+pub use stages::{Stage, Stages, StagesError};
 pub use stats::TargetStats;
+pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
+pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 
 use plan::PreparedTarget;
