@@ -1,0 +1,53 @@
+//! Forwarding through a target's toxics: the upstream chain delays (or cuts)
+//! the request before it leaves and shapes its body; the downstream chain
+//! does the same to the answer. A cut exchange closes the client's
+//! connection unanswered, or mid-body once the head went out.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::Response;
+
+use super::forward::forward_plain;
+use super::target::{Matched, Target};
+use super::Proxy;
+use crate::body::{Body, InBody};
+use crate::faults::body::abort_response;
+use crate::toxics::http::wrap;
+use crate::toxics::pump::wrap_body;
+use crate::toxics::{Selected, Toxics};
+
+pub async fn forward(
+    proxy: &Arc<Proxy>,
+    set: &Toxics,
+    target: Arc<Target>,
+    m: Matched,
+    parts: &Parts,
+    body: InBody,
+) -> Response<Body> {
+    let Selected {
+        mut upstream,
+        mut downstream,
+    } = set.select();
+    if !upstream.head().await {
+        return abort_response();
+    }
+    let body = if upstream.is_empty() {
+        body
+    } else {
+        InBody::Piped(match body {
+            InBody::Stream(s) => wrap_body(upstream, s),
+            InBody::Read(b) => wrap(upstream, Body::from_bytes(b)),
+            InBody::Piped(b) => wrap(upstream, b),
+        })
+    };
+    let resp = forward_plain(proxy, target, m, parts, body).await;
+    if downstream.is_empty() {
+        return resp;
+    }
+    if !downstream.head().await {
+        return abort_response();
+    }
+    let (head, body) = resp.into_parts();
+    Response::from_parts(head, wrap(downstream, body))
+}
