@@ -1,16 +1,15 @@
-//! Runs a load test: starts the engine (or the HTTP/2 runner), watches it
-//! and prints the report; owns the exit code.
+//! Runs a load test: starts the engine (HTTP/1.1 or HTTP/2 alike), watches
+//! it and prints the report; owns the exit code.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Instant;
 
-use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TargetSpec, TlsConfig};
+use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TlsConfig};
 
 use super::flags::{build_target, DriverArg, LoadArgs};
 use super::json::json_report;
-use super::progress::{install_sigint, watch, H2Progress};
+use super::live::{self, Outputs, Recorder};
+use super::progress::{install_sigint, watch};
 use super::summary::RunInfo;
 use super::text::text_report;
 
@@ -26,12 +25,23 @@ pub fn run(args: LoadArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut outputs = match Outputs::open(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("goto load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rec = match outputs.recorder(&args) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("goto load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let needed = u64::from(target.replicas) + SPARE_FDS;
     if let Err(e) = goto_engine::raise_nofile_limit(needed) {
         eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
-    }
-    if args.http2 {
-        return run_http2(&args, target);
     }
     let cfg = EngineConfig {
         cores: args.cores,
@@ -58,6 +68,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         }
     };
     let replicas = target.replicas;
+    let streams_per_connection = target.streams_per_connection;
     let run = match engine.submit(Plan {
         targets: vec![target],
     }) {
@@ -73,67 +84,56 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     install_sigint();
-    watch(&run, show_progress);
+    watch(&run, show_progress, &mut rec);
     let snap = run.snapshot();
+    if let Some(stats) = snap.targets.values().next() {
+        rec.finish(stats.clone(), snap.elapsed);
+    }
     let info = RunInfo {
         url: &args.url,
-        http2: false,
+        http2: args.http2.then_some(streams_per_connection),
         connections: replicas,
         cores: engine.cores(),
         io_driver: engine.io_driver().to_string(),
         rate: args.rate,
     };
-    report(&args, &info, &snap)
+    report(&args, &info, &snap, &rec)
 }
 
-/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
-/// own, not the io_uring engine), with the same progress line and report.
-fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
-    let tls = TlsConfig {
-        extra_roots: args.cacert.clone(),
-        use_system_roots: true,
-    };
-    let replicas = target.replicas;
-    let name = target.name.clone();
-    let started = Instant::now();
-    let run = match goto_control::h2load::H2Run::start(target, &tls) {
-        Ok(r) => H2Progress { run: r, started },
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress);
-    let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, run.run.snapshot())]),
-        finished: true,
-        elapsed: started.elapsed(),
-    };
-    let info = RunInfo {
-        url: &args.url,
-        http2: true,
-        connections: replicas,
-        cores: goto_control::h2load::WORKERS,
-        io_driver: "tokio (HTTP/2)".to_string(),
-        rate: args.rate,
-    };
-    report(args, &info, &snap)
-}
-
-fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
+fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {
     let stats = snap.targets.values().next().cloned().unwrap_or_default();
+    let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
+    if let Some(e) = rec.error() {
+        eprintln!("goto load: warning: {e}");
+    }
     let out = if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
+        let mut v = json_report(info, snap, &stats);
+        v["timeline"] = rec.json();
+        if args.latency {
+            v["latencyPercentilesMs"] = live::spectrum_json(&stats.latency);
+        }
+        if !verdicts.is_empty() {
+            v["thresholds"] = serde_json::to_value(&verdicts).unwrap_or_default();
+        }
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
         s.push('\n');
         s
     } else {
-        text_report(info, snap, &stats)
+        let mut s = text_report(info, snap, &stats);
+        if args.latency {
+            s.push_str(&live::spectrum_text(&stats.latency));
+        }
+        if !verdicts.is_empty() {
+            s.push_str(&live::verdicts_text(&verdicts));
+        }
+        s
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+    if verdicts.iter().any(|v| !v.ok) {
+        // 3: the run went fine but the results failed a threshold.
+        return ExitCode::from(3);
+    }
     ExitCode::SUCCESS
 }
