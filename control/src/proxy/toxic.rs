@@ -29,9 +29,7 @@ pub async fn forward(
         mut upstream,
         mut downstream,
     } = set.select();
-    if !upstream.head().await {
-        return abort_response();
-    }
+    let head = upstream.head();
     let body = if upstream.is_empty() {
         body
     } else {
@@ -41,13 +39,19 @@ pub async fn forward(
             InBody::Piped(b) => wrap(upstream, b),
         })
     };
+    if !head.wait().await {
+        return abort_response();
+    }
     let resp = forward_plain(proxy, target, m, parts, body).await;
     if downstream.is_empty() {
         return resp;
     }
-    if !downstream.head().await {
+    // The body starts through the chain while the head waits its turn.
+    let head = downstream.head();
+    let (parts, body) = resp.into_parts();
+    let body = wrap(downstream, body);
+    if !head.wait().await {
         return abort_response();
     }
-    let (head, body) = resp.into_parts();
-    Response::from_parts(head, wrap(downstream, body))
+    Response::from_parts(parts, body)
 }
