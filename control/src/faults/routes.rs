@@ -67,8 +67,8 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                 Ok(ok("Faults from Goto-Fault-* request headers disabled"))
             }),
         Table::<P>::new("/response/status")
-            .post("/response/status/set/{status}/percent/{percent}", |p, q| {
-                let code = status_code(q.param("status"), false)?;
+            .post("/response/status/set/{code}/percent/{percent}", |p, q| {
+                let code = status_code(q.param("code"), false)?;
                 let share = pct(q)?;
                 p.faults()
                     .update(|c| c.set_status(code, share))
@@ -83,8 +83,8 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                 Ok(ok("Forced response status cleared"))
             }),
         Table::<P>::new("/response/delay")
-            .post("/response/delay/set/{delay}", |p, q| {
-                let d = delay(q.param("delay"))?;
+            .post("/response/delay/set/{duration}", |p, q| {
+                let d = delay(q.param("duration"))?;
                 // One form replaces the other: a fixed delay is the
                 // responder's, a range is drawn per request.
                 p.faults().update(|c| c.clear_delays());
@@ -102,8 +102,8 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                     .map_err(ApiError::BadRequest)?;
                 Ok(ok(format!("Will delay all responses by {d}")))
             })
-            .post("/response/delay/set/{delay}/percent/{percent}", |p, q| {
-                let d = delay(q.param("delay"))?;
+            .post("/response/delay/set/{duration}/percent/{percent}", |p, q| {
+                let d = delay(q.param("duration"))?;
                 let share = pct(q)?;
                 p.faults()
                     .update(|c| c.set_delay(d, share))
