@@ -102,14 +102,17 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                     .map_err(ApiError::BadRequest)?;
                 Ok(ok(format!("Will delay all responses by {d}")))
             })
-            .post("/response/delay/set/{duration}/percent/{percent}", |p, q| {
-                let d = delay(q.param("duration"))?;
-                let share = pct(q)?;
-                p.faults()
-                    .update(|c| c.set_delay(d, share))
-                    .map_err(ApiError::BadRequest)?;
-                Ok(ok(format!("Will delay {share}% of responses by {d}")))
-            })
+            .post(
+                "/response/delay/set/{duration}/percent/{percent}",
+                |p, q| {
+                    let d = delay(q.param("duration"))?;
+                    let share = pct(q)?;
+                    p.faults()
+                        .update(|c| c.set_delay(d, share))
+                        .map_err(ApiError::BadRequest)?;
+                    Ok(ok(format!("Will delay {share}% of responses by {d}")))
+                },
+            )
             .post("/response/delay/clear", |p, _| {
                 p.set_fixed_delay(Default::default());
                 p.faults().update(|c| c.clear_delays());
