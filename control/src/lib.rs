@@ -117,7 +117,8 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(endpoints(), |c: &port::Ctx| &c.app)
         .mount(listeners::routes::table(), |c| &c.app)
         .mount(tcp::routes::table(), |c| &c.app)
-        .mount(port::label::table(), |c| &*c.port);
+        .mount(port::label::table(), |c| &*c.port)
+        .mount(port::metrics::table(), |c: &port::Ctx| c);
     // Before the responder's: the fault tables own its delay and status
     // forms that touch both (set a delay or range, clear).
     for t in faults::routes::tables() {

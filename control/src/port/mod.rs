@@ -4,6 +4,7 @@
 //! the `/label` routes.
 
 pub mod label;
+pub mod metrics;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, Ordering};

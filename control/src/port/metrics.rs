@@ -1,0 +1,186 @@
+//! `GET /metrics` on every listener: the Prometheus text exposition of this
+//! port's server-side counts (responses by status, tracked header values),
+//! the client's per-target results (requests by status, errors by kind, a
+//! latency histogram, targets running) and the process's memory and CPU.
+//! Everything is read and merged at scrape time; nothing on a hot path.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use goto_engine::TargetStats;
+use http::header::{HeaderValue, CONTENT_TYPE};
+
+use super::Ctx;
+use crate::api::Table;
+use crate::body::{text, Body};
+use crate::error::ApiError;
+use crate::prom::{self, Exposition, Kind};
+use crate::App;
+
+pub fn table() -> Table<Ctx> {
+    Table::<Ctx>::new("/metrics").get_async("/metrics", |c, _| {
+        Box::pin(async move {
+            let app = c.app.clone();
+            let client = tokio::task::spawn_blocking(move || client_results(&app))
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))?;
+            let mut e = Exposition::new();
+            server(&mut e, c);
+            client_metrics(&mut e, &client);
+            process(&mut e);
+            let mut r = text(http::StatusCode::OK, e.finish());
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(prom::CONTENT_TYPE));
+            Ok::<http::Response<Body>, ApiError>(r)
+        })
+    })
+}
+
+/// Per target: merged results over invocations, and whether one runs.
+struct ClientView {
+    stats: BTreeMap<String, TargetStats>,
+    running: usize,
+}
+
+fn client_results(app: &Arc<App>) -> ClientView {
+    let mut stats: BTreeMap<String, TargetStats> = BTreeMap::new();
+    let mut running = 0;
+    for inv in app.client.invocations() {
+        let mut g = inv.lock();
+        if !g.is_finished() {
+            running += 1;
+        }
+        for (name, s) in g.snapshot() {
+            stats.entry(name).or_default().merge(&s);
+        }
+    }
+    ClientView { stats, running }
+}
+
+fn server(e: &mut Exposition, c: &Ctx) {
+    let port = c.port.port.to_string();
+    let counts = c.port.responder.lock().counts_response.clone();
+    e.family(
+        "goto_requests_total",
+        Kind::Counter,
+        "Responses served on this port by status (reset by the status counts clear call).",
+    );
+    for (status, n) in &counts {
+        let s = status.to_string();
+        e.sample(
+            "goto_requests_total",
+            &[("port", &port), ("status", &s)],
+            *n as f64,
+        );
+    }
+    // The tracking's own bounded maps, in its JSON shape.
+    let tracked = c.port.tracking.counts_json();
+    e.family(
+        "goto_tracked_header_requests_total",
+        Kind::Counter,
+        "Requests carrying a tracked header, by header and value.",
+    );
+    if let Some(headers) = tracked.as_object() {
+        for (header, counts) in headers {
+            let Some(values) = counts["RequestCountsByHeaderValue"].as_object() else {
+                continue;
+            };
+            for (value, n) in values {
+                e.sample(
+                    "goto_tracked_header_requests_total",
+                    &[("port", &port), ("header", header), ("value", value)],
+                    n.as_f64().unwrap_or(0.0),
+                );
+            }
+        }
+    }
+}
+
+fn client_metrics(e: &mut Exposition, c: &ClientView) {
+    e.family(
+        "goto_client_requests_total",
+        Kind::Counter,
+        "Client requests by target and status (0 = transport error).",
+    );
+    for (target, s) in &c.stats {
+        for (status, n) in &s.status_counts {
+            let st = status.to_string();
+            e.sample(
+                "goto_client_requests_total",
+                &[("target", target), ("status", &st)],
+                *n as f64,
+            );
+        }
+    }
+    e.family(
+        "goto_client_errors_total",
+        Kind::Counter,
+        "Client transport errors by target and kind.",
+    );
+    for (target, s) in &c.stats {
+        for (kind, n) in &s.errors {
+            let k = kind.to_string();
+            e.sample(
+                "goto_client_errors_total",
+                &[("target", target), ("kind", &k)],
+                *n as f64,
+            );
+        }
+    }
+    e.family(
+        "goto_client_latency_seconds",
+        Kind::Histogram,
+        "Client latency by target (from the schedule under a rate).",
+    );
+    for (target, s) in &c.stats {
+        e.latency_histogram(
+            "goto_client_latency_seconds",
+            &[("target", target)],
+            &s.latency,
+        );
+    }
+    e.family(
+        "goto_client_invocations_running",
+        Kind::Gauge,
+        "Client invocations still running.",
+    );
+    e.sample("goto_client_invocations_running", &[], c.running as f64);
+}
+
+/// Resident memory and CPU seconds from /proc/self (Linux).
+fn process(e: &mut Exposition) {
+    if let Some(rss) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+    {
+        e.family(
+            "process_resident_memory_bytes",
+            Kind::Gauge,
+            "Resident memory size in bytes.",
+        );
+        e.sample("process_resident_memory_bytes", &[], rss * 1024.0);
+    }
+    // Fields 14 and 15 of /proc/self/stat (after the command in parentheses).
+    if let Some(ticks) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+    {
+        // SAFETY: sysconf reads a constant of the running system.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let hz = if hz > 0 { hz as f64 } else { 100.0 };
+        e.family(
+            "process_cpu_seconds_total",
+            Kind::Counter,
+            "User and system CPU time spent, in seconds.",
+        );
+        e.sample("process_cpu_seconds_total", &[], ticks / hz);
+    }
+}

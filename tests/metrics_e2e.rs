@@ -1,0 +1,143 @@
+//! `GET /metrics` through the real binary, parsed by the Prometheus
+//! project's own Python parser (`prometheus-client`, installed by .ci/run):
+//! server-side responses by status, tracked header values, the client's
+//! per-target requests, errors and latency histogram, and process figures.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{eventually, Goto};
+use serde_json::Value;
+
+/// Parses exposition text with prometheus_client's parser; returns the
+/// samples as `[{"name","labels","value"}]` and the families' types.
+fn parse(text: &str) -> (Vec<Value>, Value) {
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+samples, types = [], {}
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    types[fam.name] = fam.type
+    for s in fam.samples:
+        samples.append({"name": s.name, "labels": s.labels, "value": s.value})
+print(json.dumps({"samples": samples, "types": types}))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (with prometheus-client) is needed, see .ci/run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python3");
+    assert!(
+        out.status.success(),
+        "the Prometheus parser refused the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("parser JSON");
+    (
+        v["samples"].as_array().cloned().unwrap_or_default(),
+        v["types"].clone(),
+    )
+}
+
+fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .and_then(|s| s["value"].as_f64())
+}
+
+#[test]
+fn metrics_parse_with_the_prometheus_parser() {
+    let g = Goto::start(&["--request-logs=false"]);
+    assert_eq!(g.put("/request/headers/track/add/x-who").status, 200);
+    let target = format!(
+        r#"{{"name":"m1","url":"http://127.0.0.1:{}/status/503","replicas":2,"requestCount":10,
+            "headers":[["x-who","a\"b"]]}}"#,
+        g.port
+    );
+    assert_eq!(g.post("/client/targets/add", &target).status, 200);
+    let refused = r#"{"name":"m2","url":"http://127.0.0.1:1/","requestCount":3}"#;
+    assert_eq!(g.post("/client/targets/add", refused).status, 200);
+    let r = g.post("/client/targets/invoke/all?blocking=Y", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(eventually(Duration::from_secs(10), || {
+        g.get("/client/targets/active").json()["activeCount"] == 0
+    }));
+
+    let resp = g.get("/metrics");
+    assert_eq!(resp.status, 200);
+    assert!(resp
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")));
+    let (samples, types) = parse(&resp.text());
+    let port = g.port.to_string();
+
+    // The parser names a counter family without its `_total` suffix.
+    assert_eq!(types["goto_requests"], "counter");
+    assert_eq!(
+        value(
+            &samples,
+            "goto_requests_total",
+            &[("port", &port), ("status", "503")]
+        ),
+        Some(20.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "goto_tracked_header_requests_total",
+            &[("header", "x-who"), ("value", "a\"b")]
+        ),
+        Some(20.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "goto_client_requests_total",
+            &[("target", "m1"), ("status", "503")]
+        ),
+        Some(20.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "goto_client_requests_total",
+            &[("target", "m2"), ("status", "0")]
+        ),
+        Some(3.0)
+    );
+    assert!(samples
+        .iter()
+        .any(|s| s["name"] == "goto_client_errors_total" && s["labels"]["target"] == "m2"));
+    assert_eq!(types["goto_client_latency_seconds"], "histogram");
+    assert_eq!(
+        value(
+            &samples,
+            "goto_client_latency_seconds_count",
+            &[("target", "m1")]
+        ),
+        Some(20.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "goto_client_latency_seconds_bucket",
+            &[("target", "m1"), ("le", "+Inf")]
+        ),
+        Some(20.0)
+    );
+    assert!(value(&samples, "process_resident_memory_bytes", &[]).is_some_and(|v| v > 1e6));
+    assert!(value(&samples, "process_cpu_seconds_total", &[]).is_some());
+}
