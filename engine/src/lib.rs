@@ -23,7 +23,7 @@
 //! Modules: [`http1`] is the pure codec; `conn` the connection and its
 //! timeouts; `replica` the run loop; `pacer` pacing and stop conditions;
 //! `worker` the pinned runtimes; [`stats`] the counters; `plan` validation
-//! and preparation; `run` the handle; `tls` rustls set-up.
+//! and preparation; `resolve` addresses and their refresh; `run` the handle; `tls` rustls set-up.
 
 mod conn;
 mod error;
@@ -32,6 +32,7 @@ mod limits;
 mod pacer;
 mod plan;
 mod replica;
+mod resolve;
 mod run;
 pub mod stats;
 mod tls;
@@ -53,6 +54,7 @@ pub use http1::status::canonical_reason;
 pub use limits::raise_nofile_limit;
 pub use pacer::Pacer;
 pub use plan::{Plan, TargetSpec, TlsTarget, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+pub use resolve::{resolve_all, Endpoint, RESOLVE_TTL};
 pub use run::{RunHandle, RunSnapshot};
 pub use stats::TargetStats;
 pub use tls::{client_config, tls_server_name, TlsConfig};

@@ -43,6 +43,8 @@ pub(crate) struct Replica {
     transport: Option<Transport>,
     last_used: Instant,
     rng: u64,
+    /// Set after the first connection: later ones count as reconnects.
+    connected_before: bool,
 }
 
 impl Replica {
@@ -74,6 +76,7 @@ impl Replica {
             transport: None,
             last_used: start,
             rng,
+            connected_before: false,
         }
     }
 
@@ -153,7 +156,11 @@ impl Replica {
                 let result = match outcome {
                     Outcome::Status(code) => Ok(code),
                     Outcome::Error(kind) => Err(kind),
-                    Outcome::Aborted => return None,
+                    Outcome::Aborted => {
+                        // Stopped or out of time with the request under way.
+                        self.target.stats.borrow_mut().in_flight_at_end();
+                        return None;
+                    }
                 };
                 if self.transport.is_some() {
                     self.last_used = done;
@@ -199,7 +206,7 @@ impl Replica {
         // byte of response: reconnect and resend once, without counting it.
         let outcome = loop {
             if self.transport.is_none() {
-                let Some(addr) = p.addr else {
+                let Some(dest) = p.endpoints.pick() else {
                     break Outcome::Error(ErrorKind::Resolve);
                 };
                 let now = Instant::now();
@@ -211,8 +218,14 @@ impl Replica {
                 // Not boxed: all replicas connect at once at the start, and a
                 // box per connect would add to the peak memory; the TLS
                 // handshake inside is boxed instead.
-                match Transport::connect(addr, p.tls.as_ref(), &mut watch).await {
-                    Ok(t) => self.transport = Some(t),
+                match Transport::connect_dest(&dest, p.tls.as_ref(), &mut watch).await {
+                    Ok(t) => {
+                        self.transport = Some(t);
+                        if self.connected_before {
+                            target.stats.borrow_mut().reconnected();
+                        }
+                        self.connected_before = true;
+                    }
                     Err(f) => break fail_outcome(f),
                 }
                 watch.set_deadline(deadline, ErrorKind::Timeout);

@@ -49,6 +49,11 @@ pub struct TargetStats {
     pub last_response: Option<SystemTime>,
     pub stopped: bool,
     pub finished: bool,
+    /// Connections opened after a replica's first (keep-alive lost).
+    pub reconnects: u64,
+    /// Requests under way when the run was stopped or its duration ended;
+    /// not in `requests`.
+    pub in_flight: u64,
 }
 
 impl Default for TargetStats {
@@ -67,6 +72,8 @@ impl Default for TargetStats {
             last_response: None,
             stopped: false,
             finished: false,
+            reconnects: 0,
+            in_flight: 0,
         }
     }
 }
@@ -97,6 +104,8 @@ impl TargetStats {
         self.last_response = self.last_response.max(other.last_response);
         self.stopped |= other.stopped;
         self.finished &= other.finished;
+        self.reconnects += other.reconnects;
+        self.in_flight += other.in_flight;
     }
 
     /// Requests that ended in a transport error.
@@ -168,6 +177,8 @@ pub(crate) struct CoreStats {
     uncorrected: Uncorrected,
     first_response: Option<Instant>,
     last_response: Option<Instant>,
+    reconnects: u64,
+    in_flight: u64,
 }
 
 impl CoreStats {
@@ -189,6 +200,8 @@ impl CoreStats {
             },
             first_response: None,
             last_response: None,
+            reconnects: 0,
+            in_flight: 0,
         }
     }
 
@@ -252,6 +265,16 @@ impl CoreStats {
         }
     }
 
+    /// Counts a connection opened after the replica's first.
+    pub(crate) fn reconnected(&mut self) {
+        self.reconnects += 1;
+    }
+
+    /// Counts a request abandoned under way by a stop or the run's end.
+    pub(crate) fn in_flight_at_end(&mut self) {
+        self.in_flight += 1;
+    }
+
     #[inline]
     pub(crate) fn add_bytes(&mut self, read: u64, written: u64) {
         self.bytes_read += read;
@@ -273,6 +296,8 @@ impl CoreStats {
             latency_uncorrected: self.uncorrected_view(),
             first_response: self.first_response.map(|i| wall(anchor, i)),
             last_response: self.last_response.map(|i| wall(anchor, i)),
+            reconnects: self.reconnects,
+            in_flight: self.in_flight,
             ..TargetStats::default()
         };
         for (code, n) in self.status.iter().enumerate() {
