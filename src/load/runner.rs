@@ -1,129 +1,195 @@
-//! Runs a load test: starts the engine (or the HTTP/2 runner), watches it
-//! and prints the report; owns the exit code.
+//! Runs a load test: checks before the run, starts the engine (or the
+//! HTTP/2 runner), watches it and prints the report; owns the exit code.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TargetSpec, TlsConfig};
+use goto_engine::{
+    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetSpec,
+    TargetStats, TlsConfig,
+};
 
-use super::flags::{build_target, DriverArg, LoadArgs};
+use super::flags::{DriverArg, LoadArgs};
 use super::json::json_report;
-use super::progress::{install_sigint, watch, H2Progress};
-use super::summary::RunInfo;
+use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
+use super::progress::{watch, H2Progress, Signals};
+use super::summary::{Counts, RunInfo};
+use super::target::build_targets;
 use super::text::text_report;
 
-/// File descriptors kept free beyond one per connection.
-const SPARE_FDS: u64 = 64;
+/// The run completed and at least one request was answered.
+const EXIT_DONE: u8 = 0;
+/// No request was answered at all, or the run could not start.
+const EXIT_FAILED: u8 = 1;
+/// A bad flag, URL or file.
+const EXIT_USAGE: u8 = 2;
+/// Thresholds failed. Reserved: when thresholds land, `exit_code` returns it
+/// for a run that answered requests but broke a threshold.
+#[allow(dead_code)]
+const EXIT_THRESHOLDS: u8 = 3;
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("goto load: {msg}");
+    ExitCode::from(code)
+}
 
 /// Runs a load test and prints its report; returns the process exit code.
 pub fn run(args: LoadArgs) -> ExitCode {
-    let target = match build_target(&args) {
+    // First, so a signal during the checks also ends with a report.
+    let signals = Signals::install();
+    let targets = match build_targets(&args) {
         Ok(t) => t,
-        Err(msg) => {
-            eprintln!("goto load: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let needed = u64::from(target.replicas) + SPARE_FDS;
-    if let Err(e) = goto_engine::raise_nofile_limit(needed) {
-        eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let connections: u32 = targets.iter().map(|t| t.replicas).sum();
+    let (cores, capped) = cap_cores(args.cores);
+    if let Some(n) = capped {
+        eprintln!("goto load: --cores capped at the {n} cores available");
     }
+    let mut info = RunInfo {
+        url: &urls[0],
+        urls: urls.clone(),
+        http2: args.http2,
+        connections,
+        cores: cores.unwrap_or(0),
+        io_driver: String::new(),
+        rate: args.rate,
+        interrupted: None,
+        fatal: None,
+    };
     if args.http2 {
-        return run_http2(&args, target);
+        return run_http2(&args, targets, info, &signals);
+    }
+    if let Err(msg) = fit_open_files(u64::from(connections)) {
+        return fail(EXIT_FAILED, msg);
     }
     let cfg = EngineConfig {
-        cores: args.cores,
+        cores,
         io_driver: match args.io_driver {
             DriverArg::Auto => IoDriverChoice::Auto,
             DriverArg::Uring => IoDriverChoice::Uring,
             DriverArg::Epoll => IoDriverChoice::Epoll,
         },
-        tls: TlsConfig {
-            extra_roots: args.cacert.clone(),
-            use_system_roots: true,
-        },
+        tls: tls_config(&args),
     };
     let engine = match Engine::start(cfg) {
         Ok(e) => e,
         // A bad --cacert is a bad flag.
-        Err(goto_engine::EngineError::Plan(e)) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(1);
-        }
+        Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
+        Err(e) => return fail(EXIT_FAILED, e),
     };
-    let replicas = target.replicas;
-    let run = match engine.submit(Plan {
-        targets: vec![target],
-    }) {
+    info.cores = engine.cores();
+    info.io_driver = engine.io_driver().to_string();
+    if let Err(f) = probe(&targets, args.connect_timeout) {
+        return not_started(&args, info, f);
+    }
+    let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
-        Err(goto_engine::EngineError::Plan(e)) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(1);
-        }
+        Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
+        Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress);
+    watch(&run, &signals, show_progress);
     let snap = run.snapshot();
-    let info = RunInfo {
-        url: &args.url,
-        http2: false,
-        connections: replicas,
-        cores: engine.cores(),
-        io_driver: engine.io_driver().to_string(),
-        rate: args.rate,
-    };
+    info.interrupted = signals.caught();
     report(&args, &info, &snap)
 }
 
-/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
-/// own, not the io_uring engine), with the same progress line and report.
-fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
-    let tls = TlsConfig {
+fn tls_config(args: &LoadArgs) -> TlsConfig {
+    TlsConfig {
         extra_roots: args.cacert.clone(),
         use_system_roots: true,
-    };
-    let replicas = target.replicas;
+    }
+}
+
+/// `--http2`: the target on the HTTP/2 runner (a tokio runtime of its own,
+/// not the io_uring engine), with the same progress line and report.
+fn run_http2(
+    args: &LoadArgs,
+    mut targets: Vec<TargetSpec>,
+    mut info: RunInfo<'_>,
+    signals: &Signals,
+) -> ExitCode {
+    if targets.len() != 1
+        || args.unix_socket.is_some()
+        || !args.resolve.is_empty()
+        || !args.connect_to.is_empty()
+    {
+        return fail(
+            EXIT_USAGE,
+            "--http2 takes one URL, without --urls-from-file, --resolve, --connect-to or --unix-socket",
+        );
+    }
+    let target = targets.remove(0);
+    let tls = tls_config(args);
+    if target.url.starts_with("https:") {
+        if let Err(e) = goto_engine::client_config(&tls, !args.insecure, &[]) {
+            return fail(EXIT_USAGE, e);
+        }
+    }
+    let streams = target.replicas;
+    let connections = u64::from(streams.div_ceil(goto_control::h2load::STREAMS_PER_CONNECTION));
+    if let Err(msg) = fit_open_files(connections) {
+        return fail(EXIT_FAILED, msg);
+    }
+    info.cores = goto_control::h2load::WORKERS;
+    info.io_driver = "tokio (HTTP/2)".to_string();
+    if let Err(f) = probe(std::slice::from_ref(&target), args.connect_timeout) {
+        return not_started(args, info, f);
+    }
     let name = target.name.clone();
     let started = Instant::now();
     let run = match goto_control::h2load::H2Run::start(target, &tls) {
         Ok(r) => H2Progress { run: r, started },
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(EXIT_USAGE, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress);
+    watch(&run, signals, show_progress);
     let snap = RunSnapshot {
         targets: BTreeMap::from([(name, run.run.snapshot())]),
         finished: true,
         elapsed: started.elapsed(),
     };
-    let info = RunInfo {
-        url: &args.url,
-        http2: true,
-        connections: replicas,
-        cores: goto_control::h2load::WORKERS,
-        io_driver: "tokio (HTTP/2)".to_string(),
-        rate: args.rate,
-    };
+    info.interrupted = signals.caught();
     report(args, &info, &snap)
 }
 
+/// The checks failed: say why, and print a report with the probe's error
+/// counted, so `--json` readers get an object either way.
+fn not_started(args: &LoadArgs, mut info: RunInfo<'_>, f: Fatal) -> ExitCode {
+    eprintln!("goto load: {}", f.message);
+    let stats = TargetStats {
+        requests: 1,
+        status_counts: BTreeMap::from([(0, 1)]),
+        errors: BTreeMap::from([(f.error.unwrap_or(ErrorKind::Connect(0)), 1)]),
+        finished: true,
+        ..TargetStats::default()
+    };
+    info.fatal = Some(f.message);
+    let snap = RunSnapshot {
+        targets: BTreeMap::from([("load".to_string(), stats)]),
+        finished: true,
+        elapsed: Duration::ZERO,
+    };
+    report(args, &info, &snap);
+    ExitCode::from(EXIT_FAILED)
+}
+
+/// Every target's results merged into one.
+fn merged(snap: &RunSnapshot) -> TargetStats {
+    let mut it = snap.targets.values();
+    let mut out = it.next().cloned().unwrap_or_default();
+    for t in it {
+        out.merge(t);
+    }
+    out
+}
+
 fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
-    let stats = snap.targets.values().next().cloned().unwrap_or_default();
+    let stats = merged(snap);
     let out = if args.json {
         let mut s =
             serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
@@ -135,5 +201,14 @@ fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-    ExitCode::SUCCESS
+    ExitCode::from(exit_code(&stats))
+}
+
+/// 0 when anything was answered, else 1 (thresholds will add 3).
+fn exit_code(stats: &TargetStats) -> u8 {
+    if Counts::of(stats).answered > 0 {
+        EXIT_DONE
+    } else {
+        EXIT_FAILED
+    }
 }
