@@ -401,7 +401,7 @@ mod tests {
             Endpoint::Host("127.0.0.1".into(), 9000)
         );
         assert_eq!(
-            endpoint_for(&url, &[], &[r.clone()], None),
+            endpoint_for(&url, &[], std::slice::from_ref(&r), None),
             Endpoint::Url,
             "port differs"
         );
