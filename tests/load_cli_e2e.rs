@@ -398,7 +398,7 @@ fn fail_fast_and_usage_errors() {
         assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
     }
     let help = load(&["--help"]);
-    assert!(help.stdout.contains("Exit codes:") && help.stdout.contains("3  thresholds"));
+    assert!(help.stdout.contains("Exit codes:") && help.stdout.contains("3  a --threshold failed"));
     // --cores is capped at the cores available.
     let (_server, port) = recorder();
     let r = load(&[

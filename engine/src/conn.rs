@@ -34,9 +34,9 @@ use monoio::BufResult;
 use rustls::ClientConnection;
 
 use crate::error::{ErrorKind, TlsErrorKind};
-use crate::pacer::StopSignal;
 use crate::plan::TlsTarget;
 use crate::resolve::Dest;
+use crate::run::StopSignal;
 
 /// How far ahead the timer is parked when nothing needs it (no deadline, no
 /// end of run): it then fires about once an hour, for nothing.

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use goto_engine::Threshold;
+
 use super::duration::parse_duration;
 
 /// Shown at the end of `goto load --help`.
@@ -16,7 +18,7 @@ Exit codes:
   1  no request was answered at all, or a fatal start (host does not
      resolve, first connect refused, open-files limit too low)
   2  usage error (bad flag, URL or file)
-  3  thresholds failed (reserved for thresholds; not produced yet)
+  3  a --threshold failed (the run itself answered requests)
 
 SIGINT (Ctrl-C) or SIGTERM stops the run and still prints the report,
 marked interrupted; a second signal ends the process at once.";
@@ -108,6 +110,24 @@ pub struct LoadArgs {
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Print one line per interval while running (time, req/s, errors,
+    /// p50, p99) instead of the progress line; also the timeline's interval
+    /// (default 1s).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// Write the timeline live to FILE: JSON lines, or CSV when FILE ends in .csv.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Print the full latency spectrum (50 to 100 percentiles, as wrk2 does).
+    #[arg(long)]
+    pub latency: bool,
+    /// Write an HdrHistogram interval log (latency per interval) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// Pass/fail check on the results, e.g. "p99 < 50ms", "errors <= 1%",
+    /// "rps >= 1000", "status5xx < 0.5%" (repeatable); any failure exits 3.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = super::live::parse_threshold)]
+    pub thresholds: Vec<Threshold>,
 }
 
 /// `--io-driver` values.

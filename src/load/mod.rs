@@ -6,13 +6,15 @@
 //! Layout: `flags` (clap flags and `--help`), `target` (flags into
 //! validated targets: URLs, body, auth, endpoints), `preflight` (fail-fast
 //! checks), `runner` (starts the engine or the HTTP/2 runner and picks the
-//! exit code), `progress` (the live line and signals), `summary` (figures shared
-//! by both reports), `text` and `json` (the two report formats), and
-//! `duration` (the Go-duration flag parser).
+//! exit code), `progress` (the live line and signals), `summary` (figures
+//! shared by both reports), `text` and `json` (the two report formats),
+//! `duration` (the Go-duration flag parser), and `live` (the timeline,
+//! its outputs, the latency spectrum and thresholds).
 
 mod duration;
 mod flags;
 mod json;
+mod live;
 mod preflight;
 mod progress;
 mod runner;

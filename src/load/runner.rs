@@ -13,6 +13,7 @@ use goto_engine::{
 
 use super::flags::{DriverArg, LoadArgs};
 use super::json::json_report;
+use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
 use super::progress::{watch, H2Progress, Signals};
 use super::summary::{Counts, RunInfo};
@@ -25,9 +26,7 @@ const EXIT_DONE: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 /// A bad flag, URL or file.
 const EXIT_USAGE: u8 = 2;
-/// Thresholds failed. Reserved: when thresholds land, `exit_code` returns it
-/// for a run that answered requests but broke a threshold.
-#[allow(dead_code)]
+/// The run answered requests but its results failed a `--threshold`.
 const EXIT_THRESHOLDS: u8 = 3;
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -41,6 +40,14 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let signals = Signals::install();
     let targets = match build_targets(&args) {
         Ok(t) => t,
+        Err(msg) => return fail(EXIT_USAGE, msg),
+    };
+    let mut outputs = match Outputs::open(&args) {
+        Ok(o) => o,
+        Err(msg) => return fail(EXIT_USAGE, msg),
+    };
+    let mut rec = match outputs.recorder(&args) {
+        Ok(r) => r,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
     let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
@@ -61,7 +68,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         fatal: None,
     };
     if args.http2 {
-        return run_http2(&args, targets, info, &signals);
+        return run_http2(&args, targets, info, &signals, &mut rec);
     }
     if let Err(msg) = fit_open_files(u64::from(connections)) {
         return fail(EXIT_FAILED, msg);
@@ -84,7 +91,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     info.cores = engine.cores();
     info.io_driver = engine.io_driver().to_string();
     if let Err(f) = probe(&targets, args.connect_timeout) {
-        return not_started(&args, info, f);
+        return not_started(&args, info, f, &mut rec);
     }
     let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
@@ -92,10 +99,11 @@ pub fn run(args: LoadArgs) -> ExitCode {
         Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, &signals, show_progress);
+    watch(&run, &signals, show_progress, &mut rec);
     let snap = run.snapshot();
+    rec.finish(merged(&snap), snap.elapsed);
     info.interrupted = signals.caught();
-    report(&args, &info, &snap)
+    report(&args, &info, &snap, &rec)
 }
 
 fn tls_config(args: &LoadArgs) -> TlsConfig {
@@ -112,6 +120,7 @@ fn run_http2(
     mut targets: Vec<TargetSpec>,
     mut info: RunInfo<'_>,
     signals: &Signals,
+    rec: &mut Recorder<'_>,
 ) -> ExitCode {
     if targets.len() != 1
         || args.unix_socket.is_some()
@@ -138,7 +147,7 @@ fn run_http2(
     info.cores = goto_control::h2load::WORKERS;
     info.io_driver = "tokio (HTTP/2)".to_string();
     if let Err(f) = probe(std::slice::from_ref(&target), args.connect_timeout) {
-        return not_started(args, info, f);
+        return not_started(args, info, f, rec);
     }
     let name = target.name.clone();
     let started = Instant::now();
@@ -147,19 +156,27 @@ fn run_http2(
         Err(e) => return fail(EXIT_USAGE, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, signals, show_progress);
+    watch(&run, signals, show_progress, rec);
+    let elapsed = started.elapsed();
+    let stats = run.run.snapshot();
+    rec.finish(stats.clone(), elapsed);
     let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, run.run.snapshot())]),
+        targets: BTreeMap::from([(name, stats)]),
         finished: true,
-        elapsed: started.elapsed(),
+        elapsed,
     };
     info.interrupted = signals.caught();
-    report(args, &info, &snap)
+    report(args, &info, &snap, rec)
 }
 
 /// The checks failed: say why, and print a report with the probe's error
 /// counted, so `--json` readers get an object either way.
-fn not_started(args: &LoadArgs, mut info: RunInfo<'_>, f: Fatal) -> ExitCode {
+fn not_started(
+    args: &LoadArgs,
+    mut info: RunInfo<'_>,
+    f: Fatal,
+    rec: &mut Recorder<'_>,
+) -> ExitCode {
     eprintln!("goto load: {}", f.message);
     let stats = TargetStats {
         requests: 1,
@@ -174,7 +191,8 @@ fn not_started(args: &LoadArgs, mut info: RunInfo<'_>, f: Fatal) -> ExitCode {
         finished: true,
         elapsed: Duration::ZERO,
     };
-    report(args, &info, &snap);
+    rec.finish(merged(&snap), snap.elapsed);
+    report(args, &info, &snap, rec);
     ExitCode::from(EXIT_FAILED)
 }
 
@@ -188,27 +206,48 @@ fn merged(snap: &RunSnapshot) -> TargetStats {
     out
 }
 
-fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
+fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {
     let stats = merged(snap);
+    let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
+    if let Some(e) = rec.error() {
+        eprintln!("goto load: warning: {e}");
+    }
     let out = if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
+        let mut v = json_report(info, snap, &stats);
+        v["timeline"] = rec.json();
+        if args.latency {
+            v["latencyPercentilesMs"] = live::spectrum_json(&stats.latency);
+        }
+        if !verdicts.is_empty() {
+            v["thresholds"] = serde_json::to_value(&verdicts).unwrap_or_default();
+        }
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
         s.push('\n');
         s
     } else {
-        text_report(info, snap, &stats)
+        let mut s = text_report(info, snap, &stats);
+        if args.latency {
+            s.push_str(&live::spectrum_text(&stats.latency));
+        }
+        if !verdicts.is_empty() {
+            s.push_str(&live::verdicts_text(&verdicts));
+        }
+        s
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-    ExitCode::from(exit_code(&stats))
+    ExitCode::from(exit_code(&stats, verdicts.iter().any(|v| !v.ok)))
 }
 
-/// 0 when anything was answered, else 1 (thresholds will add 3).
-fn exit_code(stats: &TargetStats) -> u8 {
-    if Counts::of(stats).answered > 0 {
-        EXIT_DONE
-    } else {
+/// 1 when nothing was answered (whatever the thresholds say), else 3 when a
+/// threshold failed, else 0.
+fn exit_code(stats: &TargetStats, threshold_failed: bool) -> u8 {
+    if Counts::of(stats).answered == 0 {
         EXIT_FAILED
+    } else if threshold_failed {
+        EXIT_THRESHOLDS
+    } else {
+        EXIT_DONE
     }
 }

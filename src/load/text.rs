@@ -49,11 +49,8 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         );
     }
     let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "  Requests:      {} sent, {} answered, {} errors",
-        c.attempts, c.answered, c.errors
-    );
+    let _ = writeln!(o, "  Requests:      {}", c.attempts);
+    let _ = writeln!(o, "  Answered:      {}", c.answered);
     let _ = writeln!(o, "  Duration:      {:.3}s", snap.elapsed.as_secs_f64());
     let _ = writeln!(
         o,
