@@ -101,9 +101,14 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     pub io_driver: DriverArg,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
-    /// -c is the number of concurrent streams, at most 100 per connection.
+    /// -c is the number of concurrent streams, at most 100 per connection
+    /// (unless --streams is given).
     #[arg(long)]
     pub http2: bool,
+    /// With --http2: concurrent streams per connection (1-100); -c then
+    /// counts connections, as h2load's -c and -m do.
+    #[arg(long, value_name = "N")]
+    pub streams: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

@@ -1,21 +1,21 @@
-//! Runs a load test: checks before the run, starts the engine (or the
-//! HTTP/2 runner), watches it and prints the report; owns the exit code.
+//! Runs a load test: checks before the run, starts the engine (HTTP/1.1 or
+//! HTTP/2 alike), watches it and prints the report; owns the exit code.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use goto_engine::{
-    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetSpec,
-    TargetStats, TlsConfig,
+    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetStats,
+    TlsConfig,
 };
 
 use super::flags::{DriverArg, LoadArgs};
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
-use super::progress::{watch, H2Progress, Signals};
+use super::progress::{watch, Signals};
 use super::summary::{Counts, RunInfo};
 use super::target::build_targets;
 use super::text::text_report;
@@ -52,6 +52,13 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
+    let streams = targets[0].streams_per_connection.max(1);
+    // HTTP/2 replicas are streams, sharing connections.
+    let sockets = if args.http2 {
+        connections.div_ceil(streams)
+    } else {
+        connections
+    };
     let (cores, capped) = cap_cores(args.cores);
     if let Some(n) = capped {
         eprintln!("goto load: --cores capped at the {n} cores available");
@@ -59,7 +66,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let mut info = RunInfo {
         url: &urls[0],
         urls: urls.clone(),
-        http2: args.http2,
+        http2: args.http2.then_some(streams),
         connections,
         cores: cores.unwrap_or(0),
         io_driver: String::new(),
@@ -67,10 +74,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         interrupted: None,
         fatal: None,
     };
-    if args.http2 {
-        return run_http2(&args, targets, info, &signals, &mut rec);
-    }
-    if let Err(msg) = fit_open_files(u64::from(connections)) {
+    if let Err(msg) = fit_open_files(u64::from(sockets)) {
         return fail(EXIT_FAILED, msg);
     }
     let cfg = EngineConfig {
@@ -111,62 +115,6 @@ fn tls_config(args: &LoadArgs) -> TlsConfig {
         extra_roots: args.cacert.clone(),
         use_system_roots: true,
     }
-}
-
-/// `--http2`: the target on the HTTP/2 runner (a tokio runtime of its own,
-/// not the io_uring engine), with the same progress line and report.
-fn run_http2(
-    args: &LoadArgs,
-    mut targets: Vec<TargetSpec>,
-    mut info: RunInfo<'_>,
-    signals: &Signals,
-    rec: &mut Recorder<'_>,
-) -> ExitCode {
-    if targets.len() != 1
-        || args.unix_socket.is_some()
-        || !args.resolve.is_empty()
-        || !args.connect_to.is_empty()
-    {
-        return fail(
-            EXIT_USAGE,
-            "--http2 takes one URL, without --urls-from-file, --resolve, --connect-to or --unix-socket",
-        );
-    }
-    let target = targets.remove(0);
-    let tls = tls_config(args);
-    if target.url.starts_with("https:") {
-        if let Err(e) = goto_engine::client_config(&tls, !args.insecure, &[]) {
-            return fail(EXIT_USAGE, e);
-        }
-    }
-    let streams = target.replicas;
-    let connections = u64::from(streams.div_ceil(goto_control::h2load::STREAMS_PER_CONNECTION));
-    if let Err(msg) = fit_open_files(connections) {
-        return fail(EXIT_FAILED, msg);
-    }
-    info.cores = goto_control::h2load::WORKERS;
-    info.io_driver = "tokio (HTTP/2)".to_string();
-    if let Err(f) = probe(std::slice::from_ref(&target), args.connect_timeout) {
-        return not_started(args, info, f, rec);
-    }
-    let name = target.name.clone();
-    let started = Instant::now();
-    let run = match goto_control::h2load::H2Run::start(target, &tls) {
-        Ok(r) => H2Progress { run: r, started },
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, signals, show_progress, rec);
-    let elapsed = started.elapsed();
-    let stats = run.run.snapshot();
-    rec.finish(stats.clone(), elapsed);
-    let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, stats)]),
-        finished: true,
-        elapsed,
-    };
-    info.interrupted = signals.caught();
-    report(args, &info, &snap, rec)
 }
 
 /// The checks failed: say why, and print a report with the probe's error

@@ -9,8 +9,9 @@ pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
     /// Every URL when `--urls-from-file` gave more than one.
     pub(super) urls: Vec<String>,
-    /// With `--http2`, `connections` counts concurrent streams.
-    pub(super) http2: bool,
+    /// With `--http2`, the streams per connection; `connections` then
+    /// counts concurrent streams.
+    pub(super) http2: Option<u32>,
     pub(super) connections: u32,
     pub(super) cores: usize,
     pub(super) io_driver: String,

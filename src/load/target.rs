@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use goto_engine::{Bytes, Endpoint, TargetSpec, MAX_BODY};
+use goto_engine::{Bytes, Endpoint, TargetSpec, MAX_BODY, MAX_STREAMS_PER_CONNECTION};
 
 use super::flags::LoadArgs;
 
@@ -285,9 +285,18 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
     if args.duration == Some(Duration::ZERO) {
         return Err("--duration must be more than 0 (leave it out to run by -n alone)".into());
     }
+    if args.streams.is_some() && !args.http2 {
+        return Err("--streams needs --http2".into());
+    }
+    let streams = args.streams.unwrap_or(MAX_STREAMS_PER_CONNECTION);
+    if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
+        return Err(format!(
+            "--streams must be 1 to {MAX_STREAMS_PER_CONNECTION}"
+        ));
+    }
     let urls = urls(args)?;
-    if args.unix_socket.is_some() && urls.iter().any(|u| u.https) {
-        return Err("--unix-socket takes http URLs only".into());
+    if args.unix_socket.is_some() && (args.http2 || urls.iter().any(|u| u.https)) {
+        return Err("--unix-socket takes plain HTTP/1.1 (http URLs, no --http2) only".into());
     }
     let resolve = args
         .resolve
@@ -307,10 +316,19 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .collect();
+    // h2load's habit: with --streams, -c counts connections (replicas are
+    // streams).
+    let connections = match args.streams {
+        Some(m) => args
+            .connections
+            .checked_mul(m)
+            .ok_or("--connections times --streams is too large")?,
+        None => args.connections,
+    };
     // Fewer requests than connections: extra connections would only idle.
     let connections = match args.requests {
-        Some(n) => args.connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
-        None => args.connections,
+        Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => connections,
     };
     let n = urls.len() as u32;
     if connections < n {
@@ -360,6 +378,8 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             verify_tls: !args.insecure,
             track_headers: track_headers.clone(),
             endpoint: endpoint_for(url, &connect, &resolve, args.unix_socket.as_deref()),
+            http2: args.http2,
+            streams_per_connection: streams,
             ..TargetSpec::default()
         };
         spec.validate().map_err(|e| e.to_string())?;
