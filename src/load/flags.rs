@@ -46,6 +46,11 @@ pub struct LoadArgs {
     /// Open model: total requests per second, sent on schedule; latency counts from the schedule.
     #[arg(short = 'r', long)]
     pub rate: Option<f64>,
+    /// Load shape: DURATION:RATE stages, e.g. 30s:1000,1m:5000,30s:0; each
+    /// ramps linearly from the previous rate (-r, or 0) to its own; the run
+    /// lasts their sum.
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
     /// HTTP method.
     #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use goto_engine::{Bytes, Endpoint, TargetSpec, MAX_BODY, MAX_STREAMS_PER_CONNECTION};
+use goto_engine::{Bytes, Endpoint, Stages, TargetSpec, MAX_BODY, MAX_STREAMS_PER_CONNECTION};
 
+use super::duration::parse_duration;
 use super::flags::LoadArgs;
 
 /// Duration of a run when neither `-n` nor `-d` is given.
@@ -336,10 +337,26 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             "{n} URLs need at least {n} connections (-c), got {connections}"
         ));
     }
-    let duration = match (args.duration, args.requests) {
-        (Some(d), _) => Some(d),
-        (None, None) => Some(DEFAULT_DURATION),
-        (None, Some(_)) => None,
+    let stages = match &args.stages {
+        Some(text) => {
+            if args.duration.is_some() {
+                return Err("--stages sets the run's duration (their sum); drop -d".into());
+            }
+            if n > 1 {
+                return Err("--stages takes one URL, not --urls-from-file".into());
+            }
+            Some(
+                Stages::parse(text, args.rate.unwrap_or(0.0), parse_duration)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        None => None,
+    };
+    let duration = match (args.duration, args.requests, &stages) {
+        (_, _, Some(s)) => Some(s.total()),
+        (Some(d), _, None) => Some(d),
+        (None, None, None) => Some(DEFAULT_DURATION),
+        (None, Some(_), None) => None,
     };
     let mut out = Vec::with_capacity(urls.len());
     for (i, url) in urls.iter().enumerate() {
@@ -378,6 +395,7 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             verify_tls: !args.insecure,
             track_headers: track_headers.clone(),
             endpoint: endpoint_for(url, &connect, &resolve, args.unix_socket.as_deref()),
+            stages: stages.clone(),
             http2: args.http2,
             streams_per_connection: streams,
             ..TargetSpec::default()
