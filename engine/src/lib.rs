@@ -26,7 +26,8 @@
 //! `replica` the HTTP/1.1 loop; `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `limits` the bounds; `run` the handle, commands and stop
-//! flags; `tls` rustls set-up.
+//! flags; `timer` the per-worker microsecond pacing timer; `tls` rustls
+//! set-up.
 
 mod conn;
 mod error;
@@ -38,6 +39,7 @@ mod replica;
 mod run;
 pub mod schedule;
 pub mod stats;
+mod timer;
 mod tls;
 mod worker;
 

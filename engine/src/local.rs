@@ -12,6 +12,7 @@ use std::task::Waker;
 use crate::plan::PreparedTarget;
 use crate::run::{Assignment, RunShared};
 use crate::stats::{CoreStats, TargetStats};
+use crate::timer::PaceTimer;
 
 /// One target's replicas and counters on this core.
 pub(crate) struct CoreTarget {
@@ -33,6 +34,9 @@ pub(crate) struct LocalRun {
     wakers: RefCell<Vec<Waker>>,
     /// Stop flags (the run's and its targets') seen set so far.
     stops_seen: Cell<usize>,
+    /// The worker's precise timer for the schedule's waits (`None`: the
+    /// kernel refused a timerfd; the runtime's millisecond timer serves).
+    pace: Option<Rc<PaceTimer>>,
 }
 
 impl LocalRun {
@@ -42,7 +46,12 @@ impl LocalRun {
     }
 
     /// This core's share of `shared`: counters for each target in `work`.
-    pub(crate) fn new(shared: Arc<RunShared>, slot: usize, work: &[Assignment]) -> Rc<LocalRun> {
+    pub(crate) fn new(
+        shared: Arc<RunShared>,
+        slot: usize,
+        work: &[Assignment],
+        pace: Option<Rc<PaceTimer>>,
+    ) -> Rc<LocalRun> {
         let mut targets: Vec<Option<Rc<CoreTarget>>> = vec![None; shared.targets.len()];
         let mut total = 0;
         for a in work {
@@ -65,12 +74,18 @@ impl LocalRun {
             done: Cell::new(false),
             wakers: RefCell::new(Vec::with_capacity(total)),
             stops_seen: Cell::new(0),
+            pace,
         });
         if total == 0 {
             run.done.set(true);
             shared.core_done(slot, run.stats());
         }
         run
+    }
+
+    /// The worker's pacing timer, if it has one.
+    pub(crate) fn pace(&self) -> Option<&PaceTimer> {
+        self.pace.as_deref()
     }
 
     /// The counters of target `index`, if this core runs some of its replicas.

@@ -100,7 +100,11 @@ impl Replica {
             match self.schedule.poll(now) {
                 Step::Done => return,
                 Step::Wait(until) => {
-                    if !alarm.pause_until(&self.stop, until).await {
+                    let woke = match self.run.pace() {
+                        Some(timer) => timer.pause_until(&self.stop, until).await,
+                        None => alarm.pause_until(&self.stop, until).await,
+                    };
+                    if !woke {
                         return;
                     }
                     now = Instant::now();
