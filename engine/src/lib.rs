@@ -27,7 +27,8 @@
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `limits` the bounds; `run` the handle, commands and stop
 //! flags; `timer` the per-worker microsecond pacing timer; `tls` rustls
-//! set-up.
+//! set-up; [`timeline`] per-interval results from snapshots; [`threshold`]
+//! pass/fail checks; [`stages`] load shapes (rate ramps).
 
 mod conn;
 mod error;
@@ -38,7 +39,10 @@ mod plan;
 mod replica;
 mod run;
 pub mod schedule;
+pub mod stages;
 pub mod stats;
+pub mod threshold;
+pub mod timeline;
 mod timer;
 mod tls;
 mod worker;
@@ -60,7 +64,10 @@ pub use limits::{raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
+pub use stages::{Stage, Stages, StagesError};
 pub use stats::TargetStats;
+pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
+pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 
 use plan::PreparedTarget;
