@@ -119,7 +119,9 @@ impl PaceTimer {
         let stream = match UnixStream::from_std(std_stream) {
             Ok(s) => s,
             Err(e) => {
-                tracing::debug!("cannot register the timerfd ({e}); pacing with the runtime's timer");
+                tracing::debug!(
+                    "cannot register the timerfd ({e}); pacing with the runtime's timer"
+                );
                 return None;
             }
         };

@@ -166,9 +166,7 @@ async fn worker_loop(rx: Receiver<Command>, pace: &Option<Rc<PaceTimer>>) {
             }
         };
         match cmd {
-            Some(Command::Start { run, slot, work }) => {
-                start_run(&mut runs, run, slot, work, pace)
-            }
+            Some(Command::Start { run, slot, work }) => start_run(&mut runs, run, slot, work, pace),
             Some(Command::Snapshot { run, slot, reply }) => {
                 let stats = runs
                     .iter()
