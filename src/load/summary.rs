@@ -69,7 +69,15 @@ pub(super) fn fell_behind(
     }
     let interval_ms = f64::from(info.connections.max(1)) / rate * 1000.0;
     let lag_p99 = ms(s.schedule_lag.value_at_quantile(0.99));
-    let achieved = per_second(s, elapsed);
+    // Requests still in flight when a duration ends are not counted, so
+    // the achieved rate is taken over the run less one typical response time.
+    let service = Duration::from_micros(s.latency_uncorrected.value_at_quantile(0.5));
+    let window = elapsed.saturating_sub(service).as_secs_f64();
+    let achieved = if window > 0.0 {
+        s.requests as f64 / window
+    } else {
+        per_second(s, elapsed)
+    };
     let mut why = Vec::new();
     if lag_p99 > interval_ms {
         why.push(format!(
