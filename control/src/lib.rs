@@ -8,7 +8,6 @@ pub mod client;
 pub mod duration;
 pub mod error;
 pub mod faults;
-pub mod h2load;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
