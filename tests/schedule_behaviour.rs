@@ -19,7 +19,6 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy)]
 enum Protocol {
     Http1,
-    #[allow(dead_code)]
     Http2,
 }
 
@@ -33,8 +32,9 @@ impl Protocol {
     }
 }
 
-/// The protocols the list runs on.
-const PROTOCOLS: &[Protocol] = &[Protocol::Http1];
+/// The protocols the list runs on (HTTP/2 targets run on the engine's
+/// stream loop, which drives the same schedule).
+const PROTOCOLS: &[Protocol] = &[Protocol::Http1, Protocol::Http2];
 
 /// A goto server to load and a goto client to drive.
 struct Pair {

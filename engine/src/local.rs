@@ -8,9 +8,11 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::Instant;
 
+use crate::conn::Alarm;
 use crate::plan::PreparedTarget;
-use crate::run::{Assignment, RunShared};
+use crate::run::{Assignment, RunShared, StopSignal};
 use crate::stats::{CoreStats, TargetStats};
 use crate::timer::PaceTimer;
 
@@ -83,9 +85,19 @@ impl LocalRun {
         run
     }
 
-    /// The worker's pacing timer, if it has one.
-    pub(crate) fn pace(&self) -> Option<&PaceTimer> {
-        self.pace.as_deref()
+    /// Sleeps until `until` for the schedule: on the worker's microsecond
+    /// pacing timer, or on `alarm` (the runtime's millisecond timer) where
+    /// the worker has none. False when a stop (or the run's end) comes first.
+    pub(crate) async fn pause_until(
+        &self,
+        alarm: &mut Alarm<'_>,
+        stop: &StopSignal,
+        until: Instant,
+    ) -> bool {
+        match &self.pace {
+            Some(timer) => timer.pause_until(stop, until).await,
+            None => alarm.pause_until(stop, until).await,
+        }
     }
 
     /// The counters of target `index`, if this core runs some of its replicas.

@@ -100,11 +100,7 @@ impl Replica {
             match self.schedule.poll(now) {
                 Step::Done => return,
                 Step::Wait(until) => {
-                    let woke = match self.run.pace() {
-                        Some(timer) => timer.pause_until(&self.stop, until).await,
-                        None => alarm.pause_until(&self.stop, until).await,
-                    };
-                    if !woke {
+                    if !self.run.pause_until(alarm, &self.stop, until).await {
                         return;
                     }
                     now = Instant::now();
