@@ -26,10 +26,11 @@
 //! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (h2 on the
 //! same workers, driving the same schedule); `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
-//! preparation; `resolve` addresses and their refresh; `limits` the bounds; `run` the handle, commands and stop
-//! flags; `tls` rustls set-up; [`timeline`] per-interval results from
-//! snapshots; [`threshold`] pass/fail checks; [`stages`] load shapes (rate
-//! ramps).
+//! preparation; `resolve` addresses and their refresh; `limits` the
+//! bounds; `run` the handle, commands and stop
+//! flags; `timer` the per-worker microsecond pacing timer; `tls` rustls
+//! set-up; [`timeline`] per-interval results from snapshots; [`threshold`]
+//! pass/fail checks; [`stages`] load shapes (rate ramps).
 
 mod conn;
 pub mod cpus;
@@ -48,6 +49,7 @@ pub mod stages;
 pub mod stats;
 pub mod threshold;
 pub mod timeline;
+mod timer;
 mod tls;
 mod worker;
 
