@@ -1,4 +1,6 @@
-//! Figures both reports share: what the run was, rates and latency rows.
+//! Figures both reports share: what the run was, the honest counts
+//! (answered, succeeded, failed, in flight), rates, latency rows, the
+//! schedule lag and the warning when the client fell behind its schedule.
 
 use std::time::Duration;
 
@@ -6,6 +8,8 @@ use goto_engine::{Histogram, TargetStats};
 
 pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
+    /// Every URL when `--urls-from-file` gave more than one.
+    pub(super) urls: Vec<String>,
     /// With `--http2`, the streams per connection; `connections` then
     /// counts concurrent streams.
     pub(super) http2: Option<u32>,
@@ -13,12 +17,63 @@ pub(super) struct RunInfo<'a> {
     pub(super) cores: usize,
     pub(super) io_driver: String,
     pub(super) rate: Option<f64>,
+    /// The signal that stopped the run early (`SIGINT`, `SIGTERM`).
+    pub(super) interrupted: Option<&'static str>,
+    /// Why the run could not start (the report then shows the probe's error).
+    pub(super) fatal: Option<String>,
 }
 
-pub(super) fn per_second(stats: &TargetStats, elapsed: Duration) -> f64 {
+/// The counts the headline figures come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Counts {
+    /// Answers plus transport errors.
+    pub(super) attempts: u64,
+    /// Requests that got a response, whatever its status.
+    pub(super) answered: u64,
+    /// Answered with a status below 400.
+    pub(super) succeeded: u64,
+    /// Answered with a status outside 2xx.
+    pub(super) non_2xx: u64,
+    /// Transport errors (status 0).
+    pub(super) errors: u64,
+    /// `succeeded / attempts`, 0 when nothing was attempted.
+    pub(super) success_rate: f64,
+}
+
+impl Counts {
+    pub(super) fn of(s: &TargetStats) -> Counts {
+        let mut c = Counts {
+            attempts: s.requests,
+            answered: 0,
+            succeeded: 0,
+            non_2xx: 0,
+            errors: s.error_count(),
+            success_rate: 0.0,
+        };
+        for (code, n) in &s.status_counts {
+            if *code == 0 {
+                continue;
+            }
+            c.answered += n;
+            if *code < 400 {
+                c.succeeded += n;
+            }
+            if !(200..300).contains(code) {
+                c.non_2xx += n;
+            }
+        }
+        if c.attempts > 0 {
+            c.success_rate = c.succeeded as f64 / c.attempts as f64;
+        }
+        c
+    }
+}
+
+/// Answered requests per second.
+pub(super) fn per_second(answered: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
-        stats.requests as f64 / secs
+        answered as f64 / secs
     } else {
         0.0
     }
@@ -28,19 +83,85 @@ pub(super) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// min, mean, p50, p90, p99, p99.9, max in milliseconds (zeros when empty).
-pub(super) fn latency_row(h: &Histogram<u64>) -> [f64; 7] {
+/// Column names of [`latency_row`], as the text report prints them.
+pub(super) const LATENCY_COLUMNS: [&str; 10] = [
+    "min", "mean", "stdev", "p50", "p75", "p90", "p95", "p99", "p99.9", "max",
+];
+
+/// min, mean, stdev, p50, p75, p90, p95, p99, p99.9, max in milliseconds
+/// (zeros when empty).
+pub(super) fn latency_row(h: &Histogram<u64>) -> [f64; 10] {
     if h.is_empty() {
-        return [0.0; 7];
+        return [0.0; 10];
     }
     let q = |p: f64| ms(h.value_at_quantile(p));
     [
         ms(h.min()),
         h.mean() / 1000.0,
+        h.stdev() / 1000.0,
         q(0.5),
+        q(0.75),
         q(0.9),
+        q(0.95),
         q(0.99),
         q(0.999),
         ms(h.max()),
     ]
+}
+
+/// p50, p90, p99, max of the schedule lag in milliseconds (zeros when empty).
+pub(super) fn lag_row(h: &Histogram<u64>) -> [f64; 4] {
+    if h.is_empty() {
+        return [0.0; 4];
+    }
+    let q = |p: f64| ms(h.value_at_quantile(p));
+    [q(0.5), q(0.9), q(0.99), ms(h.max())]
+}
+
+/// Under a rate, a plain-words warning when the client could not keep its
+/// schedule: requests left later than one connection's interval (lag p99
+/// above it), or fewer went out than asked (under 99% of the rate). Either
+/// way the latency, counted from the schedule, includes that lateness.
+pub(super) fn fell_behind(
+    info: &RunInfo<'_>,
+    elapsed: Duration,
+    s: &TargetStats,
+) -> Option<String> {
+    let rate = info.rate.filter(|r| *r > 0.0)?;
+    if s.requests == 0 {
+        return None;
+    }
+    let interval_ms = f64::from(info.connections.max(1)) / rate * 1000.0;
+    let lag_p99 = ms(s.schedule_lag.value_at_quantile(0.99));
+    // Requests still in flight when a duration ends are not counted, so
+    // the achieved rate is taken over the run less one typical response time.
+    let service = Duration::from_micros(s.latency_uncorrected.value_at_quantile(0.5));
+    let window = elapsed.saturating_sub(service).as_secs_f64();
+    let achieved = if window > 0.0 {
+        s.requests as f64 / window
+    } else {
+        per_second(s.requests, elapsed)
+    };
+    let mut why = Vec::new();
+    if lag_p99 > interval_ms {
+        why.push(format!(
+            "1% of requests left more than {lag_p99:.3} ms after their scheduled time, \
+             longer than the {interval_ms:.3} ms between one connection's requests"
+        ));
+    }
+    if achieved < 0.99 * rate {
+        why.push(format!(
+            "it sent {achieved:.0} requests/s, {:.1}% of the {rate} asked",
+            achieved / rate * 100.0
+        ));
+    }
+    if why.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "goto fell behind the schedule: {}. Latency counts from the scheduled \
+         time, so it includes this lateness; more connections (-c), more cores \
+         or a lower rate let the client keep up.",
+        why.join("; and ")
+    ))
 }

@@ -132,6 +132,7 @@ pub fn document(
     let mut t_header = Map::new();
     let mut t_header_value = Map::new();
     let mut latency = Map::new();
+    let mut lag = Map::new();
     let mut hists = Map::new();
     let mut verdicts = Map::new();
     for (name, s) in stats {
@@ -189,6 +190,11 @@ pub fn document(
         if !s.latency.is_empty() {
             latency.insert(name.clone(), latency_summary(s));
         }
+        // How late requests left against their schedule (the client's own
+        // lateness; under a rate it is part of the latency above).
+        if !s.schedule_lag.is_empty() {
+            lag.insert(name.clone(), histogram_summary(&s.schedule_lag));
+        }
         if histograms {
             if let Some(enc) = histcodec::encode(&s.latency) {
                 hists.insert(name.clone(), Value::from(enc));
@@ -208,6 +214,7 @@ pub fn document(
     doc.insert("countsByTargetHeaders".into(), t_header.into());
     doc.insert("countsByTargetHeaderValues".into(), t_header_value.into());
     doc.insert("latencyByTarget".into(), latency.into());
+    doc.insert("lagByTarget".into(), lag.into());
     if histograms {
         doc.insert("latencyHistograms".into(), hists.into());
     }
