@@ -20,6 +20,7 @@ pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod router;
+pub mod store;
 pub mod timefmt;
 pub mod timeouts;
 pub mod tracking;
