@@ -508,3 +508,23 @@ fn http2_load_counts_exactly_against_goto() {
     assert_eq!(refused.code, 0, "{}", refused.stderr);
     assert_eq!(count(&refused.json(), &["countsByStatusCodes", "0"]), 10);
 }
+
+#[test]
+fn status_000_counts_as_an_invalid_response() {
+    const ZERO: &[u8] = b"HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n";
+    for driver in DRIVERS {
+        let server = MiniServer::start(Box::new(|n| {
+            if n % 2 == 0 {
+                Reply::Close(ZERO)
+            } else {
+                Reply::Keep(OK)
+            }
+        }));
+        let Some(v) = load_json(driver, &["-n", "10", "-c", "1", &url(server.port, "/")]) else {
+            continue;
+        };
+        let invalid = count(&v, &["errors", "parse: invalid status code"]);
+        assert!(invalid >= 1, "{driver}: 000 is an invalid response: {v}");
+        assert_eq!(count(&v, &["errors", "connection closed"]), 0, "{driver}: {v}");
+    }
+}
