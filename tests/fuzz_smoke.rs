@@ -18,7 +18,10 @@ const RESPONSES: &[&[u8]] = &[
     b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nuntil close",
     b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\nHTTP/1.1 304 N\r\n\r\n",
 ];
-const CHUNKED: &[&[u8]] = &[b"4;ext=1\r\nWiki\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n", b"0\r\n\r\n"];
+const CHUNKED: &[&[u8]] = &[
+    b"4;ext=1\r\nWiki\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n",
+    b"0\r\n\r\n",
+];
 const URLS: &[&str] = &[
     "http://127.0.0.1:8080/a/b?x=1#frag",
     "https://[::1]:9/?q",
@@ -61,7 +64,13 @@ fn mutated(seeds: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn as_bytes(seeds: &'static [&'static str]) -> &'static [&'static [u8]] {
-    Box::leak(seeds.iter().map(|s| s.as_bytes()).collect::<Vec<_>>().into_boxed_slice())
+    Box::leak(
+        seeds
+            .iter()
+            .map(|s| s.as_bytes())
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    )
 }
 
 /// Arbitrary bytes half the time, a mutated seed the other half.
@@ -117,8 +126,29 @@ fn seeds_pass_every_harness() {
     }
     CHUNKED.iter().for_each(|s| harness::chunked(s));
     URLS.iter().for_each(|s| harness::url(s.as_bytes()));
-    DURATIONS.iter().for_each(|s| harness::duration(s.as_bytes()));
-    CLIENT_TARGETS.iter().for_each(|s| harness::client_target(s.as_bytes()));
-    PROXY_TARGETS.iter().for_each(|s| harness::proxy_target(s.as_bytes()));
+    DURATIONS
+        .iter()
+        .for_each(|s| harness::duration(s.as_bytes()));
+    CLIENT_TARGETS
+        .iter()
+        .for_each(|s| harness::client_target(s.as_bytes()));
+    PROXY_TARGETS
+        .iter()
+        .for_each(|s| harness::proxy_target(s.as_bytes()));
     JOBS.iter().for_each(|s| harness::job_spec(s.as_bytes()));
+}
+
+/// A host with an unbracketed colon and bracket was accepted, then sent as a
+/// Host header naming another host.
+#[test]
+fn url_with_unbracketed_colon_in_host_round_trips() {
+    harness::url(b"http://a]:b:80/");
+    harness::url(b"http://a:b:80/x");
+}
+
+/// Parsing through an f64 lost the last nanosecond.
+#[test]
+fn duration_with_nanosecond_fraction_round_trips() {
+    harness::duration(b"1.000000007s");
+    harness::duration(b"2h0.000000000001s");
 }

@@ -525,6 +525,10 @@ fn status_000_counts_as_an_invalid_response() {
         };
         let invalid = count(&v, &["errors", "parse: invalid status code"]);
         assert!(invalid >= 1, "{driver}: 000 is an invalid response: {v}");
-        assert_eq!(count(&v, &["errors", "connection closed"]), 0, "{driver}: {v}");
+        assert_eq!(
+            count(&v, &["errors", "connection closed"]),
+            0,
+            "{driver}: {v}"
+        );
     }
 }

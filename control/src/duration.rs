@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 /// Parses a Go duration string. `0` alone is allowed; negative values are not.
+/// Exact to the nanosecond (integer arithmetic, like Go): `1.000000007s` is
+/// 1,000,000,007 ns; digits past the nanosecond are dropped.
 pub fn parse(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
@@ -12,35 +14,56 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     let bad = || format!("invalid duration {s:?} (use Go syntax like 200ms, 1s, 1m30s)");
+    let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let mut rest = s;
     let mut total_ns: u128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if num_len == 0 {
+        let n = digits(rest);
+        let int = &rest[..n];
+        rest = &rest[n..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = digits(r);
+            frac = &r[..n];
+            rest = &r[n..];
+        }
+        if int.is_empty() && frac.is_empty() {
             return Err(bad());
         }
-        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let unit_ns: f64 = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+        let unit_ns: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return Err(bad()),
         };
         rest = &rest[unit_len..];
-        let ns = num * unit_ns;
-        if !ns.is_finite() || ns > 1e20 {
+        // 30 integer digits times the largest unit still fits in a u128.
+        if int.len() > 30 {
             return Err(bad());
         }
-        total_ns += ns as u128;
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
+        // 24 fraction digits are finer than a nanosecond of an hour.
+        let frac = &frac[..frac.len().min(24)];
+        let frac_ns = if frac.is_empty() {
+            0
+        } else {
+            let f: u128 = frac.parse().map_err(|_| bad())?;
+            f * unit_ns / 10u128.pow(frac.len() as u32)
+        };
+        total_ns = total_ns
+            .checked_add(int * unit_ns + frac_ns)
+            .filter(|t| *t <= u128::from(u64::MAX))
+            .ok_or_else(bad)?;
     }
     u64::try_from(total_ns)
         .map(Duration::from_nanos)
@@ -95,11 +118,43 @@ mod tests {
         assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
         assert_eq!(parse("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("1h0.5m").unwrap(), Duration::from_secs(3630));
+    }
+
+    /// Broke the duration fuzz target's round trip: parsing through an f64
+    /// made `1.000000007s` 1,000,000,006 ns, printed back as another value.
+    #[test]
+    fn fractions_are_exact_to_the_nanosecond() {
+        assert_eq!(
+            parse("1.000000007s").unwrap(),
+            Duration::from_nanos(1_000_000_007)
+        );
+        assert_eq!(parse("0.000000003s").unwrap(), Duration::from_nanos(3));
+        assert_eq!(
+            parse("1.0000000019s").unwrap(),
+            Duration::from_nanos(1_000_000_001)
+        );
+        let d = parse("1.000000007s").unwrap();
+        assert_eq!(parse(&format(d)).unwrap(), d);
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "abc", "10", "1x", "-1s", "ms", "1s2", "1e400s"] {
+        for s in [
+            "",
+            "abc",
+            "10",
+            "1x",
+            "-1s",
+            "ms",
+            "1s2",
+            "1e400s",
+            ".s",
+            "1.5.5s",
+            "99999999999999999999h",
+            "1000000000000000000000000000000000ns",
+        ] {
             assert!(parse(s).is_err(), "{s} should fail");
         }
     }

@@ -37,7 +37,9 @@ pub enum Op {
         key: String,
     },
     /// Removes every key of a section.
-    Clear { section: &'static str },
+    Clear {
+        section: &'static str,
+    },
 }
 
 /// An open store (the file stays locked while it lives).
@@ -200,7 +202,10 @@ mod tests {
             },
         ])
         .unwrap();
-        assert_eq!(s.load("labels").unwrap(), vec![("new".into(), b"y".to_vec())]);
+        assert_eq!(
+            s.load("labels").unwrap(),
+            vec![("new".into(), b"y".to_vec())]
+        );
         let mut sections = s.sections().unwrap();
         sections.sort();
         assert_eq!(sections, vec!["labels", "tracked"]);

@@ -25,8 +25,7 @@ fn drive_reader(chunks: &[&[u8]], head_request: bool, tracked: &[Box<[u8]>]) -> 
     for chunk in chunks {
         buf.extend_from_slice(chunk);
         loop {
-            let step = match reader.advance(&buf, tracked, |_, i, v| values.push((i, v.to_vec())))
-            {
+            let step = match reader.advance(&buf, tracked, |_, i, v| values.push((i, v.to_vec()))) {
                 Ok(step) => step,
                 Err(_) => return (seen, true),
             };
@@ -55,16 +54,26 @@ pub fn response(data: &[u8]) {
     let whole = drive_reader(&[input], head_request, &tracked);
     let cut = usize::from(ctl >> 1) * input.len() / 127;
     let (a, b) = input.split_at(cut.min(input.len()));
-    assert_eq!(whole, drive_reader(&[a, b], head_request, &tracked), "split at {cut}");
+    assert_eq!(
+        whole,
+        drive_reader(&[a, b], head_request, &tracked),
+        "split at {cut}"
+    );
     // Small pieces re-parse the head each time: keep it bounded.
     if input.len() <= 4096 {
         let size = usize::from(ctl >> 4) + 1;
         let pieces: Vec<&[u8]> = input.chunks(size).collect();
-        assert_eq!(whole, drive_reader(&pieces, head_request, &tracked), "pieces of {size}");
+        assert_eq!(
+            whole,
+            drive_reader(&pieces, head_request, &tracked),
+            "pieces of {size}"
+        );
     }
 }
 
-fn feed_chunked<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Result<(usize, bool), ParseErrorKind> {
+fn feed_chunked<'a>(
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(usize, bool), ParseErrorKind> {
     let mut d = BodyDecoder::new(BodyKind::Chunked);
     let mut used = 0;
     for p in pieces {
@@ -114,7 +123,10 @@ pub fn url(data: &[u8]) {
     };
     assert_ne!(u.port, 0);
     assert!(u.path_and_query.starts_with('/'));
-    let clean = |t: &str| !t.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    let clean = |t: &str| {
+        !t.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    };
     assert!(clean(&u.host) && clean(&u.path_and_query) && !u.host.is_empty());
     let scheme = if u.https { "https" } else { "http" };
     let again = format!("{scheme}://{}{}", u.authority, u.path_and_query);

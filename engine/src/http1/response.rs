@@ -286,10 +286,23 @@ mod tests {
     fn status_000_is_an_invalid_response_not_a_transport_error() {
         for line in ["000 Zero", "099 Low", "000"] {
             let raw = format!("HTTP/1.1 {line}\r\nContent-Length: 0\r\n\r\n");
-            assert_eq!(parse(raw.as_bytes()), Err(ParseErrorKind::InvalidStatus), "{line}");
+            assert_eq!(
+                parse(raw.as_bytes()),
+                Err(ParseErrorKind::InvalidStatus),
+                "{line}"
+            );
         }
-        assert_eq!(parse(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap().unwrap().status, 100);
-        assert_eq!(parse(b"HTTP/1.1 999 Odd\r\n\r\n").unwrap().unwrap().status, 999);
+        assert_eq!(
+            parse(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .status,
+            100
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 999 Odd\r\n\r\n").unwrap().unwrap().status,
+            999
+        );
     }
 
     #[test]
