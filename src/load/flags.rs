@@ -1,0 +1,140 @@
+//! Flags of `goto load` and their validation into one engine target.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use goto_engine::{Bytes, TargetSpec};
+
+use super::duration::parse_duration;
+
+/// Duration of a run when neither `-n` nor `-d` is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+/// Flags of `goto load`, in the habits of wrk and oha.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Target URL (http or https).
+    pub url: String,
+    /// Concurrent connections.
+    #[arg(short = 'c', long, default_value_t = 50)]
+    pub connections: u32,
+    /// Total requests (the run ends at this count or at --duration, whichever is first).
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Run time, e.g. 10s, 1m30s, 500ms (default 10s unless -n is given).
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Open model: total requests per second, sent on schedule; latency counts from the schedule.
+    #[arg(short = 'r', long)]
+    pub rate: Option<f64>,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub method: String,
+    /// Request header `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short = 'b', long)]
+    pub body: Option<String>,
+    /// Response header to count by value (repeatable, or comma-separated).
+    #[arg(long = "track-header")]
+    pub track_headers: Vec<String>,
+    /// Worker threads, one per core (default: all usable cores).
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Request timeout (0 = none).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Connect (and TLS handshake) timeout (0 = none).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Do not verify TLS certificates.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Extra CA certificates: a PEM file, or a directory of .crt/.pem files (repeatable).
+    #[arg(long)]
+    pub cacert: Vec<PathBuf>,
+    /// I/O driver of the engine.
+    #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
+    pub io_driver: DriverArg,
+    /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
+    /// -c is the number of concurrent streams, at most 100 per connection.
+    #[arg(long)]
+    pub http2: bool,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// No live progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `--io-driver` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverArg {
+    Auto,
+    Uring,
+    Epoll,
+}
+
+/// Turns flags into one validated target (the first stage of flag handling).
+pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
+    if args.connections == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    if args.requests == Some(0) {
+        return Err("--requests must be at least 1".into());
+    }
+    if args.cores == Some(0) {
+        return Err("--cores must be at least 1".into());
+    }
+    let mut headers = Vec::with_capacity(args.headers.len());
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| format!("header {h:?} is not `Name: value`"))?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let track_headers = args
+        .track_headers
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    // Fewer requests than connections: extra connections would only idle.
+    let replicas = match args.requests {
+        Some(n) => args.connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => args.connections,
+    };
+    let duration = match (args.duration, args.requests) {
+        (Some(d), _) => Some(d),
+        (None, None) => Some(DEFAULT_DURATION),
+        (None, Some(_)) => None,
+    };
+    let spec = TargetSpec {
+        name: "load".into(),
+        method: args.method.clone(),
+        url: args.url.clone(),
+        headers,
+        body: args.body.clone().map(bytes_from).unwrap_or_default(),
+        replicas,
+        requests_per_replica: None,
+        total_requests: args.requests,
+        duration,
+        rate: args.rate,
+        delay: Duration::ZERO,
+        connect_timeout: args.connect_timeout,
+        request_timeout: args.timeout,
+        idle_timeout: Duration::ZERO,
+        verify_tls: !args.insecure,
+        track_headers,
+        ..TargetSpec::default()
+    };
+    spec.validate().map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+fn bytes_from(s: String) -> Bytes {
+    Bytes::from(s.into_bytes())
+}

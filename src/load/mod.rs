@@ -1,0 +1,21 @@
+//! `goto load`: the command-line face of the load engine (flags, progress
+//! line, report), in the habits of wrk and oha. The engine does the work;
+//! this module turns flags into one target, shows progress from periodic
+//! snapshots and prints the final report as text or JSON.
+//!
+//! Layout: `flags` (clap flags and their validation into a target),
+//! `runner` (starts the engine or the HTTP/2 runner and picks the exit
+//! code), `progress` (the live line and signals), `summary` (figures shared
+//! by both reports), `text` and `json` (the two report formats), and
+//! `duration` (the Go-duration flag parser).
+
+mod duration;
+mod flags;
+mod json;
+mod progress;
+mod runner;
+mod summary;
+mod text;
+
+pub use flags::LoadArgs;
+pub use runner::run;

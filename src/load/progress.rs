@@ -1,0 +1,103 @@
+//! The live progress line of `goto load` and the signals that stop a run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use goto_engine::RunHandle;
+
+/// How often the progress line is redrawn (and Ctrl-C noticed).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// What the progress loop needs of a run.
+pub(super) trait Progress {
+    /// True once finished; waits at most `timeout`.
+    fn wait(&self, timeout: Duration) -> bool;
+    fn stop(&self);
+    /// (requests, errors, elapsed).
+    fn totals(&self) -> (u64, u64, Duration);
+}
+
+impl Progress for RunHandle {
+    fn wait(&self, timeout: Duration) -> bool {
+        RunHandle::wait(self, Some(timeout))
+    }
+
+    fn stop(&self) {
+        RunHandle::stop(self)
+    }
+
+    fn totals(&self) -> (u64, u64, Duration) {
+        let snap = self.snapshot();
+        let (r, e) = snap
+            .targets
+            .values()
+            .fold((0, 0), |(r, e), t| (r + t.requests, e + t.error_count()));
+        (r, e, snap.elapsed)
+    }
+}
+
+pub(super) struct H2Progress {
+    pub(super) run: goto_control::h2load::H2Run,
+    pub(super) started: Instant,
+}
+
+impl Progress for H2Progress {
+    fn wait(&self, timeout: Duration) -> bool {
+        self.run.wait(Some(timeout))
+    }
+
+    fn stop(&self) {
+        self.run.stop()
+    }
+
+    fn totals(&self) -> (u64, u64, Duration) {
+        let s = self.run.snapshot();
+        (s.requests, s.error_count(), self.started.elapsed())
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Ctrl-C stops the run and still prints the report (a second one kills).
+pub(super) fn install_sigint() {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: the handler only stores to an atomic, which is signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+}
+
+/// Waits for the run, drawing the progress line when asked.
+pub(super) fn watch(run: &impl Progress, show_progress: bool) {
+    let mut last = (Instant::now(), 0u64);
+    let mut stopping = false;
+    while !run.wait(PROGRESS_EVERY) {
+        if INTERRUPTED.load(Ordering::Relaxed) && !stopping {
+            stopping = true;
+            run.stop();
+            // Restore the default so a second Ctrl-C ends the process.
+            // SAFETY: resetting a signal disposition to its default.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+            }
+        }
+        if show_progress {
+            let (requests, errors, elapsed) = run.totals();
+            let now = Instant::now();
+            let rate = (requests - last.1.min(requests)) as f64
+                / now.duration_since(last.0).as_secs_f64().max(1e-9);
+            last = (now, requests);
+            eprint!(
+                "\r\x1b[2K{requests} requests  {rate:.0} req/s  {errors} errors  {:.1}s",
+                elapsed.as_secs_f64()
+            );
+        }
+    }
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+}

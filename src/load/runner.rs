@@ -1,0 +1,139 @@
+//! Runs a load test: starts the engine (or the HTTP/2 runner), watches it
+//! and prints the report; owns the exit code.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TargetSpec, TlsConfig};
+
+use super::flags::{build_target, DriverArg, LoadArgs};
+use super::json::json_report;
+use super::progress::{install_sigint, watch, H2Progress};
+use super::summary::RunInfo;
+use super::text::text_report;
+
+/// File descriptors kept free beyond one per connection.
+const SPARE_FDS: u64 = 64;
+
+/// Runs a load test and prints its report; returns the process exit code.
+pub fn run(args: LoadArgs) -> ExitCode {
+    let target = match build_target(&args) {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("goto load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let needed = u64::from(target.replicas) + SPARE_FDS;
+    if let Err(e) = goto_engine::raise_nofile_limit(needed) {
+        eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
+    }
+    if args.http2 {
+        return run_http2(&args, target);
+    }
+    let cfg = EngineConfig {
+        cores: args.cores,
+        io_driver: match args.io_driver {
+            DriverArg::Auto => IoDriverChoice::Auto,
+            DriverArg::Uring => IoDriverChoice::Uring,
+            DriverArg::Epoll => IoDriverChoice::Epoll,
+        },
+        tls: TlsConfig {
+            extra_roots: args.cacert.clone(),
+            use_system_roots: true,
+        },
+    };
+    let engine = match Engine::start(cfg) {
+        Ok(e) => e,
+        // A bad --cacert is a bad flag.
+        Err(goto_engine::EngineError::Plan(e)) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let replicas = target.replicas;
+    let run = match engine.submit(Plan {
+        targets: vec![target],
+    }) {
+        Ok(r) => r,
+        Err(goto_engine::EngineError::Plan(e)) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    install_sigint();
+    watch(&run, show_progress);
+    let snap = run.snapshot();
+    let info = RunInfo {
+        url: &args.url,
+        http2: false,
+        connections: replicas,
+        cores: engine.cores(),
+        io_driver: engine.io_driver().to_string(),
+        rate: args.rate,
+    };
+    report(&args, &info, &snap)
+}
+
+/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
+/// own, not the io_uring engine), with the same progress line and report.
+fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
+    let tls = TlsConfig {
+        extra_roots: args.cacert.clone(),
+        use_system_roots: true,
+    };
+    let replicas = target.replicas;
+    let name = target.name.clone();
+    let started = Instant::now();
+    let run = match goto_control::h2load::H2Run::start(target, &tls) {
+        Ok(r) => H2Progress { run: r, started },
+        Err(e) => {
+            eprintln!("goto load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    install_sigint();
+    watch(&run, show_progress);
+    let snap = RunSnapshot {
+        targets: BTreeMap::from([(name, run.run.snapshot())]),
+        finished: true,
+        elapsed: started.elapsed(),
+    };
+    let info = RunInfo {
+        url: &args.url,
+        http2: true,
+        connections: replicas,
+        cores: goto_control::h2load::WORKERS,
+        io_driver: "tokio (HTTP/2)".to_string(),
+        rate: args.rate,
+    };
+    report(args, &info, &snap)
+}
+
+fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
+    let stats = snap.targets.values().next().cloned().unwrap_or_default();
+    let out = if args.json {
+        let mut s =
+            serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        text_report(info, snap, &stats)
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    ExitCode::SUCCESS
+}

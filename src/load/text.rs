@@ -1,0 +1,119 @@
+//! The text report of `goto load`, in the layout of wrk and oha.
+
+use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
+
+use super::summary::{latency_row, per_second, RunInfo};
+
+pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "goto load {}", info.url);
+    if info.http2 {
+        let per = goto_control::h2load::STREAMS_PER_CONNECTION;
+        let _ = writeln!(
+            o,
+            "  {} streams over {} connections on {} threads ({})",
+            info.connections,
+            info.connections.div_ceil(per),
+            info.cores,
+            info.io_driver
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  {} connections on {} cores ({})",
+            info.connections, info.cores, info.io_driver
+        );
+    }
+    if let Some(rate) = info.rate {
+        let _ = writeln!(
+            o,
+            "  rate {rate} requests/s (latency from the scheduled send time)"
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  Requests:      {}", s.requests);
+    let _ = writeln!(o, "  Duration:      {:.3}s", snap.elapsed.as_secs_f64());
+    let _ = writeln!(o, "  Requests/sec:  {:.2}", per_second(s, snap.elapsed));
+    let _ = writeln!(o, "  Errors:        {}", s.error_count());
+    let _ = writeln!(
+        o,
+        "  Transfer:      {} read, {} written",
+        human_bytes(s.bytes_read),
+        human_bytes(s.bytes_written)
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "  Latency (ms)  {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "min", "mean", "p50", "p90", "p99", "p99.9", "max"
+    );
+    let mut row = |label: &str, h: &Histogram<u64>| {
+        let v = latency_row(h);
+        let _ = writeln!(
+            o,
+            "  {label:<12}  {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+        );
+    };
+    if info.rate.is_some() {
+        row("corrected", &s.latency);
+        row("uncorrected", &s.latency_uncorrected);
+    } else {
+        row("", &s.latency);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  Status codes:");
+    for (code, n) in &s.status_counts {
+        let label = if *code == 0 {
+            "0 (transport errors)".to_string()
+        } else {
+            format!("{code} {}", canonical_reason(*code))
+        };
+        let _ = writeln!(o, "    {label:<32} {n}");
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(o, "  Errors:");
+        for (kind, n) in &s.errors {
+            let _ = writeln!(o, "    {:<32} {n}", kind.to_string());
+        }
+    }
+    if !s.header_counts.is_empty() {
+        let _ = writeln!(o, "  Tracked headers:");
+        for (name, n) in &s.header_counts {
+            let _ = writeln!(o, "    {name:<32} {n}");
+            for (value, n) in s.header_value_counts.get(name).into_iter().flatten() {
+                let _ = writeln!(o, "      {value:<30} {n}");
+            }
+        }
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "  IO driver:     {}", info.io_driver);
+    o
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.50 KiB");
+    }
+}
