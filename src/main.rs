@@ -72,6 +72,48 @@ struct ServerArgs {
     /// failing 3 in a row is dropped from `pods` (0 turns the probes off).
     #[arg(long, default_value_t = 30)]
     peer_health_seconds: u64,
+
+    /// Time a client has to send a complete request head, from its connect or
+    /// from its first byte after a response (Go duration).
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    header_timeout: std::time::Duration,
+
+    /// A keep-alive connection with nothing in flight is closed after this long.
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    idle_timeout: std::time::Duration,
+
+    /// Time a client has to send a request body once its head is in: 408 past it.
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    body_timeout: std::time::Duration,
+
+    /// HTTP/2 keep-alive ping interval; a client not answering within as long is dropped.
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    h2_ping: std::time::Duration,
+
+    /// Most open connections per listener; past it new ones are closed at once
+    /// (and logged). Default: 10,000, lowered to fit the open-files limit.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_conns: Option<u64>,
+
+    /// Directory where a registry keeps its peers, targets, jobs, tracked
+    /// headers and lockers across restarts (default: memory only).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match goto_control::duration::parse(s)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
+}
+
+/// The default connection cap per listener: 10,000, or three quarters of the
+/// open-files limit when that is lower (the rest for outbound calls and files).
+fn default_max_conns() -> usize {
+    // Raising to 1 changes nothing: it only reads the soft limit.
+    let nofile = goto_engine::raise_nofile_limit(1).unwrap_or(u64::MAX);
+    (nofile / 4 * 3).clamp(64, 10_000) as usize
 }
 
 fn init_logs(level: &str) {
@@ -104,6 +146,16 @@ fn main() -> ExitCode {
         allow_command_jobs: s.allow_command_jobs,
         peer_health_interval: (s.peer_health_seconds > 0)
             .then(|| std::time::Duration::from_secs(s.peer_health_seconds)),
+        timeouts: goto_control::conn_guard::ConnTimeouts {
+            header: s.header_timeout,
+            idle: s.idle_timeout,
+            body: s.body_timeout,
+            h2_ping: s.h2_ping,
+        },
+        max_conns: s
+            .max_conns
+            .map_or_else(default_max_conns, |n| n as usize),
+        data_dir: s.data_dir,
     };
     match goto_control::run_server(cfg) {
         Ok(()) => ExitCode::SUCCESS,

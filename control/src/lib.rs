@@ -4,7 +4,9 @@
 
 pub mod admin;
 pub mod body;
+pub mod bounded;
 pub mod client;
+pub mod conn_guard;
 pub mod duration;
 pub mod error;
 pub mod h2load;
@@ -51,6 +53,12 @@ pub struct ServerConfig {
     pub allow_command_jobs: bool,
     /// How often a registry probes its pods (None: never in the background).
     pub peer_health_interval: Option<Duration>,
+    /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
+    pub timeouts: conn_guard::ConnTimeouts,
+    /// Most open connections per listener; past it new ones are closed at once.
+    pub max_conns: usize,
+    /// Where the registry keeps its state (None: memory only).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Startup failures.
@@ -113,6 +121,7 @@ impl App {
         let verifying_client = goto_engine::client_config(client.tls(), true, &[])
             .map(|c| proxy::client::new_client(&c))
             .map_err(|e| e.to_string());
+        let http = listeners::new_http_builder(&cfg.timeouts);
         Ok(Arc::new(App {
             cfg,
             host,
@@ -120,7 +129,7 @@ impl App {
             listeners: Listeners::default(),
             reqlog,
             started: Instant::now(),
-            http: listeners::new_http_builder(),
+            http,
             proxy_client,
             verifying_client,
             client,

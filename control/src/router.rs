@@ -46,7 +46,7 @@ pub async fn handle(
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
     let (parts, body) = req.into_parts();
-    let body = match read_admin_body(body).await {
+    let body = match read_admin_body(body, app.cfg.timeouts.body).await {
         Ok(b) => b,
         Err(err) => {
             let mut r = err.into_response();
@@ -139,8 +139,18 @@ fn owned_area(segs: &[&str]) -> bool {
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads an admin body of at most [`ADMIN_BODY_LIMIT`] bytes.
-async fn read_admin_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+/// Reads an admin body of at most [`ADMIN_BODY_LIMIT`] bytes within `timeout`.
+async fn read_admin_body(body: Incoming, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(timeout, read_admin_body_now(body)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::Timeout(format!(
+            "request body not received within {}",
+            crate::duration::format(timeout)
+        ))),
+    }
+}
+
+async fn read_admin_body_now(mut body: Incoming) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     let mut over = false;
     let mut drained = 0usize;

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -24,6 +25,39 @@ use crate::App;
 /// Largest request body copied to several replicas (it must be held in memory).
 pub const REPLICA_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How many goto proxies one request may pass through; past it the request
+/// is answered 508 (a target pointing back at its own port, or a cycle).
+pub const MAX_PROXY_HOPS: u32 = 10;
+/// Carries the hop count from one goto proxy to the next.
+pub static PROXY_HOPS: header::HeaderName = header::HeaderName::from_static("goto-proxy-hops");
+
+/// Why an upstream call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No response head within the call's timeout.
+    Timeout(Duration),
+    Failed(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Timeout(d) => {
+                write!(f, "no response within {}", crate::duration::format(*d))
+            }
+            SendError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The hop count a request arrived with (0 from a client that is not goto).
+pub fn hops(h: &HeaderMap) -> u32 {
+    h.get(&PROXY_HOPS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Applies `removeHeaders` then `addHeaders` (captures filled).
 pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
     for n in &t.remove_headers {
@@ -37,7 +71,8 @@ pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
     }
 }
 
-/// One upstream request over the shared pooled client.
+/// One upstream request over the shared pooled client; the response head
+/// must come within `timeout` (the body then streams on its own).
 pub async fn send(
     client: Result<&HttpClient, String>,
     method: Method,
@@ -45,16 +80,20 @@ pub async fn send(
     path_and_query: &str,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response<Incoming>, String> {
-    let client = client?;
+    timeout: Duration,
+) -> Result<Response<Incoming>, SendError> {
+    let client = client.map_err(SendError::Failed)?;
     let uri: http::Uri = format!("{origin}{path_and_query}")
         .parse()
-        .map_err(|e| format!("cannot build upstream URI: {e}"))?;
+        .map_err(|e| SendError::Failed(format!("cannot build upstream URI: {e}")))?;
     let mut req = Request::new(body);
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
-    client.request(req).await.map_err(|e| error_text(&e))
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Ok(r) => r.map_err(|e| SendError::Failed(error_text(&e))),
+        Err(_) => Err(SendError::Timeout(timeout)),
+    }
 }
 
 fn client_body(b: InBody) -> Body {
@@ -65,7 +104,9 @@ fn client_body(b: InBody) -> Body {
 }
 
 /// Forwards a matched request; answers the upstream's status, headers and
-/// (streamed) body, or 502 with the reason. The caller adds this hop's headers.
+/// (streamed) body, 502 with the reason, 504 when the upstream does not
+/// answer in time, or 508 past [`MAX_PROXY_HOPS`]. The caller adds this
+/// hop's headers.
 pub async fn forward(
     app: &Arc<App>,
     port: &Arc<PortState>,
@@ -74,9 +115,20 @@ pub async fn forward(
     parts: &Parts,
     body: InBody,
 ) -> Response<Body> {
+    let hops = hops(&parts.headers);
+    if hops >= MAX_PROXY_HOPS {
+        return text(
+            StatusCode::LOOP_DETECTED,
+            format!(
+                "proxy target {}: request already passed {hops} goto proxies (limit {MAX_PROXY_HOPS}): a proxy loop?",
+                target.spec.name
+            ),
+        );
+    }
     let path = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
+    headers.insert(PROXY_HOPS.clone(), HeaderValue::from(hops + 1));
     // The client sets Host from the upstream URL; this hop already answered
     // any `Expect: 100-continue` itself.
     headers.remove(header::HOST);
@@ -92,6 +144,7 @@ pub async fn forward(
             &path,
             headers,
             client_body(body),
+            target.timeout,
         )
         .await;
         port.proxy
@@ -135,7 +188,10 @@ pub async fn forward(
             )
         }
         Err(e) => text(
-            StatusCode::BAD_GATEWAY,
+            match e {
+                SendError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                SendError::Failed(_) => StatusCode::BAD_GATEWAY,
+            },
             format!(
                 "proxy target {name}: upstream {} failed: {e}",
                 target.spec.url
@@ -153,7 +209,7 @@ async fn fan_out(
     path: &str,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response<Incoming>, String> {
+) -> Result<Response<Incoming>, SendError> {
     let n = target.replicas as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
     let won = Arc::new(AtomicBool::new(false));
@@ -180,6 +236,7 @@ async fn fan_out(
                 &path,
                 headers,
                 Body::from_bytes(body),
+                target.timeout,
             )
             .await;
             port.proxy.answered(
@@ -198,7 +255,7 @@ async fn fan_out(
         });
     }
     drop(tx);
-    let mut last_err = String::from("no replica answered");
+    let mut last_err = SendError::Failed("no replica answered".into());
     while let Some(r) = rx.recv().await {
         match r {
             Ok(resp) => return Ok(resp),

@@ -302,6 +302,7 @@ async fn invoke(a: &Admin<'_>, targets: Vec<Arc<Target>>) -> http::Response<crat
             &path,
             headers,
             crate::body::Body::empty(),
+            t.timeout,
         )
         .await;
         match r {

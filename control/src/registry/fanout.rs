@@ -285,7 +285,7 @@ pub async fn health_loop(app: Arc<App>, every: Duration) {
         for (label, addr) in drop_list {
             if let Some(g) = st.peers.get_mut(&label) {
                 if g.pods.remove(&addr).is_some() {
-                    tracing::info!(peer = %label, address = %addr, "unresponsive pod removed");
+                    tracing::info!(peer = ?label, address = ?addr, "unresponsive pod removed");
                 }
             }
         }

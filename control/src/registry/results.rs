@@ -210,7 +210,7 @@ pub(super) fn summed_results(a: &Admin<'_>) -> http::Response<crate::body::Body>
             sum.add_text(addr, data);
         }
         for s in &sum.skipped {
-            tracing::warn!(peer = %label, "locker results skipped: {s}");
+            tracing::warn!(peer = ?label, "locker results skipped: {s}");
         }
         let doc = if detailed {
             sum.detailed()

@@ -125,6 +125,19 @@ fn delay_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
     })
 }
 
+/// Headers that delimit or manage the connection: set by hand they would
+/// break every response of the port (an empty chunked body, a wrong length).
+const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
 fn headers_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
     let mut r = a.port.responder.lock();
     Some(match rest {
@@ -133,6 +146,11 @@ fn headers_api(a: &Admin<'_>, rest: &[&str]) -> Option<ApiResult> {
                 Ok(n) => n,
                 Err(_) => return Some(Err(ApiError::bad(format!("invalid header name {name:?}")))),
             };
+            if FRAMING_HEADERS.contains(&n.as_str()) {
+                return Some(Err(ApiError::bad(format!(
+                    "response header {name} frames the message: goto sets it itself"
+                ))));
+            }
             let v = match HeaderValue::from_str(value) {
                 Ok(v) => v,
                 Err(_) => {

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -15,7 +16,7 @@ use hyper::body::Incoming;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::state::{Decision, Route};
-use crate::body::Body;
+use crate::body::{text, Body};
 use crate::port::PortState;
 use crate::App;
 
@@ -32,25 +33,47 @@ pub enum InBody {
 }
 
 impl InBody {
-    /// Reads up to `limit` bytes, draining (and counting) the rest.
-    pub async fn read_capped(self, limit: usize) -> (Bytes, u64) {
+    /// Reads up to `limit` bytes, draining (and counting) the rest, within
+    /// `timeout`. A malformed body (bad chunked framing, a short length) is a
+    /// 400 and a body still coming at the deadline a 408: never a silently
+    /// truncated echo.
+    pub async fn read_capped(
+        self,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<(Bytes, u64), Response<Body>> {
         match self {
             InBody::Read(b) => {
                 let n = b.len() as u64;
-                (b.slice(..b.len().min(limit)), n)
+                Ok((b.slice(..b.len().min(limit)), n))
             }
             InBody::Stream(mut s) => {
                 let mut kept = BytesMut::new();
                 let mut total = 0u64;
-                while let Some(frame) = s.frame().await {
-                    let Ok(frame) = frame else { break };
-                    if let Ok(data) = frame.into_data() {
-                        total += data.len() as u64;
-                        let room = limit.saturating_sub(kept.len());
-                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                let read = async {
+                    while let Some(frame) = s.frame().await {
+                        let frame = frame.map_err(|e| {
+                            text(StatusCode::BAD_REQUEST, format!("malformed request body: {e}"))
+                        })?;
+                        if let Ok(data) = frame.into_data() {
+                            total += data.len() as u64;
+                            let room = limit.saturating_sub(kept.len());
+                            kept.extend_from_slice(&data[..data.len().min(room)]);
+                        }
                     }
+                    Ok(())
+                };
+                match tokio::time::timeout(timeout, read).await {
+                    Ok(Ok(())) => Ok((kept.freeze(), total)),
+                    Ok(Err(resp)) => Err(resp),
+                    Err(_) => Err(text(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!(
+                            "request body not received within {}",
+                            crate::duration::format(timeout)
+                        ),
+                    )),
                 }
-                (kept.freeze(), total)
             }
         }
     }
@@ -127,7 +150,10 @@ pub async fn serve(
             }
             resp
         }
-        _ => respond(port, &parts, body, route, decision, remote).await,
+        _ => {
+            let body_timeout = app.cfg.timeouts.body;
+            respond(port, &parts, body, route, decision, remote, body_timeout).await
+        }
     };
     let status = resp.status().as_u16();
     if let Some(g) = timeout_guard {
@@ -158,6 +184,7 @@ async fn respond(
     route: Route,
     decision: Decision,
     remote: SocketAddr,
+    body_timeout: Duration,
 ) -> Response<Body> {
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
@@ -181,7 +208,13 @@ async fn respond(
             *resp.body_mut() = Body::from_bytes(format!("Requested status: {code}\n"));
         }
         _ => {
-            let (req_body, total) = body.read_capped(ECHO_BODY_LIMIT).await;
+            let (req_body, total) = match body.read_capped(ECHO_BODY_LIMIT, body_timeout).await {
+                Ok(read) => read,
+                Err(mut refusal) => {
+                    stamp(port, refusal.headers_mut());
+                    return refusal;
+                }
+            };
             let doc = EchoDoc {
                 parts,
                 body: &req_body,
@@ -332,7 +365,20 @@ fn log_line(s: &mut String, port: u16, remote: SocketAddr, parts: &Parts, status
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+        let _ = write!(s, "{k}: ");
+        push_escaped(s, &String::from_utf8_lossy(v.as_bytes()));
     }
     let _ = write!(s, "}} -> {status}");
+}
+
+/// Appends `v` with control characters escaped, so a value cannot forge or
+/// break a log line.
+fn push_escaped(s: &mut String, v: &str) {
+    for c in v.chars() {
+        if c.is_control() {
+            let _ = write!(s, "{}", c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
 }

@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::payload::Payloads;
+use crate::bounded::bump;
 
 /// A forced response status, for the next `times` requests or forever.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -72,7 +73,7 @@ impl Responder {
         proxied: bool,
     ) -> Decision {
         if self.uri_counts_enabled {
-            bump(&mut self.uri_counts, path);
+            bump(&mut self.uri_counts, path, "uri counts");
         }
         if let Route::Status(code) = route {
             *self.counts_requested.entry(code).or_default() += 1;
@@ -80,7 +81,7 @@ impl Responder {
         let bypassed = self.bypass_uris.iter().any(|u| u == path);
         let mut forced = false;
         let status = if bypassed {
-            bump(&mut self.bypass_counts, path);
+            bump(&mut self.bypass_counts, path, "bypass counts");
             self.bypass_status
         } else if let Some(f) = self.take_forced() {
             forced = true;
@@ -116,13 +117,5 @@ impl Responder {
             }
         }
         Some(status)
-    }
-}
-
-fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    if let Some(c) = map.get_mut(key) {
-        *c += 1;
-    } else {
-        map.insert(key.to_string(), 1);
     }
 }
