@@ -177,6 +177,12 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         peer::registry_base(url).map_err(ControlError::Registry)?;
     }
     let app = App::new(cfg)?;
+    if let Some(dir) = &app.cfg.data_dir {
+        app.registry
+            .open_store(dir)
+            .map_err(ControlError::Registry)?;
+        tracing::info!(dir = ?dir, "registry state kept in the data directory");
+    }
     app.listeners
         .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;

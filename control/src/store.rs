@@ -71,7 +71,8 @@ impl Store {
         Ok(Store { db, path })
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    /// An error about this store's file.
+    pub fn error(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError {
             path: self.path.display().to_string(),
             reason: e.to_string(),
@@ -83,7 +84,7 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
         for op in ops {
             match op {
                 Op::Put {
@@ -91,20 +92,20 @@ impl Store {
                     key,
                     value,
                 } => {
-                    let mut t = tx.open_table(table(section)).map_err(|e| self.err(e))?;
+                    let mut t = tx.open_table(table(section)).map_err(|e| self.error(e))?;
                     t.insert(key.as_str(), value.as_slice())
-                        .map_err(|e| self.err(e))?;
+                        .map_err(|e| self.error(e))?;
                 }
                 Op::Delete { section, key } => {
-                    let mut t = tx.open_table(table(section)).map_err(|e| self.err(e))?;
-                    t.remove(key.as_str()).map_err(|e| self.err(e))?;
+                    let mut t = tx.open_table(table(section)).map_err(|e| self.error(e))?;
+                    t.remove(key.as_str()).map_err(|e| self.error(e))?;
                 }
                 Op::Clear { section } => {
-                    tx.delete_table(table(section)).map_err(|e| self.err(e))?;
+                    tx.delete_table(table(section)).map_err(|e| self.error(e))?;
                 }
             }
         }
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.error(e))
     }
 
     /// Stores one value.
@@ -126,15 +127,15 @@ impl Store {
 
     /// Every key and value of a section, in key order (none if never written).
     pub fn load(&self, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
         let t = match tx.open_table(table(section)) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.err(e)),
+            Err(e) => return Err(self.error(e)),
         };
         let mut out = Vec::new();
-        for row in t.iter().map_err(|e| self.err(e))? {
-            let (k, v) = row.map_err(|e| self.err(e))?;
+        for row in t.iter().map_err(|e| self.error(e))? {
+            let (k, v) = row.map_err(|e| self.error(e))?;
             out.push((k.value().to_string(), v.value().to_vec()));
         }
         Ok(out)
@@ -142,8 +143,8 @@ impl Store {
 
     /// The names of the sections holding data.
     pub fn sections(&self) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let tables = tx.list_tables().map_err(|e| self.err(e))?;
+        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
+        let tables = tx.list_tables().map_err(|e| self.error(e))?;
         Ok(tables.map(|t| t.name().to_string()).collect())
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::no_pod;
@@ -94,7 +94,7 @@ pub fn valid_address(addr: &str) -> Result<String, ApiError> {
 }
 
 /// One lifetime of an instance at an address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Epoch {
     pub epoch: u32,
     pub name: String,
@@ -118,7 +118,7 @@ impl Epoch {
 }
 
 /// A connected instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pod {
     pub name: String,
     pub address: String,
@@ -127,8 +127,8 @@ pub struct Pod {
     pub past: Vec<Epoch>,
 }
 
-/// All instances registered under one label.
-#[derive(Debug, Clone, Default)]
+/// All instances registered under one label (serde: the data-dir store).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PeerGroup {
     pub name: String,
     pub namespace: String,
@@ -137,6 +137,7 @@ pub struct PeerGroup {
     /// deregistration until cleared; the last [`MAX_EPOCHS`] per address.
     pub pod_epochs: BTreeMap<String, Vec<Epoch>>,
     /// Epochs dropped past [`MAX_EPOCHS`].
+    #[serde(default)]
     pub dropped_epochs: u64,
 }
 
