@@ -99,6 +99,45 @@ struct ServerArgs {
     /// headers and lockers across restarts (default: memory only).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+
+    /// Require `Authorization: Bearer TOKEN` on every admin call (runtime
+    /// traffic is not affected); also read from GOTO_ADMIN_TOKEN.
+    #[arg(long, conflicts_with = "admin_token_file")]
+    admin_token: Option<String>,
+
+    /// Like --admin-token, with the token in a file (first line).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+
+    /// Serve the admin API on this port only (opened at startup); the other
+    /// listeners serve runtime traffic only.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    admin_port: Option<u16>,
+
+    /// Comma-separated host names admin calls may name in `Host` (against
+    /// DNS rebinding); default: any.
+    #[arg(long, value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+}
+
+/// The admin token from the flag, the file or the environment, in that order.
+fn admin_token(flag: Option<String>, file: Option<PathBuf>) -> Result<Option<String>, String> {
+    let token = match (flag, file) {
+        (Some(t), _) => Some(t),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| format!("cannot read --admin-token-file {}: {e}", f.display()))?;
+            Some(text.lines().next().unwrap_or("").to_string())
+        }
+        (None, None) => std::env::var("GOTO_ADMIN_TOKEN").ok(),
+    };
+    match token.map(|t| t.trim().to_string()) {
+        Some(t) if t.is_empty() => Err("the admin token is empty".into()),
+        Some(t) if t.bytes().any(|b| !b.is_ascii_graphic()) => {
+            Err("the admin token must be printable ASCII without spaces".into())
+        }
+        t => Ok(t),
+    }
 }
 
 fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -134,6 +173,13 @@ fn main() -> ExitCode {
     }
     let s = cli.server;
     init_logs(&s.log_level);
+    let token = match admin_token(s.admin_token, s.admin_token_file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("goto: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let cfg = goto_control::ServerConfig {
         port: s.port,
         label: s.label,
@@ -156,6 +202,16 @@ fn main() -> ExitCode {
             .max_conns
             .map_or_else(default_max_conns, |n| n as usize),
         data_dir: s.data_dir,
+        security: goto_control::security::AdminSecurity {
+            token,
+            admin_port: s.admin_port,
+            allowed_hosts: s
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        },
     };
     match goto_control::run_server(cfg) {
         Ok(()) => ExitCode::SUCCESS,

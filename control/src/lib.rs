@@ -22,6 +22,7 @@ pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod router;
+pub mod security;
 pub mod store;
 pub mod timefmt;
 pub mod timeouts;
@@ -59,6 +60,8 @@ pub struct ServerConfig {
     pub max_conns: usize,
     /// Where the registry keeps its state (None: memory only).
     pub data_dir: Option<PathBuf>,
+    /// Admin API protection (token, admin port, allowed hosts).
+    pub security: security::AdminSecurity,
 }
 
 /// Startup failures.

@@ -15,7 +15,6 @@ use std::path::Path;
 
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::State;
 use crate::store::{Op, Store, StoreError};
@@ -152,7 +151,7 @@ impl Persist {
 
 /// Serializes `v` for a test's comparison of states.
 #[cfg(test)]
-fn json<T: Serialize>(v: &T) -> String {
+fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
