@@ -179,6 +179,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     if let Some(url) = &cfg.registry {
         peer::registry_base(url).map_err(ControlError::Registry)?;
     }
+    security::set_outbound(&cfg.security);
     let app = App::new(cfg)?;
     if let Some(dir) = &app.cfg.data_dir {
         app.registry
@@ -189,6 +190,12 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     app.listeners
         .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
+    if let Some(admin) = app.cfg.security.admin_port.filter(|p| *p != port) {
+        app.listeners
+            .add_startup(&app, admin)
+            .map_err(|e| ControlError::Listen(e.to_string()))?;
+        tracing::info!(port = admin, "admin API served on this port only");
+    }
     tracing::info!(port, label = %app.instance_label, "goto serving");
     peer::start(&app)?;
     if let Some(every) = app.cfg.peer_health_interval {

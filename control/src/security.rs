@@ -78,6 +78,22 @@ impl AdminSecurity {
     }
 }
 
+/// The token goto's own admin calls to other instances carry (set once at
+/// startup from `--admin-token`).
+static OUTBOUND: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+
+/// Makes goto's calls to peers and registries carry `s`'s token.
+pub fn set_outbound(s: &AdminSecurity) {
+    if let Some(b) = s.bearer() {
+        let _ = OUTBOUND.set(b);
+    }
+}
+
+/// The `Authorization` value for calls to other goto instances, if any.
+pub fn outbound_bearer() -> Option<&'static HeaderValue> {
+    OUTBOUND.get()
+}
+
 /// `host[:port]` or `[v6][:port]` -> the lower-case host.
 fn host_name(host: &str) -> String {
     let h = host.trim();
