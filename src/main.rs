@@ -198,9 +198,7 @@ fn main() -> ExitCode {
             body: s.body_timeout,
             h2_ping: s.h2_ping,
         },
-        max_conns: s
-            .max_conns
-            .map_or_else(default_max_conns, |n| n as usize),
+        max_conns: s.max_conns.map_or_else(default_max_conns, |n| n as usize),
         data_dir: s.data_dir,
         security: goto_control::security::AdminSecurity {
             token,

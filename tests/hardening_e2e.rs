@@ -127,7 +127,11 @@ fn hanging_upstream_is_a_504() {
     let started = Instant::now();
     let r = g.get("/hang");
     assert_eq!(r.status, 504, "{}", r.text());
-    assert!(r.text().contains("no response within 500ms"), "{}", r.text());
+    assert!(
+        r.text().contains("no response within 500ms"),
+        "{}",
+        r.text()
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     let bad = g.post(
         "/request/proxy/targets/add",
@@ -257,8 +261,7 @@ fn framing_headers_are_refused_as_custom_headers() {
 fn registry_epochs_are_capped_and_names_validated() {
     let g = Goto::start(&["--request-logs=false", "--peer-health-seconds", "0"]);
     for i in 0..120 {
-        let body =
-            format!(r#"{{"name":"p","address":"127.0.0.1:1","instance":"i{i}"}}"#);
+        let body = format!(r#"{{"name":"p","address":"127.0.0.1:1","instance":"i{i}"}}"#);
         assert_eq!(g.post("/registry/peers/add", &body).status, 200);
     }
     let v = g.get("/registry/peers").json();
@@ -283,8 +286,7 @@ fn stalled_request_body_is_a_408() {
     for path in ["/echo", "/client/targets/add"] {
         let mut s = connect(g.port);
         s.write_all(
-            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-                .as_bytes(),
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc").as_bytes(),
         )
         .unwrap();
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();

@@ -13,7 +13,15 @@ const QUIET: &str = "--request-logs=false";
 fn registry(port: u16, dir: &str) -> Goto {
     Goto::start_on(
         port,
-        &["--label", "registry", QUIET, "--peer-health-seconds", "0", "--data-dir", dir],
+        &[
+            "--label",
+            "registry",
+            QUIET,
+            "--peer-health-seconds",
+            "0",
+            "--data-dir",
+            dir,
+        ],
         &[],
     )
 }
@@ -57,7 +65,11 @@ fn registry_state_survives_sigkill() {
                 &format!(r#"{{"name":"pa","address":"127.0.0.1:1","instance":"{inst}"}}"#),
             );
         }
-        ok(&reg, "/registry/peers/add", r#"{"name":"pb","address":"127.0.0.1:2"}"#);
+        ok(
+            &reg,
+            "/registry/peers/add",
+            r#"{"name":"pb","address":"127.0.0.1:2"}"#,
+        );
         ok(&reg, "/registry/peers/pb/remove/127.0.0.1:2", "");
         // Targets and jobs for a label without pods (nothing to push to).
         ok(
@@ -71,8 +83,16 @@ fn registry_state_survives_sigkill() {
             r#"{"id":"j1","task":{"method":"GET","url":"http://127.0.0.1:1/x"}}"#,
         );
         ok(&reg, "/registry/peers/track/headers/x-id,foo", "");
-        ok(&reg, "/registry/peers/pa/127.0.0.1:1/locker/store/k1", "some data");
-        ok(&reg, "/registry/peers/pa/127.0.0.1:1/locker/store/k2", "more");
+        ok(
+            &reg,
+            "/registry/peers/pa/127.0.0.1:1/locker/store/k1",
+            "some data",
+        );
+        ok(
+            &reg,
+            "/registry/peers/pa/127.0.0.1:1/locker/store/k2",
+            "more",
+        );
         ok(&reg, "/registry/peers/pa/127.0.0.1:1/locker/remove/k2", "");
         let v = views(&reg);
         reg.signal(libc::SIGKILL);
@@ -89,11 +109,20 @@ fn registry_state_survives_sigkill() {
     assert!(before[1].1.contains("t1") && before[2].1.contains("j1"));
     assert!(before[4].1.contains("some data"), "{}", before[4].1);
     // Tracked headers come back too: a new pod is told about them.
-    let r = reg.post("/registry/peers/add", r#"{"name":"pc","address":"127.0.0.1:3"}"#);
+    let r = reg.post(
+        "/registry/peers/add",
+        r#"{"name":"pc","address":"127.0.0.1:3"}"#,
+    );
     assert!(r.text().contains("x-id"), "{}", r.text());
     // A second registry on the same directory is refused with a message.
     let mut other = std::process::Command::new(common::goto_bin())
-        .args(["--port", &free_port().to_string(), "--data-dir", &dir_s, QUIET])
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--data-dir",
+            &dir_s,
+            QUIET,
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -41,11 +41,16 @@ pub async fn handle(
         .split('/')
         .next()
         .unwrap_or("");
-    if !is_admin_area(first) {
+    if !is_admin_area(first) || !app.cfg.security.serves_admin(port.port) {
         let (parts, body) = req.into_parts();
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
     let (parts, body) = req.into_parts();
+    if let Err(e) = app.cfg.security.check(&parts.method, &parts.headers) {
+        let mut r = e.into_response();
+        runtime::stamp(port, r.headers_mut());
+        return r;
+    }
     let body = match read_admin_body(body, app.cfg.timeouts.body).await {
         Ok(b) => b,
         Err(err) => {
@@ -87,7 +92,13 @@ pub async fn handle(
             }
         }
         Some("client") => client::route(&a).await,
-        Some("registry") => registry::route(&a).await,
+        Some("registry") => match registry::route(&a).await {
+            // A registry change is durable (with --data-dir) before it is acknowledged.
+            Some(Ok(r)) if a.is_mutation() && r.status().is_success() => {
+                Some(app.registry.save().map(|()| r))
+            }
+            other => other,
+        },
         Some("jobs") => jobs::route(&a).await,
         _ => None,
     };

@@ -53,7 +53,10 @@ impl AdminSecurity {
                 ));
             }
         }
-        let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !self.allowed_hosts.is_empty() {
             let name = host_name(host);
             if !self.allowed_hosts.iter().any(|h| h == &name) {
@@ -129,8 +132,14 @@ mod tests {
         assert!(s.check(&Method::POST, &curl).is_ok());
         let same_site = headers(&[("host", "h:8080"), ("origin", "http://h:8080")]);
         assert!(s.check(&Method::POST, &same_site).is_ok());
-        let evil = headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]);
-        assert!(matches!(s.check(&Method::POST, &evil), Err(ApiError::Forbidden(_))));
+        let evil = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert!(matches!(
+            s.check(&Method::POST, &evil),
+            Err(ApiError::Forbidden(_))
+        ));
         // Reads are harmless without the reply, which the browser withholds.
         assert!(s.check(&Method::GET, &evil).is_ok());
         assert!(s.serves_admin(1) && s.bearer().is_none());
@@ -143,7 +152,10 @@ mod tests {
             ..Default::default()
         };
         let none = headers(&[("host", "h")]);
-        assert!(matches!(s.check(&Method::GET, &none), Err(ApiError::Unauthorized(_))));
+        assert!(matches!(
+            s.check(&Method::GET, &none),
+            Err(ApiError::Unauthorized(_))
+        ));
         let wrong = headers(&[("host", "h"), ("authorization", "Bearer nope")]);
         assert!(s.check(&Method::GET, &wrong).is_err());
         let right = headers(&[("host", "h"), ("authorization", "Bearer s3cret")]);
@@ -160,9 +172,15 @@ mod tests {
         };
         assert!(s.serves_admin(9000) && !s.serves_admin(8080));
         for ok in ["localhost:8080", "LOCALHOST", "[::1]:9000"] {
-            assert!(s.check(&Method::GET, &headers(&[("host", ok)])).is_ok(), "{ok}");
+            assert!(
+                s.check(&Method::GET, &headers(&[("host", ok)])).is_ok(),
+                "{ok}"
+            );
         }
         let rebound = headers(&[("host", "attacker.example:8080")]);
-        assert!(matches!(s.check(&Method::GET, &rebound), Err(ApiError::Forbidden(_))));
+        assert!(matches!(
+            s.check(&Method::GET, &rebound),
+            Err(ApiError::Forbidden(_))
+        ));
     }
 }

@@ -82,7 +82,11 @@ impl Persist {
         let store = Store::open(dir).map_err(|e| e.to_string())?;
         let mut st = State::default();
         let mut written = BTreeMap::new();
-        fn keep<T>(written: &mut BTreeMap<Key, u64>, name: &'static str, rows: Vec<(String, T, u64)>) -> Vec<(String, T)> {
+        fn keep<T>(
+            written: &mut BTreeMap<Key, u64>,
+            name: &'static str,
+            rows: Vec<(String, T, u64)>,
+        ) -> Vec<(String, T)> {
             rows.into_iter()
                 .map(|(k, t, f)| {
                     written.insert((name, k.clone()), f);
@@ -99,9 +103,10 @@ impl Persist {
         st.lockers.by_label = keep(&mut written, LOCKERS, section(&store, LOCKERS)?)
             .into_iter()
             .collect();
-        if let Some((_, tracked)) = keep::<Vec<String>>(&mut written, TRACKED, section(&store, TRACKED)?)
-            .into_iter()
-            .find(|(k, _)| k == TRACKED_KEY)
+        if let Some((_, tracked)) =
+            keep::<Vec<String>>(&mut written, TRACKED, section(&store, TRACKED)?)
+                .into_iter()
+                .find(|(k, _)| k == TRACKED_KEY)
         {
             st.tracked = tracked;
         }

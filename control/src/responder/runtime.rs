@@ -53,7 +53,10 @@ impl InBody {
                 let read = async {
                     while let Some(frame) = s.frame().await {
                         let frame = frame.map_err(|e| {
-                            text(StatusCode::BAD_REQUEST, format!("malformed request body: {e}"))
+                            text(
+                                StatusCode::BAD_REQUEST,
+                                format!("malformed request body: {e}"),
+                            )
                         })?;
                         if let Ok(data) = frame.into_data() {
                             total += data.len() as u64;
