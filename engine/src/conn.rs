@@ -34,8 +34,8 @@ use monoio::BufResult;
 use rustls::ClientConnection;
 
 use crate::error::{ErrorKind, TlsErrorKind};
-use crate::pacer::StopSignal;
 use crate::plan::TlsTarget;
+use crate::run::StopSignal;
 
 /// How far ahead the timer is parked when nothing needs it (no deadline, no
 /// end of run): it then fires about once an hour, for nothing.

@@ -45,13 +45,13 @@ pub enum PlanError {
     Method(String),
     #[error("invalid header {0:?}: {1}")]
     Header(String, &'static str),
-    #[error("too many headers ({0}); the limit is {max}", max = crate::plan::MAX_REQUEST_HEADERS)]
+    #[error("too many headers ({0}); the limit is {max}", max = crate::limits::MAX_REQUEST_HEADERS)]
     TooManyHeaders(usize),
-    #[error("body too large ({0} bytes); the limit is {max}", max = crate::plan::MAX_BODY)]
+    #[error("body too large ({0} bytes); the limit is {max}", max = crate::limits::MAX_BODY)]
     BodyTooLarge(usize),
     #[error("replicas must be at least 1")]
     NoReplicas,
-    #[error("too many replicas ({0}); the limit is {max}", max = crate::plan::MAX_REPLICAS)]
+    #[error("too many replicas ({0}); the limit is {max}", max = crate::limits::MAX_REPLICAS)]
     TooManyReplicas(u32),
     #[error("rate must be a positive, finite number of requests per second")]
     Rate,

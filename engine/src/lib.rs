@@ -20,20 +20,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Modules: [`http1`] is the pure codec; `conn` the connection and its
-//! timeouts; `replica` the run loop; `pacer` pacing and stop conditions;
-//! `worker` the pinned runtimes; [`stats`] the counters; `plan` validation
-//! and preparation; `run` the handle; `tls` rustls set-up.
+//! Modules: [`http1`] is the pure codec; [`schedule`] the I/O-free request
+//! schedule (pacing, limits, retries, where latency counts from) that every
+//! protocol's loop drives; `conn` the connection and its timeouts;
+//! `replica` the HTTP/1.1 loop; `worker` the pinned runtimes and `local`
+//! a core's share of a run; [`stats`] the counters; `plan` validation and
+//! preparation; `limits` the bounds; `run` the handle, commands and stop
+//! flags; `tls` rustls set-up; [`timeline`] per-interval results from
+//! snapshots; [`threshold`] pass/fail checks; [`stages`] load shapes (rate
+//! ramps).
 
 mod conn;
 mod error;
 pub mod http1;
 mod limits;
-mod pacer;
+mod local;
 mod plan;
 mod replica;
 mod run;
+pub mod schedule;
+pub mod stages;
 pub mod stats;
+pub mod threshold;
+pub mod timeline;
 mod tls;
 mod worker;
 
@@ -50,17 +59,19 @@ pub use hdrhistogram::Histogram;
 
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
-pub use limits::raise_nofile_limit;
-pub use pacer::Pacer;
-pub use plan::{Plan, TargetSpec, TlsTarget, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+pub use limits::{raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
+pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
+pub use stages::{Stage, Stages, StagesError};
 pub use stats::TargetStats;
+pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
+pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 
 use plan::PreparedTarget;
-use run::RunShared;
+use run::{Assignment, Command, RunShared};
 use tls::TlsConfigs;
-use worker::{Assignment, Command};
 
 /// Which I/O driver to ask for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,4 +1,12 @@
-//! Process limits a load run may need to raise.
+//! Limits: the bounds a plan must stay within (checked by `plan`, quoted
+//! by `error`), and the process limits a load run may need to raise.
+
+/// Most replicas (connections) one target may have.
+pub const MAX_REPLICAS: u32 = 1_000_000;
+/// Most request headers a target may set.
+pub const MAX_REQUEST_HEADERS: usize = 100;
+/// Largest request body a target may send.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Raises the soft open-files limit to at least `needed` (up to the hard
 /// limit); returns the soft limit now in effect.

@@ -13,14 +13,8 @@ use rustls::ClientConfig;
 use crate::error::PlanError;
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
+use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
 use crate::tls::TlsConfigs;
-
-/// Most replicas (connections) one target may have.
-pub const MAX_REPLICAS: u32 = 1_000_000;
-/// Most request headers a target may set.
-pub const MAX_REQUEST_HEADERS: usize = 100;
-/// Largest request body a target may send.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// One invocation: the targets that run together.
 #[derive(Debug, Clone, Default)]
@@ -152,6 +146,11 @@ impl TargetSpec {
             }
         }
         Ok((url, request))
+    }
+
+    /// True when the target asks for the open model (a positive rate).
+    pub fn is_open(&self) -> bool {
+        self.rate.is_some_and(|r| r > 0.0)
     }
 
     /// Requests replica `index` sends, if limited by count.

@@ -1,7 +1,8 @@
-//! One replica's loop: pace, (re)connect, write the prebuilt request, read
-//! the response, count it; retries and timeouts. The same loop serves the
-//! closed model, duration runs and the open model; only the [`Pacer`] and
-//! [`Limits`] differ.
+//! One HTTP/1.1 replica's loop: it drives the replica's [`Schedule`]
+//! (pacing, limits, retries, where latency counts from) and does the I/O:
+//! (re)connect, write the prebuilt request, read the response, count it,
+//! under the request and connect timeouts. The same loop serves the closed
+//! model, duration runs and the open model.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -13,8 +14,9 @@ use crate::conn::{Alarm, Fail, Transport, Watch};
 use crate::error::ErrorKind;
 use crate::http1::request::write_request_id;
 use crate::http1::{Complete, ResponseReader};
-use crate::pacer::{Limits, Pacer, StopSignal};
-use crate::worker::{CoreTarget, LocalRun};
+use crate::local::{CoreTarget, LocalRun};
+use crate::run::StopSignal;
+use crate::schedule::{Schedule, Step, Verdict};
 
 /// Initial read buffer: small, so thousands of idle connections stay cheap;
 /// it doubles when a read fills it, up to [`MAX_READ_BUF`].
@@ -32,10 +34,7 @@ pub(crate) struct Replica {
     run: Rc<LocalRun>,
     target: Rc<CoreTarget>,
     stop: StopSignal,
-    limits: Limits,
-    pacer: Pacer,
-    /// Open model (a rate): latency counts from the intended send time.
-    open: bool,
+    schedule: Schedule,
     /// This replica's copy of the request bytes (only the id is rewritten).
     req: Vec<u8>,
     rbuf: Vec<u8>,
@@ -53,11 +52,8 @@ impl Replica {
         start: Instant,
     ) -> Replica {
         let p = &target.prepared;
-        let end = p.spec.duration.and_then(|d| start.checked_add(d));
-        let stop = StopSignal::new(run.shared.clone(), target.index, end);
-        let limits = Limits::new(p.spec.requests_for_replica(index), end);
-        let pacer = Pacer::new(&p.spec, index, start);
-        let open = Pacer::is_open(&p.spec);
+        let schedule = Schedule::new(&p.spec, index, start);
+        let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         let req = p.request.bytes().to_vec();
         let reader = ResponseReader::new(p.head_request);
         let rng = seed(index);
@@ -65,9 +61,7 @@ impl Replica {
             run,
             target,
             stop,
-            limits,
-            pacer,
-            open,
+            schedule,
             req,
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
             reader,
@@ -90,91 +84,48 @@ impl Replica {
         let at = Instant::now() + Duration::from_secs(3600);
         let timer = pin!(monoio::time::sleep_until(at.into()));
         let mut alarm = Alarm::new(timer, at);
-        let initial = self.target.prepared.spec.initial_delay;
-        if initial.is_zero()
-            || alarm
-                .pause_until(&self.stop, Instant::now() + initial)
-                .await
-        {
-            self.run_loop(&mut alarm).await;
-        }
+        self.run_loop(&mut alarm).await;
         self.transport = None;
         self.run.replica_done(&self.target);
     }
 
+    /// Drives the schedule: wait, send, count, until it says done.
     async fn run_loop(&mut self, alarm: &mut Alarm<'_>) {
         // One clock read per request: the end of one is the start of the next.
         let mut now = Instant::now();
         loop {
-            let due = self.pacer.next(now);
-            if self.limits.done(due) || self.stop.requested() {
+            if self.stop.requested() {
                 return;
             }
-            if due > now {
-                if !alarm.pause_until(&self.stop, due).await {
-                    return;
-                }
-                now = Instant::now();
-            }
-            let Some(done) = self.with_retries(due, now, alarm).await else {
-                return;
-            };
-            now = done;
-            self.limits.count_one();
-        }
-    }
-
-    /// Sends one request (first attempt at `now`), retrying as configured;
-    /// counts the final outcome. Returns when it ended, or `None` if aborted.
-    async fn with_retries(
-        &mut self,
-        due: Instant,
-        now: Instant,
-        alarm: &mut Alarm<'_>,
-    ) -> Option<Instant> {
-        let spec = &self.target.prepared.spec;
-        let (retries, retry_delay) = (spec.retries, spec.retry_delay);
-        let mut attempt = 0;
-        let mut sent = now;
-        let first = now;
-        loop {
-            let last = attempt >= retries;
-            let outcome = self.exchange(last, sent, alarm).await;
-            let done = Instant::now();
-            let retry = !last
-                && match outcome {
-                    Outcome::Status(code) => {
-                        self.target.prepared.spec.retriable_status.contains(&code)
+            match self.schedule.poll(now) {
+                Step::Done => return,
+                Step::Wait(until) => {
+                    if !alarm.pause_until(&self.stop, until).await {
+                        return;
                     }
-                    Outcome::Error(_) => true,
-                    Outcome::Aborted => false,
-                };
-            if !retry {
-                let result = match outcome {
-                    Outcome::Status(code) => Ok(code),
-                    Outcome::Error(kind) => Err(kind),
-                    Outcome::Aborted => return None,
-                };
-                if self.transport.is_some() {
-                    self.last_used = done;
+                    now = Instant::now();
                 }
-                // Under a rate, latency runs from when the request was due;
-                // in the closed model, from the first attempt's send (so
-                // without retries both figures are the same, see CoreStats).
-                let from = if self.open { due.min(first) } else { first };
-                let corrected = done.saturating_duration_since(from);
-                let uncorrected = done.saturating_duration_since(sent);
-                self.target
-                    .stats
-                    .borrow_mut()
-                    .record(result, corrected, uncorrected, done);
-                return Some(done);
+                Step::Send(attempt) => {
+                    let result = match self.exchange(attempt.last, now, alarm).await {
+                        Outcome::Status(code) => Ok(code),
+                        Outcome::Error(kind) => Err(kind),
+                        Outcome::Aborted => return,
+                    };
+                    now = Instant::now();
+                    if self.transport.is_some() {
+                        self.last_used = now;
+                    }
+                    if let Verdict::Count(c) = self.schedule.complete(result, now) {
+                        self.target.stats.borrow_mut().record(
+                            c.result,
+                            c.latency,
+                            c.uncorrected,
+                            c.lag,
+                            now,
+                        );
+                    }
+                }
             }
-            attempt += 1;
-            if !alarm.pause_until(&self.stop, done + retry_delay).await {
-                return None;
-            }
-            sent = Instant::now();
         }
     }
 
@@ -237,6 +188,7 @@ impl Replica {
                 break fail_outcome(f);
             }
             bytes_written += self.req.len() as u64;
+            // Tracked headers of a response that will be retried are not counted.
             let retriable = if last {
                 &[][..]
             } else {

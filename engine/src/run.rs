@@ -1,6 +1,8 @@
 //! A submitted run as the control side sees it: [`RunHandle`] to snapshot,
 //! stop and wait; [`RunShared`] holds the few things the workers and the
-//! handle share (stop flags written once, final counters, completion).
+//! handle share (stop flags written once, final counters, completion);
+//! [`Command`] is what the handle and the engine send to a worker, and
+//! [`StopSignal`] a replica's view of the stop flags.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,11 +11,73 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::PreparedTarget;
 use crate::stats::TargetStats;
-use crate::worker::Command;
 use crate::EngineShared;
 
 /// How long a snapshot waits for a busy worker to answer.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
+
+/// A worker's part of a run: which replicas of which targets.
+pub(crate) struct Assignment {
+    pub target: usize,
+    pub replicas: Vec<u32>,
+}
+
+/// What a worker is told to do.
+pub(crate) enum Command {
+    Start {
+        run: Arc<RunShared>,
+        slot: usize,
+        work: Vec<Assignment>,
+    },
+    /// Reply with this worker's counters for the run (`None` once it has
+    /// handed over its final counters).
+    Snapshot {
+        run: u64,
+        slot: usize,
+        reply: crossbeam_channel::Sender<(usize, Option<Vec<Option<TargetStats>>>)>,
+    },
+    Shutdown,
+}
+
+/// A replica's view of the stop requests: the run's, its target's, and the
+/// end of the target's duration.
+#[derive(Clone)]
+pub(crate) struct StopSignal {
+    shared: Arc<RunShared>,
+    target: usize,
+    end: Option<Instant>,
+}
+
+impl StopSignal {
+    pub(crate) fn new(shared: Arc<RunShared>, target: usize, end: Option<Instant>) -> StopSignal {
+        StopSignal {
+            shared,
+            target,
+            end,
+        }
+    }
+
+    /// Someone called stop (two relaxed loads of flags that are written once).
+    #[inline]
+    pub(crate) fn requested(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+            || self
+                .shared
+                .target_stop
+                .get(self.target)
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// Work in flight at `now` must be abandoned (stop, or the duration ended).
+    #[inline]
+    pub(crate) fn should_abort(&self, now: Instant) -> bool {
+        self.requested() || self.end.is_some_and(|end| now >= end)
+    }
+
+    pub(crate) fn end(&self) -> Option<Instant> {
+        self.end
+    }
+}
 
 /// Merged view of a run at one moment.
 #[derive(Debug, Clone)]

@@ -45,6 +45,10 @@ pub struct TargetStats {
     pub latency: Histogram<u64>,
     /// Microseconds from the actual send of the final attempt.
     pub latency_uncorrected: Histogram<u64>,
+    /// Schedule lag, microseconds: how late each counted request's first
+    /// attempt left against the instant it was due (the client's own
+    /// lateness, which under a rate is part of `latency`).
+    pub schedule_lag: Histogram<u64>,
     pub first_response: Option<SystemTime>,
     pub last_response: Option<SystemTime>,
     pub stopped: bool,
@@ -63,6 +67,7 @@ impl Default for TargetStats {
             bytes_written: 0,
             latency: latency_histogram(),
             latency_uncorrected: latency_histogram(),
+            schedule_lag: latency_histogram(),
             first_response: None,
             last_response: None,
             stopped: false,
@@ -93,6 +98,7 @@ impl TargetStats {
         self.bytes_written += other.bytes_written;
         add_histogram(&mut self.latency, &other.latency);
         add_histogram(&mut self.latency_uncorrected, &other.latency_uncorrected);
+        add_histogram(&mut self.schedule_lag, &other.schedule_lag);
         self.first_response = min_opt(self.first_response, other.first_response);
         self.last_response = self.last_response.max(other.last_response);
         self.stopped |= other.stopped;
@@ -166,6 +172,7 @@ pub(crate) struct CoreStats {
     bytes_written: u64,
     latency: Histogram<u64>,
     uncorrected: Uncorrected,
+    lag: Histogram<u64>,
     first_response: Option<Instant>,
     last_response: Option<Instant>,
 }
@@ -187,21 +194,27 @@ impl CoreStats {
             } else {
                 Uncorrected::Differences(None)
             },
+            lag: latency_histogram(),
             first_response: None,
             last_response: None,
         }
     }
 
-    /// Counts a final outcome: a status (`Ok`) or a transport error.
+    /// Counts a final outcome: a status (`Ok`) or a transport error, with
+    /// its latencies and how late its first attempt left (`lag`).
     #[inline]
     pub(crate) fn record(
         &mut self,
         outcome: Result<u16, ErrorKind>,
         corrected: Duration,
         uncorrected: Duration,
+        lag: Duration,
         now: Instant,
     ) {
         self.requests += 1;
+        // Whole microseconds, 0 included: a request sent on time lags 0.
+        self.lag
+            .saturating_record(u64::try_from(lag.as_micros()).unwrap_or(u64::MAX));
         match outcome {
             Ok(code) => {
                 self.status[usize::from(code) % STATUS_SLOTS] += 1;
@@ -271,6 +284,7 @@ impl CoreStats {
             bytes_written: self.bytes_written,
             latency: self.latency.clone(),
             latency_uncorrected: self.uncorrected_view(),
+            schedule_lag: self.lag.clone(),
             first_response: self.first_response.map(|i| wall(anchor, i)),
             last_response: self.last_response.map(|i| wall(anchor, i)),
             ..TargetStats::default()
@@ -347,11 +361,6 @@ mod tests {
             Ok(200),
             Duration::from_millis(5),
             Duration::from_millis(1),
-            now,
-        );
-        a.record(
-            Err(ErrorKind::ConnectRefused),
-            Duration::ZERO,
             Duration::ZERO,
             now,
         );
@@ -359,6 +368,14 @@ mod tests {
             Err(ErrorKind::ConnectRefused),
             Duration::ZERO,
             Duration::ZERO,
+            Duration::from_micros(40),
+            now,
+        );
+        a.record(
+            Err(ErrorKind::ConnectRefused),
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::from_micros(40),
             now,
         );
         a.track(0, b"x");
@@ -369,6 +386,7 @@ mod tests {
             Ok(503),
             Duration::from_millis(7),
             Duration::from_millis(7),
+            Duration::from_micros(300),
             now,
         );
         b.track(0, b"y");
@@ -396,6 +414,13 @@ mod tests {
         assert_eq!(merged.latency_uncorrected.len(), 2);
         assert!(merged.latency_uncorrected.min() <= 1001);
         assert!(merged.latency_uncorrected.max() >= 6900);
+        assert_eq!(
+            merged.schedule_lag.len(),
+            4,
+            "every counted request has a lag"
+        );
+        assert_eq!(merged.schedule_lag.max(), 300);
+        assert_eq!(merged.schedule_lag.min(), 0);
         assert_eq!(merged.bytes_read, 10);
         assert!(merged.finished);
     }

@@ -4,9 +4,9 @@
 //! idle worker blocks on it.
 //!
 //! A worker owns its share of each run ([`LocalRun`]): the replicas' tasks
-//! and per-target counters ([`CoreTarget`]). Snapshots copy those counters
-//! on the worker's own thread; when its last replica of a run ends, the
-//! worker hands the final counters to the run's shared state.
+//! and per-target counters. Snapshots copy those counters on the worker's
+//! own thread; when its last replica of a run ends, the worker hands the
+//! final counters to the run's shared state.
 //!
 //! io_uring rings are set up with `SINGLE_ISSUER | DEFER_TASKRUN` where the
 //! kernel allows (completions are processed when the worker enters the
@@ -15,11 +15,8 @@
 //! environment variable `GOTO_URING_FLAGS=coop|none` forces the weaker
 //! set-ups, for measurement.
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,11 +24,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::error::EngineError;
-use crate::pacer::Pacer;
-use crate::plan::PreparedTarget;
+use crate::local::LocalRun;
 use crate::replica::Replica;
-use crate::run::RunShared;
-use crate::stats::{CoreStats, TargetStats};
+use crate::run::{Assignment, Command, RunShared};
 use crate::IoDriver;
 
 /// How often a busy worker looks for commands.
@@ -43,102 +38,6 @@ const TICK: Duration = Duration::from_millis(10);
 const IDLE_DRAIN: Duration = Duration::from_millis(500);
 /// io_uring submission queue size per core.
 const URING_ENTRIES: u32 = 4096;
-
-/// A worker's part of a run: which replicas of which targets.
-pub(crate) struct Assignment {
-    pub target: usize,
-    pub replicas: Vec<u32>,
-}
-
-pub(crate) enum Command {
-    Start {
-        run: Arc<RunShared>,
-        slot: usize,
-        work: Vec<Assignment>,
-    },
-    /// Reply with this worker's counters for the run (`None` once it has
-    /// handed over its final counters).
-    Snapshot {
-        run: u64,
-        slot: usize,
-        reply: Sender<(usize, Option<Vec<Option<TargetStats>>>)>,
-    },
-    Shutdown,
-}
-
-/// One target's replicas and counters on this core.
-pub(crate) struct CoreTarget {
-    pub prepared: Arc<PreparedTarget>,
-    pub index: usize,
-    pub stats: RefCell<CoreStats>,
-    live: Cell<usize>,
-}
-
-/// This core's share of one run.
-pub(crate) struct LocalRun {
-    pub shared: Arc<RunShared>,
-    slot: usize,
-    targets: Vec<Option<Rc<CoreTarget>>>,
-    live: Cell<usize>,
-    done: Cell<bool>,
-    /// The replicas' tasks, woken when a stop is requested: replicas wait
-    /// on their I/O and a lazily armed timer, not on a polling loop.
-    wakers: RefCell<Vec<Waker>>,
-    /// Stop flags (the run's and its targets') seen set so far.
-    stops_seen: Cell<usize>,
-}
-
-impl LocalRun {
-    /// Registers a replica's task to be woken on a stop.
-    pub(crate) fn add_waker(&self, waker: &Waker) {
-        self.wakers.borrow_mut().push(waker.clone());
-    }
-
-    /// Wakes every replica once per newly set stop flag (checked by the
-    /// worker every [`TICK`], so a stop takes effect within about 10 ms).
-    fn wake_if_stopped(&self) {
-        let shared = &self.shared;
-        let set = usize::from(shared.stop.load(Ordering::Relaxed))
-            + shared
-                .target_stop
-                .iter()
-                .filter(|f| f.load(Ordering::Relaxed))
-                .count();
-        if set != self.stops_seen.get() {
-            self.stops_seen.set(set);
-            for w in self.wakers.borrow().iter() {
-                w.wake_by_ref();
-            }
-        }
-    }
-
-    /// Called by each replica as it ends; the last one hands over the counters.
-    pub(crate) fn replica_done(&self, target: &CoreTarget) {
-        target.live.set(target.live.get().saturating_sub(1));
-        if target.live.get() == 0 {
-            self.shared.target_core_done(target.index);
-        }
-        self.live.set(self.live.get().saturating_sub(1));
-        if self.live.get() == 0 && !self.done.get() {
-            self.done.set(true);
-            self.shared.core_done(self.slot, self.stats());
-        }
-    }
-
-    fn stats(&self) -> Vec<Option<TargetStats>> {
-        let anchor = self.shared.anchor();
-        self.targets
-            .iter()
-            .map(|t| {
-                t.as_ref().map(|t| {
-                    t.stats
-                        .borrow()
-                        .to_target_stats(&t.prepared.tracked_names, anchor)
-                })
-            })
-            .collect()
-    }
-}
 
 /// Starts worker `index` pinned to `core` with `driver`; reports on `ready`
 /// whether its runtime came up.
@@ -227,7 +126,7 @@ async fn worker_main(rx: Receiver<Command>) {
     let mut shutting_down = false;
     let mut idle_since: Option<Instant> = None;
     loop {
-        runs.retain(|r| !r.done.get());
+        runs.retain(|r| !r.is_done());
         if shutting_down && runs.is_empty() {
             return;
         }
@@ -262,7 +161,7 @@ async fn worker_main(rx: Receiver<Command>) {
             Some(Command::Snapshot { run, slot, reply }) => {
                 let stats = runs
                     .iter()
-                    .find(|r| r.shared.id == run && !r.done.get())
+                    .find(|r| r.shared.id == run && !r.is_done())
                     .map(|r| r.stats());
                 let _ = reply.send((slot, stats));
             }
@@ -288,37 +187,13 @@ fn start_run(
     slot: usize,
     work: Vec<Assignment>,
 ) {
-    let mut targets: Vec<Option<Rc<CoreTarget>>> = vec![None; shared.targets.len()];
-    let mut total = 0;
-    for a in &work {
-        let prepared = shared.targets[a.target].clone();
-        let open = Pacer::is_open(&prepared.spec);
-        let stats = RefCell::new(CoreStats::new(prepared.tracked.len(), open));
-        total += a.replicas.len();
-        targets[a.target] = Some(Rc::new(CoreTarget {
-            prepared,
-            index: a.target,
-            stats,
-            live: Cell::new(a.replicas.len()),
-        }));
-    }
-    let run = Rc::new(LocalRun {
-        shared: shared.clone(),
-        slot,
-        targets,
-        live: Cell::new(total),
-        done: Cell::new(false),
-        wakers: RefCell::new(Vec::with_capacity(total)),
-        stops_seen: Cell::new(0),
-    });
-    if total == 0 {
-        run.done.set(true);
-        shared.core_done(slot, run.stats());
+    let run = LocalRun::new(shared.clone(), slot, &work);
+    if run.is_done() {
         return;
     }
     let start = shared.started;
     for a in work {
-        let Some(target) = run.targets[a.target].clone() else {
+        let Some(target) = run.target(a.target) else {
             continue;
         };
         for index in a.replicas {

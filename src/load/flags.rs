@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::{Bytes, TargetSpec};
+use goto_engine::{Bytes, TargetSpec, Threshold};
 
 use super::duration::parse_duration;
 
@@ -67,6 +67,24 @@ pub struct LoadArgs {
     /// No live progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Print one line per interval while running (time, req/s, errors,
+    /// p50, p99) instead of the progress line; also the timeline's interval
+    /// (default 1s).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// Write the timeline live to FILE: JSON lines, or CSV when FILE ends in .csv.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Print the full latency spectrum (50 to 100 percentiles, as wrk2 does).
+    #[arg(long)]
+    pub latency: bool,
+    /// Write an HdrHistogram interval log (latency per interval) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// Pass/fail check on the results, e.g. "p99 < 50ms", "errors <= 1%",
+    /// "rps >= 1000", "status5xx < 0.5%" (repeatable); any failure exits 3.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = super::live::parse_threshold)]
+    pub thresholds: Vec<Threshold>,
 }
 
 /// `--io-driver` values.

@@ -6,12 +6,14 @@
 //! Layout: `flags` (clap flags and their validation into a target),
 //! `runner` (starts the engine or the HTTP/2 runner and picks the exit
 //! code), `progress` (the live line and signals), `summary` (figures shared
-//! by both reports), `text` and `json` (the two report formats), and
-//! `duration` (the Go-duration flag parser).
+//! by both reports), `text` and `json` (the two report formats),
+//! `duration` (the Go-duration flag parser), and `live` (the timeline,
+//! its outputs, the latency spectrum and thresholds).
 
 mod duration;
 mod flags;
 mod json;
+mod live;
 mod progress;
 mod runner;
 mod summary;

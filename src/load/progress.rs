@@ -3,7 +3,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use goto_engine::RunHandle;
+use goto_engine::{RunHandle, TargetStats};
+
+use super::live::Recorder;
 
 /// How often the progress line is redrawn (and Ctrl-C noticed).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -15,6 +17,8 @@ pub(super) trait Progress {
     fn stop(&self);
     /// (requests, errors, elapsed).
     fn totals(&self) -> (u64, u64, Duration);
+    /// The target's cumulative results and the time since the start.
+    fn sample(&self) -> (TargetStats, Duration);
 }
 
 impl Progress for RunHandle {
@@ -33,6 +37,12 @@ impl Progress for RunHandle {
             .values()
             .fold((0, 0), |(r, e), t| (r + t.requests, e + t.error_count()));
         (r, e, snap.elapsed)
+    }
+
+    fn sample(&self) -> (TargetStats, Duration) {
+        let snap = self.snapshot();
+        let stats = snap.targets.into_values().next().unwrap_or_default();
+        (stats, snap.elapsed)
     }
 }
 
@@ -54,6 +64,10 @@ impl Progress for H2Progress {
         let s = self.run.snapshot();
         (s.requests, s.error_count(), self.started.elapsed())
     }
+
+    fn sample(&self) -> (TargetStats, Duration) {
+        (self.run.snapshot(), self.started.elapsed())
+    }
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -71,11 +85,16 @@ pub(super) fn install_sigint() {
     }
 }
 
-/// Waits for the run, drawing the progress line when asked.
-pub(super) fn watch(run: &impl Progress, show_progress: bool) {
-    let mut last = (Instant::now(), 0u64);
+/// Waits for the run, drawing the progress line when asked and feeding the
+/// timeline at each interval (whose lines, when printed, replace the
+/// progress line).
+pub(super) fn watch(run: &impl Progress, show_progress: bool, rec: &mut Recorder<'_>) {
+    let show_progress = show_progress && !rec.prints();
+    let started = Instant::now();
+    let mut last = (started, 0u64);
     let mut stopping = false;
-    while !run.wait(PROGRESS_EVERY) {
+    while !run.wait(PROGRESS_EVERY.min(rec.due_in(started.elapsed()))) {
+        rec.tick(started.elapsed(), || run.sample());
         if INTERRUPTED.load(Ordering::Relaxed) && !stopping {
             stopping = true;
             run.stop();

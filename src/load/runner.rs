@@ -10,6 +10,7 @@ use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, Targe
 
 use super::flags::{build_target, DriverArg, LoadArgs};
 use super::json::json_report;
+use super::live::{self, Outputs, Recorder};
 use super::progress::{install_sigint, watch, H2Progress};
 use super::summary::RunInfo;
 use super::text::text_report;
@@ -26,12 +27,26 @@ pub fn run(args: LoadArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut outputs = match Outputs::open(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            eprintln!("goto load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rec = match outputs.recorder(&args) {
+        Ok(r) => r,
+        Err(msg) => {
+            eprintln!("goto load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let needed = u64::from(target.replicas) + SPARE_FDS;
     if let Err(e) = goto_engine::raise_nofile_limit(needed) {
         eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
     }
     if args.http2 {
-        return run_http2(&args, target);
+        return run_http2(&args, target, &mut rec);
     }
     let cfg = EngineConfig {
         cores: args.cores,
@@ -73,8 +88,11 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     install_sigint();
-    watch(&run, show_progress);
+    watch(&run, show_progress, &mut rec);
     let snap = run.snapshot();
+    if let Some(stats) = snap.targets.values().next() {
+        rec.finish(stats.clone(), snap.elapsed);
+    }
     let info = RunInfo {
         url: &args.url,
         http2: false,
@@ -83,12 +101,12 @@ pub fn run(args: LoadArgs) -> ExitCode {
         io_driver: engine.io_driver().to_string(),
         rate: args.rate,
     };
-    report(&args, &info, &snap)
+    report(&args, &info, &snap, &rec)
 }
 
 /// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
 /// own, not the io_uring engine), with the same progress line and report.
-fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
+fn run_http2(args: &LoadArgs, target: TargetSpec, rec: &mut Recorder<'_>) -> ExitCode {
     let tls = TlsConfig {
         extra_roots: args.cacert.clone(),
         use_system_roots: true,
@@ -105,11 +123,14 @@ fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     install_sigint();
-    watch(&run, show_progress);
+    watch(&run, show_progress, rec);
+    let elapsed = started.elapsed();
+    let stats = run.run.snapshot();
+    rec.finish(stats.clone(), elapsed);
     let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, run.run.snapshot())]),
+        targets: BTreeMap::from([(name, stats)]),
         finished: true,
-        elapsed: started.elapsed(),
+        elapsed,
     };
     let info = RunInfo {
         url: &args.url,
@@ -119,21 +140,43 @@ fn run_http2(args: &LoadArgs, target: TargetSpec) -> ExitCode {
         io_driver: "tokio (HTTP/2)".to_string(),
         rate: args.rate,
     };
-    report(args, &info, &snap)
+    report(args, &info, &snap, rec)
 }
 
-fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot) -> ExitCode {
+fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {
     let stats = snap.targets.values().next().cloned().unwrap_or_default();
+    let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
+    if let Some(e) = rec.error() {
+        eprintln!("goto load: warning: {e}");
+    }
     let out = if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&json_report(info, snap, &stats)).unwrap_or_default();
+        let mut v = json_report(info, snap, &stats);
+        v["timeline"] = rec.json();
+        if args.latency {
+            v["latencyPercentilesMs"] = live::spectrum_json(&stats.latency);
+        }
+        if !verdicts.is_empty() {
+            v["thresholds"] = serde_json::to_value(&verdicts).unwrap_or_default();
+        }
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
         s.push('\n');
         s
     } else {
-        text_report(info, snap, &stats)
+        let mut s = text_report(info, snap, &stats);
+        if args.latency {
+            s.push_str(&live::spectrum_text(&stats.latency));
+        }
+        if !verdicts.is_empty() {
+            s.push_str(&live::verdicts_text(&verdicts));
+        }
+        s
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+    if verdicts.iter().any(|v| !v.ok) {
+        // 3: the run went fine but the results failed a threshold.
+        return ExitCode::from(3);
+    }
     ExitCode::SUCCESS
 }

@@ -1,0 +1,429 @@
+//! Probabilistic and header-driven faults of the responder, per port: status
+//! shares, delay shares and ranges, closing without an answer, response size
+//! and a dripped (slow) body; a seedable generator so a run can be replayed,
+//! and counts of every fault injected, by kind.
+//!
+//! The runtime path checks one relaxed atomic ([`Faults::active`]) and takes
+//! the lock only when some fault is configured or header faults are enabled.
+
+pub mod body;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::duration;
+use crate::rng::Rng;
+use spec::{DelaySpec, HeaderFaults};
+
+/// A slow body: `bytes` at a time, `every` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drip {
+    pub bytes: usize,
+    pub every: Duration,
+}
+
+/// What the faults configured on a port are.
+#[derive(Debug, Clone, Default)]
+pub struct FaultConfig {
+    /// Status codes with their share in percent (sum at most 100).
+    pub status: Vec<(u16, f64)>,
+    /// Delays with their share in percent (sum at most 100).
+    pub delay: Vec<(DelaySpec, f64)>,
+    /// Share of requests whose connection is closed without an answer.
+    pub close: f64,
+    /// Response body size and its share; the body is sliced from `size_body`.
+    pub size: Option<(usize, f64)>,
+    size_body: Bytes,
+    pub drip: Option<(Drip, f64)>,
+}
+
+impl FaultConfig {
+    fn any(&self) -> bool {
+        !self.status.is_empty()
+            || !self.delay.is_empty()
+            || self.close > 0.0
+            || self.size.is_some()
+            || self.drip.is_some()
+    }
+
+    /// Gives `code` a share (0 removes it); the shares may not pass 100.
+    pub fn set_status(&mut self, code: u16, percent: f64) -> Result<(), String> {
+        set_share(&mut self.status, code, percent, "status")
+    }
+
+    pub fn set_delay(&mut self, d: DelaySpec, percent: f64) -> Result<(), String> {
+        if d.is_zero() {
+            self.delay.retain(|(x, _)| *x != d);
+            return Ok(());
+        }
+        set_share(&mut self.delay, d, percent, "delay")
+    }
+
+    pub fn clear_delays(&mut self) {
+        self.delay.clear();
+    }
+
+    pub fn set_close(&mut self, percent: f64) {
+        self.close = percent;
+    }
+
+    pub fn set_size(&mut self, bytes: usize, percent: f64) {
+        if percent <= 0.0 {
+            self.size = None;
+            self.size_body = Bytes::new();
+            return;
+        }
+        self.size = Some((bytes, percent));
+        // Made once here so each faulted response slices it instead of allocating.
+        self.size_body = Bytes::from(vec![b'x'; bytes]);
+    }
+
+    pub fn set_drip(&mut self, drip: Drip, percent: f64) {
+        self.drip = (percent > 0.0 && drip.bytes > 0).then_some((drip, percent));
+    }
+
+    fn view(&self) -> serde_json::Value {
+        json!({
+            "status": self.status.iter().map(|(c, p)| json!({"code": c, "percent": p})).collect::<Vec<_>>(),
+            "delay": self.delay.iter().map(|(d, p)| json!({"delay": d.to_string(), "percent": p})).collect::<Vec<_>>(),
+            "close": self.close,
+            "size": self.size.map(|(b, p)| json!({"bytes": b, "percent": p})),
+            "drip": self.drip.map(|(d, p)| json!({"bytes": d.bytes, "every": duration::format(d.every), "percent": p})),
+        })
+    }
+}
+
+fn set_share<K: PartialEq + Copy>(
+    list: &mut Vec<(K, f64)>,
+    key: K,
+    percent: f64,
+    what: &str,
+) -> Result<(), String> {
+    let others: f64 = list.iter().filter(|(k, _)| *k != key).map(|(_, p)| p).sum();
+    if others + percent > 100.0 + 1e-9 {
+        return Err(format!(
+            "{what} shares would add up to {}%: at most 100%",
+            others + percent
+        ));
+    }
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some(e) if percent > 0.0 => e.1 = percent,
+        Some(_) => list.retain(|(k, _)| *k != key),
+        None if percent > 0.0 => list.push((key, percent)),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Picks at most one entry: entry i with probability share_i / 100.
+fn pick<K: Copy>(rng: &mut Rng, list: &[(K, f64)]) -> Option<K> {
+    if list.is_empty() {
+        return None;
+    }
+    let u = rng.unit() * 100.0;
+    let mut acc = 0.0;
+    for (k, p) in list {
+        acc += p;
+        if u < acc {
+            return Some(*k);
+        }
+    }
+    None
+}
+
+/// The faults one request gets.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Plan {
+    pub status: Option<u16>,
+    pub delay: Option<Duration>,
+    pub close: bool,
+    /// A body of this many bytes replaces the response body.
+    pub size: Option<Bytes>,
+    pub drip: Option<Drip>,
+}
+
+/// Faults injected, by kind.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultCounts {
+    /// Requests the fault draw saw.
+    pub requests: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub delay: u64,
+    pub close: u64,
+    pub size: u64,
+    pub drip: u64,
+    /// Requests whose faults came from `Goto-Fault-*` headers.
+    pub from_headers: u64,
+}
+
+struct Inner {
+    cfg: FaultConfig,
+    headers: bool,
+    seed: Option<u64>,
+    rng: Rng,
+    counts: FaultCounts,
+}
+
+/// One port's faults.
+pub struct Faults {
+    active: AtomicBool,
+    inner: Mutex<Inner>,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            active: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                cfg: FaultConfig::default(),
+                headers: false,
+                seed: None,
+                rng: Rng::from_entropy(),
+                counts: FaultCounts::default(),
+            }),
+        }
+    }
+}
+
+impl Faults {
+    /// Whether any fault is configured or header faults are on.
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    fn refresh(&self, inner: &Inner) {
+        self.active
+            .store(inner.cfg.any() || inner.headers, Ordering::Relaxed);
+    }
+
+    /// Changes the configuration; the active flag follows.
+    pub fn update<R>(&self, f: impl FnOnce(&mut FaultConfig) -> R) -> R {
+        let mut g = self.inner.lock();
+        let r = f(&mut g.cfg);
+        self.refresh(&g);
+        r
+    }
+
+    /// Clears every configured fault (not the counts, the seed or the header switch).
+    pub fn clear(&self) {
+        self.update(|c| *c = FaultConfig::default());
+    }
+
+    pub fn set_headers(&self, on: bool) {
+        let mut g = self.inner.lock();
+        g.headers = on;
+        self.refresh(&g);
+    }
+
+    /// Restarts the generator from `seed`: the same requests in the same
+    /// order get the same faults.
+    pub fn seed(&self, seed: u64) {
+        let mut g = self.inner.lock();
+        g.seed = Some(seed);
+        g.rng = Rng::seeded(seed);
+    }
+
+    pub fn counts(&self) -> FaultCounts {
+        self.inner.lock().counts.clone()
+    }
+
+    pub fn clear_counts(&self) {
+        self.inner.lock().counts = FaultCounts::default();
+    }
+
+    /// The configuration as JSON.
+    pub fn view(&self) -> serde_json::Value {
+        let g = self.inner.lock();
+        let mut v = g.cfg.view();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("headers".into(), g.headers.into());
+            o.insert("seed".into(), g.seed.into());
+        }
+        v
+    }
+
+    /// Draws the faults of one request and counts them. `Err` is a
+    /// `Goto-Fault-*` header that could not be read (header faults on).
+    pub fn draw(&self, headers: &HeaderMap) -> Result<Plan, String> {
+        let mut g = self.inner.lock();
+        let g = &mut *g;
+        let from_headers = if g.headers {
+            HeaderFaults::from_headers(headers)?
+        } else {
+            None
+        };
+        g.counts.requests += 1;
+        let (cfg, rng) = (&g.cfg, &mut g.rng);
+        let mut plan = Plan {
+            status: pick(rng, &cfg.status),
+            delay: pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max)),
+            close: cfg.close > 0.0 && rng.percent(cfg.close),
+            size: match cfg.size {
+                Some((n, p)) if rng.percent(p) => Some(cfg.size_body.slice(..n)),
+                _ => None,
+            },
+            drip: match cfg.drip {
+                Some((d, p)) if rng.percent(p) => Some(d),
+                _ => None,
+            },
+        };
+        if let Some(h) = from_headers {
+            if rng.percent(h.percent) {
+                g.counts.from_headers += 1;
+                plan.status = h.status.or(plan.status);
+                if let Some(d) = h.delay {
+                    plan.delay = Some(rng.duration(d.min, d.max));
+                }
+                plan.close |= h.close;
+            }
+        }
+        let c = &mut g.counts;
+        if plan.close {
+            // Nothing else of the plan reaches the client.
+            c.close += 1;
+            return Ok(plan);
+        }
+        if let Some(s) = plan.status {
+            *c.status.entry(s).or_default() += 1;
+        }
+        c.delay += u64::from(plan.delay.is_some());
+        c.size += u64::from(plan.size.is_some());
+        c.drip += u64::from(plan.drip.is_some());
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn run(f: &Faults, n: usize) -> Vec<Plan> {
+        let h = HeaderMap::new();
+        (0..n).map(|_| f.draw(&h).unwrap()).collect()
+    }
+
+    #[test]
+    fn inactive_until_configured() {
+        let f = Faults::default();
+        assert!(!f.active());
+        f.update(|c| c.set_status(503, 10.0)).unwrap();
+        assert!(f.active());
+        f.clear();
+        assert!(!f.active());
+        f.set_headers(true);
+        assert!(f.active());
+    }
+
+    #[test]
+    fn status_shares_are_delivered() {
+        let f = Faults::default();
+        f.update(|c| {
+            c.set_status(503, 10.0)?;
+            c.set_status(429, 5.0)
+        })
+        .unwrap();
+        run(&f, 20_000);
+        let c = f.counts();
+        assert_eq!(c.requests, 20_000);
+        let s503 = c.status[&503] as f64 / 200.0;
+        let s429 = c.status[&429] as f64 / 200.0;
+        assert!((9.0..=11.0).contains(&s503), "{s503}");
+        assert!((4.0..=6.0).contains(&s429), "{s429}");
+    }
+
+    #[test]
+    fn shares_cannot_pass_100() {
+        let mut c = FaultConfig::default();
+        c.set_status(503, 60.0).unwrap();
+        assert!(c.set_status(500, 50.0).is_err());
+        // Replacing a code's own share is judged without its old share.
+        c.set_status(503, 90.0).unwrap();
+        c.set_status(503, 0.0).unwrap();
+        assert!(c.status.is_empty());
+    }
+
+    #[test]
+    fn seed_replays_the_sequence() {
+        let f = Faults::default();
+        f.update(|c| {
+            c.set_status(503, 30.0)?;
+            c.set_delay(DelaySpec::parse("1ms-9ms")?, 50.0)?;
+            c.set_close(5.0);
+            Ok::<_, String>(())
+        })
+        .unwrap();
+        f.seed(42);
+        let a = run(&f, 500);
+        f.seed(42);
+        let b = run(&f, 500);
+        assert_eq!(a, b);
+        f.seed(43);
+        assert_ne!(a, run(&f, 500));
+    }
+
+    #[test]
+    fn delay_ranges_stay_inside() {
+        let f = Faults::default();
+        f.update(|c| c.set_delay(DelaySpec::parse("100ms-300ms").unwrap(), 100.0))
+            .unwrap();
+        for p in run(&f, 200) {
+            let d = p.delay.unwrap();
+            assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(300));
+        }
+    }
+
+    #[test]
+    fn size_and_drip() {
+        let f = Faults::default();
+        f.update(|c| {
+            c.set_size(1000, 100.0);
+            c.set_drip(
+                Drip {
+                    bytes: 10,
+                    every: Duration::from_millis(5),
+                },
+                100.0,
+            )
+        });
+        let p = f.draw(&HeaderMap::new()).unwrap();
+        assert_eq!(p.size.unwrap().len(), 1000);
+        assert_eq!(p.drip.unwrap().bytes, 10);
+    }
+
+    #[test]
+    fn header_faults_only_when_enabled() {
+        let f = Faults::default();
+        let mut h = HeaderMap::new();
+        h.insert(&spec::FAULT_STATUS, HeaderValue::from_static("418"));
+        f.set_headers(true);
+        assert_eq!(f.draw(&h).unwrap().status, Some(418));
+        assert_eq!(f.counts().from_headers, 1);
+        h.insert(&spec::FAULT_CLOSE, HeaderValue::from_static("maybe"));
+        assert!(f.draw(&h).is_err());
+        f.set_headers(false);
+        assert_eq!(f.draw(&h).unwrap().status, None);
+    }
+
+    #[test]
+    fn header_percent_is_a_share() {
+        let f = Faults::default();
+        f.set_headers(true);
+        let mut h = HeaderMap::new();
+        h.insert(&spec::FAULT_CLOSE, HeaderValue::from_static("true"));
+        h.insert(&spec::FAULT_PERCENT, HeaderValue::from_static("20"));
+        let closed = (0..10_000).filter(|_| f.draw(&h).unwrap().close).count();
+        assert!((1_800..=2_200).contains(&closed), "{closed}");
+        assert_eq!(f.counts().close, closed as u64);
+    }
+}

@@ -1,0 +1,487 @@
+//! Driving bytes through a chain of toxics: one direction of one connection
+//! reads chunks from a [`Source`], delays, slices, paces, truncates or cuts
+//! them, and writes what passes to a [`Sink`]. Raw TCP halves and HTTP
+//! bodies are both sources and sinks, so the TCP proxy and the HTTP proxy
+//! share this one loop.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::{Body as HttpBody, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::Kind;
+use crate::body::{Body, BoxError};
+use crate::rng::Rng;
+
+/// Largest piece one read takes from a TCP source.
+const READ_SIZE: usize = 32 * 1024;
+
+/// The toxics drawn for one direction of one connection.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    latency: Vec<(Duration, Duration)>,
+    /// Bytes per second (the lowest of several bandwidth toxics).
+    rate: Option<u64>,
+    slicer: Option<(usize, usize, Duration)>,
+    /// Absolute: measured from when the connection was drawn.
+    reset_at: Option<Instant>,
+    slow_close: Option<Duration>,
+    timeout: Option<Duration>,
+    limit: Option<u64>,
+    rng: Rng,
+    started: Instant,
+}
+
+/// How a direction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The source ended: pass the end on (half-close).
+    Eof,
+    /// A toxic closed the connection (limit_data, timeout).
+    Closed,
+    /// A toxic resets the connection (reset_peer).
+    Reset,
+}
+
+impl Chain {
+    pub fn new(seed: u64, started: std::time::Instant) -> Chain {
+        Chain {
+            latency: Vec::new(),
+            rate: None,
+            slicer: None,
+            reset_at: None,
+            slow_close: None,
+            timeout: None,
+            limit: None,
+            rng: Rng::seeded(seed),
+            started: Instant::from_std(started),
+        }
+    }
+
+    /// No toxic drawn: the caller may copy bytes straight through.
+    pub fn is_empty(&self) -> bool {
+        self.latency.is_empty()
+            && self.rate.is_none()
+            && self.slicer.is_none()
+            && self.reset_at.is_none()
+            && self.slow_close.is_none()
+            && self.timeout.is_none()
+            && self.limit.is_none()
+    }
+
+    pub(super) fn add(&mut self, k: &Kind) {
+        match *k {
+            Kind::Latency { latency, jitter } => self.latency.push((latency, jitter)),
+            Kind::Bandwidth { rate } => self.rate = Some(self.rate.map_or(rate, |r| r.min(rate))),
+            Kind::Slicer {
+                average,
+                variation,
+                delay,
+            } => self.slicer = Some((average, variation, delay)),
+            Kind::ResetPeer { timeout } => {
+                let at = self.started + timeout;
+                self.reset_at = Some(self.reset_at.map_or(at, |r| r.min(at)));
+            }
+            Kind::SlowClose { delay } => self.slow_close = Some(delay),
+            Kind::Timeout { timeout } => self.timeout = Some(timeout),
+            Kind::LimitData { bytes } => {
+                self.limit = Some(self.limit.map_or(bytes, |l| l.min(bytes)))
+            }
+        }
+    }
+
+    /// This chunk's latency: each latency toxic's value plus or minus its jitter.
+    fn delay(&mut self) -> Duration {
+        let mut total = Duration::ZERO;
+        for i in 0..self.latency.len() {
+            let (l, j) = self.latency[i];
+            total += self.rng.duration(l.saturating_sub(j), l + j);
+        }
+        total
+    }
+
+    /// For an HTTP message head (no bytes of its own): waits out the
+    /// latency, or says the message must be cut (timeout, a reset due
+    /// before the head goes out, or a zero data limit).
+    pub async fn head(&mut self) -> bool {
+        if let Some(t) = self.timeout {
+            if t.is_zero() {
+                std::future::pending::<()>().await;
+            }
+            sleep(t).await;
+            return false;
+        }
+        if self.limit == Some(0) {
+            return false;
+        }
+        let until = Instant::now() + self.delay();
+        match self.reset_at {
+            Some(r) if r <= until => {
+                sleep_until(r).await;
+                false
+            }
+            _ => {
+                sleep_until(until).await;
+                true
+            }
+        }
+    }
+
+    /// Splits a chunk as the slicer asks (sizes average +- variation).
+    fn slices(&mut self, mut chunk: Bytes) -> Vec<Bytes> {
+        let Some((avg, var, _)) = self.slicer else {
+            return vec![chunk];
+        };
+        let mut out = Vec::new();
+        while !chunk.is_empty() {
+            let n = self
+                .rng
+                .between((avg - var) as u64, (avg + var) as u64)
+                .max(1) as usize;
+            out.push(chunk.split_to(n.min(chunk.len())));
+        }
+        out
+    }
+}
+
+/// Where a direction reads its bytes.
+pub trait Source: Send {
+    /// The next chunk; `None` at the end.
+    fn next(&mut self) -> impl Future<Output = io::Result<Option<Bytes>>> + Send;
+}
+
+/// Where a direction writes what passes.
+pub trait Sink: Send {
+    fn send(&mut self, b: Bytes) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Drives one direction until its source ends or a toxic ends it; the
+/// slow_close delay is waited out before returning.
+pub async fn pump<S: Source, K: Sink>(
+    chain: &mut Chain,
+    src: &mut S,
+    sink: &mut K,
+) -> io::Result<End> {
+    let reset_at = chain.reset_at;
+    let slow_close = chain.slow_close;
+    let run = run(chain, src, sink);
+    let end = match reset_at {
+        Some(at) => tokio::select! {
+            r = run => r?,
+            _ = sleep_until(at) => End::Reset,
+        },
+        None => run.await?,
+    };
+    if end != End::Reset {
+        if let Some(d) = slow_close {
+            sleep(d).await;
+        }
+    }
+    Ok(end)
+}
+
+async fn run<S: Source, K: Sink>(chain: &mut Chain, src: &mut S, sink: &mut K) -> io::Result<End> {
+    if let Some(t) = chain.timeout {
+        // Nothing gets through; what arrives is read and dropped so the
+        // sender is not stalled by a full buffer (toxiproxy does the same).
+        let drain = async { while let Ok(Some(_)) = src.next().await {} };
+        if t.is_zero() {
+            drain.await;
+        } else {
+            tokio::select! {
+                _ = drain => {}
+                _ = sleep(t) => {}
+            }
+        }
+        return Ok(End::Closed);
+    }
+    let mut sent = 0u64;
+    let mut next_slot = Instant::now();
+    // Bandwidth pieces carry at most 100 ms worth of bytes, so pacing is smooth.
+    let piece_max = chain.rate.map(|r| (r / 10).max(1) as usize);
+    loop {
+        let Some(mut chunk) = src.next().await? else {
+            return Ok(End::Eof);
+        };
+        let arrived = Instant::now();
+        if !chain.latency.is_empty() {
+            sleep_until(arrived + chain.delay()).await;
+        }
+        let mut last = false;
+        if let Some(limit) = chain.limit {
+            let room = limit.saturating_sub(sent);
+            if chunk.len() as u64 >= room {
+                chunk.truncate(room as usize);
+                last = true;
+            }
+        }
+        sent += chunk.len() as u64;
+        let slice_delay = chain.slicer.map(|s| s.2).unwrap_or_default();
+        for mut piece in chain.slices(chunk) {
+            while !piece.is_empty() {
+                let sub = match (chain.rate, piece_max) {
+                    (Some(rate), Some(max)) => {
+                        let sub = piece.split_to(max.min(piece.len()));
+                        next_slot = next_slot.max(Instant::now())
+                            + Duration::from_secs_f64(sub.len() as f64 / rate as f64);
+                        sleep_until(next_slot).await;
+                        sub
+                    }
+                    _ => std::mem::take(&mut piece),
+                };
+                sink.send(sub).await?;
+            }
+            if !slice_delay.is_zero() {
+                sleep(slice_delay).await;
+            }
+        }
+        if last {
+            return Ok(End::Closed);
+        }
+    }
+}
+
+/// The reading half of a TCP connection as a source.
+pub struct TcpSource {
+    pub half: OwnedReadHalf,
+    buf: BytesMut,
+}
+
+impl TcpSource {
+    pub fn new(half: OwnedReadHalf) -> TcpSource {
+        TcpSource {
+            half,
+            buf: BytesMut::new(),
+        }
+    }
+}
+
+impl Source for TcpSource {
+    async fn next(&mut self) -> io::Result<Option<Bytes>> {
+        self.buf.reserve(READ_SIZE);
+        let n = self.half.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(self.buf.split().freeze()))
+    }
+}
+
+/// The writing half of a TCP connection as a sink.
+pub struct TcpSink {
+    pub half: OwnedWriteHalf,
+    /// Bytes written, for the listener's counts.
+    pub written: u64,
+}
+
+impl TcpSink {
+    pub fn new(half: OwnedWriteHalf) -> TcpSink {
+        TcpSink { half, written: 0 }
+    }
+}
+
+impl Sink for TcpSink {
+    async fn send(&mut self, b: Bytes) -> io::Result<()> {
+        self.half.write_all(&b).await?;
+        self.written += b.len() as u64;
+        Ok(())
+    }
+}
+
+/// An HTTP body's data frames as a source (trailers are dropped).
+pub struct BodySource<B>(pub B);
+
+impl<B> Source for BodySource<B>
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin,
+    B::Error: Into<BoxError>,
+{
+    async fn next(&mut self) -> io::Result<Option<Bytes>> {
+        loop {
+            match self.0.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(io::Error::other(e.into())),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        if !d.is_empty() {
+                            return Ok(Some(d));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+type Item = Result<Frame<Bytes>, BoxError>;
+
+struct ChannelSink(mpsc::Sender<Item>);
+
+impl Sink for ChannelSink {
+    async fn send(&mut self, b: Bytes) -> io::Result<()> {
+        self.0
+            .send(Ok(Frame::data(b)))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+/// The receiving end of a pumped body.
+struct ChannelBody(mpsc::Receiver<Item>);
+
+impl HttpBody for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        self.get_mut().0.poll_recv(cx)
+    }
+}
+
+/// Runs an HTTP body through `chain` on its own task and returns the body
+/// that yields what passes. A toxic that closes or resets ends it with an
+/// error, so the peer sees a cut message rather than a complete one.
+pub fn wrap_body<B>(mut chain: Chain, body: B) -> Body
+where
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut src = BodySource(body);
+        let mut sink = ChannelSink(tx.clone());
+        let err: BoxError = match pump(&mut chain, &mut src, &mut sink).await {
+            Ok(End::Eof) => return,
+            Ok(End::Closed) => "connection closed by a toxic".into(),
+            Ok(End::Reset) => "connection reset by a toxic".into(),
+            Err(e) => Box::new(e),
+        };
+        let _ = tx.send(Err(err)).await;
+    });
+    Body::Stream(ChannelBody(rx).boxed_unsync())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toxics::{ToxicSpec, Toxics};
+
+    struct VecSource(Vec<Bytes>);
+    impl Source for VecSource {
+        async fn next(&mut self) -> io::Result<Option<Bytes>> {
+            Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
+        }
+    }
+
+    #[derive(Default)]
+    struct VecSink(Vec<(Instant, Bytes)>);
+    impl Sink for VecSink {
+        async fn send(&mut self, b: Bytes) -> io::Result<()> {
+            self.0.push((Instant::now(), b));
+            Ok(())
+        }
+    }
+
+    fn chain(json: &str) -> Chain {
+        let set = Toxics::default();
+        set.add(serde_json::from_str::<ToxicSpec>(json).unwrap())
+            .unwrap();
+        set.select().downstream
+    }
+
+    async fn drive(c: &mut Chain, chunks: &[&'static [u8]]) -> (End, VecSink) {
+        let mut src = VecSource(chunks.iter().map(|c| Bytes::from_static(c)).collect());
+        let mut sink = VecSink::default();
+        let end = pump(c, &mut src, &mut sink).await.unwrap();
+        (end, sink)
+    }
+
+    fn joined(s: &VecSink) -> Vec<u8> {
+        s.0.iter().flat_map(|(_, b)| b.to_vec()).collect()
+    }
+
+    #[tokio::test]
+    async fn latency_delays_each_chunk() {
+        let mut c = chain(r#"{"type":"latency","attributes":{"latency":"30ms"}}"#);
+        let start = Instant::now();
+        let (end, sink) = drive(&mut c, &[b"ab", b"cd"]).await;
+        assert_eq!(end, End::Eof);
+        assert_eq!(joined(&sink), b"abcd");
+        assert!(sink.0[0].0 - start >= Duration::from_millis(30));
+        assert!(sink.0[1].0 - start >= Duration::from_millis(60));
+    }
+
+    #[tokio::test]
+    async fn limit_data_cuts_after_n_bytes() {
+        let mut c = chain(r#"{"type":"limit_data","attributes":{"bytes":5}}"#);
+        let (end, sink) = drive(&mut c, &[b"abc", b"defg", b"hij"]).await;
+        assert_eq!(end, End::Closed);
+        assert_eq!(joined(&sink), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn slicer_splits_into_small_pieces() {
+        let mut c = chain(
+            r#"{"type":"slicer","attributes":{"average_size":3,"size_variation":1,"delay":"1ms"}}"#,
+        );
+        let (_, sink) = drive(&mut c, &[b"0123456789abcdef"]).await;
+        assert_eq!(joined(&sink), b"0123456789abcdef");
+        assert!(sink.0.len() >= 4);
+        assert!(sink
+            .0
+            .iter()
+            .all(|(_, b)| (2..=4).contains(&b.len()) || b.len() < 2));
+    }
+
+    #[tokio::test]
+    async fn bandwidth_paces_bytes() {
+        // 10 KB/s: 3000 bytes take at least ~0.3 s.
+        let mut c = chain(r#"{"type":"bandwidth","attributes":{"rate":10}}"#);
+        let start = Instant::now();
+        let (_, sink) = drive(&mut c, &[&[0u8; 3000]]).await;
+        assert_eq!(joined(&sink).len(), 3000);
+        assert!(start.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[tokio::test]
+    async fn timeout_passes_nothing_and_closes() {
+        let mut c = chain(r#"{"type":"timeout","attributes":{"timeout":20}}"#);
+        let (end, sink) = drive(&mut c, &[b"abc"]).await;
+        assert_eq!(end, End::Closed);
+        assert!(sink.0.is_empty());
+    }
+
+    #[tokio::test]
+    async fn reset_peer_fires_after_its_timeout() {
+        let mut c = chain(r#"{"type":"reset_peer","attributes":{"timeout":20}}"#);
+        struct Slow;
+        impl Source for Slow {
+            async fn next(&mut self) -> io::Result<Option<Bytes>> {
+                sleep(Duration::from_secs(5)).await;
+                Ok(None)
+            }
+        }
+        let end = pump(&mut c, &mut Slow, &mut VecSink::default())
+            .await
+            .unwrap();
+        assert_eq!(end, End::Reset);
+    }
+
+    #[tokio::test]
+    async fn wrapped_body_is_cut_with_an_error() {
+        let c = chain(r#"{"type":"limit_data","attributes":{"bytes":2}}"#);
+        let mut b = wrap_body(c, Body::from_bytes("hello"));
+        let first = b.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, "he");
+        assert!(b.frame().await.unwrap().is_err());
+    }
+}
