@@ -489,7 +489,11 @@ fn http2_load_counts_exactly_against_goto() {
     let v = r.json();
     assert_eq!(count(&v, &["requests"]), 2000, "{v}");
     assert_eq!(count(&v, &["countsByStatusCodes", "200"]), 2000, "{v}");
-    assert_eq!(v["ioDriver"], "tokio (HTTP/2)");
+    // HTTP/2 runs on the engine's workers and reports their driver.
+    assert!(
+        v["ioDriver"] == "io_uring" || v["ioDriver"] == "epoll",
+        "{v}"
+    );
     let via: u64 = v["countsByHeaderValues"]["via-goto"]
         .as_object()
         .map(|m| m.values().filter_map(Value::as_u64).sum())
@@ -531,4 +535,37 @@ fn status_000_counts_as_an_invalid_response() {
             "{driver}: {v}"
         );
     }
+}
+
+#[test]
+fn http2_streams_flag_counts_connections_as_h2load_does() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    // -c 2 --streams 3: six streams over two connections, on the epoll
+    // driver (the io_uring one runs in the test above where available).
+    let r = load(&[
+        "--no-progress",
+        "--http2",
+        "--io-driver",
+        "epoll",
+        "-c",
+        "2",
+        "--streams",
+        "3",
+        "-n",
+        "600",
+        &url(goto.port, "/h2"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("6 streams over 2 connections"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Requests:      600"), "{}", r.stdout);
+    assert!(r.stdout.contains("IO driver:     epoll"), "{}", r.stdout);
+    // --streams is HTTP/2 only, and bounded.
+    let usage = load(&["--streams", "3", &url(goto.port, "/")]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+    let usage = load(&["--http2", "--streams", "101", &url(goto.port, "/")]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
 }

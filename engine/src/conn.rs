@@ -180,7 +180,7 @@ impl<'a, 'b> Watch<'a, 'b> {
 
     /// Polls `fut` until it completes or the watch expires (the caller then
     /// cancels or drops it).
-    async fn race<F: Future>(&mut self, fut: Pin<&mut F>) -> Result<F::Output, Fail> {
+    pub(crate) async fn race<F: Future>(&mut self, fut: Pin<&mut F>) -> Result<F::Output, Fail> {
         let mut fut = fut;
         loop {
             let out = poll_fn(|cx| {

@@ -59,9 +59,8 @@ pub enum PlanError {
     TrackedHeader(String),
     #[error("TLS: {0}")]
     Tls(String),
-    /// A runner outside the engine (the HTTP/2 runner) could not start.
-    #[error("cannot start the load runtime: {0}")]
-    Runtime(String),
+    #[error("streams per connection must be 1 to {max}, not {0}", max = crate::limits::MAX_STREAMS_PER_CONNECTION)]
+    Streams(u32),
 }
 
 /// A transport-level failure of one request; counted with status code 0.

@@ -1,6 +1,6 @@
 //! goto-engine: the data plane of goto's load client.
 //!
-//! A thread-per-core HTTP/1.1 load engine on monoio: one pinned worker per
+//! A thread-per-core HTTP/1.1 and HTTP/2 load engine on monoio: one pinned worker per
 //! core, each with its own io_uring (or legacy epoll) runtime; replicas
 //! (connections) are spread over the cores; each core counts into its own
 //! counters and latency histograms, merged only when someone reads. No tokio
@@ -23,7 +23,8 @@
 //! Modules: [`http1`] is the pure codec; [`schedule`] the I/O-free request
 //! schedule (pacing, limits, retries, where latency counts from) that every
 //! protocol's loop drives; `conn` the connection and its timeouts;
-//! `replica` the HTTP/1.1 loop; `worker` the pinned runtimes and `local`
+//! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (h2 on the
+//! same workers, driving the same schedule); `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `limits` the bounds; `run` the handle, commands and stop
 //! flags; `tls` rustls set-up; [`timeline`] per-interval results from
@@ -32,7 +33,9 @@
 
 mod conn;
 mod error;
+mod h2request;
 pub mod http1;
+mod http2;
 mod limits;
 mod local;
 mod plan;
@@ -59,7 +62,9 @@ pub use hdrhistogram::Histogram;
 
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
-pub use limits::{raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS};
+pub use limits::{
+    raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION,
+};
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
@@ -254,16 +259,19 @@ impl Engine {
         for spec in plan.targets {
             targets.push(Arc::new(PreparedTarget::prepare(spec, &self.shared.tls)?));
         }
-        // Spread replicas round-robin over cores, continuing across targets
-        // so many one-replica targets still use every core.
+        // Spread connections round-robin over cores, continuing across
+        // targets so many one-replica targets still use every core. An
+        // HTTP/1.1 replica is a connection; HTTP/2 replicas are streams and
+        // stay on their connection's core.
         let mut per_core: Vec<Vec<Assignment>> = (0..cores).map(|_| Vec::new()).collect();
         let mut next = 0usize;
         for (t, target) in targets.iter().enumerate() {
             let mut split: Vec<Vec<u32>> = vec![Vec::new(); cores];
+            let connections = target.spec.connections().max(1);
             for r in 0..target.spec.replicas {
-                split[next % cores].push(r);
-                next += 1;
+                split[(next + (r % connections) as usize) % cores].push(r);
             }
+            next += connections as usize;
             for (core, replicas) in split.into_iter().enumerate() {
                 if !replicas.is_empty() {
                     per_core[core].push(Assignment {

@@ -7,6 +7,8 @@ pub const MAX_REPLICAS: u32 = 1_000_000;
 pub const MAX_REQUEST_HEADERS: usize = 100;
 /// Largest request body a target may send.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Most HTTP/2 streams (replicas) that share one connection.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 
 /// Raises the soft open-files limit to at least `needed` (up to the hard
 /// limit); returns the soft limit now in effect.

@@ -313,7 +313,7 @@ fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
     }
 }
 
-fn seed(index: u32) -> u64 {
+pub(crate) fn seed(index: u32) -> u64 {
     let mut b = [0u8; 8];
     // Falls back to time and index if the OS has no entropy to give.
     if getrandom_bytes(&mut b) {
@@ -334,7 +334,7 @@ fn getrandom_bytes(buf: &mut [u8]) -> bool {
 }
 
 /// wyrand: a fast per-replica generator for request ids (not for secrets).
-fn next_random(state: &mut u64) -> u128 {
+pub(crate) fn next_random(state: &mut u64) -> u128 {
     let mut half = || {
         *state = state.wrapping_add(0xa076_1d64_78bd_642f);
         let t = u128::from(*state) * u128::from(*state ^ 0xe703_7ed1_a0b4_28db);

@@ -39,6 +39,9 @@ pub(crate) struct TlsConfigs {
     config: TlsConfig,
     verifying: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
     insecure: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
+    /// The same two offering ALPN h2 instead of http/1.1, for HTTP/2 targets.
+    verifying_h2: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
+    insecure_h2: OnceLock<Result<Arc<ClientConfig>, PlanError>>,
 }
 
 impl TlsConfigs {
@@ -47,6 +50,8 @@ impl TlsConfigs {
             config,
             verifying: OnceLock::new(),
             insecure: OnceLock::new(),
+            verifying_h2: OnceLock::new(),
+            insecure_h2: OnceLock::new(),
         }
     }
 
@@ -63,6 +68,21 @@ impl TlsConfigs {
         } else {
             self.insecure.get_or_init(build_insecure).clone()
         }
+    }
+
+    /// The configuration for an HTTP/2 target: ALPN h2 only.
+    pub(crate) fn get_h2(&self, verify: bool) -> Result<Arc<ClientConfig>, PlanError> {
+        let cell = if verify {
+            &self.verifying_h2
+        } else {
+            &self.insecure_h2
+        };
+        cell.get_or_init(|| {
+            let mut c = Arc::unwrap_or_clone(self.get(verify)?);
+            c.alpn_protocols = vec![b"h2".to_vec()];
+            Ok(Arc::new(c))
+        })
+        .clone()
     }
 
     /// Loads the roots now, so a bad `--cacert` is reported before a run.

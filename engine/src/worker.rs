@@ -196,6 +196,10 @@ fn start_run(
         let Some(target) = run.target(a.target) else {
             continue;
         };
+        if target.prepared.h2.is_some() {
+            crate::http2::spawn_streams(&run, &target, a.replicas, start);
+            continue;
+        }
         for index in a.replicas {
             let replica = Replica::new(run.clone(), target.clone(), index, start);
             monoio::spawn(replica.run());

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::{Bytes, TargetSpec, Threshold};
+use goto_engine::{Bytes, TargetSpec, Threshold, MAX_STREAMS_PER_CONNECTION};
 
 use super::duration::parse_duration;
 
@@ -58,9 +58,14 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     pub io_driver: DriverArg,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
-    /// -c is the number of concurrent streams, at most 100 per connection.
+    /// -c is the number of concurrent streams, at most 100 per connection
+    /// (unless --streams is given).
     #[arg(long)]
     pub http2: bool,
+    /// With --http2: concurrent streams per connection (1-100); -c then
+    /// counts connections, as h2load's -c and -m do.
+    #[arg(long, value_name = "N")]
+    pub streams: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +111,23 @@ pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
     if args.cores == Some(0) {
         return Err("--cores must be at least 1".into());
     }
+    if args.streams.is_some() && !args.http2 {
+        return Err("--streams needs --http2".into());
+    }
+    let streams = args.streams.unwrap_or(MAX_STREAMS_PER_CONNECTION);
+    if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
+        return Err(format!(
+            "--streams must be 1 to {MAX_STREAMS_PER_CONNECTION}"
+        ));
+    }
+    // h2load's habit: with --streams, -c counts connections.
+    let connections = match args.streams {
+        Some(m) => args
+            .connections
+            .checked_mul(m)
+            .ok_or("--connections times --streams is too large")?,
+        None => args.connections,
+    };
     let mut headers = Vec::with_capacity(args.headers.len());
     for h in &args.headers {
         let (name, value) = h
@@ -122,8 +144,8 @@ pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         .collect();
     // Fewer requests than connections: extra connections would only idle.
     let replicas = match args.requests {
-        Some(n) => args.connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
-        None => args.connections,
+        Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => connections,
     };
     let duration = match (args.duration, args.requests) {
         (Some(d), _) => Some(d),
@@ -147,6 +169,8 @@ pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         idle_timeout: Duration::ZERO,
         verify_tls: !args.insecure,
         track_headers,
+        http2: args.http2,
+        streams_per_connection: streams,
         ..TargetSpec::default()
     };
     spec.validate().map_err(|e| e.to_string())?;

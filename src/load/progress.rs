@@ -46,30 +46,6 @@ impl Progress for RunHandle {
     }
 }
 
-pub(super) struct H2Progress {
-    pub(super) run: goto_control::h2load::H2Run,
-    pub(super) started: Instant,
-}
-
-impl Progress for H2Progress {
-    fn wait(&self, timeout: Duration) -> bool {
-        self.run.wait(Some(timeout))
-    }
-
-    fn stop(&self) {
-        self.run.stop()
-    }
-
-    fn totals(&self) -> (u64, u64, Duration) {
-        let s = self.run.snapshot();
-        (s.requests, s.error_count(), self.started.elapsed())
-    }
-
-    fn sample(&self) -> (TargetStats, Duration) {
-        (self.run.snapshot(), self.started.elapsed())
-    }
-}
-
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {

@@ -1,17 +1,15 @@
-//! Runs a load test: starts the engine (or the HTTP/2 runner), watches it
-//! and prints the report; owns the exit code.
+//! Runs a load test: starts the engine (HTTP/1.1 or HTTP/2 alike), watches
+//! it and prints the report; owns the exit code.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Instant;
 
-use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TargetSpec, TlsConfig};
+use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TlsConfig};
 
 use super::flags::{build_target, DriverArg, LoadArgs};
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
-use super::progress::{install_sigint, watch, H2Progress};
+use super::progress::{install_sigint, watch};
 use super::summary::RunInfo;
 use super::text::text_report;
 
@@ -45,9 +43,6 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(e) = goto_engine::raise_nofile_limit(needed) {
         eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
     }
-    if args.http2 {
-        return run_http2(&args, target, &mut rec);
-    }
     let cfg = EngineConfig {
         cores: args.cores,
         io_driver: match args.io_driver {
@@ -73,6 +68,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         }
     };
     let replicas = target.replicas;
+    let streams_per_connection = target.streams_per_connection;
     let run = match engine.submit(Plan {
         targets: vec![target],
     }) {
@@ -95,52 +91,13 @@ pub fn run(args: LoadArgs) -> ExitCode {
     }
     let info = RunInfo {
         url: &args.url,
-        http2: false,
+        http2: args.http2.then_some(streams_per_connection),
         connections: replicas,
         cores: engine.cores(),
         io_driver: engine.io_driver().to_string(),
         rate: args.rate,
     };
     report(&args, &info, &snap, &rec)
-}
-
-/// `--http2`: the same target on the HTTP/2 runner (a tokio runtime of its
-/// own, not the io_uring engine), with the same progress line and report.
-fn run_http2(args: &LoadArgs, target: TargetSpec, rec: &mut Recorder<'_>) -> ExitCode {
-    let tls = TlsConfig {
-        extra_roots: args.cacert.clone(),
-        use_system_roots: true,
-    };
-    let replicas = target.replicas;
-    let name = target.name.clone();
-    let started = Instant::now();
-    let run = match goto_control::h2load::H2Run::start(target, &tls) {
-        Ok(r) => H2Progress { run: r, started },
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress, rec);
-    let elapsed = started.elapsed();
-    let stats = run.run.snapshot();
-    rec.finish(stats.clone(), elapsed);
-    let snap = RunSnapshot {
-        targets: BTreeMap::from([(name, stats)]),
-        finished: true,
-        elapsed,
-    };
-    let info = RunInfo {
-        url: &args.url,
-        http2: true,
-        connections: replicas,
-        cores: goto_control::h2load::WORKERS,
-        io_driver: "tokio (HTTP/2)".to_string(),
-        rate: args.rate,
-    };
-    report(args, &info, &snap, rec)
 }
 
 fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {

@@ -6,8 +6,9 @@ use goto_engine::{Histogram, TargetStats};
 
 pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
-    /// With `--http2`, `connections` counts concurrent streams.
-    pub(super) http2: bool,
+    /// With `--http2`, the streams per connection; `connections` then
+    /// counts concurrent streams.
+    pub(super) http2: Option<u32>,
     pub(super) connections: u32,
     pub(super) cores: usize,
     pub(super) io_driver: String,

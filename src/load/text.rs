@@ -8,11 +8,10 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
     use std::fmt::Write as _;
     let mut o = String::new();
     let _ = writeln!(o, "goto load {}", info.url);
-    if info.http2 {
-        let per = goto_control::h2load::STREAMS_PER_CONNECTION;
+    if let Some(per) = info.http2 {
         let _ = writeln!(
             o,
-            "  {} streams over {} connections on {} threads ({})",
+            "  {} streams over {} connections on {} cores ({})",
             info.connections,
             info.connections.div_ceil(per),
             info.cores,

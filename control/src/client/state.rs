@@ -1,11 +1,11 @@
 //! The client's state: configured targets, tracked headers, the blocking
 //! flag, and numbered invocations, each a live or finished run on the engine
-//! (HTTP/1.1 targets) and the HTTP/2 runner (HTTP/2.0 targets).
+//! (HTTP/1.1 and HTTP/2.0 targets alike).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use goto_engine::{Engine, EngineConfig, Plan, RunHandle, TargetStats, TlsConfig};
 use parking_lot::Mutex;
@@ -13,7 +13,6 @@ use parking_lot::Mutex;
 use super::results::TargetMeta;
 use super::target::{Protocol, Target};
 use crate::error::ApiError;
-use crate::h2load::H2Run;
 
 /// Response headers every invocation counts besides the tracked ones, so
 /// results show which instance answered (as the original tool's do).
@@ -26,7 +25,6 @@ pub struct Invocation {
     pub meta: HashMap<String, TargetMeta>,
     pub started: Instant,
     engine_run: Option<RunHandle>,
-    h2: Vec<(String, Arc<H2Run>)>,
     /// Targets whose results were cleared while this invocation lived.
     hidden: BTreeSet<String>,
     pub stop_requested: BTreeSet<String>,
@@ -36,9 +34,7 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn is_finished(&self) -> bool {
-        self.done.is_some()
-            || (self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
-                && self.h2.iter().all(|(_, r)| r.is_finished()))
+        self.done.is_some() || self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
     }
 
     /// Stats per target (blocks briefly while cores answer); caches the
@@ -48,13 +44,10 @@ impl Invocation {
             return self.visible(done.clone());
         }
         let finished = self.is_finished();
-        let mut out = match &self.engine_run {
+        let out = match &self.engine_run {
             Some(r) => r.snapshot().targets,
             None => BTreeMap::new(),
         };
-        for (name, r) in &self.h2 {
-            out.insert(name.clone(), r.snapshot());
-        }
         if finished {
             self.done = Some(out.clone());
         }
@@ -74,11 +67,6 @@ impl Invocation {
         if let Some(r) = &self.engine_run {
             r.stop_target(name);
         }
-        for (n, r) in &self.h2 {
-            if n == name {
-                r.stop();
-            }
-        }
     }
 
     pub fn stop_all(&mut self) {
@@ -88,25 +76,6 @@ impl Invocation {
         if let Some(r) = &self.engine_run {
             r.stop();
         }
-    }
-
-    /// Waits (blocking the thread) until finished or `timeout`.
-    pub fn wait_parts(engine: Option<RunHandle>, h2: Vec<Arc<H2Run>>, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        if let Some(r) = engine {
-            if !r.wait(Some(timeout)) {
-                return false;
-            }
-        }
-        h2.iter()
-            .all(|r| r.wait(Some(deadline.saturating_duration_since(Instant::now()))))
-    }
-
-    pub fn parts(&self) -> (Option<RunHandle>, Vec<Arc<H2Run>>) {
-        (
-            self.engine_run.clone(),
-            self.h2.iter().map(|(_, r)| r.clone()).collect(),
-        )
     }
 }
 
@@ -197,8 +166,7 @@ impl Client {
                 track.push(h.to_string());
             }
         }
-        let mut h1 = Vec::new();
-        let mut h2_specs = Vec::new();
+        let mut specs = Vec::new();
         let mut meta = HashMap::new();
         let names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
         for t in targets {
@@ -211,37 +179,15 @@ impl Client {
             );
             let mut spec = t.spec;
             spec.track_headers = track.clone();
-            match t.protocol {
-                Protocol::Http1 => h1.push(spec),
-                Protocol::Http2 => h2_specs.push(spec),
-            }
+            spec.http2 = t.protocol == Protocol::Http2;
+            specs.push(spec);
         }
-        let engine_run = if h1.is_empty() {
-            None
-        } else {
-            let engine = self.engine()?;
-            Some(
-                engine
-                    .submit(Plan { targets: h1 })
-                    .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?,
-            )
-        };
-        let mut h2 = Vec::new();
-        for spec in h2_specs {
-            let name = spec.name.clone();
-            match H2Run::start(spec, &self.tls) {
-                Ok(r) => h2.push((name, Arc::new(r))),
-                Err(e) => {
-                    if let Some(r) = &engine_run {
-                        r.stop();
-                    }
-                    for (_, r) in &h2 {
-                        r.stop();
-                    }
-                    return Err(ApiError::bad(format!("cannot invoke {name}: {e}")));
-                }
-            }
-        }
+        let engine = self.engine()?;
+        let engine_run = Some(
+            engine
+                .submit(Plan { targets: specs })
+                .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?,
+        );
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
@@ -253,7 +199,6 @@ impl Client {
                 meta,
                 started: Instant::now(),
                 engine_run,
-                h2,
                 hidden: BTreeSet::new(),
                 stop_requested: BTreeSet::new(),
                 done: None,

@@ -237,6 +237,7 @@ impl Target {
             verify_tls: input.verify_tls.unwrap_or(false),
             track_headers: Vec::new(),
             total_requests: None,
+            ..TargetSpec::default()
         };
         spec.validate()
             .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;

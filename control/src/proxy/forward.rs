@@ -17,10 +17,8 @@ use hyper::body::Incoming;
 
 use super::client::{error_text, strip_hop_by_hop, HttpClient};
 use super::target::{Matched, Target};
-use crate::body::{text, Body, BoxError};
-use crate::port::PortState;
-use crate::responder::runtime::InBody;
-use crate::App;
+use super::Proxy;
+use crate::body::{text, Body, BoxError, InBody};
 
 /// Largest request body copied to several replicas (it must be held in memory).
 pub const REPLICA_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -108,8 +106,7 @@ fn client_body(b: InBody) -> Body {
 /// answer in time, or 508 past [`MAX_PROXY_HOPS`]. The caller adds this
 /// hop's headers.
 pub async fn forward(
-    app: &Arc<App>,
-    port: &Arc<PortState>,
+    proxy: &Arc<Proxy>,
     target: Arc<Target>,
     m: Matched,
     parts: &Parts,
@@ -136,9 +133,9 @@ pub async fn forward(
     apply_header_edits(&target, &m, &mut headers);
     let name = &target.spec.name;
     let result = if target.replicas <= 1 {
-        port.proxy.invoked(name, 1);
+        proxy.invoked(name, 1);
         let r = send(
-            app.outbound(target.spec.verify_tls),
+            proxy.out.pick(target.spec.verify_tls),
             parts.method.clone(),
             &target.origin,
             &path,
@@ -147,8 +144,7 @@ pub async fn forward(
             target.timeout,
         )
         .await;
-        port.proxy
-            .answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
+        proxy.answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
         r
     } else {
         let bytes = match body {
@@ -166,16 +162,7 @@ pub async fn forward(
                 }
             },
         };
-        fan_out(
-            app,
-            port,
-            &target,
-            parts.method.clone(),
-            &path,
-            headers,
-            bytes,
-        )
-        .await
+        fan_out(proxy, &target, parts.method.clone(), &path, headers, bytes).await
     };
     match result {
         Ok(resp) => {
@@ -202,8 +189,7 @@ pub async fn forward(
 
 /// Sends `replicas` copies in parallel; the first answer is returned.
 async fn fan_out(
-    app: &Arc<App>,
-    port: &Arc<PortState>,
+    proxy: &Arc<Proxy>,
     target: &Arc<Target>,
     method: Method,
     path: &str,
@@ -213,11 +199,11 @@ async fn fan_out(
     let n = target.replicas as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
     let won = Arc::new(AtomicBool::new(false));
-    port.proxy.invoked(&target.spec.name, n as u64);
+    proxy.invoked(&target.spec.name, n as u64);
     for _ in 0..n {
-        let (client, port, target, won, tx) = (
-            app.outbound(target.spec.verify_tls).cloned(),
-            port.clone(),
+        let (client, proxy, target, won, tx) = (
+            proxy.out.pick(target.spec.verify_tls).cloned(),
+            proxy.clone(),
             target.clone(),
             won.clone(),
             tx.clone(),
@@ -239,7 +225,7 @@ async fn fan_out(
                 target.timeout,
             )
             .await;
-            port.proxy.answered(
+            proxy.answered(
                 &target.spec.name,
                 r.as_ref().ok().map(|r| r.status().as_u16()),
             );

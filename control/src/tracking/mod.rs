@@ -17,10 +17,9 @@ use http::{HeaderMap, HeaderName};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::admin::{self, Admin};
-use crate::body::{json, ok};
 use crate::bounded::slot;
-use crate::error::{ApiError, ApiResult};
+
+pub mod routes;
 
 /// Counts for one tracked header, in the seed's JSON shape.
 #[derive(Default, Serialize)]
@@ -81,101 +80,85 @@ impl HeaderTracking {
     fn set_active(&self, inner: &BTreeMap<String, Tracked>) {
         self.active.store(!inner.is_empty(), Ordering::Relaxed);
     }
-}
 
-/// Validates a comma-separated header list; every name or nothing.
-fn header_names(s: &str) -> Result<Vec<(String, HeaderName)>, ApiError> {
-    let names = admin::list(s);
-    if names.is_empty() {
-        return Err(ApiError::bad("no headers given"));
-    }
-    names
-        .into_iter()
-        .map(|n| {
-            HeaderName::from_bytes(n.as_bytes())
-                .map(|h| (h.as_str().to_string(), h))
-                .map_err(|_| ApiError::bad(format!("invalid header name {n:?}")))
-        })
-        .collect()
-}
-
-/// Routes `/request/headers/track/...`; `None` if not ours.
-pub fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let ["request", "headers", "track", rest @ ..] = a.segs else {
-        return None;
-    };
-    let t = &a.port.tracking;
-    Some(match rest {
-        ["add", headers] if a.is_mutation() => header_names(headers).map(|names| {
-            let mut inner = t.inner.lock();
-            for (key, name) in names {
-                inner.entry(key).or_insert_with(|| Tracked {
+    /// Starts tracking headers (already tracked ones keep their counts).
+    pub fn track(&self, names: Vec<HeaderName>) {
+        let mut inner = self.inner.lock();
+        for name in names {
+            inner
+                .entry(name.as_str().to_string())
+                .or_insert_with(|| Tracked {
                     name,
                     counts: HeaderCounts::default(),
                 });
-            }
-            t.set_active(&inner);
-            ok(format!("Header {headers} will be tracked"))
-        }),
-        ["clear"] if a.is_mutation() => {
-            let mut inner = t.inner.lock();
-            inner.clear();
-            t.set_active(&inner);
-            Ok(ok("All tracking headers cleared"))
         }
-        ["counts", "clear"] if a.is_mutation() => {
-            for tr in t.inner.lock().values_mut() {
-                tr.counts = HeaderCounts::default();
-            }
-            Ok(ok("Header tracking counts cleared"))
+        self.set_active(&inner);
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.clear();
+        self.set_active(&inner);
+    }
+
+    /// The first of `names` not tracked, if any.
+    fn untracked(inner: &BTreeMap<String, Tracked>, names: &[HeaderName]) -> Result<(), String> {
+        match names.iter().find(|n| !inner.contains_key(n.as_str())) {
+            Some(n) => Err(format!("header {n} is not tracked")),
+            None => Ok(()),
         }
-        ["counts", "clear", headers] if a.is_mutation() => {
-            header_names(headers).and_then(|names| {
-                let mut inner = t.inner.lock();
-                if let Some((k, _)) = names.iter().find(|(k, _)| !inner.contains_key(k)) {
-                    return Err(ApiError::bad(format!("header {k} is not tracked")));
-                }
-                for (k, _) in &names {
-                    if let Some(tr) = inner.get_mut(k) {
-                        tr.counts = HeaderCounts::default();
+    }
+
+    /// Zeroes the counts of some headers (all when `None`); every named
+    /// header must be tracked.
+    pub fn clear_counts(&self, names: Option<&[HeaderName]>) -> Result<(), String> {
+        let mut inner = self.inner.lock();
+        match names {
+            None => inner
+                .values_mut()
+                .for_each(|t| t.counts = HeaderCounts::default()),
+            Some(names) => {
+                Self::untracked(&inner, names)?;
+                for n in names {
+                    if let Some(t) = inner.get_mut(n.as_str()) {
+                        t.counts = HeaderCounts::default();
                     }
                 }
-                Ok(ok(format!("Header tracking counts cleared for {headers}")))
-            })
-        }
-        [headers, "remove"] if a.is_mutation() => header_names(headers).and_then(|names| {
-            let mut inner = t.inner.lock();
-            if let Some((k, _)) = names.iter().find(|(k, _)| !inner.contains_key(k)) {
-                return Err(ApiError::bad(format!("header {k} is not tracked")));
-            }
-            for (k, _) in &names {
-                inner.remove(k);
-            }
-            t.set_active(&inner);
-            Ok(ok(format!("Header {headers} removed from tracking")))
-        }),
-        [] | ["list"] if a.is_get() => {
-            let inner = t.inner.lock();
-            Ok(json(&inner.keys().collect::<Vec<_>>()))
-        }
-        ["counts"] if a.is_get() => {
-            let inner = t.inner.lock();
-            let view: BTreeMap<&str, &HeaderCounts> = inner
-                .iter()
-                .map(|(k, tr)| (k.as_str(), &tr.counts))
-                .collect();
-            Ok(json(&view))
-        }
-        [header, "counts"] if a.is_get() => {
-            let key = header.to_ascii_lowercase();
-            let inner = t.inner.lock();
-            match inner.get(&key) {
-                Some(tr) => Ok(json(&tr.counts)),
-                None => Err(ApiError::bad(format!("header {header} is not tracked"))),
             }
         }
-        _ => return None,
-    })
+        Ok(())
+    }
+
+    /// Stops tracking headers; every one must be tracked.
+    pub fn remove(&self, names: &[HeaderName]) -> Result<(), String> {
+        let mut inner = self.inner.lock();
+        Self::untracked(&inner, names)?;
+        for n in names {
+            inner.remove(n.as_str());
+        }
+        self.set_active(&inner);
+        Ok(())
+    }
+
+    /// Tracked header names (lower-case).
+    pub fn names(&self) -> Vec<String> {
+        self.inner.lock().keys().cloned().collect()
+    }
+
+    /// Every tracked header's counts, as JSON.
+    pub fn counts_json(&self) -> serde_json::Value {
+        let inner = self.inner.lock();
+        let view: BTreeMap<&str, &HeaderCounts> =
+            inner.iter().map(|(k, t)| (k.as_str(), &t.counts)).collect();
+        serde_json::to_value(view).unwrap_or_default()
+    }
+
+    /// One header's counts, as JSON; `None` if it is not tracked.
+    pub fn header_counts_json(&self, header: &str) -> Option<serde_json::Value> {
+        let inner = self.inner.lock();
+        let t = inner.get(&header.to_ascii_lowercase())?;
+        serde_json::to_value(&t.counts).ok()
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The HTTP/2 runner against in-test HTTP/2 servers on loopback (h2c, and
-//! TLS with ALPN h2 and an rcgen certificate): counts, statuses, tracked
-//! headers, request fields, stop, duration, rate, errors and verification.
+//! HTTP/2 targets on the engine against in-test HTTP/2 servers on loopback
+//! (h2c, and TLS with ALPN h2 and an rcgen certificate): counts, statuses,
+//! tracked headers, request fields, stop, duration, rate, errors and
+//! verification.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use goto_control::h2load::H2Run;
-use goto_engine::{ErrorKind, TargetSpec, TlsConfig, TlsErrorKind};
+use goto_engine::{
+    Engine, EngineConfig, ErrorKind, IoDriverChoice, Plan, PlanError, RunHandle, TargetSpec,
+    TargetStats, TlsConfig, TlsErrorKind,
+};
 use http::{Response, StatusCode};
 use tokio::runtime::Runtime;
 
@@ -176,8 +179,68 @@ where
     }
 }
 
+/// One HTTP/2 target run on an engine of its own (one core; the driver
+/// from `GOTO_TEST_IO_DRIVER=epoll|uring`, else auto). Dropping it drops
+/// the engine, which stops the run.
+struct H2Run {
+    run: RunHandle,
+    _engine: Engine,
+}
+
+impl H2Run {
+    fn start(spec: TargetSpec, tls: &TlsConfig) -> Result<H2Run, PlanError> {
+        let io_driver = match std::env::var("GOTO_TEST_IO_DRIVER").as_deref() {
+            Ok("epoll") => IoDriverChoice::Epoll,
+            Ok("uring") => IoDriverChoice::Uring,
+            _ => IoDriverChoice::Auto,
+        };
+        let engine = Engine::start(EngineConfig {
+            cores: Some(1),
+            io_driver,
+            tls: tls.clone(),
+        })
+        .map_err(|e| match e {
+            goto_engine::EngineError::Plan(p) => p,
+            other => panic!("engine: {other}"),
+        })?;
+        let run = engine
+            .submit(Plan {
+                targets: vec![spec],
+            })
+            .map_err(|e| match e {
+                goto_engine::EngineError::Plan(p) => p,
+                other => panic!("submit: {other}"),
+            })?;
+        Ok(H2Run {
+            run,
+            _engine: engine,
+        })
+    }
+
+    fn snapshot(&self) -> TargetStats {
+        self.run
+            .snapshot()
+            .targets
+            .remove("t")
+            .expect("target t in the snapshot")
+    }
+
+    fn stop(&self) {
+        self.run.stop()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.run.is_finished()
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> bool {
+        self.run.wait(timeout)
+    }
+}
+
 fn spec(url: String, replicas: u32, per_replica: Option<u64>) -> TargetSpec {
     TargetSpec {
+        http2: true,
         name: "t".into(),
         url,
         replicas,

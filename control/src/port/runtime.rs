@@ -7,17 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::state::{Decision, Route};
-use crate::body::{text, Body};
-use crate::port::PortState;
+use super::PortState;
+use crate::api::percent_decode;
+use crate::body::{Body, InBody};
+use crate::responder::state::{Decision, Route};
 use crate::App;
 
 /// Echoed request bodies are kept up to this size; the rest is drained and counted.
@@ -25,62 +24,6 @@ const ECHO_BODY_LIMIT: usize = 64 * 1024;
 
 pub static VIA_GOTO: HeaderName = HeaderName::from_static("via-goto");
 pub static GOTO_HOST: HeaderName = HeaderName::from_static("goto-host");
-
-/// A request body: still streaming, or already read (admin-area fall-through).
-pub enum InBody {
-    Stream(Incoming),
-    Read(Bytes),
-}
-
-impl InBody {
-    /// Reads up to `limit` bytes, draining (and counting) the rest, within
-    /// `timeout`. A malformed body (bad chunked framing, a short length) is a
-    /// 400 and a body still coming at the deadline a 408: never a silently
-    /// truncated echo.
-    pub async fn read_capped(
-        self,
-        limit: usize,
-        timeout: Duration,
-    ) -> Result<(Bytes, u64), Response<Body>> {
-        match self {
-            InBody::Read(b) => {
-                let n = b.len() as u64;
-                Ok((b.slice(..b.len().min(limit)), n))
-            }
-            InBody::Stream(mut s) => {
-                let mut kept = BytesMut::new();
-                let mut total = 0u64;
-                let read = async {
-                    while let Some(frame) = s.frame().await {
-                        let frame = frame.map_err(|e| {
-                            text(
-                                StatusCode::BAD_REQUEST,
-                                format!("malformed request body: {e}"),
-                            )
-                        })?;
-                        if let Ok(data) = frame.into_data() {
-                            total += data.len() as u64;
-                            let room = limit.saturating_sub(kept.len());
-                            kept.extend_from_slice(&data[..data.len().min(room)]);
-                        }
-                    }
-                    Ok(())
-                };
-                match tokio::time::timeout(timeout, read).await {
-                    Ok(Ok(())) => Ok((kept.freeze(), total)),
-                    Ok(Err(resp)) => Err(resp),
-                    Err(_) => Err(text(
-                        StatusCode::REQUEST_TIMEOUT,
-                        format!(
-                            "request body not received within {}",
-                            crate::duration::format(timeout)
-                        ),
-                    )),
-                }
-            }
-        }
-    }
-}
 
 fn route_of(path: &str) -> Result<Route, String> {
     if path == "/echo" || path == "/echo/" {
@@ -143,7 +86,8 @@ pub async fn serve(
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
-            let mut resp = crate::proxy::forward::forward(app, port, target, m, &parts, body).await;
+            let mut resp =
+                crate::proxy::forward::forward(&port.proxy, target, m, &parts, body).await;
             // Counted by what the upstream (or the 502 for it) answered.
             port.responder.lock().count_response(resp.status().as_u16());
             let h = resp.headers_mut();
@@ -170,7 +114,7 @@ pub async fn serve(
         port.tracking.record(&parts.headers, requested, status);
     }
     if port.triggers.active() {
-        port.triggers.fire(app, port, status);
+        port.triggers.fire(status);
     }
     if port.logs_on() {
         if let Some(log) = &app.reqlog {
@@ -239,10 +183,8 @@ async fn respond(
     resp
 }
 
-/// Adds this hop's identity headers.
-pub fn stamp(port: &PortState, h: &mut HeaderMap) {
-    h.append(VIA_GOTO.clone(), port.via());
-    h.insert(GOTO_HOST.clone(), port.goto_host.clone());
+fn stamp(port: &PortState, h: &mut HeaderMap) {
+    port.stamp(h)
 }
 
 fn skip_echo(name: &HeaderName) -> bool {
@@ -314,10 +256,7 @@ impl Serialize for QueryJson<'_> {
         if let Some(q) = self.0 {
             for kv in q.split('&').filter(|kv| !kv.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                m.serialize_entry(
-                    &crate::admin::percent_decode(k),
-                    &crate::admin::percent_decode(v),
-                )?;
+                m.serialize_entry(&percent_decode(k), &percent_decode(v))?;
             }
         }
         m.end()

@@ -1,0 +1,267 @@
+//! Serving a listener: binding, the accept loop (plain or TLS), one hyper
+//! connection per client, and the split of each request into an admin call
+//! (answered from the route tables) or runtime traffic (the port's chaos
+//! features and the catch-all echo).
+
+use std::convert::Infallible;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::tls::ServerTls;
+use crate::api::read_admin_body;
+use crate::body::{Body, InBody};
+use crate::conn_guard::{self, Clock, ConnTimeouts, Expired, GuardedIo};
+use crate::error::ApiError;
+use crate::port::{runtime, Ctx, PortState};
+use crate::App;
+
+/// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
+fn bind(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let v6 = || -> std::io::Result<Socket> {
+        let s = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+        s.set_only_v6(false)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)).into())?;
+        Ok(s)
+    };
+    let sock = match v6() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(e),
+        Err(_) => {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into())?;
+            s
+        }
+    };
+    sock.listen(4096)?;
+    sock.set_nonblocking(true)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// Binds the port and spawns its accept loop; returns the close switch.
+pub fn start(
+    app: &Arc<App>,
+    state: &Arc<PortState>,
+    tls: Option<Arc<ServerTls>>,
+) -> Result<watch::Sender<bool>, ApiError> {
+    let listener = bind(state.port)
+        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
+    tracing::info!(port = state.port, "listener open");
+    Ok(tx)
+}
+
+async fn accept_loop(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
+    mut close: watch::Receiver<bool>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let max = app.cfg.max_conns;
+    let mut at_limit = false;
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, remote)) => {
+                    // Past the cap the connection is closed at once: a flood
+                    // of idle connections must not use up the descriptors the
+                    // other listeners and the admin API need.
+                    if open.load(Ordering::Acquire) >= max {
+                        if !at_limit {
+                            at_limit = true;
+                            tracing::warn!(port = state.port, max, "connection limit reached: new connections are closed until some end (--max-conns)");
+                        }
+                        drop(stream);
+                        continue;
+                    }
+                    at_limit = false;
+                    let _ = stream.set_nodelay(true);
+                    let remote = unmap(remote);
+                    let counted = OpenConn::new(&open);
+                    let (app, state, close) = (app.clone(), state.clone(), close.clone());
+                    match &tls {
+                        None => {
+                            tokio::spawn(async move {
+                                serve_conn(app, state, stream, remote, close).await;
+                                drop(counted);
+                            });
+                        }
+                        Some(tls) => {
+                            let acceptor = tls.acceptor.clone();
+                            tokio::spawn(async move {
+                                // A client that never finishes its handshake
+                                // must not hold a task and a socket forever.
+                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(s)) => serve_conn(app, state, s, remote, close).await,
+                                    Ok(Err(e)) => tracing::debug!(port = state.port, %remote, "TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!(port = state.port, %remote, "TLS handshake timed out"),
+                                }
+                                drop(counted);
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tracing::warn!(port = state.port, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = close.changed() => break,
+        }
+    }
+    tracing::info!(port = state.port, "listener closed");
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One open connection of a listener, counted until dropped.
+struct OpenConn(Arc<AtomicUsize>);
+
+impl OpenConn {
+    fn new(open: &Arc<AtomicUsize>) -> OpenConn {
+        open.fetch_add(1, Ordering::AcqRel);
+        OpenConn(open.clone())
+    }
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn serve_conn<S>(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    stream: S,
+    remote: SocketAddr,
+    mut close: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = app.http.clone();
+    let timeouts = app.cfg.timeouts;
+    let port = state.port;
+    let clock = Arc::new(Clock::default());
+    let io = GuardedIo::new(stream, clock.clone());
+    let svc_clock = clock.clone();
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        let state = state.clone();
+        let in_flight = svc_clock.request_started();
+        async move {
+            let resp = handle(&app, &state, remote, req).await;
+            drop(in_flight);
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        why = conn_guard::watch(clock, timeouts) => match why {
+            Expired::Header => {
+                // Mid-head (slowloris) or silent since the connect: just close.
+                tracing::debug!(port, %remote, "closing a connection: no complete request head within the header timeout");
+            }
+            Expired::Idle => {
+                tracing::debug!(port, %remote, "closing an idle connection");
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+            }
+        },
+        _ = close.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+/// Shows IPv4 clients of the dual-stack socket as plain IPv4 addresses.
+fn unmap(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
+/// The connection builder of every listener. hyper's own HTTP/1 header
+/// timeout stays off: [`conn_guard`] times heads and idle connections of
+/// both protocols; the timer drives HTTP/2 keep-alive pings.
+pub fn new_http_builder(
+    t: &ConnTimeouts,
+) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    b.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    b.http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(t.h2_ping)
+        .keep_alive_timeout(t.h2_ping);
+    b
+}
+
+/// Answers one request on `port`: an admin call when a route table owns its
+/// path, runtime traffic otherwise.
+pub async fn handle(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let security = &app.cfg.security;
+    if !app.api.is_admin(parts.uri.path()) || !security.serves_admin(port.port) {
+        return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
+    }
+    if let Err(e) = security.check(&parts.method, &parts.headers) {
+        let mut r = e.into_response();
+        port.stamp(r.headers_mut());
+        return r;
+    }
+    let mut resp = match read_admin_body(body, app.cfg.timeouts.body).await {
+        Ok(body) => {
+            let ctx = Ctx {
+                app: app.clone(),
+                port: port.clone(),
+            };
+            app.api
+                .dispatch(
+                    &ctx,
+                    &parts.method,
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &parts.headers,
+                    &body,
+                )
+                .await
+        }
+        Err(err) => err.into_response(),
+    };
+    // A registry change is durable (with --data-dir) before it is acknowledged.
+    let mutation = !matches!(parts.method, Method::GET | Method::HEAD);
+    if mutation && resp.status().is_success() && parts.uri.path().starts_with("/registry/") {
+        if let Err(e) = app.registry.save() {
+            resp = e.into_response();
+        }
+    }
+    port.stamp(resp.headers_mut());
+    resp
+}
