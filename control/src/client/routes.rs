@@ -25,12 +25,12 @@ pub fn table() -> Table<Arc<App>> {
         .get_async("/client/targets/active", |app, _| Box::pin(active(app)))
         .post_async("/client/targets/invoke/all", invoke_all)
         .post("/client/targets/stop/all", |app, _| stop(app, None))
-        .post("/client/targets/{names}/remove", |app, q| {
-            remove_targets(app, q.param("names"))
+        .post("/client/targets/{targets}/remove", |app, q| {
+            remove_targets(app, q.param("targets"))
         })
-        .post_async("/client/targets/{names}/invoke", invoke_named)
-        .post("/client/targets/{names}/stop", |app, q| {
-            stop(app, Some(q.param("names")))
+        .post_async("/client/targets/{targets}/invoke", invoke_named)
+        .post("/client/targets/{targets}/stop", |app, q| {
+            stop(app, Some(q.param("targets")))
         })
         .post("/client/blocking/set/{flag}", |app, q| {
             set_blocking(app, q.param("flag"))
@@ -65,8 +65,8 @@ pub fn table() -> Table<Arc<App>> {
             app.client.clear_results(None);
             Ok(ok("Results cleared"))
         })
-        .post("/client/results/{names}/clear", |app, q| {
-            clear_some_results(app, q.param("names"))
+        .post("/client/results/{targets}/clear", |app, q| {
+            clear_some_results(app, q.param("targets"))
         })
 }
 
@@ -79,7 +79,7 @@ fn invoke_all<'a>(app: &'a Arc<App>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult>
 }
 
 fn invoke_named<'a>(app: &'a Arc<App>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
-    Box::pin(async move { invoke(app, Some(q.param("names")), q.query_flag("blocking")?).await })
+    Box::pin(async move { invoke(app, Some(q.param("targets")), q.query_flag("blocking")?).await })
 }
 
 /// Runs blocking work off the control thread.

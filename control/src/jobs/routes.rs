@@ -31,24 +31,24 @@ pub fn table() -> Table<Arc<App>> {
         .get("/jobs", list)
         .get("/jobs/list", list)
         .get("/jobs/results", |app, _| Ok(json(&app.jobs.all_results())))
-        .get("/jobs/{id}/results", |app, q| {
-            let id = q.param("id");
+        .get("/jobs/{job}/results", |app, q| {
+            let id = q.param("job");
             app.jobs
                 .job_results(id)
                 .map(|v| json(&v))
                 .ok_or_else(|| ApiError::NotFound(format!("unknown job {id:?}")))
         })
-        .post("/jobs/{ids}/remove", |app, q| {
-            let ids = app.jobs.resolve(q.param("ids"))?;
+        .post("/jobs/{jobs}/remove", |app, q| {
+            let ids = app.jobs.resolve(q.param("jobs"))?;
             app.jobs.remove(&ids);
             Ok(ok(format!("Jobs removed: {}", ids.join(","))))
         })
-        .post("/jobs/{ids}/run", |app, q| {
-            let ids = app.jobs.resolve(q.param("ids"))?;
+        .post("/jobs/{jobs}/run", |app, q| {
+            let ids = app.jobs.resolve(q.param("jobs"))?;
             run(app, ids)
         })
-        .post("/jobs/{ids}/stop", |app, q| {
-            let ids = app.jobs.resolve(q.param("ids"))?;
+        .post("/jobs/{jobs}/stop", |app, q| {
+            let ids = app.jobs.resolve(q.param("jobs"))?;
             app.jobs.stop(&ids);
             Ok(ok(format!("Jobs stopped: {}", ids.join(","))))
         })

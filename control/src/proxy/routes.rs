@@ -21,15 +21,15 @@ pub fn table() -> Table<Arc<Proxy>> {
         })
         .get("/request/proxy/targets", list)
         .get("/request/proxy/targets/list", list)
-        .post_async("/request/proxy/targets/{names}/invoke", invoke)
-        .post_async("/request/proxy/targets/invoke/{names}", invoke)
-        .post("/request/proxy/targets/{name}/remove", |p, q| {
+        .post_async("/request/proxy/targets/{targets}/invoke", invoke)
+        .post_async("/request/proxy/targets/invoke/{targets}", invoke)
+        .post("/request/proxy/targets/{target}/remove", |p, q| {
             act(p, q, TargetAction::Remove, "removed")
         })
-        .post("/request/proxy/targets/{name}/enable", |p, q| {
+        .post("/request/proxy/targets/{target}/enable", |p, q| {
             act(p, q, TargetAction::Enable, "enabled")
         })
-        .post("/request/proxy/targets/{name}/disable", |p, q| {
+        .post("/request/proxy/targets/{target}/disable", |p, q| {
             act(p, q, TargetAction::Disable, "disabled")
         })
         .get("/request/proxy/counts", |p, _| Ok(json(&p.counts_json())))
@@ -44,14 +44,14 @@ fn list(p: &Arc<Proxy>, _: &Req<'_>) -> ApiResult {
 }
 
 fn act(p: &Arc<Proxy>, q: &Req<'_>, action: TargetAction, done: &str) -> ApiResult {
-    let name = q.param("name");
+    let name = q.param("target");
     p.act(name, action)?;
     Ok(ok(format!("Proxy target {name} {done}")))
 }
 
 fn invoke<'a>(p: &'a Arc<Proxy>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
     Box::pin(async move {
-        let targets = p.named(q.param("names"))?;
+        let targets = p.named(q.param("targets"))?;
         let outcomes = p.invoke(targets).await;
         Ok(ok(format!(
             "Proxy targets invoked: {}",

@@ -122,23 +122,26 @@ pub fn table() -> Table<Arc<App>> {
             "/registry/peers/{peer}/targets/stop/all",
             fan!(|_: &Req<'_>| "/client/targets/stop/all".to_string()),
         )
-        .post_async("/registry/peers/{peer}/targets/{names}/remove", |app, q| {
-            Box::pin(labels::remove_targets(
-                app,
-                q.param("peer"),
-                q.param("names"),
-            ))
-        })
         .post_async(
-            "/registry/peers/{peer}/targets/{names}/invoke",
+            "/registry/peers/{peer}/targets/{targets}/remove",
+            |app, q| {
+                Box::pin(labels::remove_targets(
+                    app,
+                    q.param("peer"),
+                    q.param("targets"),
+                ))
+            },
+        )
+        .post_async(
+            "/registry/peers/{peer}/targets/{targets}/invoke",
             fan!(|q: &Req<'_>| format!(
                 "/client/targets/{}/invoke?blocking=N",
-                seg(q.param("names"))
+                seg(q.param("targets"))
             )),
         )
         .post_async(
-            "/registry/peers/{peer}/targets/{names}/stop",
-            fan!(|q: &Req<'_>| format!("/client/targets/{}/stop", seg(q.param("names")))),
+            "/registry/peers/{peer}/targets/{targets}/stop",
+            fan!(|q: &Req<'_>| format!("/client/targets/{}/stop", seg(q.param("targets")))),
         )
         .post_async("/registry/peers/{peer}/jobs/add", |app, q| {
             Box::pin(labels::add_job(app, q.param("peer"), q.body))
@@ -160,18 +163,18 @@ pub fn table() -> Table<Arc<App>> {
             fan!(|_: &Req<'_>| "/jobs/stop/all".to_string()),
         )
         .post_async(
-            "/registry/peers/{peer}/jobs/{names}/run",
-            fan!(|q: &Req<'_>| format!("/jobs/{}/run", seg(q.param("names")))),
+            "/registry/peers/{peer}/jobs/{jobs}/run",
+            fan!(|q: &Req<'_>| format!("/jobs/{}/run", seg(q.param("jobs")))),
         )
         .post_async(
-            "/registry/peers/{peer}/jobs/{names}/stop",
-            fan!(|q: &Req<'_>| format!("/jobs/{}/stop", seg(q.param("names")))),
+            "/registry/peers/{peer}/jobs/{jobs}/stop",
+            fan!(|q: &Req<'_>| format!("/jobs/{}/stop", seg(q.param("jobs")))),
         )
-        .post_async("/registry/peers/{peer}/jobs/{names}/remove", |app, q| {
+        .post_async("/registry/peers/{peer}/jobs/{jobs}/remove", |app, q| {
             Box::pin(labels::remove_jobs(
                 app,
                 q.param("peer"),
-                Some(q.param("names")),
+                Some(q.param("jobs")),
             ))
         })
         .get("/registry/peers/{peer}/locker", |app, q| {

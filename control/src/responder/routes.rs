@@ -17,7 +17,7 @@ type R = Mutex<Responder>;
 pub fn tables() -> Vec<Table<R>> {
     vec![
         Table::<R>::new("/response/status")
-            .post("/response/status/set/{status}", set_status)
+            .post("/response/status/set/{code}", set_status)
             .post("/response/status/clear", |r, _| {
                 r.lock().force(0, None);
                 Ok(ok("Forced response status cleared"))
@@ -41,8 +41,8 @@ pub fn tables() -> Vec<Table<R>> {
                     "countsByResponseStatus": r.counts_response,
                 })))
             })
-            .get("/response/status/counts/{status}", |r, q| {
-                let c = status_code(q.param("status"), false)?;
+            .get("/response/status/counts/{code}", |r, q| {
+                let c = status_code(q.param("code"), false)?;
                 let r = r.lock();
                 Ok(json(&json!({
                     "status": c,
@@ -51,8 +51,8 @@ pub fn tables() -> Vec<Table<R>> {
                 })))
             }),
         Table::<R>::new("/response/delay")
-            .post("/response/delay/set/{delay}", |r, q| {
-                let d = crate::api::duration(q.param("delay"))?;
+            .post("/response/delay/set/{duration}", |r, q| {
+                let d = crate::api::duration(q.param("duration"))?;
                 r.lock().set_delay(d);
                 Ok(ok(if d.is_zero() {
                     "Delay cleared".to_string()
@@ -69,8 +69,8 @@ pub fn tables() -> Vec<Table<R>> {
                 Ok(json(&json!({ "delay": duration::format(d) })))
             }),
         Table::<R>::new("/response/headers")
-            .post("/response/headers/add/{name}/{value}", |r, q| {
-                let (name, value) = (q.param("name"), q.param("value"));
+            .post("/response/headers/add/{header}/{value}", |r, q| {
+                let (name, value) = (q.param("header"), q.param("value"));
                 let n = header_name(name)?;
                 let v = http::HeaderValue::from_str(value)
                     .map_err(|_| ApiError::bad(format!("invalid header value {value:?}")))?;
@@ -79,8 +79,8 @@ pub fn tables() -> Vec<Table<R>> {
                     "Response header [{name}: {value}] will be sent"
                 )))
             })
-            .post("/response/headers/remove/{name}", |r, q| {
-                let name = q.param("name");
+            .post("/response/headers/remove/{header}", |r, q| {
+                let name = q.param("header");
                 if r.lock().remove_header(name) {
                     Ok(ok(format!("Response header [{name}] removed")))
                 } else {
@@ -111,8 +111,8 @@ pub fn tables() -> Vec<Table<R>> {
                     .map_err(ApiError::BadRequest)?;
                 Ok(ok(format!("Payload set for URI {uri}")))
             })
-            .post("/response/payload/set/header/{name}", |r, q| {
-                let name = q.param("name");
+            .post("/response/payload/set/header/{header}", |r, q| {
+                let name = q.param("header");
                 header_name(name)?;
                 let body = Bytes::copy_from_slice(q.body);
                 r.lock()
@@ -121,9 +121,9 @@ pub fn tables() -> Vec<Table<R>> {
                 Ok(ok(format!("Payload set for header {name}")))
             })
             .post(
-                "/response/payload/set/header/{name}/value/{value}",
+                "/response/payload/set/header/{header}/value/{value}",
                 |r, q| {
-                    let (name, value) = (q.param("name"), q.param("value"));
+                    let (name, value) = (q.param("header"), q.param("value"));
                     header_name(name)?;
                     let body = Bytes::copy_from_slice(q.body);
                     r.lock()
@@ -170,8 +170,8 @@ pub fn tables() -> Vec<Table<R>> {
                 r.lock().clear_bypass();
                 Ok(ok("Bypass URIs cleared"))
             })
-            .post("/request/uri/bypass/status/set/{status}", |r, q| {
-                let c = status_code(q.param("status"), false)?;
+            .post("/request/uri/bypass/status/set/{code}", |r, q| {
+                let c = status_code(q.param("code"), false)?;
                 r.lock().bypass_status = c;
                 Ok(ok(format!("Bypass URIs will respond with status {c}")))
             })
@@ -207,9 +207,9 @@ pub fn tables() -> Vec<Table<R>> {
     ]
 }
 
-/// `{status}` or `{status}:{times}`: forces a status (0 clears it).
+/// `{code}` or `{code}:{times}`: forces a status (0 clears it).
 fn set_status(r: &R, q: &Req<'_>) -> ApiResult {
-    let spec = q.param("status");
+    let spec = q.param("code");
     let (code_s, times_s) = match spec.split_once(':') {
         Some((c, t)) => (c, Some(t)),
         None => (spec, None),

@@ -25,14 +25,14 @@ pub fn table() -> Table<Triggers> {
         .get("/response/trigger/counts", |t, _| {
             Ok(json(&t.counts_json()))
         })
-        .post_async("/response/trigger/{names}/invoke", invoke)
-        .post("/response/trigger/{name}/remove", |t, q| {
+        .post_async("/response/trigger/{triggers}/invoke", invoke)
+        .post("/response/trigger/{trigger}/remove", |t, q| {
             act(t, q, TriggerAction::Remove, "removed")
         })
-        .post("/response/trigger/{name}/enable", |t, q| {
+        .post("/response/trigger/{trigger}/enable", |t, q| {
             act(t, q, TriggerAction::Enable, "enabled")
         })
-        .post("/response/trigger/{name}/disable", |t, q| {
+        .post("/response/trigger/{trigger}/disable", |t, q| {
             act(t, q, TriggerAction::Disable, "disabled")
         })
 }
@@ -42,14 +42,14 @@ fn list(t: &Triggers, _: &Req<'_>) -> ApiResult {
 }
 
 fn act(t: &Triggers, q: &Req<'_>, action: TriggerAction, done: &str) -> ApiResult {
-    let name = q.param("name");
+    let name = q.param("trigger");
     t.act(name, action)?;
     Ok(ok(format!("Trigger {name} {done}")))
 }
 
 fn invoke<'a>(t: &'a Triggers, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
     Box::pin(async move {
-        let outcomes = t.invoke(q.param("names")).await?;
+        let outcomes = t.invoke(q.param("triggers")).await?;
         Ok(ok(format!("Triggers invoked: {}", outcomes.join("; "))))
     })
 }
