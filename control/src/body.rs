@@ -70,6 +70,8 @@ impl HttpBody for Body {
 pub enum InBody {
     Stream(Incoming),
     Read(Bytes),
+    /// Passed through something on the way (a proxy target's toxics).
+    Piped(Body),
 }
 
 impl InBody {
@@ -82,44 +84,49 @@ impl InBody {
         limit: usize,
         timeout: std::time::Duration,
     ) -> Result<(Bytes, u64), Response<Body>> {
-        match self {
+        let read = match self {
             InBody::Read(b) => {
                 let n = b.len() as u64;
-                Ok((b.slice(..b.len().min(limit)), n))
+                return Ok((b.slice(..b.len().min(limit)), n));
             }
-            InBody::Stream(mut s) => {
-                let mut kept = BytesMut::new();
-                let mut total = 0u64;
-                let read = async {
-                    while let Some(frame) = s.frame().await {
-                        let frame = frame.map_err(|e| {
-                            text(
-                                StatusCode::BAD_REQUEST,
-                                format!("malformed request body: {e}"),
-                            )
-                        })?;
-                        if let Ok(data) = frame.into_data() {
-                            total += data.len() as u64;
-                            let room = limit.saturating_sub(kept.len());
-                            kept.extend_from_slice(&data[..data.len().min(room)]);
-                        }
-                    }
-                    Ok(())
-                };
-                match tokio::time::timeout(timeout, read).await {
-                    Ok(Ok(())) => Ok((kept.freeze(), total)),
-                    Ok(Err(resp)) => Err(resp),
-                    Err(_) => Err(text(
-                        StatusCode::REQUEST_TIMEOUT,
-                        format!(
-                            "request body not received within {}",
-                            crate::duration::format(timeout)
-                        ),
-                    )),
-                }
-            }
+            InBody::Stream(s) => tokio::time::timeout(timeout, read_capped(s, limit))
+                .await
+                .map(|r| r.map_err(|e| e.to_string())),
+            InBody::Piped(s) => tokio::time::timeout(timeout, read_capped(s, limit))
+                .await
+                .map(|r| r.map_err(|e| e.to_string())),
+        };
+        match read {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(text(
+                StatusCode::BAD_REQUEST,
+                format!("malformed request body: {e}"),
+            )),
+            Err(_) => Err(text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within {}",
+                    crate::duration::format(timeout)
+                ),
+            )),
         }
     }
+}
+
+async fn read_capped<B>(mut s: B, limit: usize) -> Result<(Bytes, u64), B::Error>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+{
+    let mut kept = BytesMut::new();
+    let mut total = 0u64;
+    while let Some(frame) = s.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            total += data.len() as u64;
+            let room = limit.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Ok((kept.freeze(), total))
 }
 
 static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");

@@ -98,13 +98,24 @@ fn client_body(b: InBody) -> Body {
     match b {
         InBody::Stream(s) => Body::Stream(s.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
         InBody::Read(b) => Body::from_bytes(b),
+        InBody::Piped(b) => b,
     }
 }
 
-/// Forwards a matched request; answers the upstream's status, headers and
-/// (streamed) body, 502 with the reason, 504 when the upstream does not
-/// answer in time, or 508 past [`MAX_PROXY_HOPS`]. The caller adds this
-/// hop's headers.
+fn too_large(target: &Target, e: BoxError) -> Response<Body> {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "cannot copy request body to {} replicas: {e}",
+            target.replicas
+        ),
+    )
+}
+
+/// Forwards a matched request, through the target's toxics when it has any;
+/// answers the upstream's status, headers and (streamed) body, 502 with the
+/// reason, 504 when the upstream does not answer in time, or 508 past
+/// [`MAX_PROXY_HOPS`]. The caller adds this hop's headers.
 pub async fn forward(
     proxy: &Arc<Proxy>,
     target: Arc<Target>,
@@ -122,9 +133,25 @@ pub async fn forward(
             ),
         );
     }
+    if proxy.toxics.active() {
+        if let Some(set) = proxy.toxics.get(&target.spec.name) {
+            return super::toxic::forward(proxy, &set, target, m, parts, body).await;
+        }
+    }
+    forward_plain(proxy, target, m, parts, body).await
+}
+
+pub(super) async fn forward_plain(
+    proxy: &Arc<Proxy>,
+    target: Arc<Target>,
+    m: Matched,
+    parts: &Parts,
+    body: InBody,
+) -> Response<Body> {
     let path = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
+    let hops = hops(&parts.headers);
     headers.insert(PROXY_HOPS.clone(), HeaderValue::from(hops + 1));
     // The client sets Host from the upstream URL; this hop already answered
     // any `Expect: 100-continue` itself.
@@ -150,6 +177,10 @@ pub async fn forward(
         let bytes = match body {
             InBody::Read(b) => b,
             InBody::Stream(s) => match Limited::new(s, REPLICA_BODY_LIMIT).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => return too_large(&target, e),
+            },
+            InBody::Piped(s) => match Limited::new(s, REPLICA_BODY_LIMIT).collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(e) => {
                     return text(
