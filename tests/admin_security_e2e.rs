@@ -22,8 +22,11 @@ fn admin_token_guards_admin_calls_only() {
     assert_eq!(request(g.port, "GET", "/label", &auth, b"").status, 200);
     let wrong = [("Authorization", "Bearer nope")];
     assert_eq!(request(g.port, "GET", "/label", &wrong, b"").status, 401);
-    // Runtime traffic needs nothing.
+    // Runtime traffic and the kubelet's probes need nothing.
     assert_eq!(g.get("/echo").status, 200);
+    assert_eq!(g.get("/probes/readiness").status, 200);
+    assert_eq!(g.get("/probes/liveness").status, 200);
+    assert_eq!(g.get("/probes").status, 401);
     assert_eq!(g.get("/status/418").status, 418);
 }
 
@@ -74,6 +77,8 @@ fn admin_port_serves_admin_alone() {
         200,
         "the runtime path took no admin call"
     );
+    // Probes still answer on the main port (the kubelet probes it).
+    assert_eq!(g.get("/probes/readiness").status, 200);
     // The admin port answers admin calls.
     let r = request(admin, "GET", "/label", &[], b"");
     assert_eq!(r.status, 200);

@@ -81,6 +81,14 @@ impl AdminSecurity {
     }
 }
 
+/// Kubernetes probes (`GET /probes/readiness`, `/probes/liveness`): the
+/// kubelet sends no token and probes the pod's port, so these two reads are
+/// served on every listener without checks.
+pub fn is_probe(method: &Method, path: &str) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        && matches!(path, "/probes/readiness" | "/probes/liveness")
+}
+
 /// The token goto's own admin calls to other instances carry (set once at
 /// startup from `--admin-token`).
 static OUTBOUND: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
