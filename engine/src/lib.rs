@@ -70,7 +70,7 @@ pub use limits::{
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
-pub use stages::{Stage, Stages, StagesError};
+pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
 pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
