@@ -55,6 +55,13 @@ pub struct ServerConfig {
     pub locker: bool,
     pub certs: PathBuf,
     pub request_logs: bool,
+    /// The request log writes one JSON object a line instead of text.
+    pub json_logs: bool,
+    /// Workers of the load engine behind the client API (None: the default).
+    pub cores: Option<usize>,
+    pub io_driver: goto_engine::IoDriverChoice,
+    /// What `goto --version` prints: version, git revision, build date.
+    pub version: String,
     pub control_threads: usize,
     pub remind_interval: Duration,
     /// Whether jobs may run OS commands (off unless asked for at startup).
@@ -136,11 +143,11 @@ impl App {
             .unwrap_or_else(|| format!("Goto-{}", host.ip));
         port::Label::new(&instance_label).map_err(ControlError::Label)?;
         let reqlog = if cfg.request_logs {
-            Some(RequestLog::start().map_err(ControlError::Runtime)?)
+            Some(RequestLog::start(cfg.json_logs).map_err(ControlError::Runtime)?)
         } else {
             None
         };
-        let client = client::Client::new(&cfg.certs);
+        let client = client::Client::new(&cfg.certs).with_engine(cfg.cores, cfg.io_driver);
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;
@@ -245,7 +252,22 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     app.listeners
         .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
-    tracing::info!(port, label = %app.instance_label, "goto serving");
+    let cores = app
+        .cfg
+        .cores
+        .unwrap_or_else(goto_engine::cpus::default_cores);
+    tracing::info!(
+        port,
+        label = %app.instance_label,
+        version = %app.cfg.version,
+        engine_cores = cores,
+        io_driver = match app.cfg.io_driver {
+            goto_engine::IoDriverChoice::Auto => "auto",
+            goto_engine::IoDriverChoice::Uring => "uring",
+            goto_engine::IoDriverChoice::Epoll => "epoll",
+        },
+        "goto serving"
+    );
     peer::start(&app)?;
     if let Some(every) = app.cfg.peer_health_interval {
         tokio::spawn(registry::fanout::health_loop(app.clone(), every));

@@ -32,6 +32,7 @@
 //! ramps).
 
 mod conn;
+pub mod cpus;
 pub mod duration;
 mod error;
 mod h2request;
@@ -155,8 +156,8 @@ impl Engine {
         let cores = match cfg.cores {
             Some(0) => return Err(EngineError::NoCores),
             Some(n) => n,
-            None if ids.is_empty() => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            None => ids.len(),
+            // The affinity mask capped by the cgroup CPU quota.
+            None => cpus::usable_cores(ids.len()),
         };
         let tls = TlsConfigs::new(cfg.tls);
         tls.check()?;

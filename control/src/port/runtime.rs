@@ -2,7 +2,6 @@
 //! port's decision (status, delay, payload, headers), waits out the delay,
 //! and answers with the payload or an echo of the request, then logs it.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
+use hyper::body::Body as _;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::PortState;
@@ -54,6 +54,12 @@ pub async fn serve(
     } else {
         None
     };
+    // Logs the request when finished below, or as given up if the client
+    // goes first and hyper drops this future.
+    let log_line = match &app.reqlog {
+        Some(log) if port.logs_on() => Some(log.begin(port.port, remote, &parts)),
+        _ => None,
+    };
     let route = match route_of(parts.uri.path()) {
         Ok(r) => r,
         // A proxied path is the upstream's business, whatever it looks like here.
@@ -61,6 +67,9 @@ pub async fn serve(
         Err(e) => {
             let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
             stamp(port, resp.headers_mut());
+            if let Some(l) = log_line {
+                l.finish(400, resp.body().size_hint().exact());
+            }
             return resp;
         }
     };
@@ -113,10 +122,8 @@ pub async fn serve(
     if port.triggers.active() {
         port.triggers.fire(status);
     }
-    if port.logs_on() {
-        if let Some(log) = &app.reqlog {
-            log.log_with(|s| log_line(s, port.port, remote, &parts, status));
-        }
+    if let Some(l) = log_line {
+        l.finish(status, resp.body().size_hint().exact());
     }
     resp
 }
@@ -271,21 +278,4 @@ pub fn protocol(v: http::Version) -> &'static str {
         http::Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
     }
-}
-
-fn log_line(s: &mut String, port: u16, remote: SocketAddr, parts: &Parts, status: u16) {
-    let _ = write!(
-        s,
-        "[{port}] {remote} {} {} {} {{",
-        parts.method,
-        parts.uri,
-        protocol(parts.version)
-    );
-    for (i, (k, v)) in parts.headers.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
-    }
-    let _ = write!(s, "}} -> {status}");
 }
