@@ -5,7 +5,7 @@ use super::*;
 use crate::duration::parse_or_seconds;
 
 fn stages(text: &str) -> Stages {
-    Stages::parse(text, 0.0, |s| parse_or_seconds(s)).expect("stages")
+    Stages::parse(text, 0.0, parse_or_seconds).expect("stages")
 }
 
 /// Due instants (as offsets from `start`) of every request a schedule sends,
