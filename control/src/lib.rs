@@ -113,13 +113,20 @@ pub fn admin_api() -> api::Router<port::Ctx> {
     let mut r = api::Router::new()
         .mount(endpoints(), |c: &port::Ctx| &c.app)
         .mount(listeners::routes::table(), |c| &c.app)
+        .mount(tcp::routes::table(), |c| &c.app)
         .mount(port::label::table(), |c| &*c.port);
+    // Before the responder's: the fault tables own its delay and status
+    // forms that touch both (set a delay or range, clear).
+    for t in faults::routes::tables() {
+        r = r.mount(t, |c: &port::Ctx| &*c.port);
+    }
     for t in responder::routes::tables() {
         r = r.mount(t, |c| &c.port.responder);
     }
     r.mount(tracking::routes::table(), |c| &c.port.tracking)
         .mount(timeouts::routes::table(), |c| &c.port.timeouts)
         .mount(proxy::routes::table(), |c| &c.port.proxy)
+        .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
         .mount(client::routes::table(), |c| &c.app)
         .mount(jobs::routes::table(), |c| &c.app)
