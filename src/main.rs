@@ -200,7 +200,7 @@ fn admin_token(flag: Option<String>, file: Option<PathBuf>) -> Result<Option<Str
 }
 
 fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
-    match goto_control::duration::parse(s)? {
+    match goto_engine::duration::parse(s)? {
         d if d.is_zero() => Err("must be more than 0".into()),
         d => Ok(d),
     }

@@ -106,7 +106,7 @@ impl InBody {
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "request body not received within {}",
-                    crate::duration::format(timeout)
+                    goto_engine::duration::format(timeout)
                 ),
             )),
         }

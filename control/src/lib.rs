@@ -5,10 +5,11 @@
 //! registry with its peers.
 //!
 //! Layers, bottom up (no module imports one above it): vocabulary (`body`,
-//! `error`, `duration`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
+//! `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
 //! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
 //! `triggers`); `port` (a listener's state and runtime path); `listeners`;
-//! the instance-wide areas (`client`, `h2load`, `jobs`, `registry`, `peer`).
+//! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
+//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`, `prom`).
 //! This file wires them into [`App`] and mounts every table.
 
 pub mod api;
@@ -16,7 +17,6 @@ pub mod body;
 pub mod bounded;
 pub mod client;
 pub mod conn_guard;
-pub mod duration;
 pub mod error;
 pub mod faults;
 pub mod histcodec;

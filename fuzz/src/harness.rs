@@ -4,7 +4,8 @@
 //! these on nightly; tests/fuzz_smoke.rs includes this same file and drives it
 //! with proptest on stable, so CI runs every body on every change.
 
-use goto_control::{client, duration, jobs, proxy};
+use goto_control::{client, jobs, proxy};
+use goto_engine::duration;
 use goto_engine::http1::body::BodyDecoder;
 use goto_engine::http1::response::BodyKind;
 use goto_engine::http1::url::Url;

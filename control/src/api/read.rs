@@ -26,7 +26,7 @@ pub async fn read_admin_body(
         Ok(r) => r,
         Err(_) => Err(ApiError::Timeout(format!(
             "request body not received within {}",
-            crate::duration::format(timeout)
+            goto_engine::duration::format(timeout)
         ))),
     }
 }

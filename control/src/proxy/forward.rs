@@ -41,7 +41,11 @@ impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Timeout(d) => {
-                write!(f, "no response within {}", crate::duration::format(*d))
+                write!(
+                    f,
+                    "no response within {}",
+                    goto_engine::duration::format(*d)
+                )
             }
             SendError::Failed(e) => f.write_str(e),
         }

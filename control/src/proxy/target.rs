@@ -122,7 +122,7 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::f
 pub fn upstream_timeout(field: Option<&str>) -> Result<std::time::Duration, String> {
     match field.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(DEFAULT_UPSTREAM_TIMEOUT),
-        Some(t) => match crate::duration::parse(t) {
+        Some(t) => match goto_engine::duration::parse(t) {
             Ok(d) if !d.is_zero() => Ok(d),
             Ok(_) => Err("timeout must be positive".into()),
             Err(e) => Err(format!("timeout: {e}")),
