@@ -1,22 +1,12 @@
-//! `goto load`'s duration flags: the one Go-duration parser the API uses
-//! (`goto_control::duration`), plus wrk's habit of a bare number as seconds.
+//! The duration parser of `goto load`'s flags: the engine's one Go-syntax
+//! parser, with a bare number meaning seconds (`-d 10`).
 
-use std::time::Duration;
-
-/// Parses Go-style durations (`1h2m3.5s`, `300ms`, `10us`, `10µs`, `0`)
-/// with the API's parser; a bare number is seconds (as wrk's `-d 10`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("invalid duration {t:?} (try 10s, 1m30s, 500ms)"));
-    }
-    goto_control::duration::parse(t)
-}
+pub use goto_engine::duration::parse_or_seconds as parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn durations() {
@@ -28,7 +18,5 @@ mod tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1s").is_err());
-        // The API's units, the Greek mu included.
-        assert_eq!(parse_duration("10\u{3bc}s"), Ok(Duration::from_micros(10)));
     }
 }
