@@ -1,16 +1,38 @@
 //! The `goto` binary: parses the command line and hands off to the server
-//! (control plane) or to `goto load` (the engine on the command line).
+//! (control plane) or to `goto load` (the engine on the command line); also
+//! prints its shell completions and man page. Every server flag can come
+//! from a `GOTO_*` environment variable (what container users expect).
 
 mod load;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// `goto --version`: the crate version, git revision and build date (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("GOTO_GIT_REV"),
+    ", built ",
+    env!("GOTO_BUILD_DATE"),
+    ")"
+);
+
+const ENV_HELP: &str = "Environment: every server flag can also be set from GOTO_<FLAG> \
+(GOTO_PORT=8081, GOTO_REQUEST_LOGS=false, GOTO_LOG_FORMAT=json, ...); a flag \
+on the command line wins. RUST_LOG, when set, overrides --log-level.";
 
 /// goto: HTTP load client, programmable chaos test server/proxy, and registry.
 #[derive(Debug, Parser)]
-#[command(name = "goto", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "goto",
+    version = VERSION,
+    about,
+    after_long_help = ENV_HELP,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -22,76 +44,140 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run a load test against a URL (like wrk or oha).
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
+    /// Print a shell completion script: `source <(goto completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `goto man > goto.1; man ./goto.1`.
+    Man,
+}
+
+/// I/O driver of the load engine behind the client API.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DriverArg {
+    /// io_uring where the kernel (and seccomp profile) allows it, else epoll.
+    Auto,
+    Uring,
+    Epoll,
+}
+
+/// Format of the app logs and the request log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Flags of the server (the default mode).
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
     /// Port of the startup listener.
-    #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "GOTO_PORT", default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
 
     /// Label of this instance (default `Goto-<host IP>`).
-    #[arg(long)]
+    #[arg(long, env = "GOTO_LABEL")]
     label: Option<String>,
 
     /// URL of a goto registry to register with.
-    #[arg(long)]
+    #[arg(long, env = "GOTO_REGISTRY")]
     registry: Option<String>,
 
     /// Report client results to the registry's locker (`--locker` or `--locker=true`).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
+    #[arg(long, env = "GOTO_LOCKER", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
     locker: bool,
 
     /// Directory of root CA certificates (every .crt and .pem in it).
-    #[arg(long, default_value = "/etc/certs")]
+    #[arg(long, env = "GOTO_CERTS", default_value = "/etc/certs")]
     certs: PathBuf,
 
-    /// Log every runtime request (method, URI, headers, remote address, status).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value_t = true)]
+    /// Log every runtime request (time, port, remote address, method, URI,
+    /// headers, status, duration, bytes); turn off for load tests.
+    #[arg(long, env = "GOTO_REQUEST_LOGS", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value_t = true)]
     request_logs: bool,
 
     /// Log level: error, warn, info, debug or trace.
-    #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    #[arg(long, env = "GOTO_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: String,
 
+    /// Format of the app logs and the request log (one JSON object a line).
+    #[arg(long, env = "GOTO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
     /// Threads of the control plane (admin API, responder, proxy); 1 keeps it off the engine's cores.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, env = "GOTO_CONTROL_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     control_threads: u16,
 
+    /// Worker threads of the load engine behind the client API, one per core
+    /// (default: the affinity mask capped by the cgroup CPU quota).
+    #[arg(long, env = "GOTO_CORES", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    cores: Option<u16>,
+
+    /// I/O driver of the load engine behind the client API.
+    #[arg(long, env = "GOTO_IO_DRIVER", value_enum, default_value_t = DriverArg::Auto)]
+    io_driver: DriverArg,
+
     /// Seconds between a peer's reminders to the registry.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "GOTO_REMIND_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     remind_seconds: u64,
 
     /// Let jobs run OS commands (`task.cmd`): remote execution, so off by default.
-    #[arg(long)]
+    #[arg(long, env = "GOTO_ALLOW_COMMAND_JOBS")]
     allow_command_jobs: bool,
 
     /// As a registry, seconds between health probes of registered pods; a pod
     /// failing 3 in a row is dropped from `pods` (0 turns the probes off).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "GOTO_PEER_HEALTH_SECONDS", default_value_t = 30)]
     peer_health_seconds: u64,
 }
 
-fn init_logs(level: &str) {
+fn init_logs(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match format {
+        // One object a line: timestamp, level, fields (with the message).
+        LogFormat::Json => fmt.json().flatten_event(true).init(),
+        LogFormat::Text => fmt
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+/// Writes the completion script for `shell` to stdout.
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut Cli::command(), "goto", &mut out);
+    ExitCode::SUCCESS
+}
+
+/// Writes the man page (roff) to stdout.
+fn print_man() -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goto: cannot write the man page: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Cmd::Load(args)) = cli.cmd {
-        return load::run(args);
+    match cli.cmd {
+        Some(Cmd::Load(args)) => return load::run(*args),
+        Some(Cmd::Completions { shell }) => return print_completions(shell),
+        Some(Cmd::Man) => return print_man(),
+        None => {}
     }
     let s = cli.server;
-    init_logs(&s.log_level);
+    init_logs(&s.log_level, s.log_format);
     let cfg = goto_control::ServerConfig {
         port: s.port,
         label: s.label,
@@ -99,6 +185,14 @@ fn main() -> ExitCode {
         locker: s.locker,
         certs: s.certs,
         request_logs: s.request_logs,
+        json_logs: s.log_format == LogFormat::Json,
+        cores: s.cores.map(usize::from),
+        io_driver: match s.io_driver {
+            DriverArg::Auto => goto_engine::IoDriverChoice::Auto,
+            DriverArg::Uring => goto_engine::IoDriverChoice::Uring,
+            DriverArg::Epoll => goto_engine::IoDriverChoice::Epoll,
+        },
+        version: VERSION.to_string(),
         control_threads: s.control_threads as usize,
         remind_interval: std::time::Duration::from_secs(s.remind_seconds),
         allow_command_jobs: s.allow_command_jobs,

@@ -265,6 +265,46 @@ fn thresholds_exit_0_when_met_3_when_failed_2_when_malformed() {
     }
 }
 
+#[test]
+fn a_stage_ramp_shows_rising_rates_per_interval() {
+    let server = Goto::start(&[]);
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    // 0 -> 400/s over 2 s: about 25, 75, 125, 175 requests per 500 ms.
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "-c",
+        "4",
+        "--stages",
+        "2s:400",
+        "--interval",
+        "500ms",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let total = v["requests"].as_u64().unwrap();
+    assert!((360..=400).contains(&total), "{total}");
+    let rates: Vec<f64> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["seconds"].as_f64().unwrap() >= 0.3)
+        .map(|e| e["rps"].as_f64().unwrap())
+        .collect();
+    assert!(rates.len() >= 3, "{rates:?}");
+    assert!(rates.windows(2).all(|w| w[1] > w[0]), "rising: {rates:?}");
+    assert!(v["durationSeconds"].as_f64().unwrap() < 3.5);
+
+    for bad in [&["--stages", "2s"][..], &["--stages", "2s:5", "-d", "3s"]] {
+        let mut args = bad.to_vec();
+        args.push(&url);
+        let r = load(&args);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    }
+}
+
 /// Standard base64 (the interval log's encoding), decoded by hand to keep
 /// the test's dependencies to the crates under test.
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -1,4 +1,5 @@
-//! The response body type of every handler, and small response builders.
+//! The response body type of every handler, small response builders, and
+//! the request body as the runtime path and the proxy see it.
 //!
 //! Most responses are a single buffer; proxied responses stream. One enum keeps
 //! the common case free of boxing.
@@ -6,10 +7,11 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -60,6 +62,37 @@ impl HttpBody for Body {
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Stream(s) => s.size_hint(),
+        }
+    }
+}
+
+/// A request body: still streaming, or already read.
+pub enum InBody {
+    Stream(Incoming),
+    Read(Bytes),
+}
+
+impl InBody {
+    /// Reads up to `limit` bytes, draining (and counting) the rest.
+    pub async fn read_capped(self, limit: usize) -> (Bytes, u64) {
+        match self {
+            InBody::Read(b) => {
+                let n = b.len() as u64;
+                (b.slice(..b.len().min(limit)), n)
+            }
+            InBody::Stream(mut s) => {
+                let mut kept = BytesMut::new();
+                let mut total = 0u64;
+                while let Some(frame) = s.frame().await {
+                    let Ok(frame) = frame else { break };
+                    if let Ok(data) = frame.into_data() {
+                        total += data.len() as u64;
+                        let room = limit.saturating_sub(kept.len());
+                        kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+                (kept.freeze(), total)
+            }
         }
     }
 }

@@ -1,8 +1,17 @@
 //! goto's control plane: a tokio + hyper server, on its own threads apart from
-//! the engine's, that serves every listener: the admin API, the programmable
-//! responder, and (in later areas) the proxy, client API and registry.
+//! the engine's, that serves every listener: the admin API (one route table
+//! per area, see [`api`]), the programmable responder, proxy and triggers on
+//! runtime traffic, the client API on the load engine, jobs, and the
+//! registry with its peers.
+//!
+//! Layers, bottom up (no module imports one above it): vocabulary (`body`,
+//! `error`, `duration`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
+//! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
+//! `triggers`); `port` (a listener's state and runtime path); `listeners`;
+//! the instance-wide areas (`client`, `h2load`, `jobs`, `registry`, `peer`).
+//! This file wires them into [`App`] and mounts every table.
 
-pub mod admin;
+pub mod api;
 pub mod body;
 pub mod client;
 pub mod duration;
@@ -11,7 +20,6 @@ pub mod faults;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
-pub mod listener_tls;
 pub mod listeners;
 pub mod peer;
 pub mod port;
@@ -21,7 +29,6 @@ pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod rng;
-pub mod router;
 pub mod tcp;
 pub mod timefmt;
 pub mod timeouts;
@@ -48,6 +55,13 @@ pub struct ServerConfig {
     pub locker: bool,
     pub certs: PathBuf,
     pub request_logs: bool,
+    /// The request log writes one JSON object a line instead of text.
+    pub json_logs: bool,
+    /// Workers of the load engine behind the client API (None: the default).
+    pub cores: Option<usize>,
+    pub io_driver: goto_engine::IoDriverChoice,
+    /// What `goto --version` prints: version, git revision, build date.
+    pub version: String,
     pub control_threads: usize,
     pub remind_interval: Duration,
     /// Whether jobs may run OS commands (off unless asked for at startup).
@@ -80,11 +94,8 @@ pub struct App {
     pub reqlog: Option<RequestLog>,
     pub started: Instant,
     pub http: hyper_util::server::conn::auto::Builder<TokioExecutor>,
-    /// Pooled outbound client of the proxy and triggers.
-    pub proxy_client: proxy::client::HttpClient,
-    /// The same, verifying https upstreams against the system roots and
-    /// `--certs`; `Err` says why it could not be built.
-    pub verifying_client: Result<proxy::client::HttpClient, String>,
+    /// Pooled outbound clients of the proxy, triggers, jobs and registry.
+    pub out: proxy::client::Outbound,
     /// Targets, invocations and results of the client API.
     pub client: client::Client,
     /// Jobs and their results.
@@ -93,6 +104,34 @@ pub struct App {
     pub registry: registry::Registry,
     /// This instance's registration with a registry (`--registry`).
     pub peer: peer::Peer,
+    /// Every admin route.
+    pub api: api::Router<port::Ctx>,
+}
+
+/// The admin API: every area's tables, each projected onto its state.
+pub fn admin_api() -> api::Router<port::Ctx> {
+    let mut r = api::Router::new()
+        .mount(endpoints(), |c: &port::Ctx| &c.app)
+        .mount(listeners::routes::table(), |c| &c.app)
+        .mount(port::label::table(), |c| &*c.port);
+    for t in responder::routes::tables() {
+        r = r.mount(t, |c| &c.port.responder);
+    }
+    r.mount(tracking::routes::table(), |c| &c.port.tracking)
+        .mount(timeouts::routes::table(), |c| &c.port.timeouts)
+        .mount(proxy::routes::table(), |c| &c.port.proxy)
+        .mount(triggers::routes::table(), |c| &c.port.triggers)
+        .mount(client::routes::table(), |c| &c.app)
+        .mount(jobs::routes::table(), |c| &c.app)
+        .mount(registry::routes::table(), |c| &c.app)
+}
+
+/// `GET /api/endpoints`: every admin route (method and path pattern).
+/// Plain `/api` stays runtime traffic: tests and users proxy it.
+fn endpoints() -> api::Table<Arc<App>> {
+    api::Table::<Arc<App>>::new("/api/endpoints").get("/api/endpoints", |app, _| {
+        Ok(body::json(&app.api.endpoints()))
+    })
 }
 
 impl App {
@@ -104,18 +143,20 @@ impl App {
             .unwrap_or_else(|| format!("Goto-{}", host.ip));
         port::Label::new(&instance_label).map_err(ControlError::Label)?;
         let reqlog = if cfg.request_logs {
-            Some(RequestLog::start().map_err(ControlError::Runtime)?)
+            Some(RequestLog::start(cfg.json_logs).map_err(ControlError::Runtime)?)
         } else {
             None
         };
-        let client = client::Client::new(&cfg.certs);
+        let client = client::Client::new(&cfg.certs).with_engine(cfg.cores, cfg.io_driver);
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;
-        let proxy_client = proxy::client::new_client(&insecure);
-        let verifying_client = goto_engine::client_config(client.tls(), true, &[])
-            .map(|c| proxy::client::new_client(&c))
-            .map_err(|e| e.to_string());
+        let out = proxy::client::Outbound {
+            insecure: proxy::client::new_client(&insecure),
+            verifying: goto_engine::client_config(client.tls(), true, &[])
+                .map(|c| proxy::client::new_client(&c))
+                .map_err(|e| e.to_string()),
+        };
         Ok(Arc::new(App {
             cfg,
             host,
@@ -123,13 +164,13 @@ impl App {
             listeners: Listeners::default(),
             reqlog,
             started: Instant::now(),
-            http: listeners::new_http_builder(),
-            proxy_client,
-            verifying_client,
+            http: listeners::serve::new_http_builder(),
+            out,
             client,
             jobs,
             registry: registry::Registry::default(),
             peer: peer::Peer::default(),
+            api: admin_api(),
         }))
     }
 }
@@ -138,13 +179,50 @@ impl App {
     /// The outbound client for a call: verifying https certificates or not;
     /// an error when verification is asked for and no roots could be loaded.
     pub fn outbound(&self, verify: bool) -> Result<&proxy::client::HttpClient, String> {
-        if verify {
-            self.verifying_client
-                .as_ref()
-                .map_err(|e| format!("cannot verify TLS: {e}"))
-        } else {
-            Ok(&self.proxy_client)
+        self.out.pick(verify)
+    }
+}
+
+impl App {
+    /// A listener's state without a socket, for in-process calls.
+    pub fn detached_port(&self, port: u16) -> Result<Arc<port::PortState>, String> {
+        Ok(Arc::new(port::PortState::new(port::PortSetup {
+            port,
+            label: port::Label::new(&self.instance_label)?,
+            default_label: &self.instance_label,
+            goto_host: &self.host.goto_host(port),
+            request_logs: false,
+            out: self.out.clone(),
+        })))
+    }
+
+    /// Answers an admin call in process, through the same tables a listener
+    /// uses (`uri` is a path with an optional query); `None` when the path
+    /// is runtime traffic, not an admin call.
+    pub async fn admin_call(
+        self: &Arc<Self>,
+        port: &Arc<port::PortState>,
+        method: http::Method,
+        uri: &str,
+        headers: &http::HeaderMap,
+        body: bytes::Bytes,
+    ) -> Option<http::Response<body::Body>> {
+        let (path, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        if !self.api.is_admin(path) {
+            return None;
         }
+        let ctx = port::Ctx {
+            app: self.clone(),
+            port: port.clone(),
+        };
+        Some(
+            self.api
+                .dispatch(&ctx, &method, path, query, headers, &body)
+                .await,
+        )
     }
 }
 
@@ -174,7 +252,22 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     app.listeners
         .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
-    tracing::info!(port, label = %app.instance_label, "goto serving");
+    let cores = app
+        .cfg
+        .cores
+        .unwrap_or_else(goto_engine::cpus::default_cores);
+    tracing::info!(
+        port,
+        label = %app.instance_label,
+        version = %app.cfg.version,
+        engine_cores = cores,
+        io_driver = match app.cfg.io_driver {
+            goto_engine::IoDriverChoice::Auto => "auto",
+            goto_engine::IoDriverChoice::Uring => "uring",
+            goto_engine::IoDriverChoice::Epoll => "epoll",
+        },
+        "goto serving"
+    );
     peer::start(&app)?;
     if let Some(every) = app.cfg.peer_health_interval {
         tokio::spawn(registry::fanout::health_loop(app.clone(), every));

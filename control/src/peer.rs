@@ -109,7 +109,7 @@ pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
     // An https registry is verified (system roots and --certs): without any
     // roots that cannot work, so say so now rather than retry forever.
     if base.starts_with("https://") {
-        if let Err(e) = &app.verifying_client {
+        if let Err(e) = &app.out.verifying {
             return Err(ControlError::Registry(format!(
                 "--registry {url}: cannot verify its certificate: {e}"
             )));
@@ -185,9 +185,9 @@ pub async fn stop(app: &Arc<App>) {
 /// The client for calls to the registry: verifying for https (checked at
 /// start to be usable).
 fn registry_client<'a>(app: &'a App, ctx: &Ctx) -> &'a HttpClient {
-    match &app.verifying_client {
+    match &app.out.verifying {
         Ok(c) if ctx.base.starts_with("https://") => c,
-        _ => &app.proxy_client,
+        _ => &app.out.insecure,
     }
 }
 
@@ -296,7 +296,7 @@ async fn own(
     body: String,
 ) -> Result<Reply, String> {
     let url = format!("{}{path}", ctx.own);
-    let r = call(&app.proxy_client, method, &url, body, SELF_TIMEOUT).await?;
+    let r = call(&app.out.insecure, method, &url, body, SELF_TIMEOUT).await?;
     if r.status.is_success() {
         Ok(r)
     } else {

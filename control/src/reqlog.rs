@@ -4,14 +4,27 @@
 //! and never wakes the writer per line (a wakeup per request cost more than
 //! the formatting); when the buffer is full because stderr is slow, lines are
 //! dropped and counted.
+//!
+//! A line is text or one JSON object (`--log-format json`), with an RFC 3339
+//! time, the duration and the response body's bytes. A request the client
+//! gave up on (it closed the connection while goto was still delaying or
+//! waiting for an upstream) still gets its line, with status 499 and
+//! `aborted`, written when the dropped request's [`Pending`] goes.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use http::request::Parts;
 use parking_lot::Mutex;
+
+mod line;
+
+/// Status logged for a request whose client went away before the answer
+/// (nginx's "client closed request").
+pub const CLIENT_GAVE_UP: u16 = 499;
 
 /// Bytes held between flushes before lines are dropped.
 const MAX_PENDING: usize = 4 * 1024 * 1024;
@@ -25,6 +38,7 @@ const IDLE_FLUSH_EVERY: Duration = Duration::from_millis(250);
 struct Shared {
     pending: Mutex<String>,
     dropped: AtomicU64,
+    json: bool,
 }
 
 #[derive(Clone)]
@@ -33,10 +47,12 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub fn start() -> std::io::Result<RequestLog> {
+    /// Starts the writer thread; `json` picks one JSON object a line.
+    pub fn start(json: bool) -> std::io::Result<RequestLog> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(String::with_capacity(64 * 1024)),
             dropped: AtomicU64::new(0),
+            json,
         });
         let w = shared.clone();
         std::thread::Builder::new()
@@ -45,20 +61,34 @@ impl RequestLog {
         Ok(RequestLog { shared })
     }
 
-    /// Appends one line, written by `f` after a timestamp; `f` runs under the
-    /// buffer's lock, so it must only format.
-    pub fn log_with(&self, f: impl FnOnce(&mut String)) {
-        let since = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+    /// Starts the line of a request that is being served: finish it with
+    /// [`Pending::finish`]; dropped unfinished, it logs the client gave up.
+    pub fn begin<'a>(&'a self, port: u16, remote: SocketAddr, parts: &'a Parts) -> Pending<'a> {
+        Pending {
+            log: self,
+            port,
+            remote,
+            parts,
+            started: Instant::now(),
+            done: false,
+        }
+    }
+
+    /// Appends one line for `e`, formatted under the buffer's lock (no
+    /// allocation of its own per line).
+    pub fn log(&self, e: &Entry<'_>) {
+        let now = SystemTime::now();
         let mut buf = self.shared.pending.lock();
         if buf.len() >= MAX_PENDING {
             drop(buf);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let _ = write!(buf, "{}.{:03} ", since.as_secs(), since.subsec_millis());
-        f(&mut buf);
+        if self.shared.json {
+            line::json_line(&mut buf, now, e);
+        } else {
+            line::text_line(&mut buf, now, e);
+        }
         buf.push('\n');
     }
 
@@ -70,6 +100,58 @@ impl RequestLog {
     pub fn flush(&self) {
         let mut spare = String::new();
         drain(&self.shared, &mut spare);
+    }
+}
+
+/// One served (or abandoned) request, as logged.
+pub struct Entry<'a> {
+    pub port: u16,
+    pub remote: SocketAddr,
+    pub parts: &'a Parts,
+    pub status: u16,
+    pub duration: Duration,
+    /// Bytes of the response body, when known before it is sent.
+    pub bytes: Option<u64>,
+    /// The client closed the connection before the answer.
+    pub aborted: bool,
+}
+
+/// A request's line, not yet written: [`Pending::finish`] writes it with the
+/// answer; dropping it unfinished (hyper drops the request's future when
+/// the client goes away) writes it as given up.
+pub struct Pending<'a> {
+    log: &'a RequestLog,
+    port: u16,
+    remote: SocketAddr,
+    parts: &'a Parts,
+    started: Instant,
+    done: bool,
+}
+
+impl Pending<'_> {
+    pub fn finish(mut self, status: u16, bytes: Option<u64>) {
+        self.done = true;
+        self.write(status, bytes, false);
+    }
+
+    fn write(&self, status: u16, bytes: Option<u64>, aborted: bool) {
+        self.log.log(&Entry {
+            port: self.port,
+            remote: self.remote,
+            parts: self.parts,
+            status,
+            duration: self.started.elapsed(),
+            bytes,
+            aborted,
+        });
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.write(CLIENT_GAVE_UP, None, true);
+        }
     }
 }
 

@@ -1,37 +1,31 @@
-//! RFC 3339 timestamps (UTC, microseconds) for JSON documents, without a
-//! calendar dependency.
+//! RFC 3339 timestamps (UTC, microseconds) for JSON documents and the
+//! request log, from the `time` crate's calendar.
 
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `2026-11-28T13:45:01.123456Z`; times before 1970 print as the epoch.
 pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_micros()
-    )
+    let mut s = String::with_capacity(27);
+    write_rfc3339(&mut s, t);
+    s
 }
 
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Appends [`rfc3339`] of `t` to `s` (no allocation: the request log's path).
+pub fn write_rfc3339(s: &mut String, t: SystemTime) {
+    let t = if t < UNIX_EPOCH { UNIX_EPOCH } else { t };
+    let d = time::OffsetDateTime::from(t);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.microsecond()
+    );
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 //! ramps).
 
 mod conn;
+pub mod cpus;
 mod error;
 mod h2request;
 pub mod http1;
@@ -68,7 +69,7 @@ pub use limits::{
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
-pub use stages::{Stage, Stages, StagesError};
+pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
 pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
@@ -153,8 +154,8 @@ impl Engine {
         let cores = match cfg.cores {
             Some(0) => return Err(EngineError::NoCores),
             Some(n) => n,
-            None if ids.is_empty() => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            None => ids.len(),
+            // The affinity mask capped by the cgroup CPU quota.
+            None => cpus::usable_cores(ids.len()),
         };
         let tls = TlsConfigs::new(cfg.tls);
         tls.check()?;

@@ -15,6 +15,7 @@ use crate::h2request::{H2Request, Parts as H2Parts};
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
 use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION};
+use crate::stages::{LiveRate, Stages};
 use crate::tls::TlsConfigs;
 
 /// One invocation: the targets that run together.
@@ -61,6 +62,9 @@ pub struct TargetSpec {
     /// replicas (the first `total % replicas` send one more); overrides
     /// `requests_per_replica`. `goto load -n` uses it.
     pub total_requests: Option<u64>,
+    /// A load shape: the rate ramps through these stages (from `rate`, or
+    /// 0), and the run lasts at most their total.
+    pub stages: Option<Stages>,
     /// Speak HTTP/2 (h2c with prior knowledge for http URLs, ALPN h2 for
     /// https): each replica is then a stream, and replicas share connections.
     pub http2: bool,
@@ -95,6 +99,7 @@ impl Default for TargetSpec {
             verify_tls: false,
             track_headers: Vec::new(),
             total_requests: None,
+            stages: None,
             http2: false,
             streams_per_connection: MAX_STREAMS_PER_CONNECTION,
         }
@@ -173,9 +178,9 @@ impl TargetSpec {
         }
     }
 
-    /// True when the target asks for the open model (a positive rate).
+    /// True when the target asks for the open model (a positive rate, or stages).
     pub fn is_open(&self) -> bool {
-        self.rate.is_some_and(|r| r > 0.0)
+        self.rate.is_some_and(|r| r > 0.0) || self.stages.is_some()
     }
 
     /// Requests replica `index` sends, if limited by count.
@@ -216,6 +221,8 @@ pub(crate) struct PreparedTarget {
     /// Lower-case tracked names, as bytes for the parser and as strings for reports.
     pub tracked: Vec<Box<[u8]>>,
     pub tracked_names: Vec<String>,
+    /// The rate set while this run goes (open model only).
+    pub live_rate: LiveRate,
     /// The HTTP/2 request template, for an HTTP/2 target.
     pub h2: Option<H2Request>,
 }
@@ -267,6 +274,7 @@ impl PreparedTarget {
             tls,
             tracked,
             tracked_names,
+            live_rate: LiveRate::default(),
         })
     }
 }

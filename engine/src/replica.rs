@@ -52,7 +52,7 @@ impl Replica {
         start: Instant,
     ) -> Replica {
         let p = &target.prepared;
-        let schedule = Schedule::new(&p.spec, index, start);
+        let schedule = Schedule::new(&p.spec, index, start).follow(p.live_rate.clone());
         let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         let req = p.request.bytes().to_vec();
         let reader = ResponseReader::new(p.head_request);

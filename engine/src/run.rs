@@ -284,6 +284,20 @@ impl RunHandle {
         }
     }
 
+    /// Sets a running target's total rate (requests per second); each
+    /// replica follows it from its next request. Only an open-model target
+    /// (a rate or stages) can change; false for an unknown or closed-model
+    /// target, or a rate that is not positive and finite.
+    pub fn set_rate(&self, name: &str, rate: f64) -> bool {
+        let mut set = false;
+        for t in &self.shared.targets {
+            if t.spec.name == name && t.spec.is_open() {
+                set |= t.live_rate.set(rate);
+            }
+        }
+        set
+    }
+
     pub fn is_finished(&self) -> bool {
         self.shared.is_finished()
     }

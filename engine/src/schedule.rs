@@ -38,10 +38,12 @@
 //! of the target's duration: a request (or retry) that would be due at or
 //! after it ends the schedule instead.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::ErrorKind;
 use crate::plan::TargetSpec;
+use crate::stages::{LiveRate, Stages};
 
 /// Longest interval the open model schedules (a rate far below one request
 /// per day per replica is treated as one per day), so instants cannot overflow.
@@ -54,6 +56,14 @@ pub enum Pacer {
     Closed { delay: Duration, first: bool },
     /// Open model: requests are due every `interval`, whatever the server does.
     Open { next: Instant, interval: Duration },
+    /// Open model with a load shape: request `n` of the whole target is due
+    /// at `start + stages.time_of(n)`; this replica takes `n`, `n + step`, ...
+    Shaped {
+        start: Instant,
+        stages: Arc<Stages>,
+        n: u64,
+        step: u64,
+    },
 }
 
 impl Pacer {
@@ -65,6 +75,14 @@ impl Pacer {
     /// The pacer for replica `index` of `spec`, for requests that may start
     /// at `start`. Under a rate, replicas are staggered evenly over one interval.
     pub fn new(spec: &TargetSpec, index: u32, start: Instant) -> Pacer {
+        if let Some(stages) = &spec.stages {
+            return Pacer::Shaped {
+                start,
+                stages: Arc::new(stages.clone()),
+                n: u64::from(index),
+                step: u64::from(spec.replicas.max(1)),
+            };
+        }
         match spec.rate {
             Some(rate) if spec.is_open() => {
                 let replicas = f64::from(spec.replicas.max(1));
@@ -101,6 +119,17 @@ impl Pacer {
                 *next += *interval;
                 due
             }
+            Pacer::Shaped {
+                start,
+                stages,
+                n,
+                step,
+            } => {
+                // Past the shape's end: due at its end, which ends the schedule.
+                let at = stages.time_of(*n as f64).unwrap_or_else(|| stages.total());
+                *n += *step;
+                start.checked_add(at).unwrap_or(*start + MAX_INTERVAL)
+            }
         }
     }
 
@@ -108,7 +137,20 @@ impl Pacer {
     pub fn interval(&self) -> Option<Duration> {
         match self {
             Pacer::Open { interval, .. } => Some(*interval),
-            Pacer::Closed { .. } => None,
+            Pacer::Closed { .. } | Pacer::Shaped { .. } => None,
+        }
+    }
+
+    /// A fixed rate of `rate` in total from `now` on, for replica `index`
+    /// of `replicas` (staggered as at the start).
+    fn retarget(rate: f64, index: u32, replicas: u32, now: Instant) -> Pacer {
+        let replicas = f64::from(replicas.max(1));
+        let interval = Duration::try_from_secs_f64(replicas / rate)
+            .unwrap_or(MAX_INTERVAL)
+            .min(MAX_INTERVAL);
+        Pacer::Open {
+            next: now + interval.mul_f64(f64::from(index) / replicas),
+            interval,
         }
     }
 }
@@ -199,6 +241,11 @@ pub struct Schedule {
     retriable: Vec<u16>,
     open: bool,
     state: State,
+    /// A rate set while running, followed from the next request on.
+    live: Option<LiveRate>,
+    live_seen: f64,
+    index: u32,
+    replicas: u32,
 }
 
 impl Schedule {
@@ -207,17 +254,38 @@ impl Schedule {
     /// initial delay, and under a rate the pacing starts then too.
     pub fn new(spec: &TargetSpec, index: u32, start: Instant) -> Schedule {
         let begin = start.checked_add(spec.initial_delay).unwrap_or(start);
+        let mut end = spec.duration.and_then(|d| start.checked_add(d));
+        // A load shape lasts the sum of its stages (counted from `begin`).
+        if let Some(shape_end) = spec
+            .stages
+            .as_ref()
+            .and_then(|s| begin.checked_add(s.total()))
+        {
+            end = Some(end.map_or(shape_end, |e| e.min(shape_end)));
+        }
         Schedule {
             pacer: Pacer::new(spec, index, begin),
             remaining: spec.requests_for_replica(index),
             begin,
-            end: spec.duration.and_then(|d| start.checked_add(d)),
+            end,
             retries: spec.retries,
             retry_delay: spec.retry_delay,
             retriable: spec.retriable_status.clone(),
             open: spec.is_open(),
             state: State::Between { due: None },
+            live: None,
+            live_seen: 0.0,
+            index,
+            replicas: spec.replicas,
         }
+    }
+
+    /// Follows `live`: once a rate is set there, an open-model schedule
+    /// keeps that fixed rate from its next request on (a closed-model one
+    /// ignores it).
+    pub fn follow(mut self, live: LiveRate) -> Schedule {
+        self.live = Some(live);
+        self
     }
 
     /// True under a rate (the open model).
@@ -340,6 +408,13 @@ impl Schedule {
     /// Draws the next request's due instant from the pacer at `now`, or
     /// ends the schedule when the count is spent or it falls past the end.
     fn draw_next(&mut self, now: Instant) {
+        if let Some(live) = &self.live {
+            let rate = live.get();
+            if self.open && rate > 0.0 && rate != self.live_seen {
+                self.live_seen = rate;
+                self.pacer = Pacer::retarget(rate, self.index, self.replicas, now);
+            }
+        }
         let due = self.pacer.next(now);
         self.state = if self.remaining == Some(0) || self.end.is_some_and(|end| due >= end) {
             State::Done
@@ -367,5 +442,7 @@ impl Schedule {
     }
 }
 
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,8 @@
 //! solves exactly per linear segment, so no error accumulates over a run.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -175,6 +177,28 @@ impl fmt::Display for Stages {
             write!(f, "{}s:{}", s.duration.as_secs_f64(), s.rate)?;
         }
         Ok(())
+    }
+}
+
+/// A rate set while a target runs (`RunHandle::set_rate`), shared by the
+/// control side (which writes it rarely) and the target's schedules (which
+/// read it once per request: a relaxed load of a line nobody else writes).
+#[derive(Debug, Clone, Default)]
+pub struct LiveRate(Arc<AtomicU64>);
+
+impl LiveRate {
+    /// Sets the total requests per second; must be positive and finite.
+    pub fn set(&self, rate: f64) -> bool {
+        if !(rate.is_finite() && rate > 0.0) {
+            return false;
+        }
+        self.0.store(rate.to_bits(), Ordering::Relaxed);
+        true
+    }
+
+    /// The rate set, if any (0 when never set).
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
     }
 }
 

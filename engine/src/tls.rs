@@ -3,12 +3,12 @@
 //! server name used for SNI and verification. The record I/O itself lives in
 //! [`crate::conn`].
 
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -200,9 +200,11 @@ fn ca_files(path: &Path) -> Result<Vec<PathBuf>, PlanError> {
 }
 
 fn read_pem_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, PlanError> {
-    let cannot = |e: std::io::Error| PlanError::Tls(format!("cannot read {}: {e}", file.display()));
-    let f = std::fs::File::open(file).map_err(cannot)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(f))
+    let cannot = |e: rustls::pki_types::pem::Error| {
+        PlanError::Tls(format!("cannot read {}: {e}", file.display()))
+    };
+    let certs: Vec<_> = CertificateDer::pem_file_iter(file)
+        .map_err(cannot)?
         .collect::<Result<_, _>>()
         .map_err(cannot)?;
     if certs.is_empty() {

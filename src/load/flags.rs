@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::{Bytes, TargetSpec, Threshold, MAX_STREAMS_PER_CONNECTION};
+use goto_engine::{Bytes, Stages, TargetSpec, Threshold, MAX_STREAMS_PER_CONNECTION};
 
 use super::duration::parse_duration;
 
@@ -27,6 +27,11 @@ pub struct LoadArgs {
     /// Open model: total requests per second, sent on schedule; latency counts from the schedule.
     #[arg(short = 'r', long)]
     pub rate: Option<f64>,
+    /// Load shape: DURATION:RATE stages, e.g. 30s:1000,1m:5000,30s:0; each
+    /// ramps linearly from the previous rate (-r, or 0) to its own; the run
+    /// lasts their sum.
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
     /// HTTP method.
     #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,
@@ -147,10 +152,23 @@ pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
         None => connections,
     };
-    let duration = match (args.duration, args.requests) {
-        (Some(d), _) => Some(d),
-        (None, None) => Some(DEFAULT_DURATION),
-        (None, Some(_)) => None,
+    let stages = match &args.stages {
+        Some(text) => {
+            if args.duration.is_some() {
+                return Err("--stages sets the run's duration (their sum); drop -d".into());
+            }
+            Some(
+                Stages::parse(text, args.rate.unwrap_or(0.0), parse_duration)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        None => None,
+    };
+    let duration = match (args.duration, args.requests, &stages) {
+        (_, _, Some(s)) => Some(s.total()),
+        (Some(d), _, None) => Some(d),
+        (None, None, None) => Some(DEFAULT_DURATION),
+        (None, Some(_), None) => None,
     };
     let spec = TargetSpec {
         name: "load".into(),
@@ -169,6 +187,7 @@ pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
         idle_timeout: Duration::ZERO,
         verify_tls: !args.insecure,
         track_headers,
+        stages,
         http2: args.http2,
         streams_per_connection: streams,
         ..TargetSpec::default()

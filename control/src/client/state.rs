@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use goto_engine::{Engine, EngineConfig, Plan, RunHandle, TargetStats, TlsConfig};
+use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig};
 use parking_lot::Mutex;
 
 use super::results::TargetMeta;
@@ -84,6 +84,9 @@ pub struct Client {
     pub inner: Mutex<Inner>,
     engine: Mutex<Option<Arc<Engine>>>,
     tls: TlsConfig,
+    /// `--cores` and `--io-driver` of the server, for the engine.
+    cores: Option<usize>,
+    io_driver: IoDriverChoice,
 }
 
 pub struct Inner {
@@ -121,6 +124,8 @@ impl Client {
                 next_id: 1,
             }),
             engine: Mutex::new(None),
+            cores: None,
+            io_driver: IoDriverChoice::Auto,
             tls: TlsConfig {
                 extra_roots: if has_certs {
                     vec![certs.to_path_buf()]
@@ -130,6 +135,13 @@ impl Client {
                 use_system_roots: true,
             },
         }
+    }
+
+    /// Sizes the engine (started on first use) as the server was told.
+    pub fn with_engine(mut self, cores: Option<usize>, io_driver: IoDriverChoice) -> Client {
+        self.cores = cores;
+        self.io_driver = io_driver;
+        self
     }
 
     /// Roots for https: the system's plus `--certs`.
@@ -145,7 +157,8 @@ impl Client {
         }
         let e = Engine::start(EngineConfig {
             tls: self.tls.clone(),
-            ..EngineConfig::default()
+            cores: self.cores,
+            io_driver: self.io_driver,
         })
         .map_err(|e| ApiError::Unavailable(format!("cannot start the load engine: {e}")))?;
         tracing::info!(cores = e.cores(), driver = %e.io_driver(), "load engine started");

@@ -237,6 +237,7 @@ impl Target {
             verify_tls: input.verify_tls.unwrap_or(false),
             track_headers: Vec::new(),
             total_requests: None,
+            stages: None,
             ..TargetSpec::default()
         };
         spec.validate()

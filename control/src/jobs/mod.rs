@@ -4,6 +4,7 @@
 //! another job (`outputTrigger`, with marker values) and its end can start one
 //! (`finishTrigger`). Peers report job results to the registry's locker.
 
+pub mod routes;
 mod run;
 pub mod spec;
 
@@ -16,9 +17,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::admin::{self, Admin};
-use crate::body::{json, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 use crate::App;
 use spec::{JobInput, JobSpec};
 
@@ -248,10 +247,7 @@ impl Jobs {
 
     fn resolve(&self, names: &str) -> Result<Vec<String>, ApiError> {
         let st = self.inner.lock();
-        let ids = admin::list(names);
-        if ids.is_empty() {
-            return Err(ApiError::bad("no job ids given"));
-        }
+        let ids = crate::api::names(names, "job ids")?;
         for id in &ids {
             if !st.contains_key(id) {
                 return Err(ApiError::NotFound(format!("unknown job {id:?}")));
@@ -298,6 +294,34 @@ impl Jobs {
         out.into()
     }
 
+    /// Every job's results by run.
+    fn all_results(&self) -> serde_json::Value {
+        let st = self.inner.lock();
+        let all: BTreeMap<&String, BTreeMap<String, Vec<JobResult>>> =
+            st.iter().map(|(id, j)| (id, Jobs::results_of(j))).collect();
+        serde_json::to_value(all).unwrap_or_default()
+    }
+
+    /// One job's results by run; `None` for an unknown job.
+    fn job_results(&self, id: &str) -> Option<serde_json::Value> {
+        let st = self.inner.lock();
+        st.get(id)
+            .and_then(|j| serde_json::to_value(Jobs::results_of(j)).ok())
+    }
+
+    /// Starts a run of each job; "id (run n)" for each.
+    fn run_jobs(&self, app: &Arc<App>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+        if ids.is_empty() {
+            return Err(ApiError::bad("no jobs to run"));
+        }
+        let mut started = Vec::with_capacity(ids.len());
+        for id in ids {
+            let n = self.start_run(app, &id, BTreeMap::new(), 0)?;
+            started.push(format!("{id} (run {n})"));
+        }
+        Ok(started)
+    }
+
     fn results_of(j: &JobEntry) -> BTreeMap<String, Vec<JobResult>> {
         j.runs
             .iter()
@@ -322,75 +346,4 @@ fn trim_runs(j: &mut JobEntry) {
             None => break,
         }
     }
-}
-
-/// Routes `/jobs/...`; `None` if not ours.
-pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let ["jobs", rest @ ..] = a.segs else {
-        return None;
-    };
-    let jobs = &a.app.jobs;
-    Some(match rest {
-        ["add"] if a.is_mutation() => (|| {
-            let input: JobInput = a.json()?;
-            let line = serde_json::to_string(&input).unwrap_or_default();
-            let (_, run) = jobs.add(a.app, input).map_err(ApiError::BadRequest)?;
-            Ok(ok(match run {
-                Some(n) => format!("Added job: {line} (auto run {n} started)"),
-                None => format!("Added job: {line}"),
-            }))
-        })(),
-        ["clear"] if a.is_mutation() => {
-            jobs.remove(&jobs.all_ids());
-            Ok(ok("Jobs cleared"))
-        }
-        ["run", "all"] if a.is_mutation() => run_jobs(a, jobs.all_ids()),
-        ["stop", "all"] if a.is_mutation() => {
-            jobs.stop(&jobs.all_ids());
-            Ok(ok("All jobs stopped"))
-        }
-        [] | ["list"] if a.is_get() => Ok(json(&jobs.listing())),
-        ["results"] if a.is_get() => {
-            let st = jobs.inner.lock();
-            let all: BTreeMap<&String, BTreeMap<String, Vec<JobResult>>> =
-                st.iter().map(|(id, j)| (id, Jobs::results_of(j))).collect();
-            Ok(json(&all))
-        }
-        [id, "results"] if a.is_get() => {
-            let st = jobs.inner.lock();
-            match st.get(*id) {
-                Some(j) => Ok(json(&Jobs::results_of(j))),
-                None => Err(ApiError::NotFound(format!("unknown job {id:?}"))),
-            }
-        }
-        [names, action @ ("remove" | "run" | "stop")] if a.is_mutation() => {
-            match jobs.resolve(names) {
-                Err(e) => Err(e),
-                Ok(ids) => match *action {
-                    "remove" => {
-                        jobs.remove(&ids);
-                        Ok(ok(format!("Jobs removed: {}", ids.join(","))))
-                    }
-                    "stop" => {
-                        jobs.stop(&ids);
-                        Ok(ok(format!("Jobs stopped: {}", ids.join(","))))
-                    }
-                    _ => run_jobs(a, ids),
-                },
-            }
-        }
-        _ => return None,
-    })
-}
-
-fn run_jobs(a: &Admin<'_>, ids: Vec<String>) -> ApiResult {
-    if ids.is_empty() {
-        return Err(ApiError::bad("no jobs to run"));
-    }
-    let mut started = Vec::with_capacity(ids.len());
-    for id in ids {
-        let n = a.app.jobs.start_run(a.app, &id, BTreeMap::new(), 0)?;
-        started.push(format!("{id} (run {n})"));
-    }
-    Ok(ok(format!("Jobs started: {}", started.join(", "))))
 }

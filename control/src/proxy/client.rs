@@ -38,6 +38,28 @@ pub fn new_client(tls: &Arc<ClientConfig>) -> HttpClient {
         .build(https)
 }
 
+/// The two pooled clients: one verifying https certificates (system roots
+/// and `--certs`; `Err` says why it could not be built), one not.
+#[derive(Clone)]
+pub struct Outbound {
+    pub insecure: HttpClient,
+    pub verifying: Result<HttpClient, String>,
+}
+
+impl Outbound {
+    /// The client for a call: verifying or not; an error when verification
+    /// is asked for and no roots could be loaded.
+    pub fn pick(&self, verify: bool) -> Result<&HttpClient, String> {
+        if verify {
+            self.verifying
+                .as_ref()
+                .map_err(|e| format!("cannot verify TLS: {e}"))
+        } else {
+            Ok(&self.insecure)
+        }
+    }
+}
+
 /// An error and its causes on one line (`client error (Connect): tcp connect
 /// error: Connection refused`): hyper's top-level message alone says little.
 pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {

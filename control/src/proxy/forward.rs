@@ -16,10 +16,8 @@ use hyper::body::Incoming;
 
 use super::client::{error_text, strip_hop_by_hop, HttpClient};
 use super::target::{Matched, Target};
-use crate::body::{text, Body, BoxError};
-use crate::port::PortState;
-use crate::responder::runtime::InBody;
-use crate::App;
+use super::Proxy;
+use crate::body::{text, Body, BoxError, InBody};
 
 /// Largest request body copied to several replicas (it must be held in memory).
 pub const REPLICA_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -67,8 +65,7 @@ fn client_body(b: InBody) -> Body {
 /// Forwards a matched request; answers the upstream's status, headers and
 /// (streamed) body, or 502 with the reason. The caller adds this hop's headers.
 pub async fn forward(
-    app: &Arc<App>,
-    port: &Arc<PortState>,
+    proxy: &Arc<Proxy>,
     target: Arc<Target>,
     m: Matched,
     parts: &Parts,
@@ -84,9 +81,9 @@ pub async fn forward(
     apply_header_edits(&target, &m, &mut headers);
     let name = &target.spec.name;
     let result = if target.replicas <= 1 {
-        port.proxy.invoked(name, 1);
+        proxy.invoked(name, 1);
         let r = send(
-            app.outbound(target.spec.verify_tls),
+            proxy.out.pick(target.spec.verify_tls),
             parts.method.clone(),
             &target.origin,
             &path,
@@ -94,8 +91,7 @@ pub async fn forward(
             client_body(body),
         )
         .await;
-        port.proxy
-            .answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
+        proxy.answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
         r
     } else {
         let bytes = match body {
@@ -113,16 +109,7 @@ pub async fn forward(
                 }
             },
         };
-        fan_out(
-            app,
-            port,
-            &target,
-            parts.method.clone(),
-            &path,
-            headers,
-            bytes,
-        )
-        .await
+        fan_out(proxy, &target, parts.method.clone(), &path, headers, bytes).await
     };
     match result {
         Ok(resp) => {
@@ -146,8 +133,7 @@ pub async fn forward(
 
 /// Sends `replicas` copies in parallel; the first answer is returned.
 async fn fan_out(
-    app: &Arc<App>,
-    port: &Arc<PortState>,
+    proxy: &Arc<Proxy>,
     target: &Arc<Target>,
     method: Method,
     path: &str,
@@ -157,11 +143,11 @@ async fn fan_out(
     let n = target.replicas as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
     let won = Arc::new(AtomicBool::new(false));
-    port.proxy.invoked(&target.spec.name, n as u64);
+    proxy.invoked(&target.spec.name, n as u64);
     for _ in 0..n {
-        let (client, port, target, won, tx) = (
-            app.outbound(target.spec.verify_tls).cloned(),
-            port.clone(),
+        let (client, proxy, target, won, tx) = (
+            proxy.out.pick(target.spec.verify_tls).cloned(),
+            proxy.clone(),
             target.clone(),
             won.clone(),
             tx.clone(),
@@ -182,7 +168,7 @@ async fn fan_out(
                 Body::from_bytes(body),
             )
             .await;
-            port.proxy.answered(
+            proxy.answered(
                 &target.spec.name,
                 r.as_ref().ok().map(|r| r.status().as_u16()),
             );

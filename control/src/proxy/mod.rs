@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod forward;
+pub mod routes;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -19,9 +20,8 @@ use http_body_util::BodyExt;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
-use crate::admin::{self, Admin};
-use crate::body::{json, ok};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
+use client::Outbound;
 use target::{Hit, Matched, Target, TargetSpec};
 
 type Counter = BTreeMap<String, u64>;
@@ -92,15 +92,128 @@ impl ProxyCounts {
 }
 
 /// Per-port proxy state.
-#[derive(Default)]
 pub struct Proxy {
     /// True while some target is enabled: the runtime path's only check otherwise.
     active: AtomicBool,
     targets: RwLock<Vec<Arc<Target>>>,
     counts: Mutex<ProxyCounts>,
+    out: Outbound,
+}
+
+/// What a target name can be told to do.
+#[derive(Debug, Clone, Copy)]
+pub enum TargetAction {
+    Remove,
+    Enable,
+    Disable,
 }
 
 impl Proxy {
+    pub fn new(out: Outbound) -> Proxy {
+        Proxy {
+            active: AtomicBool::new(false),
+            targets: RwLock::new(Vec::new()),
+            counts: Mutex::new(ProxyCounts::default()),
+            out,
+        }
+    }
+
+    /// The outbound clients upstream calls go through.
+    pub fn outbound(&self) -> &Outbound {
+        &self.out
+    }
+
+    /// Adds (or replaces, by name) a target, validated completely first;
+    /// returns its JSON echo.
+    pub fn add(&self, spec: TargetSpec) -> Result<String, ApiError> {
+        let target = Arc::new(Target::new(spec).map_err(ApiError::BadRequest)?);
+        let line = serde_json::to_string(&target.spec).unwrap_or_default();
+        let mut list = self.targets.write();
+        match list.iter().position(|t| t.spec.name == target.spec.name) {
+            Some(i) => list[i] = target,
+            None => list.push(target),
+        }
+        self.refresh_active(&list);
+        Ok(line)
+    }
+
+    pub fn clear(&self) {
+        let mut t = self.targets.write();
+        t.clear();
+        self.refresh_active(&t);
+    }
+
+    /// Every target's spec with its `enabled` flag.
+    pub fn views(&self) -> Vec<serde_json::Value> {
+        self.targets.read().iter().map(|t| view(t)).collect()
+    }
+
+    /// Removes, enables or disables a target; an unknown name is an error.
+    pub fn act(&self, name: &str, action: TargetAction) -> Result<(), ApiError> {
+        let mut list = self.targets.write();
+        let i = list
+            .iter()
+            .position(|t| t.spec.name == name)
+            .ok_or_else(|| ApiError::bad(format!("unknown proxy target {name:?}")))?;
+        match action {
+            TargetAction::Remove => {
+                list.remove(i);
+            }
+            TargetAction::Enable => list[i].enabled.store(true, Ordering::Relaxed),
+            TargetAction::Disable => list[i].enabled.store(false, Ordering::Relaxed),
+        }
+        self.refresh_active(&list);
+        Ok(())
+    }
+
+    pub fn counts_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.counts.lock()).unwrap_or_default()
+    }
+
+    pub fn clear_counts(&self) {
+        *self.counts.lock() = ProxyCounts::default();
+    }
+
+    /// Sends one request to each target (its URL with `replaceURI` and
+    /// additions, no captures); one outcome line per target.
+    pub async fn invoke(&self, targets: Vec<Arc<Target>>) -> Vec<String> {
+        let mut outcomes = Vec::with_capacity(targets.len());
+        for t in targets {
+            let m = Matched {
+                captures: Vec::new(),
+                rest: String::new(),
+                hits: Vec::new(),
+            };
+            let path = t.upstream_path("/", None, &m);
+            let mut headers = HeaderMap::new();
+            forward::apply_header_edits(&t, &m, &mut headers);
+            self.invoked(&t.spec.name, 1);
+            let r = forward::send(
+                self.out.pick(t.spec.verify_tls),
+                http::Method::GET,
+                &t.origin,
+                &path,
+                headers,
+                crate::body::Body::empty(),
+            )
+            .await;
+            match r {
+                Ok(resp) => {
+                    let status = resp.status();
+                    self.answered(&t.spec.name, Some(status.as_u16()));
+                    // Drain so the pooled connection can be reused.
+                    let _ = resp.into_body().collect().await;
+                    outcomes.push(format!("{} -> {status}", t.spec.name));
+                }
+                Err(e) => {
+                    self.answered(&t.spec.name, None);
+                    outcomes.push(format!("{} -> error: {e}", t.spec.name));
+                }
+            }
+        }
+        outcomes
+    }
+
     #[inline]
     pub fn active(&self) -> bool {
         self.active.load(Ordering::Relaxed)
@@ -157,11 +270,8 @@ impl Proxy {
     }
 
     /// Looks up named targets; every name must exist.
-    fn named(&self, names: &str) -> Result<Vec<Arc<Target>>, ApiError> {
-        let list = admin::list(names);
-        if list.is_empty() {
-            return Err(ApiError::bad("no target names given"));
-        }
+    pub fn named(&self, names: &str) -> Result<Vec<Arc<Target>>, ApiError> {
+        let list = crate::api::names(names, "target names")?;
         let targets = self.targets.read();
         list.iter()
             .map(|n| {
@@ -181,142 +291,4 @@ fn view(t: &Target) -> serde_json::Value {
         o.insert("enabled".into(), t.is_enabled().into());
     }
     v
-}
-
-/// Routes `/request/proxy/...`; `None` if not ours.
-pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let ["request", "proxy", rest @ ..] = a.segs else {
-        return None;
-    };
-    let p = &a.port.proxy;
-    Some(match rest {
-        ["targets", "add"] if a.is_mutation() => add(a),
-        ["targets", "clear"] if a.is_mutation() => {
-            let mut t = p.targets.write();
-            t.clear();
-            p.refresh_active(&t);
-            Ok(ok("Proxy targets cleared"))
-        }
-        ["targets"] | ["targets", "list"] if a.is_get() => {
-            let t = p.targets.read();
-            Ok(json(&t.iter().map(|t| view(t)).collect::<Vec<_>>()))
-        }
-        ["targets", names, "invoke"] | ["targets", "invoke", names] if a.is_mutation() => {
-            match p.named(names) {
-                Ok(targets) => Ok(invoke(a, targets).await),
-                Err(e) => Err(e),
-            }
-        }
-        ["targets", name, action @ ("remove" | "enable" | "disable")] if a.is_mutation() => {
-            let mut list = p.targets.write();
-            match list.iter().position(|t| t.spec.name == *name) {
-                None => Err(ApiError::bad(format!("unknown proxy target {name:?}"))),
-                Some(i) => {
-                    let msg = match *action {
-                        "remove" => {
-                            list.remove(i);
-                            format!("Proxy target {name} removed")
-                        }
-                        "enable" => {
-                            list[i].enabled.store(true, Ordering::Relaxed);
-                            format!("Proxy target {name} enabled")
-                        }
-                        _ => {
-                            list[i].enabled.store(false, Ordering::Relaxed);
-                            format!("Proxy target {name} disabled")
-                        }
-                    };
-                    p.refresh_active(&list);
-                    Ok(ok(msg))
-                }
-            }
-        }
-        ["counts"] if a.is_get() => Ok(json(&*p.counts.lock())),
-        ["counts", "clear"] if a.is_mutation() => {
-            *p.counts.lock() = ProxyCounts::default();
-            Ok(ok("Proxy counts cleared"))
-        }
-        _ => return None,
-    })
-}
-
-/// The JSON body, also accepting the seed's multi-line curl form, whose
-/// shell line continuations (`\` + newline) arrive inside the body. A valid
-/// JSON document never holds a backslash before a raw newline, so removing
-/// those pairs cannot change one.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(a: &Admin<'_>) -> Result<T, ApiError> {
-    match a.json() {
-        Err(e) if a.body.windows(2).any(|w| w == b"\\\n" || w == b"\\\r") => {
-            let mut cleaned = Vec::with_capacity(a.body.len());
-            let mut i = 0;
-            while i < a.body.len() {
-                let rest = &a.body[i..];
-                if rest.starts_with(b"\\\r\n") {
-                    i += 3;
-                } else if rest.starts_with(b"\\\n") {
-                    i += 2;
-                } else {
-                    cleaned.push(a.body[i]);
-                    i += 1;
-                }
-            }
-            serde_json::from_slice(&cleaned).map_err(|_| e)
-        }
-        r => r,
-    }
-}
-
-/// Adds (or replaces, by name) a target; validated completely before any state changes.
-fn add(a: &Admin<'_>) -> ApiResult {
-    let spec: TargetSpec = json_body(a)?;
-    let target = Arc::new(Target::new(spec).map_err(ApiError::BadRequest)?);
-    let line = serde_json::to_string(&target.spec).unwrap_or_default();
-    let p = &a.port.proxy;
-    let mut list = p.targets.write();
-    match list.iter().position(|t| t.spec.name == target.spec.name) {
-        Some(i) => list[i] = target,
-        None => list.push(target),
-    }
-    p.refresh_active(&list);
-    Ok(ok(format!("Added proxy target: {line}")))
-}
-
-/// Sends one request to each target (its URL with `replaceURI` and additions,
-/// no captures) and reports the outcomes on one line.
-async fn invoke(a: &Admin<'_>, targets: Vec<Arc<Target>>) -> http::Response<crate::body::Body> {
-    let mut outcomes = Vec::with_capacity(targets.len());
-    for t in targets {
-        let m = Matched {
-            captures: Vec::new(),
-            rest: String::new(),
-            hits: Vec::new(),
-        };
-        let path = t.upstream_path("/", None, &m);
-        let mut headers = HeaderMap::new();
-        forward::apply_header_edits(&t, &m, &mut headers);
-        a.port.proxy.invoked(&t.spec.name, 1);
-        let r = forward::send(
-            a.app.outbound(t.spec.verify_tls),
-            http::Method::GET,
-            &t.origin,
-            &path,
-            headers,
-            crate::body::Body::empty(),
-        )
-        .await;
-        match r {
-            Ok(resp) => {
-                let status = resp.status();
-                a.port.proxy.answered(&t.spec.name, Some(status.as_u16()));
-                // Drain so the pooled connection can be reused.
-                let _ = resp.into_body().collect().await;
-                outcomes.push(format!("{} -> {status}", t.spec.name));
-            }
-            Err(e) => {
-                a.port.proxy.answered(&t.spec.name, None);
-                outcomes.push(format!("{} -> error: {e}", t.spec.name));
-            }
-        }
-    }
-    ok(format!("Proxy targets invoked: {}", outcomes.join("; ")))
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use crate::admin::percent_decode;
+use crate::api::percent_decode;
 
 /// Largest fan-out of one request.
 pub const MAX_REPLICAS: u32 = 32;

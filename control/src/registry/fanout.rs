@@ -88,7 +88,7 @@ async fn run_one(app: &Arc<App>, addr: &str, steps: &[Step]) -> Outcome {
     for s in steps {
         let url = format!("http://{addr}{}", s.path);
         let r = call(
-            &app.proxy_client,
+            &app.out.insecure,
             s.method.clone(),
             &url,
             s.body.clone(),

@@ -9,7 +9,6 @@ use serde_json::{Map, Value};
 
 use super::call::seg;
 use super::fanout::{push, Step};
-use crate::admin;
 use crate::body::ok;
 use crate::client::target::Target;
 use crate::error::{ApiError, ApiResult};
@@ -122,7 +121,7 @@ pub(super) async fn add_target(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiR
 }
 
 pub(super) async fn remove_targets(app: &Arc<App>, peer: &str, names: &str) -> ApiResult {
-    let list = admin::list(names);
+    let list = crate::api::list(names);
     if list.is_empty() {
         return Err(ApiError::bad("no target names given"));
     }
@@ -180,10 +179,7 @@ pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>)
                 .map(|(n, _)| n)
                 .collect(),
             (Some(c), Some(names)) => {
-                let list = admin::list(names);
-                if list.is_empty() {
-                    return Err(ApiError::bad("no job ids given"));
-                }
+                let list = crate::api::names(names, "job ids")?;
                 remove(&mut c.jobs, &list, "job")?;
                 list
             }

@@ -9,10 +9,10 @@ use goto_engine::Histogram;
 use serde_json::{Map, Value};
 
 use super::CLIENT_KEY;
-use crate::admin::Admin;
 use crate::body::json;
 use crate::client::results::histogram_summary;
 use crate::histcodec;
+use crate::App;
 
 /// Running sum of result documents.
 #[derive(Default)]
@@ -183,13 +183,10 @@ fn pick(acc: &mut Map<String, Value>, v: &Value, better: fn(&str, &str) -> bool)
 }
 
 /// `{label: summed results}`, or per target with `?detailed=Y`.
-pub(super) fn summed_results(a: &Admin<'_>) -> http::Response<crate::body::Body> {
-    let detailed = a
-        .query_param("detailed")
-        .is_some_and(|v| matches!(v.as_str(), "Y" | "y" | "true" | "1"));
+pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate::body::Body> {
     // Copied out so that decoding and merging run without the lock.
     let reports: BTreeMap<String, Vec<(String, String)>> = {
-        let st = a.app.registry.inner.lock();
+        let st = app.registry.inner.lock();
         st.lockers
             .by_label
             .iter()

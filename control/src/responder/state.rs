@@ -102,6 +102,75 @@ impl Responder {
         }
     }
 
+    /// Forces `status` for the next `times` requests (forever without);
+    /// 0 clears it.
+    pub fn force(&mut self, status: u16, times: Option<u32>) {
+        self.forced = (status != 0).then_some(Forced {
+            status,
+            times,
+            remaining: times,
+        });
+    }
+
+    pub fn clear_status_counts(&mut self) {
+        self.counts_requested.clear();
+        self.counts_response.clear();
+    }
+
+    /// Delays every response (zero clears it).
+    pub fn set_delay(&mut self, d: Duration) {
+        self.delay = (!d.is_zero()).then_some(d);
+    }
+
+    /// Sends `name: value` on every response (replacing an earlier value).
+    pub fn add_header(&mut self, name: HeaderName, value: HeaderValue) {
+        let mut list = (*self.headers).clone();
+        list.retain(|(k, _)| *k != name);
+        list.push((name, value));
+        self.headers = Arc::new(list);
+    }
+
+    /// Stops sending a header; false if it was not configured.
+    pub fn remove_header(&mut self, name: &str) -> bool {
+        let mut list = (*self.headers).clone();
+        let before = list.len();
+        list.retain(|(k, _)| !k.as_str().eq_ignore_ascii_case(name));
+        let removed = list.len() != before;
+        self.headers = Arc::new(list);
+        removed
+    }
+
+    pub fn clear_headers(&mut self) {
+        self.headers = Arc::new(Vec::new());
+    }
+
+    /// The configured response headers, by name.
+    pub fn header_view(&self) -> BTreeMap<&str, &str> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")))
+            .collect()
+    }
+
+    /// Makes `uri` bypass forced status and delay.
+    pub fn add_bypass(&mut self, uri: String) {
+        if !self.bypass_uris.contains(&uri) {
+            self.bypass_uris.push(uri);
+        }
+    }
+
+    /// False if `uri` was not a bypass URI.
+    pub fn remove_bypass(&mut self, uri: &str) -> bool {
+        let before = self.bypass_uris.len();
+        self.bypass_uris.retain(|x| x != uri);
+        self.bypass_uris.len() != before
+    }
+
+    pub fn clear_bypass(&mut self) {
+        self.bypass_uris.clear();
+        self.bypass_counts.clear();
+    }
+
     pub fn count_response(&mut self, status: u16) {
         *self.counts_response.entry(status).or_default() += 1;
     }

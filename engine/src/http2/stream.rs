@@ -47,7 +47,8 @@ impl Stream {
         index: u32,
         start: Instant,
     ) -> Stream {
-        let schedule = Schedule::new(&target.prepared.spec, index, start);
+        let schedule = Schedule::new(&target.prepared.spec, index, start)
+            .follow(target.prepared.live_rate.clone());
         let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         Stream {
             run,

@@ -16,13 +16,13 @@ use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::admin::{self, Admin};
-use crate::body::{json, ok, Body};
-use crate::error::{ApiError, ApiResult};
-use crate::port::PortState;
+pub mod routes;
+
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::proxy::client::Outbound;
 use crate::proxy::forward::send;
 use crate::proxy::target::{parse_http_url, valid_name, Pairs};
-use crate::App;
 
 fn yes() -> bool {
     true
@@ -139,13 +139,123 @@ struct State {
 }
 
 /// Per-port triggers.
-#[derive(Default)]
 pub struct Triggers {
     active: AtomicBool,
-    inner: Mutex<State>,
+    /// Shared with the background calls, which count their outcomes.
+    inner: Arc<Mutex<State>>,
+    out: Outbound,
+}
+
+/// What a trigger name can be told to do.
+#[derive(Debug, Clone, Copy)]
+pub enum TriggerAction {
+    Remove,
+    Enable,
+    Disable,
 }
 
 impl Triggers {
+    pub fn new(out: Outbound) -> Triggers {
+        Triggers {
+            active: AtomicBool::new(false),
+            inner: Arc::new(Mutex::new(State::default())),
+            out,
+        }
+    }
+
+    /// Adds (or replaces, by name) a trigger; returns its JSON echo.
+    pub fn add(&self, spec: TriggerSpec) -> Result<String, ApiError> {
+        let t = Arc::new(Trigger::new(spec).map_err(ApiError::BadRequest)?);
+        let line = serde_json::to_string(&t.spec).unwrap_or_default();
+        let mut st = self.inner.lock();
+        match st.targets.iter().position(|x| x.spec.name == t.spec.name) {
+            Some(i) => st.targets[i] = t,
+            None => st.targets.push(t),
+        }
+        self.refresh_active(&st);
+        Ok(line)
+    }
+
+    pub fn clear(&self) {
+        let mut st = self.inner.lock();
+        *st = State::default();
+        self.refresh_active(&st);
+    }
+
+    pub fn clear_counts(&self) {
+        self.inner.lock().counts.clear();
+    }
+
+    /// Every trigger's spec with its `enabled` flag.
+    pub fn views(&self) -> Vec<serde_json::Value> {
+        let st = self.inner.lock();
+        st.targets
+            .iter()
+            .map(|t| {
+                let mut v = serde_json::to_value(&t.spec).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("enabled".into(), t.enabled.load(Ordering::Relaxed).into());
+                }
+                v
+            })
+            .collect()
+    }
+
+    pub fn counts_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.inner.lock().counts).unwrap_or_default()
+    }
+
+    /// Removes, enables or disables a trigger; an unknown name is an error.
+    pub fn act(&self, name: &str, action: TriggerAction) -> Result<(), ApiError> {
+        let mut st = self.inner.lock();
+        let i = st
+            .targets
+            .iter()
+            .position(|t| t.spec.name == name)
+            .ok_or_else(|| ApiError::bad(format!("unknown trigger {name:?}")))?;
+        match action {
+            TriggerAction::Remove => {
+                st.targets.remove(i);
+                st.counts.remove(name);
+            }
+            TriggerAction::Enable => st.targets[i].enabled.store(true, Ordering::Relaxed),
+            TriggerAction::Disable => st.targets[i].enabled.store(false, Ordering::Relaxed),
+        }
+        self.refresh_active(&st);
+        Ok(())
+    }
+
+    /// Calls the named triggers now, one after the other; one outcome line each.
+    pub async fn invoke(&self, names: &str) -> Result<Vec<String>, ApiError> {
+        let targets = {
+            let st = self.inner.lock();
+            crate::api::names(names, "trigger names")?
+                .iter()
+                .map(|n| {
+                    st.targets
+                        .iter()
+                        .find(|t| t.spec.name == *n)
+                        .cloned()
+                        .ok_or_else(|| ApiError::bad(format!("unknown trigger {n:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut outcomes = Vec::with_capacity(targets.len());
+        for t in targets {
+            self.inner
+                .lock()
+                .counts
+                .entry(t.spec.name.clone())
+                .or_default()
+                .trigger_count += 1;
+            match call(&self.out, &self.inner, &t).await {
+                Ok(s) => outcomes.push(format!("{} -> {s}", t.spec.name)),
+                Err(e) => outcomes.push(format!("{} -> error: {e}", t.spec.name)),
+            }
+        }
+        Ok(outcomes)
+    }
+
     #[inline]
     pub fn active(&self) -> bool {
         self.active.load(Ordering::Relaxed)
@@ -159,7 +269,7 @@ impl Triggers {
     }
 
     /// Calls, in the background, every enabled trigger watching `status`.
-    pub fn fire(&self, app: &Arc<App>, port: &Arc<PortState>, status: u16) {
+    pub fn fire(&self, status: u16) {
         let hits: Vec<Arc<Trigger>> = {
             let mut st = self.inner.lock();
             let hits: Vec<Arc<Trigger>> = st
@@ -177,16 +287,18 @@ impl Triggers {
             hits
         };
         for t in hits {
-            let (app, port) = (app.clone(), port.clone());
+            let (out, inner) = (self.out.clone(), self.inner.clone());
             tokio::spawn(async move {
                 // The outcome is counted inside `call`.
-                let _ = call(&app, &port, &t).await;
+                let _ = call(&out, &inner, &t).await;
             });
         }
     }
+}
 
-    fn record(&self, name: &str, result: &Result<u16, String>) {
-        let mut st = self.inner.lock();
+impl State {
+    fn record(&mut self, name: &str, result: &Result<u16, String>) {
+        let st = self;
         // Only for triggers still configured: a removed one's counts are gone.
         if st.targets.iter().any(|t| t.spec.name == name) {
             let c = st.counts.entry(name.to_string()).or_default();
@@ -199,14 +311,14 @@ impl Triggers {
 }
 
 /// One trigger call; counts the outcome.
-async fn call(app: &Arc<App>, port: &Arc<PortState>, t: &Trigger) -> Result<u16, String> {
+async fn call(out: &Outbound, state: &Mutex<State>, t: &Trigger) -> Result<u16, String> {
     let path = if t.spec.send_id {
         format!("{}?x-request-id={}", t.path, uuid::Uuid::new_v4())
     } else {
         t.path.clone()
     };
     let r = send(
-        app.outbound(t.spec.verify_tls),
+        out.pick(t.spec.verify_tls),
         t.method.clone(),
         &t.origin,
         &path,
@@ -223,117 +335,6 @@ async fn call(app: &Arc<App>, port: &Arc<PortState>, t: &Trigger) -> Result<u16,
         }
         Err(e) => Err(e),
     };
-    port.triggers.record(&t.spec.name, &result);
+    state.lock().record(&t.spec.name, &result);
     result
-}
-
-/// Routes `/response/trigger/...`; `None` if not ours.
-pub async fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let ["response", "trigger", rest @ ..] = a.segs else {
-        return None;
-    };
-    let tr = &a.port.triggers;
-    Some(match rest {
-        ["add"] if a.is_mutation() => (|| {
-            let spec: TriggerSpec = crate::proxy::json_body(a)?;
-            let t = Arc::new(Trigger::new(spec).map_err(ApiError::BadRequest)?);
-            let line = serde_json::to_string(&t.spec).unwrap_or_default();
-            let mut st = tr.inner.lock();
-            match st.targets.iter().position(|x| x.spec.name == t.spec.name) {
-                Some(i) => st.targets[i] = t,
-                None => st.targets.push(t),
-            }
-            tr.refresh_active(&st);
-            Ok(ok(format!("Added trigger: {line}")))
-        })(),
-        ["clear"] if a.is_mutation() => {
-            let mut st = tr.inner.lock();
-            *st = State::default();
-            tr.refresh_active(&st);
-            Ok(ok("Triggers cleared"))
-        }
-        ["counts", "clear"] if a.is_mutation() => {
-            tr.inner.lock().counts.clear();
-            Ok(ok("Trigger counts cleared"))
-        }
-        [] | ["list"] if a.is_get() => {
-            let st = tr.inner.lock();
-            let list: Vec<serde_json::Value> = st
-                .targets
-                .iter()
-                .map(|t| {
-                    let mut v = serde_json::to_value(&t.spec).unwrap_or_default();
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("enabled".into(), t.enabled.load(Ordering::Relaxed).into());
-                    }
-                    v
-                })
-                .collect();
-            Ok(json(&list))
-        }
-        ["counts"] if a.is_get() => Ok(json(&tr.inner.lock().counts)),
-        [names, "invoke"] if a.is_mutation() => {
-            let targets = {
-                let st = tr.inner.lock();
-                let names = admin::list(names);
-                let found: Result<Vec<Arc<Trigger>>, ApiError> = names
-                    .iter()
-                    .map(|n| {
-                        st.targets
-                            .iter()
-                            .find(|t| t.spec.name == *n)
-                            .cloned()
-                            .ok_or_else(|| ApiError::bad(format!("unknown trigger {n:?}")))
-                    })
-                    .collect();
-                found
-            };
-            match targets {
-                Ok(ts) if !ts.is_empty() => {
-                    let mut outcomes = Vec::with_capacity(ts.len());
-                    for t in ts {
-                        tr.inner
-                            .lock()
-                            .counts
-                            .entry(t.spec.name.clone())
-                            .or_default()
-                            .trigger_count += 1;
-                        match call(a.app, a.port, &t).await {
-                            Ok(s) => outcomes.push(format!("{} -> {s}", t.spec.name)),
-                            Err(e) => outcomes.push(format!("{} -> error: {e}", t.spec.name)),
-                        }
-                    }
-                    Ok(ok(format!("Triggers invoked: {}", outcomes.join("; "))))
-                }
-                Ok(_) => Err(ApiError::bad("no trigger names given")),
-                Err(e) => Err(e),
-            }
-        }
-        [name, action @ ("remove" | "enable" | "disable")] if a.is_mutation() => {
-            let mut st = tr.inner.lock();
-            match st.targets.iter().position(|t| t.spec.name == *name) {
-                None => Err(ApiError::bad(format!("unknown trigger {name:?}"))),
-                Some(i) => {
-                    let msg = match *action {
-                        "remove" => {
-                            st.targets.remove(i);
-                            st.counts.remove(*name);
-                            format!("Trigger {name} removed")
-                        }
-                        "enable" => {
-                            st.targets[i].enabled.store(true, Ordering::Relaxed);
-                            format!("Trigger {name} enabled")
-                        }
-                        _ => {
-                            st.targets[i].enabled.store(false, Ordering::Relaxed);
-                            format!("Trigger {name} disabled")
-                        }
-                    };
-                    tr.refresh_active(&st);
-                    Ok(ok(msg))
-                }
-            }
-        }
-        _ => return None,
-    })
 }

@@ -2,21 +2,20 @@
 //! port's decision (status, delay, payload, headers), waits out the delay,
 //! and answers with the payload or an echo of the request, then logs it.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::Body as _;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::state::{Decision, Route};
-use crate::body::Body;
-use crate::port::PortState;
+use super::PortState;
+use crate::api::percent_decode;
+use crate::body::{Body, InBody};
+use crate::responder::state::{Decision, Route};
 use crate::App;
 
 /// Echoed request bodies are kept up to this size; the rest is drained and counted.
@@ -24,37 +23,6 @@ const ECHO_BODY_LIMIT: usize = 64 * 1024;
 
 pub static VIA_GOTO: HeaderName = HeaderName::from_static("via-goto");
 pub static GOTO_HOST: HeaderName = HeaderName::from_static("goto-host");
-
-/// A request body: still streaming, or already read (admin-area fall-through).
-pub enum InBody {
-    Stream(Incoming),
-    Read(Bytes),
-}
-
-impl InBody {
-    /// Reads up to `limit` bytes, draining (and counting) the rest.
-    pub async fn read_capped(self, limit: usize) -> (Bytes, u64) {
-        match self {
-            InBody::Read(b) => {
-                let n = b.len() as u64;
-                (b.slice(..b.len().min(limit)), n)
-            }
-            InBody::Stream(mut s) => {
-                let mut kept = BytesMut::new();
-                let mut total = 0u64;
-                while let Some(frame) = s.frame().await {
-                    let Ok(frame) = frame else { break };
-                    if let Ok(data) = frame.into_data() {
-                        total += data.len() as u64;
-                        let room = limit.saturating_sub(kept.len());
-                        kept.extend_from_slice(&data[..data.len().min(room)]);
-                    }
-                }
-                (kept.freeze(), total)
-            }
-        }
-    }
-}
 
 fn route_of(path: &str) -> Result<Route, String> {
     if path == "/echo" || path == "/echo/" {
@@ -85,6 +53,12 @@ pub async fn serve(
     } else {
         None
     };
+    // Logs the request when finished below, or as given up if the client
+    // goes first and hyper drops this future.
+    let log_line = match &app.reqlog {
+        Some(log) if port.logs_on() => Some(log.begin(port.port, remote, &parts)),
+        _ => None,
+    };
     let route = match route_of(parts.uri.path()) {
         Ok(r) => r,
         // A proxied path is the upstream's business, whatever it looks like here.
@@ -92,6 +66,9 @@ pub async fn serve(
         Err(e) => {
             let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
             stamp(port, resp.headers_mut());
+            if let Some(l) = log_line {
+                l.finish(400, resp.body().size_hint().exact());
+            }
             return resp;
         }
     };
@@ -117,7 +94,8 @@ pub async fn serve(
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
-            let mut resp = crate::proxy::forward::forward(app, port, target, m, &parts, body).await;
+            let mut resp =
+                crate::proxy::forward::forward(&port.proxy, target, m, &parts, body).await;
             // Counted by what the upstream (or the 502 for it) answered.
             port.responder.lock().count_response(resp.status().as_u16());
             let h = resp.headers_mut();
@@ -141,12 +119,10 @@ pub async fn serve(
         port.tracking.record(&parts.headers, requested, status);
     }
     if port.triggers.active() {
-        port.triggers.fire(app, port, status);
+        port.triggers.fire(status);
     }
-    if port.logs_on() {
-        if let Some(log) = &app.reqlog {
-            log.log_with(|s| log_line(s, port.port, remote, &parts, status));
-        }
+    if let Some(l) = log_line {
+        l.finish(status, resp.body().size_hint().exact());
     }
     resp
 }
@@ -203,10 +179,8 @@ async fn respond(
     resp
 }
 
-/// Adds this hop's identity headers.
-pub fn stamp(port: &PortState, h: &mut HeaderMap) {
-    h.append(VIA_GOTO.clone(), port.via());
-    h.insert(GOTO_HOST.clone(), port.goto_host.clone());
+fn stamp(port: &PortState, h: &mut HeaderMap) {
+    port.stamp(h)
 }
 
 fn skip_echo(name: &HeaderName) -> bool {
@@ -278,10 +252,7 @@ impl Serialize for QueryJson<'_> {
         if let Some(q) = self.0 {
             for kv in q.split('&').filter(|kv| !kv.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                m.serialize_entry(
-                    &crate::admin::percent_decode(k),
-                    &crate::admin::percent_decode(v),
-                )?;
+                m.serialize_entry(&percent_decode(k), &percent_decode(v))?;
             }
         }
         m.end()
@@ -318,21 +289,4 @@ pub fn protocol(v: http::Version) -> &'static str {
         http::Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
     }
-}
-
-fn log_line(s: &mut String, port: u16, remote: SocketAddr, parts: &Parts, status: u16) {
-    let _ = write!(
-        s,
-        "[{port}] {remote} {} {} {} {{",
-        parts.method,
-        parts.uri,
-        protocol(parts.version)
-    );
-    for (i, (k, v)) in parts.headers.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
-    }
-    let _ = write!(s, "}} -> {status}");
 }

@@ -2,9 +2,9 @@
 //! or a self-signed one made at add time for this host's names and
 //! addresses. ALPN offers h2 and http/1.1, so one port serves both.
 
-use std::io::BufReader;
 use std::sync::Arc;
 
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
@@ -21,15 +21,16 @@ impl ServerTls {
     /// From a PEM certificate chain and its PEM private key.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<ServerTls, String> {
         let certs: Vec<CertificateDer<'static>> =
-            rustls_pemfile::certs(&mut BufReader::new(cert_pem.as_bytes()))
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("invalid certificate PEM: {e}"))?;
         if certs.is_empty() {
             return Err("no certificate in cert PEM".into());
         }
-        let key = rustls_pemfile::private_key(&mut BufReader::new(key_pem.as_bytes()))
-            .map_err(|e| format!("invalid key PEM: {e}"))?
-            .ok_or("no private key in key PEM")?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| match e {
+            pem::Error::NoItemsFound => "no private key in key PEM".to_string(),
+            e => format!("invalid key PEM: {e}"),
+        })?;
         Self::build(certs, key, cert_pem.to_string())
     }
 

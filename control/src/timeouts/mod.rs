@@ -15,9 +15,7 @@ use http::{HeaderMap, HeaderName};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::admin::{self, Admin};
-use crate::body::{json, ok};
-use crate::error::{ApiError, ApiResult};
+pub mod routes;
 
 #[derive(Default, Clone, Copy, Serialize)]
 pub struct Counts {
@@ -119,65 +117,41 @@ impl TimeoutTracking {
             Ordering::Relaxed,
         );
     }
-}
 
-/// Routes `/request/timeout/...`; `None` if not ours.
-pub fn route(a: &Admin<'_>) -> Option<ApiResult> {
-    let ["request", "timeout", rest @ ..] = a.segs else {
-        return None;
-    };
-    let t = &a.port.timeouts;
-    Some(match rest {
-        ["track", "all"] if a.is_mutation() => {
-            let mut st = t.inner.lock();
-            st.all.get_or_insert_with(Counts::default);
-            t.set_active(&st);
-            Ok(ok("Activated timeout tracking for all requests"))
+    /// Tracks every request.
+    pub fn track_all(&self) {
+        let mut st = self.inner.lock();
+        st.all.get_or_insert_with(Counts::default);
+        self.set_active(&st);
+    }
+
+    /// Tracks requests by the values of these headers.
+    pub fn track_headers(&self, names: Vec<HeaderName>) {
+        let mut st = self.inner.lock();
+        for h in names {
+            st.headers
+                .entry(h.as_str().to_string())
+                .or_insert_with(|| (h, BTreeMap::new()));
         }
-        ["track", "headers", headers] if a.is_mutation() => {
-            let names = admin::list(headers);
-            if names.is_empty() {
-                return Some(Err(ApiError::bad("no headers given")));
-            }
-            let mut parsed = Vec::with_capacity(names.len());
-            for n in &names {
-                match HeaderName::from_bytes(n.as_bytes()) {
-                    Ok(h) => parsed.push(h),
-                    Err(_) => {
-                        return Some(Err(ApiError::bad(format!("invalid header name {n:?}"))))
-                    }
-                }
-            }
-            let mut st = t.inner.lock();
-            for h in parsed {
-                st.headers
-                    .entry(h.as_str().to_string())
-                    .or_insert_with(|| (h, BTreeMap::new()));
-            }
-            t.set_active(&st);
-            Ok(ok(format!(
-                "Will track request timeout for headers {headers}"
-            )))
-        }
-        ["track", "clear"] if a.is_mutation() => {
-            let mut st = t.inner.lock();
-            *st = State::default();
-            t.set_active(&st);
-            Ok(ok("Timeout tracking cleared"))
-        }
-        ["status"] if a.is_get() => {
-            let st = t.inner.lock();
-            let headers: BTreeMap<&str, &BTreeMap<String, Counts>> = st
-                .headers
-                .iter()
-                .map(|(k, (_, v))| (k.as_str(), v))
-                .collect();
-            Ok(json(
-                &serde_json::json!({ "all": st.all, "headers": headers }),
-            ))
-        }
-        _ => return None,
-    })
+        self.set_active(&st);
+    }
+
+    pub fn clear(&self) {
+        let mut st = self.inner.lock();
+        *st = State::default();
+        self.set_active(&st);
+    }
+
+    /// The counts, as JSON (`all` and by header value).
+    pub fn status_json(&self) -> serde_json::Value {
+        let st = self.inner.lock();
+        let headers: BTreeMap<&str, &BTreeMap<String, Counts>> = st
+            .headers
+            .iter()
+            .map(|(k, (_, v))| (k.as_str(), v))
+            .collect();
+        serde_json::json!({ "all": st.all, "headers": headers })
+    }
 }
 
 #[cfg(test)]

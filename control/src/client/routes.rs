@@ -1,0 +1,345 @@
+//! `/client/...`: the client API's routes and handlers over [`Client`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use goto_engine::TargetStats;
+use serde_json::{json, Map, Value};
+
+use super::target::Target;
+use super::{header_names, results};
+use crate::api::{self, parse_flag, BoxFuture, Req, Table};
+use crate::body::{json, ok};
+use crate::error::{ApiError, ApiResult};
+use crate::App;
+
+pub fn table() -> Table<Arc<App>> {
+    Table::<Arc<App>>::new("/client")
+        .post_async("/client/targets/add", |app, q| {
+            Box::pin(add_target(app, q.body))
+        })
+        .post("/client/targets/clear", |app, _| clear_targets(app))
+        .get("/client/targets", |app, _| Ok(list_targets(app)))
+        .get("/client/targets/list", |app, _| Ok(list_targets(app)))
+        .get_async("/client/targets/active", |app, _| Box::pin(active(app)))
+        .post_async("/client/targets/invoke/all", invoke_all)
+        .post("/client/targets/stop/all", |app, _| stop(app, None))
+        .post("/client/targets/{targets}/remove", |app, q| {
+            remove_targets(app, q.param("targets"))
+        })
+        .post_async("/client/targets/{targets}/invoke", invoke_named)
+        .post("/client/targets/{targets}/stop", |app, q| {
+            stop(app, Some(q.param("targets")))
+        })
+        .post("/client/blocking/set/{flag}", |app, q| {
+            set_blocking(app, q.param("flag"))
+        })
+        .get("/client/blocking", |app, _| {
+            Ok(json(
+                &json!({ "blocking": app.client.inner.lock().blocking }),
+            ))
+        })
+        .post("/client/track/headers/add/{headers}", |app, q| {
+            track_add(app, q.param("headers"))
+        })
+        .post("/client/track/headers/remove/{headers}", |app, q| {
+            track_remove(app, q.param("headers"))
+        })
+        .post("/client/track/headers/clear", |app, _| {
+            app.client.inner.lock().tracked.clear();
+            Ok(ok("All tracking headers cleared"))
+        })
+        .get("/client/track/headers", list_tracked)
+        .get("/client/track/headers/list", list_tracked)
+        .get_async("/client/results", |app, q| {
+            Box::pin(async move {
+                let hist = q.query_flag("histograms")?.unwrap_or(false);
+                results(app, hist).await
+            })
+        })
+        .get_async("/client/results/invocations", |app, _| {
+            Box::pin(invocation_results(app))
+        })
+        .post("/client/results/clear", |app, _| {
+            app.client.clear_results(None);
+            Ok(ok("Results cleared"))
+        })
+        .post("/client/results/{targets}/clear", |app, q| {
+            clear_some_results(app, q.param("targets"))
+        })
+}
+
+fn list_tracked(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
+    Ok(ok(app.client.inner.lock().tracked.join(",")))
+}
+
+fn invoke_all<'a>(app: &'a Arc<App>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
+    Box::pin(async move { invoke(app, None, q.query_flag("blocking")?).await })
+}
+
+fn invoke_named<'a>(app: &'a Arc<App>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
+    Box::pin(async move { invoke(app, Some(q.param("targets")), q.query_flag("blocking")?).await })
+}
+
+/// Runs blocking work off the control thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))?
+}
+
+async fn add_target(app: &Arc<App>, body: &[u8]) -> ApiResult {
+    let t = Target::from_json(body)?;
+    let echo = t.echo();
+    let auto = t.auto_invoke();
+    {
+        let mut inner = app.client.inner.lock();
+        match inner.targets.iter_mut().find(|x| x.name() == t.name()) {
+            Some(slot) => *slot = t.clone(),
+            None => inner.targets.push(t.clone()),
+        }
+    }
+    if auto {
+        let tracked = app.client.inner.lock().tracked.clone();
+        let a2 = app.clone();
+        blocking(move || a2.client.invoke(vec![t], &tracked)).await?;
+    }
+    Ok(ok(format!("Added target: {echo}")))
+}
+
+fn clear_targets(app: &Arc<App>) -> ApiResult {
+    app.client.inner.lock().targets.clear();
+    Ok(ok("Targets cleared"))
+}
+
+fn list_targets(app: &Arc<App>) -> http::Response<crate::body::Body> {
+    let inner = app.client.inner.lock();
+    let mut m = Map::new();
+    for t in &inner.targets {
+        m.insert(
+            t.name().to_string(),
+            serde_json::to_value(&t.input).unwrap_or(Value::Null),
+        );
+    }
+    json(&Value::Object(m))
+}
+
+/// Resolves a comma list of target names; unknown ones are a 404.
+fn named(app: &Arc<App>, names: &str) -> Result<Vec<Target>, ApiError> {
+    let wanted = api::list(names);
+    if wanted.is_empty() {
+        return Err(ApiError::bad("no target names given"));
+    }
+    let inner = app.client.inner.lock();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for w in &wanted {
+        match inner.targets.iter().find(|t| t.name() == w) {
+            Some(t) => out.push(t.clone()),
+            None => missing.push(w.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no such target: {}",
+            missing.join(",")
+        )));
+    }
+    Ok(out)
+}
+
+fn remove_targets(app: &Arc<App>, names: &str) -> ApiResult {
+    let ts = named(app, names)?;
+    let mut inner = app.client.inner.lock();
+    inner
+        .targets
+        .retain(|t| !ts.iter().any(|r| r.name() == t.name()));
+    let removed: Vec<&str> = ts.iter().map(Target::name).collect();
+    Ok(ok(format!("Targets removed: {}", removed.join(","))))
+}
+
+/// Starts targets as one invocation; `?blocking=Y|N` (`block_now`)
+/// overrides the blocking flag for this call only (a registry fanning out
+/// must not wait for the traffic to end).
+async fn invoke(app: &Arc<App>, names: Option<&str>, block_now: Option<bool>) -> ApiResult {
+    let targets = match names {
+        Some(n) => named(app, n)?,
+        None => app.client.inner.lock().targets.clone(),
+    };
+    if targets.is_empty() {
+        return Err(ApiError::bad("no targets to invoke"));
+    }
+    let (tracked, block) = {
+        let inner = app.client.inner.lock();
+        (inner.tracked.clone(), block_now.unwrap_or(inner.blocking))
+    };
+    let a2 = app.clone();
+    let id = blocking(move || a2.client.invoke(targets, &tracked)).await?;
+    if !block {
+        return Ok(ok("Targets invoked"));
+    }
+    let inv = app.client.inner.lock().invocations.get(&id).cloned();
+    let Some(inv) = inv else {
+        return Ok(ok("Targets invoked"));
+    };
+    // Polling keeps the control thread free; if the caller hangs up, hyper
+    // drops this future and the traffic goes on unwatched.
+    while !inv.lock().is_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let doc = blocking(move || {
+        let mut g = inv.lock();
+        let stats = g.snapshot();
+        let mut doc = results::document(&stats, &g.meta, false);
+        doc.insert("invocation".into(), Value::from(g.id));
+        Ok(doc)
+    })
+    .await?;
+    Ok(json(&Value::Object(doc)))
+}
+
+fn stop(app: &Arc<App>, names: Option<&str>) -> ApiResult {
+    let names: Option<Vec<String>> = match names {
+        Some(n) => Some(
+            named(app, n)?
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect(),
+        ),
+        None => None,
+    };
+    for inv in app.client.invocations() {
+        let mut g = inv.lock();
+        match &names {
+            None => g.stop_all(),
+            Some(ns) => ns.iter().for_each(|n| g.stop_target(n)),
+        }
+    }
+    Ok(ok("Targets stopped"))
+}
+
+fn set_blocking(app: &Arc<App>, flag: &str) -> ApiResult {
+    let on = parse_flag(flag, "blocking")?;
+    app.client.inner.lock().blocking = on;
+    Ok(ok(if on {
+        "Invocation will block for results"
+    } else {
+        "Invocation will not block for results"
+    }))
+}
+
+fn track_add(app: &Arc<App>, names: &str) -> ApiResult {
+    let list = header_names(names)?;
+    let mut inner = app.client.inner.lock();
+    for h in &list {
+        if !inner.tracked.contains(h) {
+            inner.tracked.push(h.clone());
+        }
+    }
+    Ok(ok(format!("Header {names} will be tracked")))
+}
+
+fn track_remove(app: &Arc<App>, names: &str) -> ApiResult {
+    let list = header_names(names)?;
+    app.client
+        .inner
+        .lock()
+        .tracked
+        .retain(|h| !list.contains(h));
+    Ok(ok(format!("Header {names} will not be tracked")))
+}
+
+fn clear_some_results(app: &Arc<App>, names: &str) -> ApiResult {
+    let list = api::list(names);
+    if list.is_empty() {
+        return Err(ApiError::bad("no target names given"));
+    }
+    app.client.clear_results(Some(&list));
+    Ok(ok(format!(
+        "Results cleared for targets: {}",
+        list.join(",")
+    )))
+}
+
+/// Snapshot of every invocation: (id, finished, stats, meta).
+type Snap = (
+    u64,
+    bool,
+    BTreeMap<String, TargetStats>,
+    HashMap<String, results::TargetMeta>,
+);
+
+async fn snapshots(app: &Arc<App>) -> Result<Vec<Snap>, ApiError> {
+    let invs = app.client.invocations();
+    blocking(move || {
+        Ok(invs
+            .iter()
+            .map(|inv| {
+                let mut g = inv.lock();
+                let finished = g.is_finished();
+                let s = g.snapshot();
+                (g.id, finished, s, g.meta.clone())
+            })
+            .collect())
+    })
+    .await
+}
+
+async fn results(app: &Arc<App>, histograms: bool) -> ApiResult {
+    let snaps = snapshots(app).await?;
+    let mut merged: BTreeMap<String, TargetStats> = BTreeMap::new();
+    let mut meta = HashMap::new();
+    for (_, _, stats, m) in snaps {
+        for (name, s) in stats {
+            merged.entry(name).or_default().merge(&s);
+        }
+        meta.extend(m);
+    }
+    Ok(json(&Value::Object(results::document(
+        &merged, &meta, histograms,
+    ))))
+}
+
+async fn invocation_results(app: &Arc<App>) -> ApiResult {
+    let mut out = Map::new();
+    for (id, finished, stats, meta) in snapshots(app).await? {
+        let mut doc = results::document(&stats, &meta, false);
+        doc.insert("finished".into(), Value::from(finished));
+        out.insert(id.to_string(), Value::Object(doc));
+    }
+    Ok(json(&Value::Object(out)))
+}
+
+async fn active(app: &Arc<App>) -> ApiResult {
+    let invs = app.client.invocations();
+    let doc = blocking(move || {
+        let mut active = Map::new();
+        for inv in &invs {
+            let mut g = inv.lock();
+            if g.is_finished() {
+                continue;
+            }
+            let stats = g.snapshot();
+            let mut targets = Map::new();
+            for name in g.targets.clone() {
+                let s = stats.get(&name);
+                targets.insert(
+                    name.clone(),
+                    json!({
+                        "completedRequestCount": s.map_or(0, |s| s.requests),
+                        "stopRequested": g.stop_requested.contains(&name),
+                        "stopped": s.is_some_and(|s| s.stopped && s.finished),
+                        "finished": s.is_some_and(|s| s.finished),
+                    }),
+                );
+            }
+            active.insert(g.id.to_string(), Value::Object(targets));
+        }
+        Ok(json!({ "activeCount": active.len(), "activeInvocations": active }))
+    })
+    .await?;
+    Ok(json(&doc))
+}

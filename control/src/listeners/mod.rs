@@ -1,0 +1,260 @@
+//! Listeners: the ports this instance serves, each with its own state. Ports
+//! can be added, closed (connections refused), reopened and removed at run
+//! time (`/listeners/...`); [`serve`] accepts their connections and splits
+//! admin calls from runtime traffic.
+
+pub mod routes;
+pub mod serve;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::port::{Label, PortSetup, PortState};
+use crate::App;
+use serve::start;
+use tls::ServerTls;
+
+struct Entry {
+    state: Arc<PortState>,
+    protocol: String,
+    startup: bool,
+    /// `https` listeners: the acceptor, kept across close and reopen.
+    tls: Option<Arc<ServerTls>>,
+    /// Present while open; sending `true` closes the listener and its connections.
+    close: Option<watch::Sender<bool>>,
+}
+
+#[derive(Default)]
+pub struct Listeners {
+    inner: Mutex<BTreeMap<u16, Entry>>,
+}
+
+#[derive(Serialize)]
+pub struct ListenerView {
+    port: u16,
+    protocol: String,
+    label: String,
+    open: bool,
+    startup: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddListener {
+    port: u16,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    open: Option<bool>,
+    /// `https`: PEM certificate chain and key; a self-signed certificate
+    /// for this host is made when both are absent.
+    #[serde(default)]
+    cert: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// How an added listener serves.
+pub struct ListenerSpec<'a> {
+    pub port: u16,
+    pub protocol: &'a str,
+    pub label: Option<&'a str>,
+    pub open: bool,
+    pub cert: Option<&'a str>,
+    pub key: Option<&'a str>,
+}
+
+impl Listeners {
+    pub fn get(&self, port: u16) -> Option<Arc<PortState>> {
+        self.inner.lock().get(&port).map(|e| e.state.clone())
+    }
+
+    pub fn ports(&self) -> Vec<u16> {
+        self.inner.lock().keys().copied().collect()
+    }
+
+    /// Adds a plain listener and starts serving it (the startup port).
+    pub fn add_startup(&self, app: &Arc<App>, port: u16) -> Result<(), ApiError> {
+        let spec = ListenerSpec {
+            port,
+            protocol: "http",
+            label: None,
+            open: true,
+            cert: None,
+            key: None,
+        };
+        self.add(app, &spec, true)
+    }
+
+    /// Adds a listener and (unless `open` is false) starts serving it.
+    pub fn add(
+        &self,
+        app: &Arc<App>,
+        spec: &ListenerSpec<'_>,
+        startup: bool,
+    ) -> Result<(), ApiError> {
+        let (port, protocol, label, open) = (spec.port, spec.protocol, spec.label, spec.open);
+        if port == 0 {
+            return Err(ApiError::bad("port must be 1-65535"));
+        }
+        let tls = match (protocol, spec.cert, spec.key) {
+            ("http", None, None) => None,
+            ("http", _, _) => {
+                return Err(ApiError::bad(
+                    "cert and key are for https listeners (protocol \"https\")",
+                ))
+            }
+            ("https", None, None) => Some(Arc::new(
+                ServerTls::self_signed(&app.host).map_err(ApiError::BadRequest)?,
+            )),
+            ("https", Some(c), Some(k)) => Some(Arc::new(
+                ServerTls::from_pem(c, k).map_err(ApiError::BadRequest)?,
+            )),
+            ("https", _, _) => {
+                return Err(ApiError::bad(
+                    "an https listener needs both cert and key (PEM), or neither for a self-signed one",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "unsupported listener protocol {protocol:?}: \"http\" (HTTP/1.1 and h2c) or \"https\" (TLS with HTTP/1.1 and h2)"
+                )))
+            }
+        };
+        // An empty label would send an empty Via-Goto: treat it as unset.
+        let label = label.filter(|l| !l.trim().is_empty());
+        let label =
+            Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
+        let mut inner = self.inner.lock();
+        if inner.contains_key(&port) {
+            return Err(ApiError::Conflict(format!(
+                "listener {port} already exists"
+            )));
+        }
+        let goto_host = app.host.goto_host(port);
+        let state = Arc::new(PortState::new(PortSetup {
+            port,
+            label,
+            default_label: &app.instance_label,
+            goto_host: &goto_host,
+            request_logs: app.cfg.request_logs,
+            out: app.out.clone(),
+        }));
+        let close = if open {
+            Some(start(app, &state, tls.clone())?)
+        } else {
+            None
+        };
+        inner.insert(
+            port,
+            Entry {
+                state,
+                protocol: protocol.to_string(),
+                startup,
+                tls,
+                close,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn open(&self, app: &Arc<App>, port: u16) -> Result<bool, ApiError> {
+        let mut inner = self.inner.lock();
+        let e = inner
+            .get_mut(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        if e.close.is_some() {
+            return Ok(false);
+        }
+        e.close = Some(start(app, &e.state, e.tls.clone())?);
+        Ok(true)
+    }
+
+    pub fn close(&self, port: u16) -> Result<bool, ApiError> {
+        let mut inner = self.inner.lock();
+        let e = inner
+            .get_mut(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        // The startup port is the control port of last resort: closing it
+        // could leave no way to reach the API (reopen needs a listener).
+        if e.startup {
+            return Err(ApiError::bad(format!(
+                "cannot close the startup listener {port}"
+            )));
+        }
+        Ok(match e.close.take() {
+            Some(tx) => {
+                let _ = tx.send(true);
+                true
+            }
+            None => false,
+        })
+    }
+
+    pub fn remove(&self, port: u16) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock();
+        match inner.get(&port) {
+            None => return Err(ApiError::NotFound(format!("no listener on port {port}"))),
+            Some(e) if e.startup => {
+                return Err(ApiError::bad(format!(
+                    "cannot remove the startup listener {port}"
+                )))
+            }
+            Some(_) => {}
+        }
+        if let Some(e) = inner.remove(&port) {
+            if let Some(tx) = e.close {
+                let _ = tx.send(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// The certificate (PEM) an https listener presents.
+    pub fn cert_pem(&self, port: u16) -> Result<String, ApiError> {
+        let inner = self.inner.lock();
+        let e = inner
+            .get(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        e.tls
+            .as_ref()
+            .map(|t| t.cert_pem.clone())
+            .ok_or_else(|| ApiError::NotFound(format!("listener {port} is not https")))
+    }
+
+    /// Closes every listener (shutdown).
+    pub fn close_all(&self) {
+        for e in self.inner.lock().values_mut() {
+            if let Some(tx) = e.close.take() {
+                let _ = tx.send(true);
+            }
+        }
+    }
+
+    pub fn view(&self) -> BTreeMap<u16, ListenerView> {
+        self.inner
+            .lock()
+            .iter()
+            .map(|(p, e)| {
+                (
+                    *p,
+                    ListenerView {
+                        port: *p,
+                        protocol: e.protocol.clone(),
+                        label: e.state.label_text(),
+                        open: e.close.is_some(),
+                        startup: e.startup,
+                    },
+                )
+            })
+            .collect()
+    }
+}

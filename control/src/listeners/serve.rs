@@ -1,0 +1,184 @@
+//! Serving a listener: binding, the accept loop (plain or TLS), one hyper
+//! connection per client, and the split of each request into an admin call
+//! (answered from the route tables) or runtime traffic (the port's chaos
+//! features and the catch-all echo).
+
+use std::convert::Infallible;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::tls::ServerTls;
+use crate::api::read_admin_body;
+use crate::body::{Body, InBody};
+use crate::error::ApiError;
+use crate::port::{runtime, Ctx, PortState};
+use crate::App;
+
+/// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
+fn bind(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let v6 = || -> std::io::Result<Socket> {
+        let s = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+        s.set_only_v6(false)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)).into())?;
+        Ok(s)
+    };
+    let sock = match v6() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(e),
+        Err(_) => {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into())?;
+            s
+        }
+    };
+    sock.listen(4096)?;
+    sock.set_nonblocking(true)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// Binds the port and spawns its accept loop; returns the close switch.
+pub fn start(
+    app: &Arc<App>,
+    state: &Arc<PortState>,
+    tls: Option<Arc<ServerTls>>,
+) -> Result<watch::Sender<bool>, ApiError> {
+    let listener = bind(state.port)
+        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
+    tracing::info!(port = state.port, "listener open");
+    Ok(tx)
+}
+
+async fn accept_loop(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
+    mut close: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, remote)) => {
+                    let _ = stream.set_nodelay(true);
+                    let remote = unmap(remote);
+                    let (app, state, close) = (app.clone(), state.clone(), close.clone());
+                    match &tls {
+                        None => {
+                            tokio::spawn(serve_conn(app, state, stream, remote, close));
+                        }
+                        Some(tls) => {
+                            let acceptor = tls.acceptor.clone();
+                            tokio::spawn(async move {
+                                // A client that never finishes its handshake
+                                // must not hold a task and a socket forever.
+                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(s)) => serve_conn(app, state, s, remote, close).await,
+                                    Ok(Err(e)) => tracing::debug!(port = state.port, %remote, "TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!(port = state.port, %remote, "TLS handshake timed out"),
+                                }
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tracing::warn!(port = state.port, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = close.changed() => break,
+        }
+    }
+    tracing::info!(port = state.port, "listener closed");
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_conn<S>(
+    app: Arc<App>,
+    state: Arc<PortState>,
+    stream: S,
+    remote: SocketAddr,
+    mut close: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = app.http.clone();
+    let svc = service_fn(move |req| {
+        let app = app.clone();
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&app, &state, remote, req).await) }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = close.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+/// Shows IPv4 clients of the dual-stack socket as plain IPv4 addresses.
+fn unmap(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
+pub fn new_http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+}
+
+/// Answers one request on `port`: an admin call when a route table owns its
+/// path, runtime traffic otherwise.
+pub async fn handle(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if !app.api.is_admin(parts.uri.path()) {
+        return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
+    }
+    let mut resp = match read_admin_body(body).await {
+        Ok(body) => {
+            let ctx = Ctx {
+                app: app.clone(),
+                port: port.clone(),
+            };
+            app.api
+                .dispatch(
+                    &ctx,
+                    &parts.method,
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &parts.headers,
+                    &body,
+                )
+                .await
+        }
+        Err(err) => err.into_response(),
+    };
+    port.stamp(resp.headers_mut());
+    resp
+}

@@ -1,0 +1,107 @@
+//! State kept per listener port: its label and identity headers, every
+//! server-side feature's state (responder, tracking, timeouts, proxy,
+//! triggers), the runtime path that applies them to non-admin requests, and
+//! the `/label` routes.
+
+pub mod label;
+pub mod runtime;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue};
+use parking_lot::{Mutex, RwLock};
+
+use crate::proxy::client::Outbound;
+use crate::proxy::Proxy;
+use crate::responder::Responder;
+use crate::timeouts::TimeoutTracking;
+use crate::tracking::HeaderTracking;
+use crate::triggers::Triggers;
+use crate::App;
+
+/// What an admin handler's table is projected from: the instance and the
+/// listener the call came in on.
+pub struct Ctx {
+    pub app: Arc<App>,
+    pub port: Arc<PortState>,
+}
+
+/// Label of a listener plus its prebuilt `Via-Goto` value.
+pub struct Label {
+    pub text: String,
+    pub header: HeaderValue,
+}
+
+impl Label {
+    pub fn new(text: &str) -> Result<Label, String> {
+        let header = HeaderValue::from_str(text)
+            .map_err(|_| format!("invalid label {text:?}: must be a valid header value"))?;
+        Ok(Label {
+            text: text.to_string(),
+            header,
+        })
+    }
+}
+
+pub struct PortState {
+    pub port: u16,
+    pub label: RwLock<Label>,
+    /// What `/label/clear` goes back to: the instance's label.
+    pub default_label: String,
+    pub goto_host: HeaderValue,
+    pub responder: Mutex<Responder>,
+    /// Whether runtime requests on this port are logged (a copy of the startup flag).
+    pub request_logs: AtomicBool,
+    pub tracking: HeaderTracking,
+    pub timeouts: TimeoutTracking,
+    pub proxy: Arc<Proxy>,
+    pub triggers: Triggers,
+}
+
+/// How a port is set up.
+pub struct PortSetup<'a> {
+    pub port: u16,
+    pub label: Label,
+    pub default_label: &'a str,
+    pub goto_host: &'a str,
+    pub request_logs: bool,
+    pub out: Outbound,
+}
+
+impl PortState {
+    pub fn new(s: PortSetup<'_>) -> PortState {
+        PortState {
+            port: s.port,
+            label: RwLock::new(s.label),
+            default_label: s.default_label.to_string(),
+            goto_host: HeaderValue::from_str(s.goto_host)
+                .unwrap_or_else(|_| HeaderValue::from_static("goto")),
+            responder: Mutex::new(Responder::new()),
+            request_logs: AtomicBool::new(s.request_logs),
+            tracking: HeaderTracking::default(),
+            timeouts: TimeoutTracking::default(),
+            proxy: Arc::new(Proxy::new(s.out.clone())),
+            triggers: Triggers::new(s.out),
+        }
+    }
+
+    /// Adds this hop's identity headers (admin answers carry them too).
+    #[inline]
+    pub fn stamp(&self, h: &mut HeaderMap) {
+        h.append(runtime::VIA_GOTO.clone(), self.via());
+        h.insert(runtime::GOTO_HOST.clone(), self.goto_host.clone());
+    }
+
+    pub fn label_text(&self) -> String {
+        self.label.read().text.clone()
+    }
+
+    pub fn via(&self) -> HeaderValue {
+        self.label.read().header.clone()
+    }
+
+    pub fn logs_on(&self) -> bool {
+        self.request_logs.load(Ordering::Relaxed)
+    }
+}

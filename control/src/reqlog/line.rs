@@ -1,0 +1,193 @@
+//! Formats one request-log line, text or JSON, straight into the log's
+//! buffer (no allocation per line: this runs for every runtime request).
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use http::HeaderMap;
+
+use super::Entry;
+use crate::timefmt::write_rfc3339;
+
+/// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
+/// 0.412ms 27B -> 200`; a given-up request ends `2001.0ms client gave up -> 499`.
+pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
+    write_rfc3339(s, now);
+    let p = e.parts;
+    let _ = write!(
+        s,
+        " [{}] {} {} {} {:?} {{",
+        e.port, e.remote, p.method, p.uri, p.version
+    );
+    for (i, (k, v)) in p.headers.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+    }
+    // The status stays last (`-> 200`), as before duration and bytes came.
+    let _ = write!(s, "}} {:.3}ms", e.duration.as_secs_f64() * 1000.0);
+    if let Some(b) = e.bytes {
+        let _ = write!(s, " {b}B");
+    }
+    if e.aborted {
+        s.push_str(" client gave up");
+    }
+    let _ = write!(s, " -> {}", e.status);
+}
+
+/// One JSON object: time, port, remote, method, uri, protocol, headers,
+/// status, durationMs, bytes (when known), aborted (when true).
+pub fn json_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
+    let p = e.parts;
+    s.push_str("{\"time\":\"");
+    write_rfc3339(s, now);
+    let _ = write!(s, "\",\"port\":{},\"remote\":\"{}\"", e.port, e.remote);
+    s.push_str(",\"method\":");
+    json_str(s, p.method.as_str());
+    s.push_str(",\"uri\":");
+    let _ = write_json_display(s, &p.uri);
+    // http::Version's Debug is the protocol's name: "HTTP/1.1".
+    let _ = write!(s, ",\"protocol\":\"{:?}\"", p.version);
+    s.push_str(",\"headers\":");
+    json_headers(s, &p.headers);
+    let _ = write!(
+        s,
+        ",\"status\":{},\"durationMs\":{:.3}",
+        e.status,
+        e.duration.as_secs_f64() * 1000.0
+    );
+    if let Some(b) = e.bytes {
+        let _ = write!(s, ",\"bytes\":{b}");
+    }
+    if e.aborted {
+        s.push_str(",\"aborted\":true");
+    }
+    s.push('}');
+}
+
+/// Headers as an object; repeated names are joined with ", " as in the echo.
+fn json_headers(s: &mut String, h: &HeaderMap) {
+    s.push('{');
+    for (i, k) in h.keys().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_str(s, k.as_str());
+        s.push_str(":\"");
+        for (j, v) in h.get_all(k).iter().enumerate() {
+            if j > 0 {
+                s.push_str(", ");
+            }
+            escape_into(s, &String::from_utf8_lossy(v.as_bytes()));
+        }
+        s.push('"');
+    }
+    s.push('}');
+}
+
+/// A Display value as a JSON string (the URI: formatted, then escaped).
+fn write_json_display(s: &mut String, v: &impl std::fmt::Display) -> std::fmt::Result {
+    s.push('"');
+    let start = s.len();
+    write!(s, "{v}")?;
+    if s[start..].bytes().any(needs_escape) {
+        let raw = s.split_off(start);
+        escape_into(s, &raw);
+    }
+    s.push('"');
+    Ok(())
+}
+
+fn json_str(s: &mut String, v: &str) {
+    s.push('"');
+    escape_into(s, v);
+    s.push('"');
+}
+
+fn needs_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+fn escape_into(s: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn parts() -> http::request::Parts {
+        let (p, _) = http::Request::builder()
+            .method("POST")
+            .uri("/a%22b?x=1")
+            .header("x-q", "say \"hi\"\\")
+            .header("x-m", "1")
+            .header("x-m", "2")
+            .body(())
+            .unwrap()
+            .into_parts();
+        p
+    }
+
+    #[test]
+    fn json_line_parses_and_escapes() {
+        let p = parts();
+        let remote: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let e = Entry {
+            port: 8080,
+            remote,
+            parts: &p,
+            status: 499,
+            duration: Duration::from_micros(1500),
+            bytes: None,
+            aborted: true,
+        };
+        let mut s = String::new();
+        json_line(&mut s, UNIX_EPOCH + Duration::from_secs(86_400), &e);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["time"], "1970-01-02T00:00:00.000000Z");
+        assert_eq!(v["uri"], "/a%22b?x=1");
+        assert_eq!(v["headers"]["x-q"], "say \"hi\"\\");
+        assert_eq!(v["headers"]["x-m"], "1, 2");
+        assert_eq!(v["status"], 499);
+        assert_eq!(v["durationMs"], 1.5);
+        assert_eq!(v["aborted"], true);
+        assert!(v.get("bytes").is_none());
+    }
+
+    #[test]
+    fn text_line_has_time_status_duration_bytes() {
+        let p = parts();
+        let e = Entry {
+            port: 8080,
+            remote: "[::1]:80".parse().unwrap(),
+            parts: &p,
+            status: 200,
+            duration: Duration::from_millis(2),
+            bytes: Some(27),
+            aborted: false,
+        };
+        let mut s = String::new();
+        text_line(&mut s, UNIX_EPOCH, &e);
+        assert!(
+            s.starts_with("1970-01-01T00:00:00.000000Z [8080] [::1]:80 POST "),
+            "{s}"
+        );
+        assert!(s.ends_with("} 2.000ms 27B -> 200"), "{s}");
+    }
+}
