@@ -192,7 +192,11 @@ fn main() -> ExitCode {
             DriverArg::Uring => goto_engine::IoDriverChoice::Uring,
             DriverArg::Epoll => goto_engine::IoDriverChoice::Epoll,
         },
-        version: VERSION.to_string(),
+        build: goto_control::probes::BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: env!("GOTO_GIT_REV").to_string(),
+            built: env!("GOTO_BUILD_DATE").to_string(),
+        },
         control_threads: s.control_threads as usize,
         remind_interval: std::time::Duration::from_secs(s.remind_seconds),
         allow_command_jobs: s.allow_command_jobs,

@@ -320,3 +320,54 @@ fn load_default_cores_follow_the_affinity_mask() {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(v["cores"], 1, "{v}");
 }
+
+/// Probe chaos: readiness and liveness answer 200 until set otherwise; a
+/// forced status on the port does not touch them or `/health`; `/version`
+/// is what `--version` prints; a bad status is a 400 that changes nothing.
+#[test]
+fn probes_health_and_version() {
+    let port = free_port();
+    let _g = Logged::start(
+        port,
+        &["--port", &port.to_string(), "--request-logs=false"],
+        &[],
+    );
+    let call = |m: &str, p: &str| try_request(port, m, p, &[], b"").expect(p);
+    assert_eq!(call("PUT", "/response/status/set/503").status, 200);
+    assert_eq!(call("GET", "/anything").status, 503);
+    assert_eq!(call("GET", "/probes/readiness").status, 200);
+    assert_eq!(call("GET", "/probes/liveness").status, 200);
+    let h = call("GET", "/health");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json()["status"], "ok");
+
+    let r = call("POST", "/probes/readiness/set/status/503");
+    assert_eq!(
+        (r.status, r.text().trim()),
+        (200, "readiness probe will answer 503")
+    );
+    assert_eq!(call("GET", "/probes/readiness").status, 503);
+    assert_eq!(call("GET", "/probes/liveness").status, 200);
+    assert_eq!(call("PUT", "/probes/liveness/set/status/500").status, 200);
+    assert_eq!(call("GET", "/probes/liveness").status, 500);
+    let bad = call("POST", "/probes/liveness/set/status/99");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(bad.text().lines().count(), 1);
+    assert_eq!(call("GET", "/probes/liveness").status, 500);
+    assert_eq!(call("POST", "/probes/readiness/set/status/200").status, 200);
+    assert_eq!(call("GET", "/probes/readiness").status, 200);
+    let all = call("GET", "/probes").json();
+    assert_eq!(all["readiness"]["status"], 200);
+    assert_eq!(all["liveness"]["status"], 500);
+    assert_eq!(all["readiness"]["count"], 3);
+
+    let v = call("GET", "/version").json();
+    let (_, out, _) = run(&["--version"]);
+    let expect = format!(
+        "goto {} (rev {}, built {})",
+        v["version"].as_str().unwrap_or_default(),
+        v["revision"].as_str().unwrap_or_default(),
+        v["built"].as_str().unwrap_or_default()
+    );
+    assert_eq!(out.trim(), expect);
+}

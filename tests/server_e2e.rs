@@ -175,19 +175,20 @@ fn payload_precedence_uri_then_header_then_default() {
 #[test]
 fn bypass_uris_escape_forced_status_and_delay() {
     let g = quiet();
-    assert_eq!(g.put("/request/uri/bypass/add?uri=/health").status, 200);
+    // `/healthz`: `/health` itself is now goto's own admin health endpoint.
+    assert_eq!(g.put("/request/uri/bypass/add?uri=/healthz").status, 200);
     g.put("/response/status/set/503");
     g.put("/response/delay/set/2s");
     let t = Instant::now();
-    assert_eq!(g.get("/health").status, 200);
+    assert_eq!(g.get("/healthz").status, 200);
     assert!(t.elapsed() < Duration::from_millis(1500));
     g.put("/request/uri/bypass/status/set/202");
-    assert_eq!(g.get("/health").status, 202);
+    assert_eq!(g.get("/healthz").status, 202);
     assert_eq!(
-        g.get("/request/uri/bypass/counts?uri=/health").json()["/health"],
+        g.get("/request/uri/bypass/counts?uri=/healthz").json()["/healthz"],
         2
     );
-    assert_eq!(g.get("/request/uri/bypass").json()["uris"][0], "/health");
+    assert_eq!(g.get("/request/uri/bypass").json()["uris"][0], "/healthz");
     g.post("/response/delay/clear", "");
     assert_eq!(g.get("/else").status, 503);
 }

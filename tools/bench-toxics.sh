@@ -90,5 +90,11 @@ print(f"latency: asked {lat:.0f} ms, p50 proxied {base:.2f} ms -> {with_toxic:.2
 PY
 
 api POST /response/status/set/503/percent/10
-"$GOTO" load --json --no-progress -n 10000 -c 4 "http://127.0.0.1:$PORT/share" |
-    python3 -c 'import json,sys; v=json.load(sys.stdin); c=v["countsByStatusCodes"].get("503",0); print(f"shares: 503 on {c} of {v[\"requests\"]} requests ({100*c/v[\"requests\"]:.2f}% for 10%)")'
+"$GOTO" load --json --no-progress -n 10000 -c 4 "http://127.0.0.1:$PORT/share" > /tmp/bench-toxics-$$.json
+python3 - /tmp/bench-toxics-$$.json <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+c, n = v["countsByStatusCodes"].get("503", 0), v["requests"]
+print(f"shares: 503 on {c} of {n} requests ({100 * c / n:.2f}% for 10%)")
+PY
+rm -f /tmp/bench-toxics-$$.json

@@ -70,6 +70,8 @@ impl HttpBody for Body {
 pub enum InBody {
     Stream(Incoming),
     Read(Bytes),
+    /// Passed through something on the way (a proxy target's toxics).
+    Piped(Body),
 }
 
 impl InBody {
@@ -80,21 +82,24 @@ impl InBody {
                 let n = b.len() as u64;
                 (b.slice(..b.len().min(limit)), n)
             }
-            InBody::Stream(mut s) => {
-                let mut kept = BytesMut::new();
-                let mut total = 0u64;
-                while let Some(frame) = s.frame().await {
-                    let Ok(frame) = frame else { break };
-                    if let Ok(data) = frame.into_data() {
-                        total += data.len() as u64;
-                        let room = limit.saturating_sub(kept.len());
-                        kept.extend_from_slice(&data[..data.len().min(room)]);
-                    }
-                }
-                (kept.freeze(), total)
-            }
+            InBody::Stream(s) => read_capped(s, limit).await,
+            InBody::Piped(s) => read_capped(s, limit).await,
         }
     }
+}
+
+async fn read_capped<B: HttpBody<Data = Bytes> + Unpin>(mut s: B, limit: usize) -> (Bytes, u64) {
+    let mut kept = BytesMut::new();
+    let mut total = 0u64;
+    while let Some(frame) = s.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            let room = limit.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    (kept.freeze(), total)
 }
 
 static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");

@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod listeners;
 pub mod peer;
 pub mod port;
+pub mod probes;
 pub mod prom;
 pub mod proxy;
 pub mod registry;
@@ -61,7 +62,7 @@ pub struct ServerConfig {
     pub cores: Option<usize>,
     pub io_driver: goto_engine::IoDriverChoice,
     /// What `goto --version` prints: version, git revision, build date.
-    pub version: String,
+    pub build: probes::BuildInfo,
     pub control_threads: usize,
     pub remind_interval: Duration,
     /// Whether jobs may run OS commands (off unless asked for at startup).
@@ -106,6 +107,8 @@ pub struct App {
     pub peer: peer::Peer,
     /// Every admin route.
     pub api: api::Router<port::Ctx>,
+    /// Readiness and liveness probes (settable status).
+    pub probes: probes::Probes,
 }
 
 /// The admin API: every area's tables, each projected onto its state.
@@ -113,17 +116,27 @@ pub fn admin_api() -> api::Router<port::Ctx> {
     let mut r = api::Router::new()
         .mount(endpoints(), |c: &port::Ctx| &c.app)
         .mount(listeners::routes::table(), |c| &c.app)
+        .mount(tcp::routes::table(), |c| &c.app)
         .mount(port::label::table(), |c| &*c.port);
+    // Before the responder's: the fault tables own its delay and status
+    // forms that touch both (set a delay or range, clear).
+    for t in faults::routes::tables() {
+        r = r.mount(t, |c: &port::Ctx| &*c.port);
+    }
     for t in responder::routes::tables() {
         r = r.mount(t, |c| &c.port.responder);
     }
     r.mount(tracking::routes::table(), |c| &c.port.tracking)
         .mount(timeouts::routes::table(), |c| &c.port.timeouts)
         .mount(proxy::routes::table(), |c| &c.port.proxy)
+        .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
         .mount(client::routes::table(), |c| &c.app)
         .mount(jobs::routes::table(), |c| &c.app)
         .mount(registry::routes::table(), |c| &c.app)
+        .mount(probes::routes::probes_table(), |c| &c.app.probes)
+        .mount(probes::routes::health_table(), |c| &c.app)
+        .mount(probes::routes::version_table(), |c| &c.app)
 }
 
 /// `GET /api/endpoints`: every admin route (method and path pattern).
@@ -171,6 +184,7 @@ impl App {
             registry: registry::Registry::default(),
             peer: peer::Peer::default(),
             api: admin_api(),
+            probes: probes::Probes::default(),
         }))
     }
 }
@@ -259,7 +273,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     tracing::info!(
         port,
         label = %app.instance_label,
-        version = %app.cfg.version,
+        version = %app.cfg.build,
         engine_cores = cores,
         io_driver = match app.cfg.io_driver {
             goto_engine::IoDriverChoice::Auto => "auto",

@@ -23,7 +23,7 @@ fn app() -> (Arc<App>, Arc<PortState>) {
         json_logs: false,
         cores: None,
         io_driver: Default::default(),
-        version: String::new(),
+        build: Default::default(),
         control_threads: 1,
         remind_interval: Duration::from_secs(30),
         allow_command_jobs: false,

@@ -7,6 +7,7 @@
 //! the lock only when some fault is configured or header faults are enabled.
 
 pub mod body;
+pub mod routes;
 pub mod spec;
 
 use std::collections::BTreeMap;

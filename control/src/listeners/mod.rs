@@ -16,8 +16,9 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::port::{Label, PortSetup, PortState};
+use crate::tcp::{TcpFields, TcpSpec, TcpState};
 use crate::App;
-use serve::start;
+use serve::{start, start_tcp};
 use tls::ServerTls;
 
 struct Entry {
@@ -28,6 +29,8 @@ struct Entry {
     tls: Option<Arc<ServerTls>>,
     /// Present while open; sending `true` closes the listener and its connections.
     close: Option<watch::Sender<bool>>,
+    /// `tcp` listeners: their mode or upstream, toxics and counts.
+    tcp: Option<Arc<TcpState>>,
 }
 
 #[derive(Default)]
@@ -42,6 +45,10 @@ pub struct ListenerView {
     label: String,
     open: bool,
     startup: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +67,26 @@ pub struct AddListener {
     cert: Option<String>,
     #[serde(default)]
     key: Option<String>,
+    /// `tcp`: `mode`, or `upstream` (a raw TCP proxy), `payload`, `interval`.
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    interval: Option<String>,
+}
+
+impl AddListener {
+    fn tcp_fields(&self) -> TcpFields {
+        TcpFields {
+            mode: self.mode.clone(),
+            upstream: self.upstream.clone(),
+            payload: self.payload.clone(),
+            interval: self.interval.clone(),
+        }
+    }
 }
 
 /// How an added listener serves.
@@ -70,6 +97,7 @@ pub struct ListenerSpec<'a> {
     pub open: bool,
     pub cert: Option<&'a str>,
     pub key: Option<&'a str>,
+    pub tcp: TcpFields,
 }
 
 impl Listeners {
@@ -90,6 +118,7 @@ impl Listeners {
             open: true,
             cert: None,
             key: None,
+            tcp: TcpFields::default(),
         };
         self.add(app, &spec, true)
     }
@@ -105,8 +134,20 @@ impl Listeners {
         if port == 0 {
             return Err(ApiError::bad("port must be 1-65535"));
         }
+        if protocol != "tcp" && !spec.tcp.is_empty() {
+            return Err(ApiError::bad(
+                "mode, upstream, payload and interval are for tcp listeners (protocol \"tcp\")",
+            ));
+        }
+        let tcp = match protocol {
+            "tcp" => Some(Arc::new(TcpState::new(
+                port,
+                TcpSpec::new(&spec.tcp).map_err(ApiError::BadRequest)?,
+            ))),
+            _ => None,
+        };
         let tls = match (protocol, spec.cert, spec.key) {
-            ("http", None, None) => None,
+            ("http" | "tcp", None, None) => None,
             ("http", _, _) => {
                 return Err(ApiError::bad(
                     "cert and key are for https listeners (protocol \"https\")",
@@ -125,7 +166,7 @@ impl Listeners {
             }
             _ => {
                 return Err(ApiError::bad(format!(
-                    "unsupported listener protocol {protocol:?}: \"http\" (HTTP/1.1 and h2c) or \"https\" (TLS with HTTP/1.1 and h2)"
+                    "unsupported listener protocol {protocol:?}: \"http\" (HTTP/1.1 and h2c), \"https\" (TLS with HTTP/1.1 and h2) or \"tcp\" (a mode or an upstream)"
                 )))
             }
         };
@@ -148,10 +189,10 @@ impl Listeners {
             request_logs: app.cfg.request_logs,
             out: app.out.clone(),
         }));
-        let close = if open {
-            Some(start(app, &state, tls.clone())?)
-        } else {
-            None
+        let close = match (open, &tcp) {
+            (false, _) => None,
+            (true, Some(t)) => Some(start_tcp(t)?),
+            (true, None) => Some(start(app, &state, tls.clone())?),
         };
         inner.insert(
             port,
@@ -161,6 +202,7 @@ impl Listeners {
                 startup,
                 tls,
                 close,
+                tcp,
             },
         );
         Ok(())
@@ -174,8 +216,22 @@ impl Listeners {
         if e.close.is_some() {
             return Ok(false);
         }
-        e.close = Some(start(app, &e.state, e.tls.clone())?);
+        e.close = Some(match &e.tcp {
+            Some(t) => start_tcp(t)?,
+            None => start(app, &e.state, e.tls.clone())?,
+        });
         Ok(true)
+    }
+
+    /// A tcp listener's state; 404 for other listeners.
+    pub fn tcp(&self, port: u16) -> Result<Arc<TcpState>, ApiError> {
+        let inner = self.inner.lock();
+        let e = inner
+            .get(&port)
+            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        e.tcp
+            .clone()
+            .ok_or_else(|| ApiError::NotFound(format!("listener {port} is not tcp")))
     }
 
     pub fn close(&self, port: u16) -> Result<bool, ApiError> {
@@ -252,6 +308,11 @@ impl Listeners {
                         label: e.state.label_text(),
                         open: e.close.is_some(),
                         startup: e.startup,
+                        mode: e.tcp.as_ref().map(|t| t.spec.mode_name()),
+                        upstream: e
+                            .tcp
+                            .as_ref()
+                            .and_then(|t| t.spec.upstream().map(String::from)),
                     },
                 )
             })

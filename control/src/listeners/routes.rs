@@ -55,6 +55,7 @@ fn add(app: &Arc<App>, q: &Req<'_>) -> ApiResult {
         open,
         cert: req.cert.as_deref(),
         key: req.key.as_deref(),
+        tcp: req.tcp_fields(),
     };
     app.listeners.add(app, &spec, false)?;
     Ok(ok(format!(

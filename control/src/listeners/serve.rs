@@ -3,7 +3,6 @@
 //! (answered from the route tables) or runtime traffic (the port's chaos
 //! features and the catch-all echo).
 
-use std::convert::Infallible;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,9 @@ use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
 use crate::error::ApiError;
+use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, Ctx, PortState};
+use crate::tcp::{self, TcpState};
 use crate::App;
 
 /// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
@@ -58,6 +59,16 @@ pub fn start(
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
     tracing::info!(port = state.port, "listener open");
+    Ok(tx)
+}
+
+/// Binds a tcp listener's port and spawns its accept loop; returns the close switch.
+pub fn start_tcp(state: &Arc<TcpState>) -> Result<watch::Sender<bool>, ApiError> {
+    let listener = bind(state.port)
+        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(tcp::accept_loop(state.clone(), listener, rx));
+    tracing::info!(port = state.port, "tcp listener open");
     Ok(tx)
 }
 
@@ -120,7 +131,15 @@ async fn serve_conn<S>(
     let svc = service_fn(move |req| {
         let app = app.clone();
         let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(&app, &state, remote, req).await) }
+        async move {
+            let resp = handle(&app, &state, remote, req).await;
+            // A close fault: erring the service is how hyper drops the
+            // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
+            if is_abort(&resp) {
+                return Err(Abort);
+            }
+            Ok(resp)
+        }
     });
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);

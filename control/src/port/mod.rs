@@ -12,6 +12,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue};
 use parking_lot::{Mutex, RwLock};
 
+use crate::faults::routes::FaultPort;
+use crate::faults::Faults;
 use crate::proxy::client::Outbound;
 use crate::proxy::Proxy;
 use crate::responder::Responder;
@@ -57,6 +59,25 @@ pub struct PortState {
     pub timeouts: TimeoutTracking,
     pub proxy: Arc<Proxy>,
     pub triggers: Triggers,
+    pub faults: Faults,
+}
+
+impl FaultPort for PortState {
+    fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn port_number(&self) -> u16 {
+        self.port
+    }
+
+    fn set_fixed_delay(&self, d: std::time::Duration) {
+        self.responder.lock().set_delay(d);
+    }
+
+    fn clear_forced_status(&self) {
+        self.responder.lock().force(0, None);
+    }
 }
 
 /// How a port is set up.
@@ -83,6 +104,7 @@ impl PortState {
             timeouts: TimeoutTracking::default(),
             proxy: Arc::new(Proxy::new(s.out.clone())),
             triggers: Triggers::new(s.out),
+            faults: Faults::default(),
         }
     }
 

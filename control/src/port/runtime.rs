@@ -15,6 +15,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use super::PortState;
 use crate::api::percent_decode;
 use crate::body::{Body, InBody};
+use crate::faults::body::{abort_response, drip_body, is_abort};
+use crate::faults::Plan;
 use crate::responder::state::{Decision, Route};
 use crate::App;
 
@@ -47,6 +49,20 @@ pub async fn serve(
     body: InBody,
 ) -> Response<Body> {
     // Each chaos feature is behind one atomic flag so an unconfigured port pays no lock.
+    let plan = if port.faults.active() {
+        match port.faults.draw(&parts.headers) {
+            // Closed before anything else: no answer, no proxying, no counts.
+            Ok(p) if p.close => return abort_response(),
+            Ok(p) => Some(p),
+            Err(e) => {
+                let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
+                stamp(port, resp.headers_mut());
+                return resp;
+            }
+        }
+    } else {
+        None
+    };
     let proxied = if port.proxy.active() {
         port.proxy
             .find(parts.uri.path(), parts.uri.query(), &parts.headers)
@@ -83,19 +99,35 @@ pub async fn serve(
         let mut r = port.responder.lock();
         // Read under the decision's lock, so concurrent requests agree on who
         // consumed a `503:2`; bypassed URIs ignore the forced status.
-        let forced_pending = r.forced.is_some();
-        let d = r.decide(parts.uri.path(), route, &parts.headers, proxied.is_some());
+        let fault = plan.as_ref().and_then(|p| p.status);
+        let forced_pending = r.forced.is_some() || fault.is_some();
+        let d = r.decide(
+            parts.uri.path(),
+            route,
+            &parts.headers,
+            proxied.is_some(),
+            fault,
+        );
         let forced = forced_pending && !d.bypassed;
         (d, forced)
     };
-    if let Some(d) = decision.delay {
-        tokio::time::sleep(d).await;
+    let fault_delay = plan
+        .as_ref()
+        .and_then(|p| p.delay)
+        .filter(|_| !decision.bypassed);
+    // A fault's delay adds to the fixed one.
+    let delay = decision.delay.unwrap_or_default() + fault_delay.unwrap_or_default();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
             let mut resp =
                 crate::proxy::forward::forward(&port.proxy, target, m, &parts, body).await;
+            if is_abort(&resp) {
+                return resp;
+            }
             // Counted by what the upstream (or the 502 for it) answered.
             port.responder.lock().count_response(resp.status().as_u16());
             let h = resp.headers_mut();
@@ -105,7 +137,13 @@ pub async fn serve(
             }
             resp
         }
-        _ => respond(port, &parts, body, route, decision, remote).await,
+        _ => {
+            let resp = respond(port, &parts, body, route, decision, remote).await;
+            match plan {
+                Some(p) => body_faults(resp, p),
+                None => resp,
+            }
+        }
     };
     let status = resp.status().as_u16();
     if let Some(g) = timeout_guard {
@@ -123,6 +161,18 @@ pub async fn serve(
     }
     if let Some(l) = log_line {
         l.finish(status, resp.body().size_hint().exact());
+    }
+    resp
+}
+
+/// Replaces the body by the size fault's, and drips it.
+fn body_faults(mut resp: Response<Body>, plan: Plan) -> Response<Body> {
+    if let Some(b) = plan.size {
+        *resp.body_mut() = Body::from_bytes(b);
+    }
+    if let Some(d) = plan.drip {
+        let body = std::mem::replace(resp.body_mut(), Body::empty());
+        *resp.body_mut() = drip_body(body, d);
     }
     resp
 }

@@ -59,12 +59,39 @@ fn client_body(b: InBody) -> Body {
     match b {
         InBody::Stream(s) => Body::Stream(s.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
         InBody::Read(b) => Body::from_bytes(b),
+        InBody::Piped(b) => b,
     }
 }
 
 /// Forwards a matched request; answers the upstream's status, headers and
 /// (streamed) body, or 502 with the reason. The caller adds this hop's headers.
+fn too_large(target: &Target, e: BoxError) -> Response<Body> {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "cannot copy request body to {} replicas: {e}",
+            target.replicas
+        ),
+    )
+}
+
+/// Forwards a matched request, through the target's toxics when it has any.
 pub async fn forward(
+    proxy: &Arc<Proxy>,
+    target: Arc<Target>,
+    m: Matched,
+    parts: &Parts,
+    body: InBody,
+) -> Response<Body> {
+    if proxy.toxics.active() {
+        if let Some(set) = proxy.toxics.get(&target.spec.name) {
+            return super::toxic::forward(proxy, &set, target, m, parts, body).await;
+        }
+    }
+    forward_plain(proxy, target, m, parts, body).await
+}
+
+pub(super) async fn forward_plain(
     proxy: &Arc<Proxy>,
     target: Arc<Target>,
     m: Matched,
@@ -97,6 +124,10 @@ pub async fn forward(
         let bytes = match body {
             InBody::Read(b) => b,
             InBody::Stream(s) => match Limited::new(s, REPLICA_BODY_LIMIT).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => return too_large(&target, e),
+            },
+            InBody::Piped(s) => match Limited::new(s, REPLICA_BODY_LIMIT).collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(e) => {
                     return text(

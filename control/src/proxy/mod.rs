@@ -10,6 +10,8 @@ pub mod client;
 pub mod forward;
 pub mod routes;
 pub mod target;
+pub mod toxic;
+pub mod toxic_routes;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,7 @@ use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::toxics::http::TargetToxics;
 use client::Outbound;
 use target::{Hit, Matched, Target, TargetSpec};
 
@@ -98,6 +101,8 @@ pub struct Proxy {
     targets: RwLock<Vec<Arc<Target>>>,
     counts: Mutex<ProxyCounts>,
     out: Outbound,
+    /// Toxics of the targets, by name.
+    pub toxics: TargetToxics,
 }
 
 /// What a target name can be told to do.
@@ -115,6 +120,7 @@ impl Proxy {
             targets: RwLock::new(Vec::new()),
             counts: Mutex::new(ProxyCounts::default()),
             out,
+            toxics: TargetToxics::default(),
         }
     }
 
@@ -141,6 +147,7 @@ impl Proxy {
         let mut t = self.targets.write();
         t.clear();
         self.refresh_active(&t);
+        self.toxics.clear_all();
     }
 
     /// Every target's spec with its `enabled` flag.
@@ -158,6 +165,7 @@ impl Proxy {
         match action {
             TargetAction::Remove => {
                 list.remove(i);
+                self.toxics.clear(name);
             }
             TargetAction::Enable => list[i].enabled.store(true, Ordering::Relaxed),
             TargetAction::Disable => list[i].enabled.store(false, Ordering::Relaxed),

@@ -18,10 +18,6 @@ pub fn tables() -> Vec<Table<R>> {
     vec![
         Table::<R>::new("/response/status")
             .post("/response/status/set/{code}", set_status)
-            .post("/response/status/clear", |r, _| {
-                r.lock().force(0, None);
-                Ok(ok("Forced response status cleared"))
-            })
             .post("/response/status/counts/clear", |r, _| {
                 r.lock().clear_status_counts();
                 Ok(ok("Response status counts cleared"))
@@ -50,24 +46,10 @@ pub fn tables() -> Vec<Table<R>> {
                     "responded": r.counts_response.get(&c).copied().unwrap_or(0),
                 })))
             }),
-        Table::<R>::new("/response/delay")
-            .post("/response/delay/set/{duration}", |r, q| {
-                let d = crate::api::duration(q.param("duration"))?;
-                r.lock().set_delay(d);
-                Ok(ok(if d.is_zero() {
-                    "Delay cleared".to_string()
-                } else {
-                    format!("Will delay all responses by {}", duration::format(d))
-                }))
-            })
-            .post("/response/delay/clear", |r, _| {
-                r.lock().set_delay(Default::default());
-                Ok(ok("Delay cleared"))
-            })
-            .get("/response/delay", |r, _| {
-                let d = r.lock().delay.unwrap_or_default();
-                Ok(json(&json!({ "delay": duration::format(d) })))
-            }),
+        Table::<R>::new("/response/delay").get("/response/delay", |r, _| {
+            let d = r.lock().delay.unwrap_or_default();
+            Ok(json(&json!({ "delay": duration::format(d) })))
+        }),
         Table::<R>::new("/response/headers")
             .post("/response/headers/add/{header}/{value}", |r, q| {
                 let (name, value) = (q.param("header"), q.param("value"));

@@ -63,13 +63,15 @@ impl Responder {
     /// Decides status, delay and payload for one runtime request and updates
     /// counts. A request that will be `proxied` is counted by its upstream's
     /// status later ([`Responder::count_response`]), unless a forced status
-    /// answers it here.
+    /// answers it here. A `fault` status (drawn by the port's faults) ranks
+    /// below a bypass and a forced status, above the route's own.
     pub fn decide(
         &mut self,
         path: &str,
         route: Route,
         headers: &http::HeaderMap,
         proxied: bool,
+        fault: Option<u16>,
     ) -> Decision {
         if self.uri_counts_enabled {
             bump(&mut self.uri_counts, path);
@@ -83,6 +85,9 @@ impl Responder {
             bump(&mut self.bypass_counts, path);
             self.bypass_status
         } else if let Some(f) = self.take_forced() {
+            forced = true;
+            f
+        } else if let Some(f) = fault {
             forced = true;
             f
         } else if let Route::Status(code) = route {

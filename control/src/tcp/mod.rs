@@ -3,6 +3,7 @@
 //! their connection and byte counts.
 
 pub mod proxy;
+pub mod routes;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -22,6 +22,10 @@ use super::Kind;
 use crate::body::{Body, BoxError};
 use crate::rng::Rng;
 
+/// A bandwidth schedule further behind than this restarts from now, so an
+/// idle connection does not bank a burst.
+const IDLE_RESTART: Duration = Duration::from_millis(50);
+
 /// Largest piece one read takes from a TCP source.
 const READ_SIZE: usize = 32 * 1024;
 
@@ -109,30 +113,22 @@ impl Chain {
         total
     }
 
-    /// For an HTTP message head (no bytes of its own): waits out the
-    /// latency, or says the message must be cut (timeout, a reset due
-    /// before the head goes out, or a zero data limit).
-    pub async fn head(&mut self) -> bool {
+    /// For an HTTP message head (no bytes of its own): when it may go out,
+    /// or when the message is cut instead (timeout, a reset due before the
+    /// head goes out, a zero data limit). Drawn now, so the body can start
+    /// through the chain while the head waits: both then carry one latency.
+    pub fn head(&mut self) -> Head {
+        let now = Instant::now();
         if let Some(t) = self.timeout {
-            if t.is_zero() {
-                std::future::pending::<()>().await;
-            }
-            sleep(t).await;
-            return false;
+            return Head::Cut((!t.is_zero()).then(|| now + t));
         }
         if self.limit == Some(0) {
-            return false;
+            return Head::Cut(Some(now));
         }
-        let until = Instant::now() + self.delay();
+        let until = now + self.delay();
         match self.reset_at {
-            Some(r) if r <= until => {
-                sleep_until(r).await;
-                false
-            }
-            _ => {
-                sleep_until(until).await;
-                true
-            }
+            Some(r) if r <= until => Head::Cut(Some(r)),
+            _ => Head::Pass(until),
         }
     }
 
@@ -150,6 +146,32 @@ impl Chain {
             out.push(chunk.split_to(n.min(chunk.len())));
         }
         out
+    }
+}
+
+/// The fate of an HTTP message head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// Goes out at this instant.
+    Pass(Instant),
+    /// Cut at this instant (never, for a timeout of zero).
+    Cut(Option<Instant>),
+}
+
+impl Head {
+    /// Waits until the head's instant; true when it may go out.
+    pub async fn wait(self) -> bool {
+        match self {
+            Head::Pass(at) => {
+                sleep_until(at).await;
+                true
+            }
+            Head::Cut(Some(at)) => {
+                sleep_until(at).await;
+                false
+            }
+            Head::Cut(None) => std::future::pending().await,
+        }
     }
 }
 
@@ -231,8 +253,13 @@ async fn run<S: Source, K: Sink>(chain: &mut Chain, src: &mut S, sink: &mut K) -
                 let sub = match (chain.rate, piece_max) {
                     (Some(rate), Some(max)) => {
                         let sub = piece.split_to(max.min(piece.len()));
-                        next_slot = next_slot.max(Instant::now())
-                            + Duration::from_secs_f64(sub.len() as f64 / rate as f64);
+                        // Behind schedule by timer overshoot: keep the
+                        // schedule (no lost credit); idle longer: restart it.
+                        let now = Instant::now();
+                        if now > next_slot + IDLE_RESTART {
+                            next_slot = now;
+                        }
+                        next_slot += Duration::from_secs_f64(sub.len() as f64 / rate as f64);
                         sleep_until(next_slot).await;
                         sub
                     }

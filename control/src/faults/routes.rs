@@ -1,0 +1,185 @@
+//! The fault routes (`/response/faults/...`, status and delay shares,
+//! `/response/close`, `/response/size`, `/response/drip`). They take the
+//! whole port: the fixed delay and the forced status stay the responder's,
+//! and the forms that set or clear a delay or status touch both.
+
+use super::spec::{percent, size, DelaySpec};
+use super::Drip;
+use crate::api::{status_code, Req, Table};
+use crate::body::{json, ok};
+use crate::duration;
+use crate::error::{ApiError, ApiResult};
+
+/// What the fault routes need of a port: its faults, and the responder's
+/// fixed delay and forced status, which some forms replace or clear too.
+pub trait FaultPort: Sync + 'static {
+    fn faults(&self) -> &super::Faults;
+    fn port_number(&self) -> u16;
+    fn set_fixed_delay(&self, d: std::time::Duration);
+    fn clear_forced_status(&self);
+}
+
+fn pct(q: &Req<'_>) -> Result<f64, ApiError> {
+    percent(q.param("percent")).map_err(ApiError::BadRequest)
+}
+
+fn delay(s: &str) -> Result<DelaySpec, ApiError> {
+    DelaySpec::parse(s).map_err(ApiError::BadRequest)
+}
+
+/// The fault tables; mounted before the responder's, whose delay and status
+/// clearing they extend.
+pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
+    vec![
+        Table::<P>::new("/response/faults")
+            .get("/response/faults", |p, _| Ok(json(&p.faults().view())))
+            .post("/response/faults/clear", |p, _| {
+                p.faults().clear();
+                Ok(ok("Faults cleared"))
+            })
+            .post("/response/faults/seed/{seed}", |p, q| {
+                let s = q.param("seed");
+                let seed: u64 = s.parse().map_err(|_| {
+                    ApiError::bad(format!(
+                        "invalid seed {s:?}: must be a non-negative integer"
+                    ))
+                })?;
+                p.faults().seed(seed);
+                Ok(ok(format!("Fault seed set to {seed}")))
+            })
+            .get("/response/faults/counts", |p, _| {
+                let mut v = serde_json::to_value(p.faults().counts()).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("port".into(), p.port_number().into());
+                }
+                Ok(json(&v))
+            })
+            .post("/response/faults/counts/clear", |p, _| {
+                p.faults().clear_counts();
+                Ok(ok("Fault counts cleared"))
+            })
+            .post("/response/faults/headers/enable", |p, _| {
+                p.faults().set_headers(true);
+                Ok(ok("Faults from Goto-Fault-* request headers enabled"))
+            })
+            .post("/response/faults/headers/disable", |p, _| {
+                p.faults().set_headers(false);
+                Ok(ok("Faults from Goto-Fault-* request headers disabled"))
+            }),
+        Table::<P>::new("/response/status")
+            .post("/response/status/set/{code}/percent/{percent}", |p, q| {
+                let code = status_code(q.param("code"), false)?;
+                let share = pct(q)?;
+                p.faults()
+                    .update(|c| c.set_status(code, share))
+                    .map_err(ApiError::BadRequest)?;
+                Ok(ok(format!(
+                    "Will respond with status {code} to {share}% of requests"
+                )))
+            })
+            .post("/response/status/clear", |p, _| {
+                p.clear_forced_status();
+                p.faults().update(|c| c.status.clear());
+                Ok(ok("Forced response status cleared"))
+            }),
+        Table::<P>::new("/response/delay")
+            .post("/response/delay/set/{duration}", |p, q| {
+                let d = delay(q.param("duration"))?;
+                // One form replaces the other: a fixed delay is the
+                // responder's, a range is drawn per request.
+                p.faults().update(|c| c.clear_delays());
+                if d.min == d.max {
+                    p.set_fixed_delay(d.min);
+                    return Ok(ok(if d.is_zero() {
+                        "Delay cleared".to_string()
+                    } else {
+                        format!("Will delay all responses by {}", duration::format(d.min))
+                    }));
+                }
+                p.set_fixed_delay(Default::default());
+                p.faults()
+                    .update(|c| c.set_delay(d, 100.0))
+                    .map_err(ApiError::BadRequest)?;
+                Ok(ok(format!("Will delay all responses by {d}")))
+            })
+            .post(
+                "/response/delay/set/{duration}/percent/{percent}",
+                |p, q| {
+                    let d = delay(q.param("duration"))?;
+                    let share = pct(q)?;
+                    p.faults()
+                        .update(|c| c.set_delay(d, share))
+                        .map_err(ApiError::BadRequest)?;
+                    Ok(ok(format!("Will delay {share}% of responses by {d}")))
+                },
+            )
+            .post("/response/delay/clear", |p, _| {
+                p.set_fixed_delay(Default::default());
+                p.faults().update(|c| c.clear_delays());
+                Ok(ok("Delay cleared"))
+            }),
+        Table::<P>::new("/response/close")
+            .post("/response/close/percent/{percent}", |p, q| {
+                let share = pct(q)?;
+                p.faults().update(|c| c.set_close(share));
+                Ok(ok(format!(
+                    "Will close the connection without answering {share}% of requests"
+                )))
+            })
+            .post("/response/close/clear", |p, _| {
+                p.faults().update(|c| c.set_close(0.0));
+                Ok(ok("Close fault cleared"))
+            }),
+        Table::<P>::new("/response/size")
+            .post("/response/size/set/{size}", |p, q| set_size(p, q, 100.0))
+            .post("/response/size/set/{size}/percent/{percent}", |p, q| {
+                set_size(p, q, pct(q)?)
+            })
+            .post("/response/size/clear", |p, _| {
+                p.faults().update(|c| c.set_size(0, 0.0));
+                Ok(ok("Response size fault cleared"))
+            }),
+        Table::<P>::new("/response/drip")
+            .post("/response/drip/set/{bytes}/every/{every}", |p, q| {
+                set_drip(p, q, 100.0)
+            })
+            .post(
+                "/response/drip/set/{bytes}/every/{every}/percent/{percent}",
+                |p, q| set_drip(p, q, pct(q)?),
+            )
+            .post("/response/drip/clear", |p, _| {
+                p.faults().update(|c| {
+                    c.set_drip(
+                        Drip {
+                            bytes: 0,
+                            every: Default::default(),
+                        },
+                        0.0,
+                    )
+                });
+                Ok(ok("Drip fault cleared"))
+            }),
+    ]
+}
+
+fn set_size<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
+    let n = size(q.param("size")).map_err(ApiError::BadRequest)?;
+    p.faults().update(|c| c.set_size(n, share));
+    Ok(ok(format!(
+        "Will respond with {n}-byte bodies to {share}% of requests"
+    )))
+}
+
+fn set_drip<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
+    let bytes = size(q.param("bytes")).map_err(ApiError::BadRequest)?;
+    if bytes == 0 {
+        return Err(ApiError::bad("drip bytes must be above 0"));
+    }
+    let every = duration::parse(q.param("every")).map_err(ApiError::BadRequest)?;
+    p.faults()
+        .update(|c| c.set_drip(Drip { bytes, every }, share));
+    Ok(ok(format!(
+        "Will send response bodies {bytes} bytes every {} to {share}% of requests",
+        duration::format(every)
+    )))
+}

@@ -1,0 +1,64 @@
+//! `/probes/...` (readiness and liveness, settable), `/health`, `/version`.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::json as j;
+
+use super::Probes;
+use crate::api::{status_code, Req, Table};
+use crate::body::{json, ok, text};
+use crate::error::{ApiError, ApiResult};
+use crate::App;
+
+fn probe(p: &Probes, kind: &str) -> ApiResult {
+    let probe = p
+        .get(kind)
+        .ok_or_else(|| ApiError::NotFound(format!("no probe {kind}")))?;
+    let status = probe.hit();
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    Ok(text(code, format!("{kind}: {status}")))
+}
+
+fn set(p: &Probes, q: &Req<'_>, kind: &str) -> ApiResult {
+    let code = status_code(q.param("code"), false)?;
+    if let Some(probe) = p.get(kind) {
+        probe.set(code);
+    }
+    Ok(ok(format!("{kind} probe will answer {code}")))
+}
+
+pub fn probes_table() -> Table<Probes> {
+    Table::<Probes>::new("/probes")
+        .get("/probes", |p, _| {
+            Ok(json(&j!({
+                "readiness": {"status": p.readiness.status(), "count": p.readiness.count()},
+                "liveness": {"status": p.liveness.status(), "count": p.liveness.count()},
+            })))
+        })
+        .get("/probes/readiness", |p, _| probe(p, "readiness"))
+        .get("/probes/liveness", |p, _| probe(p, "liveness"))
+        .post("/probes/readiness/set/status/{code}", |p, q| {
+            set(p, q, "readiness")
+        })
+        .post("/probes/liveness/set/status/{code}", |p, q| {
+            set(p, q, "liveness")
+        })
+}
+
+/// `GET /health`: 200 while the server runs, whatever the chaos settings.
+pub fn health_table() -> Table<Arc<App>> {
+    Table::<Arc<App>>::new("/health").get("/health", |app, _| {
+        Ok(json(&j!({
+            "status": "ok",
+            "label": app.instance_label,
+            "version": app.cfg.build.version,
+            "uptimeSeconds": app.started.elapsed().as_secs(),
+        })))
+    })
+}
+
+/// `GET /version`: version, git revision and build date.
+pub fn version_table() -> Table<Arc<App>> {
+    Table::<Arc<App>>::new("/version").get("/version", |app, _| Ok(json(&app.cfg.build)))
+}

@@ -1,0 +1,194 @@
+//! Probabilistic and header-driven responder faults through the real binary:
+//! delivered shares over many requests (HTTP/1.1 and h2c), seeded replays,
+//! delay ranges, closing without an answer, response size and drip, and the
+//! seed's forced status and delay forms still working.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{goto_bin, try_request, Goto};
+use serde_json::Value;
+
+fn ok(g: &Goto, path: &str) {
+    let r = common::request(g.port, "PUT", path, &[], b"");
+    assert_eq!(r.status, 200, "PUT {path}: {}", r.text());
+}
+
+/// `goto load` against `url`; its JSON report.
+fn load(args: &[&str]) -> Value {
+    let out = Command::new(goto_bin())
+        .arg("load")
+        .args(["--json", "--no-progress"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run goto load");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "goto load {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// What one fresh-connection request got: its status, or "closed".
+fn outcome(port: u16, headers: &[(&str, &str)]) -> String {
+    match try_request(port, "GET", "/x", headers, b"") {
+        Ok(r) => r.status.to_string(),
+        Err(_) => "closed".into(),
+    }
+}
+
+#[test]
+fn status_share_is_delivered_over_10k_requests() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/status/set/503/percent/10");
+    let url = format!("http://127.0.0.1:{}/share", g.port);
+    let v = load(&["-n", "10000", "-c", "4", &url]);
+    let got = n(&v["countsByStatusCodes"]["503"]);
+    assert_eq!(n(&v["requests"]), 10_000, "{v}");
+    // 10% +- 1 point.
+    assert!((900..=1100).contains(&got), "503s: {got} of 10000: {v}");
+    let c = g.get("/response/faults/counts").json();
+    assert_eq!(n(&c["status"]["503"]), got, "{c}");
+    assert_eq!(n(&c["requests"]), 10_000, "{c}");
+
+    // Over h2c the same share.
+    ok(&g, "/response/faults/counts/clear");
+    let v = load(&["--http2", "-n", "10000", "-c", "8", &url]);
+    let got = n(&v["countsByStatusCodes"]["503"]);
+    assert!((900..=1100).contains(&got), "h2 503s: {got}: {v}");
+    assert_eq!(
+        n(&g.get("/response/faults/counts").json()["status"]["503"]),
+        got
+    );
+}
+
+#[test]
+fn several_codes_share_and_seed_replays_the_sequence() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/status/set/503/percent/20");
+    ok(&g, "/response/status/set/429/percent/10");
+    ok(&g, "/response/close/percent/10");
+    ok(&g, "/response/faults/seed/42");
+    let run = || (0..300).map(|_| outcome(g.port, &[])).collect::<Vec<_>>();
+    let a = run();
+    ok(&g, "/response/faults/seed/42");
+    let b = run();
+    assert_eq!(a, b, "same seed, same faults");
+    for want in ["503", "429", "closed", "200"] {
+        assert!(a.iter().any(|o| o == want), "{want} missing: {a:?}");
+    }
+    // Shares may not add up past 100%.
+    let r = g.put("/response/status/set/500/percent/80");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let f = g.get("/response/faults").json();
+    assert_eq!(f["seed"], 42, "{f}");
+    assert_eq!(f["close"], 10.0, "{f}");
+}
+
+#[test]
+fn delay_range_and_share() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/delay/set/100ms-300ms");
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(g.get("/d").status, 200);
+        assert!(t.elapsed() >= Duration::from_millis(100));
+    }
+    ok(&g, "/response/delay/clear");
+    assert_eq!(
+        g.get("/response/faults").json()["delay"],
+        serde_json::json!([])
+    );
+    ok(&g, "/response/delay/set/1ms/percent/50");
+    for _ in 0..200 {
+        g.get("/d");
+    }
+    let c = g.get("/response/faults/counts").json();
+    let d = n(&c["delay"]);
+    assert!((60..=140).contains(&d), "{c}");
+    assert_eq!(g.put("/response/delay/set/300ms-100ms").status, 400);
+    assert_eq!(g.put("/response/delay/set/1ms/percent/101").status, 400);
+}
+
+#[test]
+fn seed_forms_keep_working() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/status/set/418:2");
+    assert_eq!(g.get("/a").status, 418);
+    assert_eq!(g.get("/a").status, 418);
+    assert_eq!(g.get("/a").status, 200);
+    ok(&g, "/response/delay/set/150ms");
+    let t = Instant::now();
+    g.get("/a");
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(g.get("/response/delay").json()["delay"], "150ms");
+    ok(&g, "/response/delay/clear");
+    assert_eq!(g.get("/response/delay").json()["delay"], "0s");
+}
+
+#[test]
+fn close_size_and_drip() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/close/percent/100");
+    assert!(try_request(g.port, "GET", "/c", &[], b"").is_err());
+    ok(&g, "/response/close/clear");
+    assert_eq!(g.get("/c").status, 200);
+
+    ok(&g, "/response/size/set/1000");
+    let r = g.get("/s");
+    assert_eq!(r.body.len(), 1000);
+    ok(&g, "/response/drip/set/10/every/20ms");
+    ok(&g, "/response/size/set/100");
+    let t = Instant::now();
+    let r = g.get("/s");
+    assert_eq!(r.body.len(), 100);
+    // Ten pieces, nine gaps of 20 ms.
+    assert!(
+        t.elapsed() >= Duration::from_millis(180),
+        "{:?}",
+        t.elapsed()
+    );
+    let c = g.get("/response/faults/counts").json();
+    assert_eq!(n(&c["close"]), 1, "{c}");
+    assert_eq!(n(&c["size"]), 2, "{c}");
+    assert_eq!(n(&c["drip"]), 1, "{c}");
+    ok(&g, "/response/faults/clear");
+    assert_ne!(g.get("/s").body.len(), 100);
+    assert_eq!(g.put("/response/size/set/lots").status, 400);
+    assert_eq!(g.put("/response/drip/set/10/every/soon").status, 400);
+}
+
+#[test]
+fn header_faults_are_opt_in() {
+    let g = Goto::start(&["--request-logs=false"]);
+    let h503 = [("Goto-Fault-Status", "503")];
+    assert_eq!(outcome(g.port, &h503), "200", "off by default");
+    ok(&g, "/response/faults/headers/enable");
+    assert_eq!(outcome(g.port, &h503), "503");
+    assert_eq!(outcome(g.port, &[("Goto-Fault-Close", "true")]), "closed");
+    let t = Instant::now();
+    assert_eq!(outcome(g.port, &[("Goto-Fault-Delay", "200ms")]), "200");
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    let bad = try_request(g.port, "GET", "/x", &[("Goto-Fault-Status", "abc")], b"").unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    ok(&g, "/response/faults/counts/clear");
+    let shared = [("Goto-Fault-Status", "500"), ("Goto-Fault-Percent", "10")];
+    let hits = (0..1000)
+        .filter(|_| outcome(g.port, &shared) == "500")
+        .count();
+    assert!((50..=150).contains(&hits), "{hits}");
+    assert_eq!(
+        n(&g.get("/response/faults/counts").json()["fromHeaders"]),
+        hits as u64
+    );
+    ok(&g, "/response/faults/headers/disable");
+    assert_eq!(outcome(g.port, &h503), "200");
+}
