@@ -27,9 +27,9 @@
 //! same workers, driving the same schedule); `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `limits` the bounds; `run` the handle, commands and stop
-//! flags; `tls` rustls set-up; [`timeline`] per-interval results from
-//! snapshots; [`threshold`] pass/fail checks; [`stages`] load shapes (rate
-//! ramps).
+//! flags; `timer` the per-worker microsecond pacing timer; `tls` rustls
+//! set-up; [`timeline`] per-interval results from snapshots; [`threshold`]
+//! pass/fail checks; [`stages`] load shapes (rate ramps).
 
 mod conn;
 pub mod cpus;
@@ -47,6 +47,7 @@ pub mod stages;
 pub mod stats;
 pub mod threshold;
 pub mod timeline;
+mod timer;
 mod tls;
 mod worker;
 

@@ -8,10 +8,13 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::Instant;
 
+use crate::conn::Alarm;
 use crate::plan::PreparedTarget;
-use crate::run::{Assignment, RunShared};
+use crate::run::{Assignment, RunShared, StopSignal};
 use crate::stats::{CoreStats, TargetStats};
+use crate::timer::PaceTimer;
 
 /// One target's replicas and counters on this core.
 pub(crate) struct CoreTarget {
@@ -33,6 +36,9 @@ pub(crate) struct LocalRun {
     wakers: RefCell<Vec<Waker>>,
     /// Stop flags (the run's and its targets') seen set so far.
     stops_seen: Cell<usize>,
+    /// The worker's precise timer for the schedule's waits (`None`: the
+    /// kernel refused a timerfd; the runtime's millisecond timer serves).
+    pace: Option<Rc<PaceTimer>>,
 }
 
 impl LocalRun {
@@ -42,7 +48,12 @@ impl LocalRun {
     }
 
     /// This core's share of `shared`: counters for each target in `work`.
-    pub(crate) fn new(shared: Arc<RunShared>, slot: usize, work: &[Assignment]) -> Rc<LocalRun> {
+    pub(crate) fn new(
+        shared: Arc<RunShared>,
+        slot: usize,
+        work: &[Assignment],
+        pace: Option<Rc<PaceTimer>>,
+    ) -> Rc<LocalRun> {
         let mut targets: Vec<Option<Rc<CoreTarget>>> = vec![None; shared.targets.len()];
         let mut total = 0;
         for a in work {
@@ -65,12 +76,28 @@ impl LocalRun {
             done: Cell::new(false),
             wakers: RefCell::new(Vec::with_capacity(total)),
             stops_seen: Cell::new(0),
+            pace,
         });
         if total == 0 {
             run.done.set(true);
             shared.core_done(slot, run.stats());
         }
         run
+    }
+
+    /// Sleeps until `until` for the schedule: on the worker's microsecond
+    /// pacing timer, or on `alarm` (the runtime's millisecond timer) where
+    /// the worker has none. False when a stop (or the run's end) comes first.
+    pub(crate) async fn pause_until(
+        &self,
+        alarm: &mut Alarm<'_>,
+        stop: &StopSignal,
+        until: Instant,
+    ) -> bool {
+        match &self.pace {
+            Some(timer) => timer.pause_until(stop, until).await,
+            None => alarm.pause_until(stop, until).await,
+        }
     }
 
     /// The counters of target `index`, if this core runs some of its replicas.

@@ -27,6 +27,7 @@ use crate::error::EngineError;
 use crate::local::LocalRun;
 use crate::replica::Replica;
 use crate::run::{Assignment, Command, RunShared};
+use crate::timer::PaceTimer;
 use crate::IoDriver;
 
 /// How often a busy worker looks for commands.
@@ -122,6 +123,14 @@ fn build_uring() -> std::io::Result<UringRuntime> {
 }
 
 async fn worker_main(rx: Receiver<Command>) {
+    let pace = PaceTimer::new();
+    worker_loop(rx, &pace).await;
+    if let Some(pace) = &pace {
+        pace.close().await;
+    }
+}
+
+async fn worker_loop(rx: Receiver<Command>, pace: &Option<Rc<PaceTimer>>) {
     let mut runs: Vec<Rc<LocalRun>> = Vec::new();
     let mut shutting_down = false;
     let mut idle_since: Option<Instant> = None;
@@ -157,7 +166,7 @@ async fn worker_main(rx: Receiver<Command>) {
             }
         };
         match cmd {
-            Some(Command::Start { run, slot, work }) => start_run(&mut runs, run, slot, work),
+            Some(Command::Start { run, slot, work }) => start_run(&mut runs, run, slot, work, pace),
             Some(Command::Snapshot { run, slot, reply }) => {
                 let stats = runs
                     .iter()
@@ -186,8 +195,9 @@ fn start_run(
     shared: Arc<RunShared>,
     slot: usize,
     work: Vec<Assignment>,
+    pace: &Option<Rc<PaceTimer>>,
 ) {
-    let run = LocalRun::new(shared.clone(), slot, &work);
+    let run = LocalRun::new(shared.clone(), slot, &work, pace.clone());
     if run.is_done() {
         return;
     }

@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
 use serde_json::{json, Map, Value};
 
-use super::summary::{latency_row, per_second, RunInfo};
+use super::summary::{fell_behind, lag_row, latency_row, per_second, RunInfo};
+
+fn lag_json(h: &Histogram<u64>) -> Value {
+    let [p50, p90, p99, max] = lag_row(h).map(|v| (v * 1000.0).round() / 1000.0);
+    json!({ "p50": p50, "p90": p90, "p99": p99, "max": max })
+}
 
 fn latency_json(h: &Histogram<u64>) -> Value {
     let [min, mean, p50, p90, p99, p999, max] =
@@ -51,6 +56,8 @@ pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         "countsByHeaderValues": s.header_value_counts,
         "latencyMs": latency_json(&s.latency),
         "latencyUncorrectedMs": latency_json(&s.latency_uncorrected),
+        "scheduleLagMs": lag_json(&s.schedule_lag),
+        "warnings": fell_behind(info, snap.elapsed, s).into_iter().collect::<Vec<_>>(),
         "bytesRead": s.bytes_read,
         "bytesWritten": s.bytes_written,
         "stopped": s.stopped,

@@ -2,7 +2,7 @@
 
 use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
 
-use super::summary::{latency_row, per_second, RunInfo};
+use super::summary::{fell_behind, lag_row, latency_row, per_second, RunInfo};
 
 pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> String {
     use std::fmt::Write as _;
@@ -60,6 +60,19 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         row("uncorrected", &s.latency_uncorrected);
     } else {
         row("", &s.latency);
+    }
+    // How late requests left against their schedule: shown under a rate,
+    // or whenever a wait (a delay) made any request late.
+    if info.rate.is_some() || (!s.schedule_lag.is_empty() && s.schedule_lag.max() > 0) {
+        let [p50, p90, p99, max] = lag_row(&s.schedule_lag);
+        let _ = writeln!(
+            o,
+            "  Schedule lag (ms)  p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  max {max:.3}"
+        );
+    }
+    if let Some(warning) = fell_behind(info, snap.elapsed, s) {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "  Warning: {warning}");
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "  Status codes:");

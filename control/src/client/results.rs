@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use goto_engine::{canonical_reason, ErrorKind, TargetStats};
+use goto_engine::{canonical_reason, ErrorKind, TargetStats, Threshold};
 use serde_json::{json, Map, Value};
 
 use crate::{histcodec, timefmt};
@@ -14,6 +14,8 @@ use crate::{histcodec, timefmt};
 pub struct TargetMeta {
     pub method: String,
     pub url: String,
+    /// Checks evaluated on the target's results (`thresholdsByTarget`).
+    pub thresholds: Vec<Threshold>,
 }
 
 /// `"200 OK"`, or just the code when it has no standard reason.
@@ -130,8 +132,23 @@ pub fn document(
     let mut t_header = Map::new();
     let mut t_header_value = Map::new();
     let mut latency = Map::new();
+    let mut lag = Map::new();
     let mut hists = Map::new();
+    let mut verdicts = Map::new();
     for (name, s) in stats {
+        if let Some(ts) = meta
+            .get(name)
+            .map(|m| &m.thresholds)
+            .filter(|t| !t.is_empty())
+        {
+            // Achieved rate over the span of responses.
+            let span = match (s.first_response, s.last_response) {
+                (Some(a), Some(b)) => b.duration_since(a).unwrap_or_default(),
+                _ => std::time::Duration::ZERO,
+            };
+            let vs: Vec<_> = ts.iter().map(|t| t.evaluate(s, span)).collect();
+            verdicts.insert(name.clone(), serde_json::to_value(vs).unwrap_or_default());
+        }
         invocation_counts.insert(name.clone(), Value::from(s.requests));
         if let Some(t) = s.first_response {
             first.insert(name.clone(), Value::from(timefmt::rfc3339(t)));
@@ -173,6 +190,11 @@ pub fn document(
         if !s.latency.is_empty() {
             latency.insert(name.clone(), latency_summary(s));
         }
+        // How late requests left against their schedule (the client's own
+        // lateness; under a rate it is part of the latency above).
+        if !s.schedule_lag.is_empty() {
+            lag.insert(name.clone(), histogram_summary(&s.schedule_lag));
+        }
         if histograms {
             if let Some(enc) = histcodec::encode(&s.latency) {
                 hists.insert(name.clone(), Value::from(enc));
@@ -192,8 +214,12 @@ pub fn document(
     doc.insert("countsByTargetHeaders".into(), t_header.into());
     doc.insert("countsByTargetHeaderValues".into(), t_header_value.into());
     doc.insert("latencyByTarget".into(), latency.into());
+    doc.insert("lagByTarget".into(), lag.into());
     if histograms {
         doc.insert("latencyHistograms".into(), hists.into());
+    }
+    if !verdicts.is_empty() {
+        doc.insert("thresholdsByTarget".into(), verdicts.into());
     }
     doc
 }
@@ -209,6 +235,7 @@ mod tests {
         let m = TargetMeta {
             method: "POST".into(),
             url: "http://127.0.0.1:1/some/api".into(),
+            thresholds: Vec::new(),
         };
         assert_eq!(
             error_text(Some(&m), &ErrorKind::ConnectRefused),
@@ -217,6 +244,7 @@ mod tests {
         let m = TargetMeta {
             method: "GET".into(),
             url: "https://somewhere.com/x".into(),
+            thresholds: Vec::new(),
         };
         assert_eq!(
             error_text(Some(&m), &ErrorKind::Timeout),

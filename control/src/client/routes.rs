@@ -68,6 +68,52 @@ pub fn table() -> Table<Arc<App>> {
         .post("/client/results/{targets}/clear", |app, q| {
             clear_some_results(app, q.param("targets"))
         })
+        .get("/client/results/timeline", |app, _| Ok(timeline(app)))
+        .post("/client/targets/{targets}/rate/set/{rate}", |app, q| {
+            set_rate(app, q.param("targets"), q.param("rate"))
+        })
+}
+
+/// `{target: [intervals...]}`, live while targets run; a target invoked
+/// more than once shows its latest invocation.
+fn timeline(app: &Arc<App>) -> http::Response<crate::body::Body> {
+    let mut out = BTreeMap::new();
+    for inv in app.client.invocations() {
+        out.extend(inv.lock().timelines());
+    }
+    json(&serde_json::to_value(out).unwrap_or_default())
+}
+
+/// Changes running targets' rate (requests/s over all replicas).
+fn set_rate(app: &Arc<App>, names: &str, rate: &str) -> ApiResult {
+    let ts = named(app, names)?;
+    let r: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| ApiError::bad(format!("invalid rate {rate:?}: a number above 0")))?;
+    let mut not_running = Vec::new();
+    for t in &ts {
+        let mut set = false;
+        for inv in app.client.invocations() {
+            set |= inv.lock().set_rate(t.name(), r);
+        }
+        if !set {
+            not_running.push(t.name());
+        }
+    }
+    if !not_running.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "not running with a rate or stages: {}",
+            not_running.join(",")
+        )));
+    }
+    let names: Vec<&str> = ts.iter().map(Target::name).collect();
+    Ok(ok(format!(
+        "Rate of {} set to {r} requests/s",
+        names.join(",")
+    )))
 }
 
 fn list_tracked(app: &Arc<App>, _: &Req<'_>) -> ApiResult {

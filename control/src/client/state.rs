@@ -5,9 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
-use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig};
+use goto_engine::{
+    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, Timeline,
+    TlsConfig,
+};
 use parking_lot::Mutex;
 
 use super::results::TargetMeta;
@@ -30,6 +33,8 @@ pub struct Invocation {
     pub stop_requested: BTreeSet<String>,
     /// Final stats, kept once every part finished so reads stop asking.
     done: Option<BTreeMap<String, TargetStats>>,
+    /// Per-target timelines, fed by this invocation's sampler thread.
+    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
 }
 
 impl Invocation {
@@ -57,6 +62,25 @@ impl Invocation {
     fn visible(&self, mut s: BTreeMap<String, TargetStats>) -> BTreeMap<String, TargetStats> {
         s.retain(|k, _| !self.hidden.contains(k));
         s
+    }
+
+    /// The kept intervals per target (live while running).
+    pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
+        let tl = self.timelines.lock();
+        tl.iter()
+            .filter(|(k, _)| !self.hidden.contains(*k))
+            .map(|(k, t)| (k.clone(), t.to_vec()))
+            .collect()
+    }
+
+    /// Sets a running target's rate; false when it is not running here or
+    /// not on the open model.
+    pub fn set_rate(&self, name: &str, rate: f64) -> bool {
+        !self.is_finished()
+            && self
+                .engine_run
+                .as_ref()
+                .is_some_and(|r| r.set_rate(name, rate))
     }
 
     pub fn stop_target(&mut self, name: &str) {
@@ -181,6 +205,7 @@ impl Client {
         }
         let mut specs = Vec::new();
         let mut meta = HashMap::new();
+        let mut intervals = Vec::new();
         let names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
         for t in targets {
             meta.insert(
@@ -188,19 +213,22 @@ impl Client {
                 TargetMeta {
                     method: t.spec.method.clone(),
                     url: t.spec.url.clone(),
+                    thresholds: t.thresholds.clone(),
                 },
             );
+            intervals.push((t.name().to_string(), t.interval));
             let mut spec = t.spec;
             spec.track_headers = track.clone();
             spec.http2 = t.protocol == Protocol::Http2;
             specs.push(spec);
         }
         let engine = self.engine()?;
-        let engine_run = Some(
-            engine
-                .submit(Plan { targets: specs })
-                .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?,
-        );
+        let run = engine
+            .submit(Plan { targets: specs })
+            .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
+        let timelines = Arc::new(Mutex::new(BTreeMap::new()));
+        sample(run.clone(), intervals, timelines.clone());
+        let engine_run = Some(run);
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
@@ -215,6 +243,7 @@ impl Client {
                 hidden: BTreeSet::new(),
                 stop_requested: BTreeSet::new(),
                 done: None,
+                timelines,
             })),
         );
         Ok(id)
@@ -247,6 +276,51 @@ impl Client {
         }
         inner.next_id = keep.keys().next_back().map_or(1, |id| id + 1);
         inner.invocations = keep;
+    }
+}
+
+/// Feeds an invocation's timelines from its run on a thread of its own:
+/// each target sampled at its interval, then once more at the end so the
+/// intervals add up to the final results. Ends with the run.
+fn sample(
+    run: RunHandle,
+    intervals: Vec<(String, Duration)>,
+    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
+) {
+    let wall = SystemTime::now();
+    let tick = intervals
+        .iter()
+        .map(|(_, d)| *d)
+        .min()
+        .unwrap_or(goto_engine::timeline::DEFAULT_INTERVAL);
+    let mut next: Vec<Duration> = intervals.iter().map(|(_, d)| *d).collect();
+    let spawned = std::thread::Builder::new()
+        .name("goto-timeline".into())
+        .spawn(move || loop {
+            let finished = run.wait(Some(tick));
+            let snap = run.snapshot();
+            let mut tl = timelines.lock();
+            for (i, (name, every)) in intervals.iter().enumerate() {
+                if !finished && snap.elapsed < next[i] {
+                    continue;
+                }
+                while next[i] <= snap.elapsed {
+                    next[i] += *every;
+                }
+                if let Some(stats) = snap.targets.get(name) {
+                    tl.entry(name.clone()).or_default().push(
+                        snap.elapsed,
+                        wall + snap.elapsed,
+                        stats.clone(),
+                    );
+                }
+            }
+            if finished {
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no timeline for this invocation: {e}");
     }
 }
 

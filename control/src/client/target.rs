@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use goto_engine::{Bytes, TargetSpec};
+use goto_engine::{Bytes, Stage, Stages, TargetSpec, Threshold};
 use serde::{Deserialize, Serialize};
 
 use crate::duration;
@@ -78,7 +78,20 @@ pub struct TargetInput {
     /// Run for this long at most (new).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
+    /// Timeline interval (new; default 1s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Pass/fail checks shown in the results, e.g. "p99 < 50ms" (new).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<String>>,
+    /// Load shape (new): the rate ramps linearly through these stages from
+    /// `rate` (or 0); the run lasts their sum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<Stage>>,
 }
+
+/// Shortest timeline interval a target may ask for.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 fn one() -> i64 {
     1
@@ -91,6 +104,9 @@ pub struct Target {
     pub protocol: Protocol,
     /// Everything but the tracked headers, which are set at invocation.
     pub spec: TargetSpec,
+    /// How often the timeline samples this target.
+    pub interval: Duration,
+    pub thresholds: Vec<Threshold>,
 }
 
 impl Target {
@@ -204,7 +220,7 @@ impl Target {
             None | Some("") => None,
             Some(_) => Some(d("duration", &input.duration, Duration::ZERO)?),
         };
-        let spec = TargetSpec {
+        let mut spec = TargetSpec {
             name: input.name.clone(),
             method: input.method.clone(),
             url: input.url.trim().to_string(),
@@ -237,15 +253,39 @@ impl Target {
             verify_tls: input.verify_tls.unwrap_or(false),
             track_headers: Vec::new(),
             total_requests: None,
-            stages: None,
             ..TargetSpec::default()
         };
+        if let Some(stages) = &input.stages {
+            let shape = Stages::try_new(input.rate.unwrap_or(0.0), stages.clone())
+                .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;
+            // A shape runs for its length; the default count of 1 would end it at once.
+            if input.request_count <= 1 {
+                spec.requests_per_replica = None;
+            }
+            spec.duration = Some(
+                spec.duration
+                    .map_or(shape.total(), |d| d.min(shape.total())),
+            );
+            spec.stages = Some(shape);
+        }
         spec.validate()
             .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;
+        let interval = d("interval", &input.interval, Duration::from_secs(1))?;
+        if interval < MIN_INTERVAL {
+            return Err(ApiError::bad(format!(
+                "interval must be at least {} ms",
+                MIN_INTERVAL.as_millis()
+            )));
+        }
+        let thresholds =
+            goto_engine::threshold::parse_all(input.thresholds.as_deref().unwrap_or(&[]))
+                .map_err(|e| ApiError::bad(e.to_string()))?;
         Ok(Target {
             input,
             protocol,
             spec,
+            interval,
+            thresholds,
         })
     }
 

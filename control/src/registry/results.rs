@@ -38,6 +38,8 @@ impl Sum {
             match k.as_str() {
                 // Recomputed from the histograms.
                 "latencyByTarget" => {}
+                // Percentiles do not add up, and peers ship no lag histograms.
+                "lagByTarget" => {}
                 "latencyHistograms" => self.add_histograms(who, v),
                 "targetFirstResponses" => pick(self.slot(k), v, |new, old| new < old),
                 "targetLastResponses" => pick(self.slot(k), v, |new, old| new > old),

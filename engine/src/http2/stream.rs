@@ -88,7 +88,7 @@ impl Stream {
             match self.schedule.poll(now) {
                 Step::Done => return,
                 Step::Wait(until) => {
-                    if !alarm.pause_until(&self.stop, until).await {
+                    if !self.run.pause_until(alarm, &self.stop, until).await {
                         return;
                     }
                     now = Instant::now();
