@@ -5,16 +5,16 @@
 //! registry with its peers.
 //!
 //! Layers, bottom up (no module imports one above it): vocabulary (`body`,
-//! `error`, `duration`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
+//! `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
 //! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
 //! `triggers`); `port` (a listener's state and runtime path); `listeners`;
-//! the instance-wide areas (`client`, `h2load`, `jobs`, `registry`, `peer`).
+//! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
+//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`, `prom`).
 //! This file wires them into [`App`] and mounts every table.
 
 pub mod api;
 pub mod body;
 pub mod client;
-pub mod duration;
 pub mod error;
 pub mod faults;
 pub mod histcodec;

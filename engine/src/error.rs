@@ -53,6 +53,8 @@ pub enum PlanError {
     NoReplicas,
     #[error("too many replicas ({0}); the limit is {max}", max = crate::limits::MAX_REPLICAS)]
     TooManyReplicas(u32),
+    #[error("too many retries ({0}); the limit is {max}", max = crate::limits::MAX_RETRIES)]
+    TooManyRetries(u32),
     #[error("rate must be a positive, finite number of requests per second")]
     Rate,
     #[error("invalid tracked header name {0:?}")]

@@ -17,6 +17,7 @@ use crate::api::percent_decode;
 use crate::body::{Body, InBody};
 use crate::faults::body::{abort_response, drip_body, is_abort};
 use crate::faults::Plan;
+use crate::proxy::client::is_hop_by_hop;
 use crate::responder::state::{Decision, Route};
 use crate::App;
 
@@ -233,23 +234,11 @@ fn stamp(port: &PortState, h: &mut HeaderMap) {
     port.stamp(h)
 }
 
+/// Not echoed: the body's own headers, hop-by-hop ones, and goto's identity
+/// headers (this hop sets its own).
 fn skip_echo(name: &HeaderName) -> bool {
     let n = name.as_str();
-    n.starts_with("content-")
-        || matches!(
-            n,
-            "connection"
-                | "keep-alive"
-                | "proxy-connection"
-                | "proxy-authenticate"
-                | "proxy-authorization"
-                | "te"
-                | "trailer"
-                | "transfer-encoding"
-                | "upgrade"
-                | "via-goto"
-                | "goto-host"
-        )
+    n.starts_with("content-") || is_hop_by_hop(n) || matches!(n, "via-goto" | "goto-host")
 }
 
 /// Copies the request's headers back (all but Content-* and hop-by-hop).

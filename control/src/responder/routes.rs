@@ -8,8 +8,8 @@ use serde_json::json;
 use super::state::Responder;
 use crate::api::{header_name, status_code, Req, Table};
 use crate::body::{json, ok};
-use crate::duration;
 use crate::error::{ApiError, ApiResult};
+use goto_engine::duration;
 
 type R = Mutex<Responder>;
 

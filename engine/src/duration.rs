@@ -1,8 +1,12 @@
-//! Go-syntax durations (`200ms`, `1m30s`, `10us`), as the API and target fields use them.
+//! Go-syntax durations (`200ms`, `1m30s`, `10us`), the one parser shared by
+//! the command line and the admin API, and Go's way of printing them.
 
 use std::time::Duration;
 
-/// Parses a Go duration string. `0` alone is allowed; negative values are not.
+/// Parses a Go duration: a sequence of decimal numbers with units `ns`,
+/// `us` (also `µs`, `μs`), `ms`, `s`, `m`, `h`; `0` alone is allowed,
+/// negative values are not. The admin API takes exactly this (as Go's
+/// `time.ParseDuration` does: `10` without a unit is an error).
 pub fn parse(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
@@ -28,7 +32,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             .unwrap_or(rest.len());
         let unit_ns: f64 = match &rest[..unit_len] {
             "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
+            // ASCII, the micro sign (U+00B5) and the Greek mu (U+03BC).
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
             "ms" => 1e6,
             "s" => 1e9,
             "m" => 60e9,
@@ -47,6 +52,20 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         .map_err(|_| bad())
 }
 
+/// [`parse`], plus a bare number meaning seconds (`-d 10`): the command
+/// line's shorthand.
+pub fn parse_or_seconds(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return t
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .ok_or_else(|| format!("invalid duration {t:?} (try 10s, 1m30s, 500ms)"));
+    }
+    parse(s)
+}
+
 /// Formats a duration the way Go prints it (`1m30s`, `200ms`, `0s`).
 pub fn format(d: Duration) -> String {
     let ns = d.as_nanos();
@@ -57,7 +76,7 @@ pub fn format(d: Duration) -> String {
         return format!("{ns}ns");
     }
     if ns < 1_000_000 {
-        return format!("{}µs", trim_float(ns as f64 / 1e3));
+        return format!("{}\u{b5}s", trim_float(ns as f64 / 1e3));
     }
     if ns < 1_000_000_000 {
         return format!("{}ms", trim_float(ns as f64 / 1e6));
@@ -92,15 +111,34 @@ mod tests {
         assert_eq!(parse("200ms").unwrap(), Duration::from_millis(200));
         assert_eq!(parse("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse("10us").unwrap(), Duration::from_micros(10));
+        assert_eq!(parse("10\u{b5}s").unwrap(), Duration::from_micros(10));
+        assert_eq!(parse("10\u{3bc}s").unwrap(), Duration::from_micros(10));
         assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
         assert_eq!(parse("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse("1h2m3.5s").unwrap(), Duration::from_millis(3_723_500));
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "abc", "10", "1x", "-1s", "ms", "1s2", "1e400s"] {
+        for s in ["", "abc", "10", "1x", "-1s", "ms", "1s2", "1e400s", ".s"] {
             assert!(parse(s).is_err(), "{s} should fail");
+        }
+    }
+
+    #[test]
+    fn bare_seconds_on_the_command_line() {
+        assert_eq!(parse_or_seconds("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(
+            parse_or_seconds("2.5").unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            parse_or_seconds("10\u{3bc}s").unwrap(),
+            Duration::from_micros(10)
+        );
+        for s in ["", "-1", "-1s", "1e400", "10x"] {
+            assert!(parse_or_seconds(s).is_err(), "{s} should fail");
         }
     }
 
