@@ -152,3 +152,10 @@ fn duration_with_nanosecond_fraction_round_trips() {
     harness::duration(b"1.000000007s");
     harness::duration(b"2h0.000000000001s");
 }
+
+/// Found by the duration fuzz target: 28 digits of hours overflowed.
+#[test]
+fn duration_with_huge_hours_is_refused_not_overflowed() {
+    harness::duration(b"1222222222222222222222222205.h5?s");
+    harness::duration(b"999999999999999999999999999999h");
+}

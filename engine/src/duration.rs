@@ -48,7 +48,7 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         rest = &rest[unit_len..];
-        // 30 integer digits times the largest unit still fit in a u128.
+        // Longer than any u64 of nanoseconds: refused before parsing.
         if int.len() > 30 {
             return Err(bad());
         }
@@ -65,8 +65,11 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             let f: u128 = frac.parse().map_err(|_| bad())?;
             f * unit_ns / 10u128.pow(frac.len() as u32)
         };
-        total_ns = total_ns
-            .checked_add(int * unit_ns + frac_ns)
+        // Checked: a long number of hours overflows even a u128.
+        total_ns = int
+            .checked_mul(unit_ns)
+            .and_then(|n| n.checked_add(frac_ns))
+            .and_then(|n| n.checked_add(total_ns))
             .filter(|t| *t <= u128::from(u64::MAX))
             .ok_or_else(bad)?;
     }
@@ -158,6 +161,15 @@ mod tests {
         assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
         let d = parse("1.000000007s").unwrap();
         assert_eq!(parse(&format(d)).unwrap(), d);
+    }
+
+    /// Found by the duration fuzz target: 28 digits of hours overflowed the
+    /// u128 product (a panic with overflow checks, a wrong value without).
+    #[test]
+    fn huge_counts_of_hours_are_refused_not_overflowed() {
+        let input = format!("1{}05.h5s", "2".repeat(26));
+        assert!(parse(&input).is_err());
+        assert!(parse(&format!("{}h", "9".repeat(30))).is_err());
     }
 
     #[test]
