@@ -16,36 +16,62 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     let bad = || format!("invalid duration {s:?} (use Go syntax like 200ms, 1s, 1m30s)");
+    let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let mut rest = s;
     let mut total_ns: u128 = 0;
+    // Integer arithmetic, exact to the nanosecond like Go's: through an f64,
+    // `1.000000007s` came out 1,000,000,006 ns.
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if num_len == 0 {
+        let n = digits(rest);
+        let int = &rest[..n];
+        rest = &rest[n..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = digits(r);
+            frac = &r[..n];
+            rest = &r[n..];
+        }
+        if int.is_empty() && frac.is_empty() {
             return Err(bad());
         }
-        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let unit_ns: f64 = match &rest[..unit_len] {
-            "ns" => 1.0,
+        let unit_ns: u128 = match &rest[..unit_len] {
+            "ns" => 1,
             // ASCII, the micro sign (U+00B5) and the Greek mu (U+03BC).
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return Err(bad()),
         };
         rest = &rest[unit_len..];
-        let ns = num * unit_ns;
-        if !ns.is_finite() || ns > 1e20 {
+        // Longer than any u64 of nanoseconds: refused before parsing.
+        if int.len() > 30 {
             return Err(bad());
         }
-        total_ns += ns as u128;
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
+        // 24 fraction digits are finer than a nanosecond of an hour.
+        let frac = &frac[..frac.len().min(24)];
+        let frac_ns = if frac.is_empty() {
+            0
+        } else {
+            let f: u128 = frac.parse().map_err(|_| bad())?;
+            f * unit_ns / 10u128.pow(frac.len() as u32)
+        };
+        // Checked: a long number of hours overflows even a u128.
+        total_ns = int
+            .checked_mul(unit_ns)
+            .and_then(|n| n.checked_add(frac_ns))
+            .and_then(|n| n.checked_add(total_ns))
+            .filter(|t| *t <= u128::from(u64::MAX))
+            .ok_or_else(bad)?;
     }
     u64::try_from(total_ns)
         .map(Duration::from_nanos)
@@ -119,9 +145,49 @@ mod tests {
         assert_eq!(parse("1h2m3.5s").unwrap(), Duration::from_millis(3_723_500));
     }
 
+    /// Broke the duration fuzz target's round trip: parsing through an f64
+    /// made `1.000000007s` 1,000,000,006 ns, printed back as another value.
+    #[test]
+    fn fractions_are_exact_to_the_nanosecond() {
+        assert_eq!(
+            parse("1.000000007s").unwrap(),
+            Duration::from_nanos(1_000_000_007)
+        );
+        assert_eq!(parse("0.000000003s").unwrap(), Duration::from_nanos(3));
+        assert_eq!(
+            parse("1.0000000019s").unwrap(),
+            Duration::from_nanos(1_000_000_001)
+        );
+        assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
+        let d = parse("1.000000007s").unwrap();
+        assert_eq!(parse(&format(d)).unwrap(), d);
+    }
+
+    /// Found by the duration fuzz target: 28 digits of hours overflowed the
+    /// u128 product (a panic with overflow checks, a wrong value without).
+    #[test]
+    fn huge_counts_of_hours_are_refused_not_overflowed() {
+        let input = format!("1{}05.h5s", "2".repeat(26));
+        assert!(parse(&input).is_err());
+        assert!(parse(&format!("{}h", "9".repeat(30))).is_err());
+    }
+
     #[test]
     fn rejects_garbage() {
-        for s in ["", "abc", "10", "1x", "-1s", "ms", "1s2", "1e400s", ".s"] {
+        for s in [
+            "",
+            "abc",
+            "10",
+            "1x",
+            "-1s",
+            "ms",
+            "1s2",
+            "1e400s",
+            ".s",
+            "1.5.5s",
+            "99999999999999999999h",
+            "1000000000000000000000000000000000ns",
+        ] {
             assert!(parse(s).is_err(), "{s} should fail");
         }
     }

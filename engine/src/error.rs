@@ -115,6 +115,9 @@ pub enum ParseErrorKind {
     InvalidContentLength,
     /// A malformed chunk size line or chunk terminator.
     InvalidChunk,
+    /// A status code below 100 (`000` included): not a response, and not to
+    /// be counted under 0, the bucket of transport errors.
+    InvalidStatus,
 }
 
 impl fmt::Display for ErrorKind {
@@ -156,6 +159,7 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::HeadTooLarge => "response head too large",
             ParseErrorKind::InvalidContentLength => "invalid content-length",
             ParseErrorKind::InvalidChunk => "invalid chunked body",
+            ParseErrorKind::InvalidStatus => "invalid status code",
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -139,7 +140,8 @@ pub async fn serve(
             resp
         }
         _ => {
-            let resp = respond(port, &parts, body, route, decision, remote).await;
+            let body_timeout = app.cfg.timeouts.body;
+            let resp = respond(port, &parts, body, route, decision, remote, body_timeout).await;
             match plan {
                 Some(p) => body_faults(resp, p),
                 None => resp,
@@ -185,6 +187,7 @@ async fn respond(
     route: Route,
     decision: Decision,
     remote: SocketAddr,
+    body_timeout: Duration,
 ) -> Response<Body> {
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
@@ -208,7 +211,13 @@ async fn respond(
             *resp.body_mut() = Body::from_bytes(format!("Requested status: {code}\n"));
         }
         _ => {
-            let (req_body, total) = body.read_capped(ECHO_BODY_LIMIT).await;
+            let (req_body, total) = match body.read_capped(ECHO_BODY_LIMIT, body_timeout).await {
+                Ok(read) => read,
+                Err(mut refusal) => {
+                    stamp(port, refusal.headers_mut());
+                    return refusal;
+                }
+            };
             let doc = EchoDoc {
                 parts,
                 body: &req_body,

@@ -96,6 +96,25 @@ pub struct TargetSpec {
     /// Targets are enabled unless the spec says otherwise.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// How long the upstream may take to answer (Go duration; default
+    /// [`DEFAULT_UPSTREAM_TIMEOUT`]); past it the client gets a 504.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// How long an upstream (proxy target, trigger) may take to answer.
+pub const DEFAULT_UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A `timeout` field: a positive Go duration, or the default when absent.
+pub fn upstream_timeout(field: Option<&str>) -> Result<std::time::Duration, String> {
+    match field.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(DEFAULT_UPSTREAM_TIMEOUT),
+        Some(t) => match goto_engine::duration::parse(t) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err("timeout must be positive".into()),
+            Err(e) => Err(format!("timeout: {e}")),
+        },
+    }
 }
 
 /// Valid target names are usable in comma-separated path lists.

@@ -17,7 +17,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::matcher::{query_pairs, Seg};
 pub use super::matcher::{Captures, Hit, KvMatch, Template, UriPattern};
 pub use super::spec::{
-    is_false, parse_http_url, valid_name, MatchSpec, Pairs, TargetSpec, MAX_REPLICAS,
+    is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, TargetSpec,
+    DEFAULT_UPSTREAM_TIMEOUT, MAX_REPLICAS,
 };
 use crate::api::percent_decode;
 
@@ -39,6 +40,7 @@ pub struct Target {
     pub add_query: Vec<(String, Template)>,
     pub remove_query: Vec<String>,
     pub replicas: u32,
+    pub timeout: std::time::Duration,
 }
 
 /// The result of matching a request against a target.
@@ -142,7 +144,9 @@ impl Target {
                 spec.replicas
             ));
         }
+        let timeout = upstream_timeout(spec.timeout.as_deref())?;
         Ok(Target {
+            timeout,
             enabled: AtomicBool::new(spec.enabled),
             origin,
             base_path,
