@@ -8,7 +8,9 @@
 
 pub mod client;
 pub mod forward;
+pub mod matcher;
 pub mod routes;
+pub mod spec;
 pub mod target;
 pub mod toxic;
 pub mod toxic_routes;
