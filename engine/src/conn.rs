@@ -28,13 +28,14 @@ use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller,
 };
-use monoio::net::TcpStream;
+use monoio::net::{TcpStream, UnixStream};
 use monoio::time::Sleep;
 use monoio::BufResult;
 use rustls::ClientConnection;
 
 use crate::error::{ErrorKind, TlsErrorKind};
 use crate::plan::TlsTarget;
+use crate::resolve::Dest;
 use crate::run::StopSignal;
 
 /// How far ahead the timer is parked when nothing needs it (no deadline, no
@@ -237,6 +238,8 @@ impl<'a, 'b> Watch<'a, 'b> {
 pub(crate) enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
+    /// A Unix domain socket (plain HTTP only).
+    Unix(UnixStream),
 }
 
 /// rustls driven over a monoio socket with owned record buffers.
@@ -253,6 +256,47 @@ pub(crate) struct TlsStream {
 }
 
 impl Transport {
+    /// Connects to `dest` (and handshakes for https) under `watch`'s current
+    /// deadline. Of several addresses, `start` is tried first and the others
+    /// in turn after a connect error (not after a timeout or a stop), so a
+    /// name listing an address nobody listens on still reaches the others.
+    pub(crate) async fn connect_dest(
+        dest: &Dest,
+        tls: Option<&TlsTarget>,
+        watch: &mut Watch<'_, '_>,
+    ) -> Result<Transport, Fail> {
+        match dest {
+            Dest::Unix(path) => {
+                if tls.is_some() {
+                    return Err(Fail::Error(ErrorKind::Connect(libc::EPROTONOSUPPORT)));
+                }
+                let connect = pin!(UnixStream::connect(path.as_path()));
+                match watch.race(connect).await {
+                    Ok(Ok(s)) => Ok(Transport::Unix(s)),
+                    Ok(Err(e)) => Err(Fail::Error(ErrorKind::from_connect(&e))),
+                    Err(Fail::Error(ErrorKind::Timeout)) => {
+                        Err(Fail::Error(ErrorKind::ConnectTimeout))
+                    }
+                    Err(f) => Err(f),
+                }
+            }
+            Dest::Tcp { addrs, start } => {
+                let mut last = Fail::Error(ErrorKind::Resolve);
+                for i in 0..addrs.len() {
+                    let addr = addrs[(start + i) % addrs.len()];
+                    match Transport::connect(addr, tls, watch).await {
+                        Ok(t) => return Ok(t),
+                        Err(f @ Fail::Error(ErrorKind::ConnectRefused | ErrorKind::Connect(_))) => {
+                            last = f
+                        }
+                        Err(f) => return Err(f),
+                    }
+                }
+                Err(last)
+            }
+        }
+    }
+
     /// Connects (and handshakes for https) under `watch`'s current deadline.
     pub(crate) async fn connect(
         addr: SocketAddr,
@@ -291,6 +335,7 @@ impl Transport {
     ) -> (Result<(), Fail>, Option<Vec<u8>>) {
         match self {
             Transport::Plain(tcp) => write_all_dropping(tcp, buf, watch).await,
+            Transport::Unix(u) => write_all_dropping(u, buf, watch).await,
             Transport::Tls(s) => {
                 // Boxed to keep every replica's task small; TLS allocates per
                 // record inside rustls anyway.
@@ -311,23 +356,29 @@ impl Transport {
             buf.reserve(4096);
         }
         match self {
-            Transport::Plain(tcp) => {
-                let (len, cap) = (buf.len(), buf.capacity());
-                let read = pin!(tcp.read(buf.slice_mut(len..cap)));
-                match watch.race(read).await {
-                    Ok((Ok(n), slice)) => (Ok(n), slice.into_inner()),
-                    Ok((Err(e), slice)) => {
-                        (Err(Fail::Error(ErrorKind::from_io(&e))), slice.into_inner())
-                    }
-                    // The read is dropped on return: see the module notes.
-                    Err(f) => (Err(f), Vec::with_capacity(FRESH_READ_BUF)),
-                }
-            }
+            Transport::Plain(tcp) => read_dropping(tcp, buf, watch).await,
+            Transport::Unix(u) => read_dropping(u, buf, watch).await,
             Transport::Tls(s) => {
                 let r = Box::pin(s.read_plain(&mut buf, watch)).await;
                 (r, buf)
             }
         }
+    }
+}
+
+/// Reads into the spare capacity of `buf` with a plain (not cancelable)
+/// read; on a timeout or stop the read is dropped (see the module notes).
+async fn read_dropping<S: AsyncReadRent>(
+    stream: &mut S,
+    buf: Vec<u8>,
+    watch: &mut Watch<'_, '_>,
+) -> (Result<usize, Fail>, Vec<u8>) {
+    let (len, cap) = (buf.len(), buf.capacity());
+    let read = pin!(stream.read(buf.slice_mut(len..cap)));
+    match watch.race(read).await {
+        Ok((Ok(n), slice)) => (Ok(n), slice.into_inner()),
+        Ok((Err(e), slice)) => (Err(Fail::Error(ErrorKind::from_io(&e))), slice.into_inner()),
+        Err(f) => (Err(f), Vec::with_capacity(FRESH_READ_BUF)),
     }
 }
 
@@ -337,8 +388,8 @@ impl Transport {
 /// expires mid-write, the send is dropped: monoio cancels it in the kernel
 /// and frees the buffer when the kernel lets go (nothing leaks); the caller
 /// rebuilds its request bytes, the one allocation on that rare path.
-async fn write_all_dropping(
-    tcp: &mut TcpStream,
+async fn write_all_dropping<S: AsyncWriteRent>(
+    tcp: &mut S,
     mut buf: Vec<u8>,
     watch: &mut Watch<'_, '_>,
 ) -> (Result<(), Fail>, Option<Vec<u8>>) {

@@ -26,7 +26,8 @@
 //! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (h2 on the
 //! same workers, driving the same schedule); `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
-//! preparation; `limits` the bounds; `run` the handle, commands and stop
+//! preparation; `resolve` addresses and their refresh; `limits` the
+//! bounds; `run` the handle, commands and stop
 //! flags; `timer` the per-worker microsecond pacing timer; `tls` rustls
 //! set-up; [`timeline`] per-interval results from snapshots; [`threshold`]
 //! pass/fail checks; [`stages`] load shapes (rate ramps).
@@ -41,6 +42,7 @@ mod limits;
 mod local;
 mod plan;
 mod replica;
+mod resolve;
 mod run;
 pub mod schedule;
 pub mod stages;
@@ -68,6 +70,7 @@ pub use limits::{
     raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION,
 };
 pub use plan::{Plan, TargetSpec, TlsTarget};
+pub use resolve::{resolve_all, Endpoint, RESOLVE_TTL};
 pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
 pub use stages::{LiveRate, Stage, Stages, StagesError};

@@ -2,7 +2,6 @@
 //! form ([`PreparedTarget`]) with the request bytes prebuilt, the address
 //! resolved, TLS chosen, and the replicas split over cores.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use crate::h2request::{H2Request, Parts as H2Parts};
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
 use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION};
+use crate::resolve::{Endpoint, Endpoints};
 use crate::stages::{LiveRate, Stages};
 use crate::tls::TlsConfigs;
 
@@ -62,6 +62,8 @@ pub struct TargetSpec {
     /// replicas (the first `total % replicas` send one more); overrides
     /// `requests_per_replica`. `goto load -n` uses it.
     pub total_requests: Option<u64>,
+    /// Where connections go (default: every address of the URL's host).
+    pub endpoint: Endpoint,
     /// A load shape: the rate ramps through these stages (from `rate`, or
     /// 0), and the run lasts at most their total.
     pub stages: Option<Stages>,
@@ -99,6 +101,7 @@ impl Default for TargetSpec {
             verify_tls: false,
             track_headers: Vec::new(),
             total_requests: None,
+            endpoint: Endpoint::Url,
             stages: None,
             http2: false,
             streams_per_connection: MAX_STREAMS_PER_CONNECTION,
@@ -213,8 +216,9 @@ pub struct TlsTarget {
 #[derive(Debug)]
 pub(crate) struct PreparedTarget {
     pub spec: TargetSpec,
-    /// `None` when the host did not resolve: each request counts an error.
-    pub addr: Option<SocketAddr>,
+    /// Every address, handed out round robin to new connections (none when
+    /// the host did not resolve: each request then counts an error).
+    pub endpoints: Endpoints,
     pub request: RequestTemplate,
     pub head_request: bool,
     pub tls: Option<TlsTarget>,
@@ -243,7 +247,7 @@ impl PreparedTarget {
         } else {
             None
         };
-        let addr = resolve(&url.host, url.port);
+        let endpoints = Endpoints::new(&spec.endpoint, &url.host, url.port);
         let mut tracked_names: Vec<String> = Vec::new();
         for h in &spec.track_headers {
             let lower = h.to_ascii_lowercase();
@@ -268,7 +272,7 @@ impl PreparedTarget {
         Ok(PreparedTarget {
             h2,
             spec,
-            addr,
+            endpoints,
             request,
             head_request,
             tls,
@@ -277,17 +281,6 @@ impl PreparedTarget {
             live_rate: LiveRate::default(),
         })
     }
-}
-
-/// First address of `host:port`, IPv4 preferred (loopback names often list
-/// `::1` first while servers listen on 127.0.0.1 only).
-fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
 }
 
 /// Validates a whole plan: at least one target, unique names.

@@ -42,6 +42,8 @@ pub(crate) struct Replica {
     transport: Option<Transport>,
     last_used: Instant,
     rng: u64,
+    /// Set after the first connection: later ones count as reconnects.
+    connected_before: bool,
 }
 
 impl Replica {
@@ -68,6 +70,7 @@ impl Replica {
             transport: None,
             last_used: start,
             rng,
+            connected_before: false,
         }
     }
 
@@ -109,7 +112,11 @@ impl Replica {
                     let result = match self.exchange(attempt.last, now, alarm).await {
                         Outcome::Status(code) => Ok(code),
                         Outcome::Error(kind) => Err(kind),
-                        Outcome::Aborted => return,
+                        Outcome::Aborted => {
+                            // Stopped or out of time with the request under way.
+                            self.target.stats.borrow_mut().in_flight_at_end();
+                            return;
+                        }
                     };
                     now = Instant::now();
                     if self.transport.is_some() {
@@ -150,7 +157,7 @@ impl Replica {
         // byte of response: reconnect and resend once, without counting it.
         let outcome = loop {
             if self.transport.is_none() {
-                let Some(addr) = p.addr else {
+                let Some(dest) = p.endpoints.pick() else {
                     break Outcome::Error(ErrorKind::Resolve);
                 };
                 let now = Instant::now();
@@ -162,8 +169,14 @@ impl Replica {
                 // Not boxed: all replicas connect at once at the start, and a
                 // box per connect would add to the peak memory; the TLS
                 // handshake inside is boxed instead.
-                match Transport::connect(addr, p.tls.as_ref(), &mut watch).await {
-                    Ok(t) => self.transport = Some(t),
+                match Transport::connect_dest(&dest, p.tls.as_ref(), &mut watch).await {
+                    Ok(t) => {
+                        self.transport = Some(t);
+                        if self.connected_before {
+                            target.stats.borrow_mut().reconnected();
+                        }
+                        self.connected_before = true;
+                    }
                     Err(f) => break fail_outcome(f),
                 }
                 watch.set_deadline(deadline, ErrorKind::Timeout);

@@ -53,6 +53,11 @@ pub struct TargetStats {
     pub last_response: Option<SystemTime>,
     pub stopped: bool,
     pub finished: bool,
+    /// Connections opened after a replica's first (keep-alive lost).
+    pub reconnects: u64,
+    /// Requests under way when the run was stopped or its duration ended;
+    /// not in `requests`.
+    pub in_flight: u64,
 }
 
 impl Default for TargetStats {
@@ -72,6 +77,8 @@ impl Default for TargetStats {
             last_response: None,
             stopped: false,
             finished: false,
+            reconnects: 0,
+            in_flight: 0,
         }
     }
 }
@@ -103,6 +110,8 @@ impl TargetStats {
         self.last_response = self.last_response.max(other.last_response);
         self.stopped |= other.stopped;
         self.finished &= other.finished;
+        self.reconnects += other.reconnects;
+        self.in_flight += other.in_flight;
     }
 
     /// Requests that ended in a transport error.
@@ -177,6 +186,8 @@ pub(crate) struct CoreStats {
     lag_zeros: u64,
     first_response: Option<Instant>,
     last_response: Option<Instant>,
+    reconnects: u64,
+    in_flight: u64,
 }
 
 impl CoreStats {
@@ -200,6 +211,8 @@ impl CoreStats {
             lag_zeros: 0,
             first_response: None,
             last_response: None,
+            reconnects: 0,
+            in_flight: 0,
         }
     }
 
@@ -274,6 +287,16 @@ impl CoreStats {
         }
     }
 
+    /// Counts a connection opened after the replica's first.
+    pub(crate) fn reconnected(&mut self) {
+        self.reconnects += 1;
+    }
+
+    /// Counts a request abandoned under way by a stop or the run's end.
+    pub(crate) fn in_flight_at_end(&mut self) {
+        self.in_flight += 1;
+    }
+
     #[inline]
     pub(crate) fn add_bytes(&mut self, read: u64, written: u64) {
         self.bytes_read += read;
@@ -300,6 +323,8 @@ impl CoreStats {
             },
             first_response: self.first_response.map(|i| wall(anchor, i)),
             last_response: self.last_response.map(|i| wall(anchor, i)),
+            reconnects: self.reconnects,
+            in_flight: self.in_flight,
             ..TargetStats::default()
         };
         for (code, n) in self.status.iter().enumerate() {

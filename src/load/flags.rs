@@ -1,20 +1,39 @@
-//! Flags of `goto load` and their validation into one engine target.
+//! Flags of `goto load` (clap), with the exit codes in `--help`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::{Bytes, Stages, TargetSpec, Threshold, MAX_STREAMS_PER_CONNECTION};
+use goto_engine::Threshold;
 
 use super::duration::parse_duration;
 
-/// Duration of a run when neither `-n` nor `-d` is given.
-const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// Shown at the end of `goto load --help`.
+const AFTER_HELP: &str = "\
+Success rate: requests answered with a status below 400, of all attempts
+(answers plus transport errors). Requests/sec counts answered requests
+only. Requests still in flight when the run ends are reported apart.
+
+Exit codes:
+  0  the run completed and at least one request was answered
+  1  no request was answered at all, or a fatal start (host does not
+     resolve, first connect refused, open-files limit too low)
+  2  usage error (bad flag, URL or file)
+  3  a --threshold failed (the run itself answered requests)
+
+SIGINT (Ctrl-C) or SIGTERM stops the run and still prints the report,
+marked interrupted; a second signal ends the process at once.";
 
 /// Flags of `goto load`, in the habits of wrk and oha.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct LoadArgs {
-    /// Target URL (http or https).
-    pub url: String,
+    /// Target URL (http or https); `user:password@` in it sends basic auth.
+    #[arg(required_unless_present = "urls_from_file")]
+    pub url: Option<String>,
+    /// Target URLs, one per line (blank lines and `#` comments skipped);
+    /// connections are dealt round robin over them (connection i -> URL i mod n).
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    pub urls_from_file: Option<PathBuf>,
     /// Concurrent connections.
     #[arg(short = 'c', long, default_value_t = 50)]
     pub connections: u32,
@@ -38,13 +57,37 @@ pub struct LoadArgs {
     /// Request header `Name: value` (repeatable).
     #[arg(short = 'H', long = "header")]
     pub headers: Vec<String>,
-    /// Request body.
-    #[arg(short = 'b', long)]
+    /// Request body; `@FILE` reads it from a file.
+    #[arg(short = 'b', long, conflicts_with = "body_file")]
     pub body: Option<String>,
+    /// Request body from a file.
+    #[arg(short = 'D', long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Content-Type header of the request.
+    #[arg(short = 'T', long, value_name = "TYPE")]
+    pub content_type: Option<String>,
+    /// Basic auth `user:password` (overrides credentials in the URL).
+    #[arg(short = 'a', long, value_name = "USER:PASSWORD")]
+    pub basic_auth: Option<String>,
+    /// Send `Connection: close`: one request per connection.
+    #[arg(long)]
+    pub disable_keepalive: bool,
+    /// Connect to HOST2:PORT2 instead of HOST1:PORT1 (curl style; an empty
+    /// HOST1 or PORT1 matches any, an empty HOST2 or PORT2 keeps the URL's).
+    #[arg(long, value_name = "HOST1:PORT1:HOST2:PORT2")]
+    pub connect_to: Vec<String>,
+    /// Use these addresses for HOST:PORT instead of resolving it (curl
+    /// style); connections are spread over them round robin.
+    #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR]")]
+    pub resolve: Vec<String>,
+    /// Connect to this Unix domain socket (http URLs only; the URL gives the
+    /// Host header and the path).
+    #[arg(long, value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
     /// Response header to count by value (repeatable, or comma-separated).
     #[arg(long = "track-header")]
     pub track_headers: Vec<String>,
-    /// Worker threads, one per core (default: all usable cores).
+    /// Worker threads, one per core (default and most: all usable cores).
     #[arg(long)]
     pub cores: Option<usize>,
     /// Request timeout (0 = none).
@@ -103,99 +146,4 @@ pub enum DriverArg {
     Auto,
     Uring,
     Epoll,
-}
-
-/// Turns flags into one validated target (the first stage of flag handling).
-pub(super) fn build_target(args: &LoadArgs) -> Result<TargetSpec, String> {
-    if args.connections == 0 {
-        return Err("--connections must be at least 1".into());
-    }
-    if args.requests == Some(0) {
-        return Err("--requests must be at least 1".into());
-    }
-    if args.cores == Some(0) {
-        return Err("--cores must be at least 1".into());
-    }
-    if args.streams.is_some() && !args.http2 {
-        return Err("--streams needs --http2".into());
-    }
-    let streams = args.streams.unwrap_or(MAX_STREAMS_PER_CONNECTION);
-    if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
-        return Err(format!(
-            "--streams must be 1 to {MAX_STREAMS_PER_CONNECTION}"
-        ));
-    }
-    // h2load's habit: with --streams, -c counts connections.
-    let connections = match args.streams {
-        Some(m) => args
-            .connections
-            .checked_mul(m)
-            .ok_or("--connections times --streams is too large")?,
-        None => args.connections,
-    };
-    let mut headers = Vec::with_capacity(args.headers.len());
-    for h in &args.headers {
-        let (name, value) = h
-            .split_once(':')
-            .ok_or_else(|| format!("header {h:?} is not `Name: value`"))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let track_headers = args
-        .track_headers
-        .iter()
-        .flat_map(|h| h.split(','))
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .collect();
-    // Fewer requests than connections: extra connections would only idle.
-    let replicas = match args.requests {
-        Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
-        None => connections,
-    };
-    let stages = match &args.stages {
-        Some(text) => {
-            if args.duration.is_some() {
-                return Err("--stages sets the run's duration (their sum); drop -d".into());
-            }
-            Some(
-                Stages::parse(text, args.rate.unwrap_or(0.0), parse_duration)
-                    .map_err(|e| e.to_string())?,
-            )
-        }
-        None => None,
-    };
-    let duration = match (args.duration, args.requests, &stages) {
-        (_, _, Some(s)) => Some(s.total()),
-        (Some(d), _, None) => Some(d),
-        (None, None, None) => Some(DEFAULT_DURATION),
-        (None, Some(_), None) => None,
-    };
-    let spec = TargetSpec {
-        name: "load".into(),
-        method: args.method.clone(),
-        url: args.url.clone(),
-        headers,
-        body: args.body.clone().map(bytes_from).unwrap_or_default(),
-        replicas,
-        requests_per_replica: None,
-        total_requests: args.requests,
-        duration,
-        rate: args.rate,
-        delay: Duration::ZERO,
-        connect_timeout: args.connect_timeout,
-        request_timeout: args.timeout,
-        idle_timeout: Duration::ZERO,
-        verify_tls: !args.insecure,
-        track_headers,
-        stages,
-        http2: args.http2,
-        streams_per_connection: streams,
-        ..TargetSpec::default()
-    };
-    spec.validate().map_err(|e| e.to_string())?;
-    Ok(spec)
-}
-
-fn bytes_from(s: String) -> Bytes {
-    Bytes::from(s.into_bytes())
 }

@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
 use serde_json::{json, Map, Value};
 
-use super::summary::{fell_behind, lag_row, latency_row, per_second, RunInfo};
+use super::summary::{fell_behind, lag_row, latency_row, per_second, Counts, RunInfo};
+
+fn round(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
 
 fn lag_json(h: &Histogram<u64>) -> Value {
     let [p50, p90, p99, max] = lag_row(h).map(|v| (v * 1000.0).round() / 1000.0);
@@ -13,12 +18,16 @@ fn lag_json(h: &Histogram<u64>) -> Value {
 }
 
 fn latency_json(h: &Histogram<u64>) -> Value {
-    let [min, mean, p50, p90, p99, p999, max] =
-        latency_row(h).map(|v| (v * 1000.0).round() / 1000.0);
-    json!({ "min": min, "mean": mean, "p50": p50, "p90": p90, "p99": p99, "p999": p999, "max": max })
+    let [min, mean, stdev, p50, p75, p90, p95, p99, p999, max] =
+        latency_row(h).map(|v| round(v, 3));
+    json!({
+        "min": min, "mean": mean, "stdev": stdev, "p50": p50, "p75": p75, "p90": p90,
+        "p95": p95, "p99": p99, "p999": p999, "max": max,
+    })
 }
 
 pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> Value {
+    let c = Counts::of(s);
     let counts = |m: &BTreeMap<u16, u64>| -> Map<String, Value> {
         m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
     };
@@ -41,11 +50,18 @@ pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
-    json!({
+    let mut v = json!({
         "url": info.url,
         "requests": s.requests,
-        "requestsPerSecond": (per_second(s, snap.elapsed) * 100.0).round() / 100.0,
-        "durationSeconds": (snap.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "answered": c.answered,
+        "succeeded": c.succeeded,
+        "successRate": round(c.success_rate, 6),
+        "non2xx": c.non_2xx,
+        "errorCount": c.errors,
+        "inFlight": s.in_flight,
+        "reconnects": s.reconnects,
+        "requestsPerSecond": round(per_second(c.answered, snap.elapsed), 2),
+        "durationSeconds": round(snap.elapsed.as_secs_f64(), 3),
         "connections": info.connections,
         "cores": info.cores,
         "rate": info.rate,
@@ -61,6 +77,19 @@ pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         "bytesRead": s.bytes_read,
         "bytesWritten": s.bytes_written,
         "stopped": s.stopped,
+        "interrupted": info.interrupted.is_some(),
         "ioDriver": info.io_driver,
-    })
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(sig) = info.interrupted {
+            obj.insert("signal".into(), json!(sig));
+        }
+        if let Some(f) = &info.fatal {
+            obj.insert("fatal".into(), json!(f));
+        }
+        if info.urls.len() > 1 {
+            obj.insert("urls".into(), json!(info.urls));
+        }
+    }
+    v
 }

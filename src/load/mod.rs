@@ -3,10 +3,11 @@
 //! this module turns flags into one target, shows progress from periodic
 //! snapshots and prints the final report as text or JSON.
 //!
-//! Layout: `flags` (clap flags and their validation into a target),
-//! `runner` (starts the engine or the HTTP/2 runner and picks the exit
-//! code), `progress` (the live line and signals), `summary` (figures shared
-//! by both reports), `text` and `json` (the two report formats),
+//! Layout: `flags` (clap flags and `--help`), `target` (flags into
+//! validated targets: URLs, body, auth, endpoints), `preflight` (fail-fast
+//! checks), `runner` (starts the engine or the HTTP/2 runner and picks the
+//! exit code), `progress` (the live line and signals), `summary` (figures
+//! shared by both reports), `text` and `json` (the two report formats),
 //! `duration` (the Go-duration flag parser), and `live` (the timeline,
 //! its outputs, the latency spectrum and thresholds).
 
@@ -14,9 +15,11 @@ mod duration;
 mod flags;
 mod json;
 mod live;
+mod preflight;
 mod progress;
 mod runner;
 mod summary;
+mod target;
 mod text;
 
 pub use flags::LoadArgs;

@@ -1,13 +1,16 @@
 //! The live progress line of `goto load` and the signals that stop a run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goto_engine::{RunHandle, TargetStats};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 use super::live::Recorder;
 
-/// How often the progress line is redrawn (and Ctrl-C noticed).
+/// How often the progress line is redrawn (and a signal noticed).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// What the progress loop needs of a run.
@@ -46,39 +49,61 @@ impl Progress for RunHandle {
     }
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
+/// SIGINT and SIGTERM as flags the progress loop polls: the first stops
+/// the run (the report still prints), a second ends the process at once.
+pub(super) struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
 }
 
-/// Ctrl-C stops the run and still prints the report (a second one kills).
-pub(super) fn install_sigint() {
-    let handler: extern "C" fn(libc::c_int) = on_sigint;
-    // SAFETY: the handler only stores to an atomic, which is signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+impl Signals {
+    /// Installs the handlers; a failure leaves the default dispositions
+    /// (the run then simply ends on a signal, without a report).
+    pub(super) fn install() -> Signals {
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+        };
+        for (sig, flag) in [(SIGINT, &s.int), (SIGTERM, &s.term)] {
+            // Registered first, so it sees the flag before this signal sets it:
+            // a second signal (of either kind) exits with 130 / 143.
+            let _ = flag::register_conditional_shutdown(sig, 128 + sig, s.int.clone());
+            let _ = flag::register_conditional_shutdown(sig, 128 + sig, s.term.clone());
+            let _ = flag::register(sig, flag.clone());
+        }
+        s
+    }
+
+    /// The signal that interrupted the run, if any.
+    pub(super) fn caught(&self) -> Option<&'static str> {
+        if self.term.load(Ordering::Relaxed) {
+            Some("SIGTERM")
+        } else if self.int.load(Ordering::Relaxed) {
+            Some("SIGINT")
+        } else {
+            None
+        }
     }
 }
 
 /// Waits for the run, drawing the progress line when asked and feeding the
 /// timeline at each interval (whose lines, when printed, replace the
 /// progress line).
-pub(super) fn watch(run: &impl Progress, show_progress: bool, rec: &mut Recorder<'_>) {
+pub(super) fn watch(
+    run: &impl Progress,
+    signals: &Signals,
+    show_progress: bool,
+    rec: &mut Recorder<'_>,
+) {
     let show_progress = show_progress && !rec.prints();
     let started = Instant::now();
     let mut last = (started, 0u64);
     let mut stopping = false;
     while !run.wait(PROGRESS_EVERY.min(rec.due_in(started.elapsed()))) {
         rec.tick(started.elapsed(), || run.sample());
-        if INTERRUPTED.load(Ordering::Relaxed) && !stopping {
+        if signals.caught().is_some() && !stopping {
             stopping = true;
             run.stop();
-            // Restore the default so a second Ctrl-C ends the process.
-            // SAFETY: resetting a signal disposition to its default.
-            unsafe {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-            }
         }
         if show_progress {
             let (requests, errors, elapsed) = run.totals();

@@ -1,107 +1,161 @@
-//! Runs a load test: starts the engine (HTTP/1.1 or HTTP/2 alike), watches
-//! it and prints the report; owns the exit code.
+//! Runs a load test: checks before the run, starts the engine (HTTP/1.1 or
+//! HTTP/2 alike), watches it and prints the report; owns the exit code.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use goto_engine::{Engine, EngineConfig, IoDriverChoice, Plan, RunSnapshot, TlsConfig};
+use goto_engine::{
+    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetStats,
+    TlsConfig,
+};
 
-use super::flags::{build_target, DriverArg, LoadArgs};
+use super::flags::{DriverArg, LoadArgs};
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
-use super::progress::{install_sigint, watch};
-use super::summary::RunInfo;
+use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
+use super::progress::{watch, Signals};
+use super::summary::{Counts, RunInfo};
+use super::target::build_targets;
 use super::text::text_report;
 
-/// File descriptors kept free beyond one per connection.
-const SPARE_FDS: u64 = 64;
+/// The run completed and at least one request was answered.
+const EXIT_DONE: u8 = 0;
+/// No request was answered at all, or the run could not start.
+const EXIT_FAILED: u8 = 1;
+/// A bad flag, URL or file.
+const EXIT_USAGE: u8 = 2;
+/// The run answered requests but its results failed a `--threshold`.
+const EXIT_THRESHOLDS: u8 = 3;
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("goto load: {msg}");
+    ExitCode::from(code)
+}
 
 /// Runs a load test and prints its report; returns the process exit code.
 pub fn run(args: LoadArgs) -> ExitCode {
-    let target = match build_target(&args) {
+    // First, so a signal during the checks also ends with a report.
+    let signals = Signals::install();
+    let targets = match build_targets(&args) {
         Ok(t) => t,
-        Err(msg) => {
-            eprintln!("goto load: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return fail(EXIT_USAGE, msg),
     };
     let mut outputs = match Outputs::open(&args) {
         Ok(o) => o,
-        Err(msg) => {
-            eprintln!("goto load: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return fail(EXIT_USAGE, msg),
     };
     let mut rec = match outputs.recorder(&args) {
         Ok(r) => r,
-        Err(msg) => {
-            eprintln!("goto load: {msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let needed = u64::from(target.replicas) + SPARE_FDS;
-    if let Err(e) = goto_engine::raise_nofile_limit(needed) {
-        eprintln!("goto load: warning: cannot raise the open-files limit to {needed}: {e}");
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let connections: u32 = targets.iter().map(|t| t.replicas).sum();
+    let streams = targets[0].streams_per_connection.max(1);
+    // HTTP/2 replicas are streams, sharing connections.
+    let sockets = if args.http2 {
+        connections.div_ceil(streams)
+    } else {
+        connections
+    };
+    let (cores, capped) = cap_cores(args.cores);
+    if let Some(n) = capped {
+        eprintln!("goto load: --cores capped at the {n} cores available");
+    }
+    let mut info = RunInfo {
+        url: &urls[0],
+        urls: urls.clone(),
+        http2: args.http2.then_some(streams),
+        connections,
+        cores: cores.unwrap_or(0),
+        io_driver: String::new(),
+        rate: args.rate,
+        interrupted: None,
+        fatal: None,
+    };
+    if let Err(msg) = fit_open_files(u64::from(sockets)) {
+        return fail(EXIT_FAILED, msg);
     }
     let cfg = EngineConfig {
-        cores: args.cores,
+        cores,
         io_driver: match args.io_driver {
             DriverArg::Auto => IoDriverChoice::Auto,
             DriverArg::Uring => IoDriverChoice::Uring,
             DriverArg::Epoll => IoDriverChoice::Epoll,
         },
-        tls: TlsConfig {
-            extra_roots: args.cacert.clone(),
-            use_system_roots: true,
-        },
+        tls: tls_config(&args),
     };
     let engine = match Engine::start(cfg) {
         Ok(e) => e,
         // A bad --cacert is a bad flag.
-        Err(goto_engine::EngineError::Plan(e)) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(1);
-        }
+        Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
+        Err(e) => return fail(EXIT_FAILED, e),
     };
-    let replicas = target.replicas;
-    let streams_per_connection = target.streams_per_connection;
-    let run = match engine.submit(Plan {
-        targets: vec![target],
-    }) {
+    info.cores = engine.cores();
+    info.io_driver = engine.io_driver().to_string();
+    if let Err(f) = probe(&targets, args.connect_timeout) {
+        return not_started(&args, info, f, &mut rec);
+    }
+    let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
-        Err(goto_engine::EngineError::Plan(e)) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("goto load: {e}");
-            return ExitCode::from(1);
-        }
+        Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
+        Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    install_sigint();
-    watch(&run, show_progress, &mut rec);
+    watch(&run, &signals, show_progress, &mut rec);
     let snap = run.snapshot();
-    if let Some(stats) = snap.targets.values().next() {
-        rec.finish(stats.clone(), snap.elapsed);
-    }
-    let info = RunInfo {
-        url: &args.url,
-        http2: args.http2.then_some(streams_per_connection),
-        connections: replicas,
-        cores: engine.cores(),
-        io_driver: engine.io_driver().to_string(),
-        rate: args.rate,
-    };
+    rec.finish(merged(&snap), snap.elapsed);
+    info.interrupted = signals.caught();
     report(&args, &info, &snap, &rec)
 }
 
+fn tls_config(args: &LoadArgs) -> TlsConfig {
+    TlsConfig {
+        extra_roots: args.cacert.clone(),
+        use_system_roots: true,
+    }
+}
+
+/// The checks failed: say why, and print a report with the probe's error
+/// counted, so `--json` readers get an object either way.
+fn not_started(
+    args: &LoadArgs,
+    mut info: RunInfo<'_>,
+    f: Fatal,
+    rec: &mut Recorder<'_>,
+) -> ExitCode {
+    eprintln!("goto load: {}", f.message);
+    let stats = TargetStats {
+        requests: 1,
+        status_counts: BTreeMap::from([(0, 1)]),
+        errors: BTreeMap::from([(f.error.unwrap_or(ErrorKind::Connect(0)), 1)]),
+        finished: true,
+        ..TargetStats::default()
+    };
+    info.fatal = Some(f.message);
+    let snap = RunSnapshot {
+        targets: BTreeMap::from([("load".to_string(), stats)]),
+        finished: true,
+        elapsed: Duration::ZERO,
+    };
+    rec.finish(merged(&snap), snap.elapsed);
+    report(args, &info, &snap, rec);
+    ExitCode::from(EXIT_FAILED)
+}
+
+/// Every target's results merged into one.
+fn merged(snap: &RunSnapshot) -> TargetStats {
+    let mut it = snap.targets.values();
+    let mut out = it.next().cloned().unwrap_or_default();
+    for t in it {
+        out.merge(t);
+    }
+    out
+}
+
 fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {
-    let stats = snap.targets.values().next().cloned().unwrap_or_default();
+    let stats = merged(snap);
     let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
     if let Some(e) = rec.error() {
         eprintln!("goto load: warning: {e}");
@@ -131,9 +185,17 @@ fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorde
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-    if verdicts.iter().any(|v| !v.ok) {
-        // 3: the run went fine but the results failed a threshold.
-        return ExitCode::from(3);
+    ExitCode::from(exit_code(&stats, verdicts.iter().any(|v| !v.ok)))
+}
+
+/// 1 when nothing was answered (whatever the thresholds say), else 3 when a
+/// threshold failed, else 0.
+fn exit_code(stats: &TargetStats, threshold_failed: bool) -> u8 {
+    if Counts::of(stats).answered == 0 {
+        EXIT_FAILED
+    } else if threshold_failed {
+        EXIT_THRESHOLDS
+    } else {
+        EXIT_DONE
     }
-    ExitCode::SUCCESS
 }

@@ -1,4 +1,5 @@
-//! Figures both reports share: what the run was, rates, latency rows, the
+//! Figures both reports share: what the run was, the honest counts
+//! (answered, succeeded, failed, in flight), rates, latency rows, the
 //! schedule lag and the warning when the client fell behind its schedule.
 
 use std::time::Duration;
@@ -7,6 +8,8 @@ use goto_engine::{Histogram, TargetStats};
 
 pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
+    /// Every URL when `--urls-from-file` gave more than one.
+    pub(super) urls: Vec<String>,
     /// With `--http2`, the streams per connection; `connections` then
     /// counts concurrent streams.
     pub(super) http2: Option<u32>,
@@ -14,12 +17,63 @@ pub(super) struct RunInfo<'a> {
     pub(super) cores: usize,
     pub(super) io_driver: String,
     pub(super) rate: Option<f64>,
+    /// The signal that stopped the run early (`SIGINT`, `SIGTERM`).
+    pub(super) interrupted: Option<&'static str>,
+    /// Why the run could not start (the report then shows the probe's error).
+    pub(super) fatal: Option<String>,
 }
 
-pub(super) fn per_second(stats: &TargetStats, elapsed: Duration) -> f64 {
+/// The counts the headline figures come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Counts {
+    /// Answers plus transport errors.
+    pub(super) attempts: u64,
+    /// Requests that got a response, whatever its status.
+    pub(super) answered: u64,
+    /// Answered with a status below 400.
+    pub(super) succeeded: u64,
+    /// Answered with a status outside 2xx.
+    pub(super) non_2xx: u64,
+    /// Transport errors (status 0).
+    pub(super) errors: u64,
+    /// `succeeded / attempts`, 0 when nothing was attempted.
+    pub(super) success_rate: f64,
+}
+
+impl Counts {
+    pub(super) fn of(s: &TargetStats) -> Counts {
+        let mut c = Counts {
+            attempts: s.requests,
+            answered: 0,
+            succeeded: 0,
+            non_2xx: 0,
+            errors: s.error_count(),
+            success_rate: 0.0,
+        };
+        for (code, n) in &s.status_counts {
+            if *code == 0 {
+                continue;
+            }
+            c.answered += n;
+            if *code < 400 {
+                c.succeeded += n;
+            }
+            if !(200..300).contains(code) {
+                c.non_2xx += n;
+            }
+        }
+        if c.attempts > 0 {
+            c.success_rate = c.succeeded as f64 / c.attempts as f64;
+        }
+        c
+    }
+}
+
+/// Answered requests per second.
+pub(super) fn per_second(answered: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
-        stats.requests as f64 / secs
+        answered as f64 / secs
     } else {
         0.0
     }
@@ -29,17 +83,26 @@ pub(super) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// min, mean, p50, p90, p99, p99.9, max in milliseconds (zeros when empty).
-pub(super) fn latency_row(h: &Histogram<u64>) -> [f64; 7] {
+/// Column names of [`latency_row`], as the text report prints them.
+pub(super) const LATENCY_COLUMNS: [&str; 10] = [
+    "min", "mean", "stdev", "p50", "p75", "p90", "p95", "p99", "p99.9", "max",
+];
+
+/// min, mean, stdev, p50, p75, p90, p95, p99, p99.9, max in milliseconds
+/// (zeros when empty).
+pub(super) fn latency_row(h: &Histogram<u64>) -> [f64; 10] {
     if h.is_empty() {
-        return [0.0; 7];
+        return [0.0; 10];
     }
     let q = |p: f64| ms(h.value_at_quantile(p));
     [
         ms(h.min()),
         h.mean() / 1000.0,
+        h.stdev() / 1000.0,
         q(0.5),
+        q(0.75),
         q(0.9),
+        q(0.95),
         q(0.99),
         q(0.999),
         ms(h.max()),
@@ -77,7 +140,7 @@ pub(super) fn fell_behind(
     let achieved = if window > 0.0 {
         s.requests as f64 / window
     } else {
-        per_second(s, elapsed)
+        per_second(s.requests, elapsed)
     };
     let mut why = Vec::new();
     if lag_p99 > interval_ms {

@@ -2,12 +2,31 @@
 
 use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
 
-use super::summary::{fell_behind, lag_row, latency_row, per_second, RunInfo};
+use super::summary::{
+    fell_behind, lag_row, latency_row, per_second, Counts, RunInfo, LATENCY_COLUMNS,
+};
 
 pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStats) -> String {
     use std::fmt::Write as _;
+    let c = Counts::of(s);
     let mut o = String::new();
     let _ = writeln!(o, "goto load {}", info.url);
+    if info.urls.len() > 1 {
+        let _ = writeln!(
+            o,
+            "  {} URLs, connections dealt round robin over them",
+            info.urls.len()
+        );
+    }
+    if let Some(f) = &info.fatal {
+        let _ = writeln!(o, "  NOT STARTED: {f}");
+    }
+    if let Some(sig) = info.interrupted {
+        let _ = writeln!(
+            o,
+            "  INTERRUPTED by {sig}: the figures cover the run until then"
+        );
+    }
     if let Some(per) = info.http2 {
         let _ = writeln!(
             o,
@@ -31,10 +50,27 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         );
     }
     let _ = writeln!(o);
-    let _ = writeln!(o, "  Requests:      {}", s.requests);
+    let _ = writeln!(o, "  Requests:      {}", c.attempts);
+    let _ = writeln!(o, "  Answered:      {}", c.answered);
     let _ = writeln!(o, "  Duration:      {:.3}s", snap.elapsed.as_secs_f64());
-    let _ = writeln!(o, "  Requests/sec:  {:.2}", per_second(s, snap.elapsed));
-    let _ = writeln!(o, "  Errors:        {}", s.error_count());
+    let _ = writeln!(
+        o,
+        "  Requests/sec:  {:.2} (answered)",
+        per_second(c.answered, snap.elapsed)
+    );
+    let _ = writeln!(
+        o,
+        "  Success rate:  {:.2}% (status below 400, of all requests sent)",
+        c.success_rate * 100.0
+    );
+    let _ = writeln!(o, "  Non-2xx:       {}", c.non_2xx);
+    let _ = writeln!(o, "  Errors:        {}", c.errors);
+    let _ = writeln!(
+        o,
+        "  In flight:     {} (at the end, not counted above)",
+        s.in_flight
+    );
+    let _ = writeln!(o, "  Reconnects:    {}", s.reconnects);
     let _ = writeln!(
         o,
         "  Transfer:      {} read, {} written",
@@ -42,18 +78,17 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         human_bytes(s.bytes_written)
     );
     let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "  Latency (ms)  {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "min", "mean", "p50", "p90", "p99", "p99.9", "max"
-    );
+    let _ = write!(o, "  {:<12}", "Latency (ms)");
+    for name in LATENCY_COLUMNS {
+        let _ = write!(o, " {name:>8}");
+    }
+    let _ = writeln!(o);
     let mut row = |label: &str, h: &Histogram<u64>| {
-        let v = latency_row(h);
-        let _ = writeln!(
-            o,
-            "  {label:<12}  {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
-        );
+        let _ = write!(o, "  {label:<12}");
+        for v in latency_row(h) {
+            let _ = write!(o, " {v:>8.3}");
+        }
+        let _ = writeln!(o);
     };
     if info.rate.is_some() {
         row("corrected", &s.latency);

@@ -14,6 +14,7 @@ use super::connect::{connect, Sender};
 use crate::conn::{Fail, Watch};
 use crate::error::ErrorKind;
 use crate::plan::PreparedTarget;
+use crate::resolve::Dest;
 
 enum State {
     Empty,
@@ -88,9 +89,13 @@ impl Slot {
             // Whatever happens (also a stop that drops this future), the
             // waiters must look again.
             let _wake = WakeOnDrop(self);
-            let result = match target.addr {
+            let result = match target.endpoints.pick() {
                 None => Err(Fail::Error(ErrorKind::Resolve)),
-                Some(addr) => connect(addr, target.tls.as_ref(), watch).await,
+                // HTTP/2 runs over TCP only.
+                Some(Dest::Unix(_)) => Err(Fail::Error(ErrorKind::Connect(libc::EPROTONOSUPPORT))),
+                Some(Dest::Tcp { addrs, start }) => {
+                    connect_any(&addrs, start, target.tls.as_ref(), watch).await
+                }
             };
             return match result {
                 Ok(sender) => {
@@ -153,4 +158,23 @@ impl Drop for WakeOnDrop<'_> {
             w.wake();
         }
     }
+}
+
+/// Connects to `addrs[start]`, or after a connect error to the next ones in
+/// turn (as HTTP/1.1 connections do).
+async fn connect_any(
+    addrs: &[std::net::SocketAddr],
+    start: usize,
+    tls: Option<&crate::plan::TlsTarget>,
+    watch: &mut Watch<'_, '_>,
+) -> Result<Sender, Fail> {
+    let mut last = Fail::Error(ErrorKind::Resolve);
+    for i in 0..addrs.len() {
+        match connect(addrs[(start + i) % addrs.len()], tls, watch).await {
+            Ok(s) => return Ok(s),
+            Err(f @ Fail::Error(ErrorKind::ConnectRefused | ErrorKind::Connect(_))) => last = f,
+            Err(f) => return Err(f),
+        }
+    }
+    Err(last)
 }

@@ -1,0 +1,115 @@
+//! Checks before a run, so `goto load` fails fast as wrk does: every host
+//! resolves, the first connect to each endpoint succeeds, the open-files
+//! limit fits the connections, `--cores` is capped at the cores available.
+
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use goto_engine::{resolve_all, Endpoint, ErrorKind, TargetSpec};
+
+use super::target::parse_url;
+
+/// File descriptors kept free beyond one per connection.
+const SPARE_FDS: u64 = 64;
+/// Connect timeout of the probe when `--connect-timeout 0` (no timeout) is given.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the run cannot start.
+pub(super) struct Fatal {
+    pub(super) message: String,
+    /// The transport error the probe met, to show in the report.
+    pub(super) error: Option<ErrorKind>,
+}
+
+/// Raises the open-files limit to fit `connections`, or says why not.
+pub(super) fn fit_open_files(connections: u64) -> Result<(), String> {
+    let needed = connections + SPARE_FDS;
+    match goto_engine::raise_nofile_limit(needed) {
+        Ok(got) if got >= needed => Ok(()),
+        Ok(got) => Err(format!(
+            "{connections} connections need {needed} open files but the limit is {got} \
+             (raise `ulimit -n` or lower -c)"
+        )),
+        Err(e) => Err(format!(
+            "{connections} connections need {needed} open files; cannot raise the limit: {e}"
+        )),
+    }
+}
+
+/// `--cores` capped at what this process may use (cgroup quota included,
+/// as `available_parallelism` reads it); returns the cap when it applied.
+pub(super) fn cap_cores(asked: Option<usize>) -> (Option<usize>, Option<usize>) {
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match asked {
+        Some(n) if n > available => (Some(available), Some(available)),
+        other => (other, None),
+    }
+}
+
+/// Resolves and connects once to each distinct endpoint of `targets`.
+pub(super) fn probe(targets: &[TargetSpec], connect_timeout: Duration) -> Result<(), Fatal> {
+    let timeout = if connect_timeout.is_zero() {
+        PROBE_TIMEOUT
+    } else {
+        connect_timeout
+    };
+    let mut seen: Vec<(Endpoint, String, u16)> = Vec::new();
+    for t in targets {
+        let Ok(url) = parse_url(&t.url) else {
+            continue;
+        };
+        let key = (t.endpoint.clone(), url.host.clone(), url.port);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        match &t.endpoint {
+            Endpoint::Unix(path) => {
+                if let Err(e) = UnixStream::connect(path) {
+                    return Err(Fatal {
+                        message: format!("cannot connect to {}: {e}", path.display()),
+                        error: Some(ErrorKind::from_connect(&e)),
+                    });
+                }
+            }
+            Endpoint::Addrs(addrs) => connect_any(addrs, timeout)?,
+            Endpoint::Url => connect_name(&url.host, url.port, timeout)?,
+            Endpoint::Host(h, p) => connect_name(h, *p, timeout)?,
+        }
+    }
+    Ok(())
+}
+
+fn connect_name(host: &str, port: u16, timeout: Duration) -> Result<(), Fatal> {
+    let addrs = resolve_all(host, port);
+    if addrs.is_empty() {
+        return Err(Fatal {
+            message: format!("cannot resolve host {host:?}"),
+            error: Some(ErrorKind::Resolve),
+        });
+    }
+    connect_any(&addrs, timeout)
+}
+
+/// Succeeds when any address accepts a connection (the engine likewise
+/// moves on to the next address after a refused one).
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<(), Fatal> {
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    Err(match last {
+        Some((a, e)) => Fatal {
+            message: format!("cannot connect to {a}: {e}"),
+            error: Some(ErrorKind::from_connect(&e)),
+        },
+        None => Fatal {
+            message: "no address to connect to".into(),
+            error: Some(ErrorKind::Resolve),
+        },
+    })
+}
