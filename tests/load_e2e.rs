@@ -530,6 +530,30 @@ fn http2_load_counts_exactly_against_goto() {
 }
 
 #[test]
+fn status_000_counts_as_an_invalid_response() {
+    const ZERO: &[u8] = b"HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n";
+    for driver in DRIVERS {
+        let server = MiniServer::start(Box::new(|n| {
+            if n % 2 == 0 {
+                Reply::Close(ZERO)
+            } else {
+                Reply::Keep(OK)
+            }
+        }));
+        let Some(v) = load_json(driver, &["-n", "10", "-c", "1", &url(server.port, "/")]) else {
+            continue;
+        };
+        let invalid = count(&v, &["errors", "parse: invalid status code"]);
+        assert!(invalid >= 1, "{driver}: 000 is an invalid response: {v}");
+        assert_eq!(
+            count(&v, &["errors", "connection closed"]),
+            0,
+            "{driver}: {v}"
+        );
+    }
+}
+
+#[test]
 fn http2_streams_flag_counts_connections_as_h2load_does() {
     let goto = Goto::start(&["--request-logs=false"]);
     // -c 2 --streams 3: six streams over two connections, on the epoll

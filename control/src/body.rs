@@ -75,31 +75,58 @@ pub enum InBody {
 }
 
 impl InBody {
-    /// Reads up to `limit` bytes, draining (and counting) the rest.
-    pub async fn read_capped(self, limit: usize) -> (Bytes, u64) {
-        match self {
+    /// Reads up to `limit` bytes, draining (and counting) the rest, within
+    /// `timeout`. A malformed body (bad chunked framing, a short length) is a
+    /// 400 and a body still coming at the deadline a 408: never a silently
+    /// truncated echo.
+    pub async fn read_capped(
+        self,
+        limit: usize,
+        timeout: std::time::Duration,
+    ) -> Result<(Bytes, u64), Response<Body>> {
+        let read = match self {
             InBody::Read(b) => {
                 let n = b.len() as u64;
-                (b.slice(..b.len().min(limit)), n)
+                return Ok((b.slice(..b.len().min(limit)), n));
             }
-            InBody::Stream(s) => read_capped(s, limit).await,
-            InBody::Piped(s) => read_capped(s, limit).await,
+            InBody::Stream(s) => tokio::time::timeout(timeout, read_capped(s, limit))
+                .await
+                .map(|r| r.map_err(|e| e.to_string())),
+            InBody::Piped(s) => tokio::time::timeout(timeout, read_capped(s, limit))
+                .await
+                .map(|r| r.map_err(|e| e.to_string())),
+        };
+        match read {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(text(
+                StatusCode::BAD_REQUEST,
+                format!("malformed request body: {e}"),
+            )),
+            Err(_) => Err(text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within {}",
+                    goto_engine::duration::format(timeout)
+                ),
+            )),
         }
     }
 }
 
-async fn read_capped<B: HttpBody<Data = Bytes> + Unpin>(mut s: B, limit: usize) -> (Bytes, u64) {
+async fn read_capped<B>(mut s: B, limit: usize) -> Result<(Bytes, u64), B::Error>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+{
     let mut kept = BytesMut::new();
     let mut total = 0u64;
     while let Some(frame) = s.frame().await {
-        let Ok(frame) = frame else { break };
-        if let Ok(data) = frame.into_data() {
+        if let Ok(data) = frame?.into_data() {
             total += data.len() as u64;
             let room = limit.saturating_sub(kept.len());
             kept.extend_from_slice(&data[..data.len().min(room)]);
         }
     }
-    (kept.freeze(), total)
+    Ok((kept.freeze(), total))
 }
 
 static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");

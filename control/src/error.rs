@@ -16,6 +16,15 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     Unavailable(String),
+    /// The request (its body) did not arrive in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// An admin call without the admin token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Refused whoever asks (a browser context, a host not allowed).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ApiError {
@@ -30,6 +39,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 

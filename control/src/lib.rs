@@ -5,16 +5,18 @@
 //! registry with its peers.
 //!
 //! Layers, bottom up (no module imports one above it): vocabulary (`body`,
-//! `error`, `duration`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
+//! `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
 //! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
 //! `triggers`); `port` (a listener's state and runtime path); `listeners`;
-//! the instance-wide areas (`client`, `h2load`, `jobs`, `registry`, `peer`).
+//! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
+//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`, `prom`).
 //! This file wires them into [`App`] and mounts every table.
 
 pub mod api;
 pub mod body;
+pub mod bounded;
 pub mod client;
-pub mod duration;
+pub mod conn_guard;
 pub mod error;
 pub mod faults;
 pub mod histcodec;
@@ -30,6 +32,8 @@ pub mod registry;
 pub mod reqlog;
 pub mod responder;
 pub mod rng;
+pub mod security;
+pub mod store;
 pub mod tcp;
 pub mod timefmt;
 pub mod timeouts;
@@ -69,6 +73,14 @@ pub struct ServerConfig {
     pub allow_command_jobs: bool,
     /// How often a registry probes its pods (None: never in the background).
     pub peer_health_interval: Option<Duration>,
+    /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
+    pub timeouts: conn_guard::ConnTimeouts,
+    /// Most open connections per listener; past it new ones are closed at once.
+    pub max_conns: usize,
+    /// Where the registry keeps its state (None: memory only).
+    pub data_dir: Option<PathBuf>,
+    /// Admin API protection (token, admin port, allowed hosts).
+    pub security: security::AdminSecurity,
 }
 
 /// Startup failures.
@@ -170,6 +182,7 @@ impl App {
                 .map(|c| proxy::client::new_client(&c))
                 .map_err(|e| e.to_string()),
         };
+        let http = listeners::serve::new_http_builder(&cfg.timeouts);
         Ok(Arc::new(App {
             cfg,
             host,
@@ -177,7 +190,7 @@ impl App {
             listeners: Listeners::default(),
             reqlog,
             started: Instant::now(),
-            http: listeners::serve::new_http_builder(),
+            http,
             out,
             client,
             jobs,
@@ -262,10 +275,23 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     if let Some(url) = &cfg.registry {
         peer::registry_base(url).map_err(ControlError::Registry)?;
     }
+    security::set_outbound(&cfg.security);
     let app = App::new(cfg)?;
+    if let Some(dir) = &app.cfg.data_dir {
+        app.registry
+            .open_store(dir)
+            .map_err(ControlError::Registry)?;
+        tracing::info!(dir = ?dir, "registry state kept in the data directory");
+    }
     app.listeners
         .add_startup(&app, port)
         .map_err(|e| ControlError::Listen(e.to_string()))?;
+    if let Some(admin) = app.cfg.security.admin_port.filter(|p| *p != port) {
+        app.listeners
+            .add_startup(&app, admin)
+            .map_err(|e| ControlError::Listen(e.to_string()))?;
+        tracing::info!(port = admin, "admin API served on this port only");
+    }
     let cores = app
         .cfg
         .cores

@@ -120,7 +120,10 @@ pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
     } else {
         app.host.ip.clone()
     };
-    let address = format!("{ip}:{}", app.cfg.port);
+    // The registry calls the admin API at this address: the admin port when
+    // there is one.
+    let port = app.cfg.security.admin_port.unwrap_or(app.cfg.port);
+    let address = format!("{ip}:{port}");
     let info = json!({
         "name": app.instance_label,
         "namespace": app.host.namespace,

@@ -28,6 +28,10 @@ fn app() -> (Arc<App>, Arc<PortState>) {
         remind_interval: Duration::from_secs(30),
         allow_command_jobs: false,
         peer_health_interval: None,
+        timeouts: Default::default(),
+        max_conns: 10_000,
+        data_dir: None,
+        security: Default::default(),
     })
     .expect("app");
     let port = app.detached_port(8080).expect("port");

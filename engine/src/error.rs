@@ -53,6 +53,8 @@ pub enum PlanError {
     NoReplicas,
     #[error("too many replicas ({0}); the limit is {max}", max = crate::limits::MAX_REPLICAS)]
     TooManyReplicas(u32),
+    #[error("too many retries ({0}); the limit is {max}", max = crate::limits::MAX_RETRIES)]
+    TooManyRetries(u32),
     #[error("rate must be a positive, finite number of requests per second")]
     Rate,
     #[error("invalid tracked header name {0:?}")]
@@ -113,6 +115,9 @@ pub enum ParseErrorKind {
     InvalidContentLength,
     /// A malformed chunk size line or chunk terminator.
     InvalidChunk,
+    /// A status code below 100 (`000` included): not a response, and not to
+    /// be counted under 0, the bucket of transport errors.
+    InvalidStatus,
 }
 
 impl fmt::Display for ErrorKind {
@@ -154,6 +159,7 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::HeadTooLarge => "response head too large",
             ParseErrorKind::InvalidContentLength => "invalid content-length",
             ParseErrorKind::InvalidChunk => "invalid chunked body",
+            ParseErrorKind::InvalidStatus => "invalid status code",
         })
     }
 }

@@ -34,6 +34,7 @@
 
 mod conn;
 pub mod cpus;
+pub mod duration;
 mod error;
 mod h2request;
 pub mod http1;
@@ -67,7 +68,8 @@ pub use hdrhistogram::Histogram;
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
 pub use limits::{
-    raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION,
+    raise_nofile_limit, MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_RETRIES,
+    MAX_STREAMS_PER_CONNECTION,
 };
 pub use plan::{Plan, TargetSpec, TlsTarget};
 pub use resolve::{resolve_all, Endpoint, RESOLVE_TTL};

@@ -3,6 +3,8 @@
 
 /// Most replicas (connections) one target may have.
 pub const MAX_REPLICAS: u32 = 1_000_000;
+/// Most retries of one request.
+pub const MAX_RETRIES: u32 = 100;
 /// Most request headers a target may set.
 pub const MAX_REQUEST_HEADERS: usize = 100;
 /// Largest request body a target may send.

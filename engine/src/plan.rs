@@ -13,7 +13,9 @@ use crate::error::PlanError;
 use crate::h2request::{H2Request, Parts as H2Parts};
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
-use crate::limits::{MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_STREAMS_PER_CONNECTION};
+use crate::limits::{
+    MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_RETRIES, MAX_STREAMS_PER_CONNECTION,
+};
 use crate::resolve::{Endpoint, Endpoints};
 use crate::stages::{LiveRate, Stages};
 use crate::tls::TlsConfigs;
@@ -151,6 +153,9 @@ impl TargetSpec {
         }
         if self.replicas > MAX_REPLICAS {
             return Err(PlanError::TooManyReplicas(self.replicas));
+        }
+        if self.retries > MAX_RETRIES {
+            return Err(PlanError::TooManyRetries(self.retries));
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {

@@ -222,43 +222,9 @@ mod secs {
         let bad = |s: &str| serde::de::Error::custom(format!("invalid duration {s:?}"));
         match Raw::deserialize(d)? {
             Raw::Secs(v) => Duration::try_from_secs_f64(v).map_err(|_| bad(&v.to_string())),
-            Raw::Text(t) => super::parse_simple_duration(&t).ok_or_else(|| bad(&t)),
+            Raw::Text(t) => crate::duration::parse_or_seconds(&t).map_err(|_| bad(&t)),
         }
     }
-}
-
-/// `1h2m3.5s`, `300ms`, `10us`; a bare number is seconds.
-pub fn parse_simple_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if let Ok(v) = s.parse::<f64>() {
-        return Duration::try_from_secs_f64(v).ok();
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (num, tail) = rest.split_at(n);
-        let value: f64 = num.parse().ok()?;
-        let u = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(u);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).ok()
 }
 
 #[cfg(test)]
@@ -266,7 +232,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Result<Duration, String> {
-        parse_simple_duration(s).ok_or_else(|| format!("bad duration {s:?}"))
+        crate::duration::parse_or_seconds(s)
     }
 
     #[test]

@@ -194,6 +194,14 @@ impl H2Run {
             Ok("uring") => IoDriverChoice::Uring,
             _ => IoDriverChoice::Auto,
         };
+        H2Run::start_on(spec, tls, io_driver)
+    }
+
+    fn start_on(
+        spec: TargetSpec,
+        tls: &TlsConfig,
+        io_driver: IoDriverChoice,
+    ) -> Result<H2Run, PlanError> {
         let engine = Engine::start(EngineConfig {
             cores: Some(1),
             io_driver,
@@ -295,6 +303,30 @@ fn replicas_times_count_are_exact_with_statuses_and_tracked_headers() {
 }
 
 #[test]
+fn both_io_drivers_carry_http2() {
+    let s = Server::h2c();
+    let mut drivers = vec![IoDriverChoice::Epoll];
+    if goto_engine::Engine::start(EngineConfig {
+        cores: Some(1),
+        io_driver: IoDriverChoice::Uring,
+        tls: no_roots(),
+    })
+    .is_ok()
+    {
+        drivers.push(IoDriverChoice::Uring);
+    }
+    for driver in drivers {
+        let mut t = spec(s.url("http", "/"), 3, Some(10));
+        t.track_headers = vec!["x-a".into()];
+        let run = H2Run::start_on(t, &no_roots(), driver).expect("start");
+        assert!(run.wait(Some(Duration::from_secs(10))), "{driver:?}");
+        let r = run.snapshot();
+        assert_eq!(r.status_counts, BTreeMap::from([(200, 30)]), "{driver:?}");
+        assert_eq!(r.header_value_counts["x-a"]["1"], 30, "{driver:?}");
+    }
+}
+
+#[test]
 fn replicas_spread_over_connections_of_at_most_100_streams() {
     let s = Server::h2c();
     let run = H2Run::start(
@@ -306,6 +338,33 @@ fn replicas_spread_over_connections_of_at_most_100_streams() {
     let r = run.snapshot();
     assert_eq!(r.status_counts, BTreeMap::from([(503, 500)]));
     assert_eq!(s.seen.connections.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn streams_per_connection_sets_connections_whatever_the_cores() {
+    // 7 streams at 3 per connection: 3 connections, each whole on one of
+    // two cores (a connection is never split between cores).
+    let s = Server::h2c();
+    let engine = Engine::start(EngineConfig {
+        cores: Some(2),
+        io_driver: IoDriverChoice::Auto,
+        tls: no_roots(),
+    })
+    .expect("engine");
+    let mut t = spec(s.url("http", "/"), 7, Some(4));
+    t.streams_per_connection = 3;
+    let run = engine.submit(Plan { targets: vec![t] }).expect("submit");
+    assert!(run.wait(Some(Duration::from_secs(10))));
+    let r = run.snapshot().targets.remove("t").expect("t");
+    assert_eq!(r.status_counts, BTreeMap::from([(200, 28)]));
+    assert_eq!(s.seen.connections.load(Ordering::SeqCst), 3);
+    // Out of range is a plan error.
+    let mut bad = spec(s.url("http", "/"), 1, Some(1));
+    bad.streams_per_connection = 0;
+    assert!(matches!(
+        engine.submit(Plan { targets: vec![bad] }),
+        Err(goto_engine::EngineError::Plan(PlanError::Streams(0)))
+    ));
 }
 
 #[test]

@@ -87,9 +87,10 @@ pub fn status_code(s: &str, allow_zero: bool) -> Result<u16, ApiError> {
     }
 }
 
-/// A Go-syntax duration (`200ms`, `1m30s`; a bare number is seconds).
+/// A Go-syntax duration (`200ms`, `1m30s`, `10µs`; as in Go, a number
+/// needs a unit, except `0`).
 pub fn duration(s: &str) -> Result<Duration, ApiError> {
-    crate::duration::parse(s).map_err(ApiError::BadRequest)
+    goto_engine::duration::parse(s).map_err(ApiError::BadRequest)
 }
 
 /// Removes shell line continuations (`\` + newline) that the seed's

@@ -16,8 +16,22 @@ pub const ADMIN_BODY_LIMIT: usize = 4 * 1024 * 1024;
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads an admin body of at most [`ADMIN_BODY_LIMIT`] bytes.
-pub async fn read_admin_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+/// Reads an admin body of at most [`ADMIN_BODY_LIMIT`] bytes within
+/// `timeout` (`--body-timeout`; 408 past it).
+pub async fn read_admin_body(
+    body: Incoming,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(timeout, read_now(body)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::Timeout(format!(
+            "request body not received within {}",
+            goto_engine::duration::format(timeout)
+        ))),
+    }
+}
+
+async fn read_now(mut body: Incoming) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     let mut over = false;
     let mut drained = 0usize;

@@ -3,17 +3,11 @@
 
 use std::time::Duration;
 
-use goto_engine::{Bytes, Stage, Stages, TargetSpec, Threshold};
+use goto_engine::{Bytes, Stage, Stages, TargetSpec, Threshold, MAX_REPLICAS, MAX_RETRIES};
 use serde::{Deserialize, Serialize};
 
-use crate::duration;
 use crate::error::ApiError;
-
-/// Most replicas one target may ask for: each is a connection, and the
-/// process's open-files limit is the real bound well before this.
-pub const MAX_TARGET_REPLICAS: i64 = 50_000;
-/// Most retries per request.
-pub const MAX_RETRIES: i64 = 100;
+use goto_engine::duration;
 
 /// The wire protocol of a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,9 +162,9 @@ impl Target {
                 )))
             }
         };
-        if !(1..=MAX_TARGET_REPLICAS).contains(&input.replicas) {
+        if !(1..=i64::from(MAX_REPLICAS)).contains(&input.replicas) {
             return Err(ApiError::bad(format!(
-                "replicas must be between 1 and {MAX_TARGET_REPLICAS}, got {}",
+                "replicas must be between 1 and {MAX_REPLICAS}, got {}",
                 input.replicas
             )));
         }
@@ -181,7 +175,7 @@ impl Target {
             )));
         }
         let retries = input.retries.unwrap_or(0);
-        if !(0..=MAX_RETRIES).contains(&retries) {
+        if !(0..=i64::from(MAX_RETRIES)).contains(&retries) {
             return Err(ApiError::bad(format!(
                 "retries must be between 0 and {MAX_RETRIES}, got {retries}"
             )));
@@ -220,6 +214,8 @@ impl Target {
             None | Some("") => None,
             Some(_) => Some(d("duration", &input.duration, Duration::ZERO)?),
         };
+        // Unset fields take the engine's defaults: one set, in one place.
+        let def = TargetSpec::default();
         let mut spec = TargetSpec {
             name: input.name.clone(),
             method: input.method.clone(),
@@ -233,27 +229,27 @@ impl Target {
             },
             duration: run_for,
             rate: input.rate,
-            delay: d("delay", &input.delay, Duration::from_millis(10))?,
-            initial_delay: d("initialDelay", &input.initial_delay, Duration::ZERO)?,
+            delay: d("delay", &input.delay, def.delay)?,
+            initial_delay: d("initialDelay", &input.initial_delay, def.initial_delay)?,
             retries: u32::try_from(retries).unwrap_or(0),
-            retry_delay: d("retryDelay", &input.retry_delay, Duration::from_secs(1))?,
+            retry_delay: d("retryDelay", &input.retry_delay, def.retry_delay)?,
             retriable_status: retriable,
             send_id: input.send_id,
-            connect_timeout: d("connTimeout", &input.conn_timeout, Duration::from_secs(30))?,
+            connect_timeout: d("connTimeout", &input.conn_timeout, def.connect_timeout)?,
             request_timeout: d(
                 "requestTimeout",
                 &input.request_timeout,
-                Duration::from_secs(30),
+                def.request_timeout,
             )?,
             idle_timeout: d(
                 "connIdleTimeout",
                 &input.conn_idle_timeout,
-                Duration::from_secs(300),
+                def.idle_timeout,
             )?,
             verify_tls: input.verify_tls.unwrap_or(false),
             track_headers: Vec::new(),
             total_requests: None,
-            ..TargetSpec::default()
+            ..def
         };
         if let Some(stages) = &input.stages {
             let shape = Stages::try_new(input.rate.unwrap_or(0.0), stages.clone())

@@ -20,8 +20,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::duration;
 use crate::rng::Rng;
+use goto_engine::duration;
 use spec::{DelaySpec, HeaderFaults};
 
 /// A slow body: `bytes` at a time, `every` apart.

@@ -7,8 +7,8 @@ use super::spec::{percent, size, DelaySpec};
 use super::Drip;
 use crate::api::{status_code, Req, Table};
 use crate::body::{json, ok};
-use crate::duration;
 use crate::error::{ApiError, ApiResult};
+use goto_engine::duration;
 
 /// What the fault routes need of a port: its faults, and the responder's
 /// fixed delay and forced status, which some forms replace or clear too.

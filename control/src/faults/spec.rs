@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
 
-use crate::duration;
+use goto_engine::duration;
 
 /// Largest response body a size fault may ask for.
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 
-use crate::duration;
+use goto_engine::duration;
 
 /// Bounds that keep one job from holding unbounded memory or tasks.
 pub const MAX_COUNT: u32 = 10_000;

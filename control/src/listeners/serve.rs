@@ -4,19 +4,21 @@
 //! features and the catch-all echo).
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
+use crate::conn_guard::{self, Clock, ConnTimeouts, Expired, GuardedIo};
 use crate::error::ApiError;
 use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, Ctx, PortState};
@@ -79,16 +81,35 @@ async fn accept_loop(
     tls: Option<Arc<ServerTls>>,
     mut close: watch::Receiver<bool>,
 ) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let max = app.cfg.max_conns;
+    let mut at_limit = false;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
+                    // Past the cap the connection is closed at once: a flood
+                    // of idle connections must not use up the descriptors the
+                    // other listeners and the admin API need.
+                    if open.load(Ordering::Acquire) >= max {
+                        if !at_limit {
+                            at_limit = true;
+                            tracing::warn!(port = state.port, max, "connection limit reached: new connections are closed until some end (--max-conns)");
+                        }
+                        drop(stream);
+                        continue;
+                    }
+                    at_limit = false;
                     let _ = stream.set_nodelay(true);
                     let remote = unmap(remote);
+                    let counted = OpenConn::new(&open);
                     let (app, state, close) = (app.clone(), state.clone(), close.clone());
                     match &tls {
                         None => {
-                            tokio::spawn(serve_conn(app, state, stream, remote, close));
+                            tokio::spawn(async move {
+                                serve_conn(app, state, stream, remote, close).await;
+                                drop(counted);
+                            });
                         }
                         Some(tls) => {
                             let acceptor = tls.acceptor.clone();
@@ -100,6 +121,7 @@ async fn accept_loop(
                                     Ok(Err(e)) => tracing::debug!(port = state.port, %remote, "TLS handshake failed: {e}"),
                                     Err(_) => tracing::debug!(port = state.port, %remote, "TLS handshake timed out"),
                                 }
+                                drop(counted);
                             });
                         }
                     }
@@ -118,6 +140,22 @@ async fn accept_loop(
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One open connection of a listener, counted until dropped.
+struct OpenConn(Arc<AtomicUsize>);
+
+impl OpenConn {
+    fn new(open: &Arc<AtomicUsize>) -> OpenConn {
+        open.fetch_add(1, Ordering::AcqRel);
+        OpenConn(open.clone())
+    }
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn serve_conn<S>(
     app: Arc<App>,
     state: Arc<PortState>,
@@ -128,11 +166,18 @@ async fn serve_conn<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let builder = app.http.clone();
+    let timeouts = app.cfg.timeouts;
+    let port = state.port;
+    let clock = Arc::new(Clock::default());
+    let io = GuardedIo::new(stream, clock.clone());
+    let svc_clock = clock.clone();
     let svc = service_fn(move |req| {
         let app = app.clone();
         let state = state.clone();
+        let in_flight = svc_clock.request_started();
         async move {
             let resp = handle(&app, &state, remote, req).await;
+            drop(in_flight);
             // A close fault: erring the service is how hyper drops the
             // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
             if is_abort(&resp) {
@@ -141,10 +186,21 @@ async fn serve_conn<S>(
             Ok(resp)
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
+        why = conn_guard::watch(clock, timeouts) => match why {
+            Expired::Header => {
+                // Mid-head (slowloris) or silent since the connect: just close.
+                tracing::debug!(port, %remote, "closing a connection: no complete request head within the header timeout");
+            }
+            Expired::Idle => {
+                tracing::debug!(port, %remote, "closing an idle connection");
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+            }
+        },
         _ = close.changed() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
@@ -163,8 +219,19 @@ fn unmap(a: SocketAddr) -> SocketAddr {
     }
 }
 
-pub fn new_http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
-    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+/// The connection builder of every listener. hyper's own HTTP/1 header
+/// timeout stays off: [`conn_guard`] times heads and idle connections of
+/// both protocols; the timer drives HTTP/2 keep-alive pings.
+pub fn new_http_builder(
+    t: &ConnTimeouts,
+) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    b.http1().timer(TokioTimer::new()).header_read_timeout(None);
+    b.http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(t.h2_ping)
+        .keep_alive_timeout(t.h2_ping);
+    b
 }
 
 /// Answers one request on `port`: an admin call when a route table owns its
@@ -176,10 +243,23 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    if !app.api.is_admin(parts.uri.path()) {
+    let security = &app.cfg.security;
+    let probe = crate::security::is_probe(&parts.method, parts.uri.path());
+    if !app.api.is_admin(parts.uri.path()) || !(probe || security.serves_admin(port.port)) {
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
-    let mut resp = match read_admin_body(body).await {
+    // Probes answer whatever the token says.
+    let checked = if probe {
+        Ok(())
+    } else {
+        security.check(&parts.method, &parts.headers)
+    };
+    if let Err(e) = checked {
+        let mut r = e.into_response();
+        port.stamp(r.headers_mut());
+        return r;
+    }
+    let mut resp = match read_admin_body(body, app.cfg.timeouts.body).await {
         Ok(body) => {
             let ctx = Ctx {
                 app: app.clone(),
@@ -198,6 +278,13 @@ pub async fn handle(
         }
         Err(err) => err.into_response(),
     };
+    // A registry change is durable (with --data-dir) before it is acknowledged.
+    let mutation = !matches!(parts.method, Method::GET | Method::HEAD);
+    if mutation && resp.status().is_success() && parts.uri.path().starts_with("/registry/") {
+        if let Err(e) = app.registry.save() {
+            resp = e.into_response();
+        }
+    }
     port.stamp(resp.headers_mut());
     resp
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -17,6 +18,7 @@ use crate::api::percent_decode;
 use crate::body::{Body, InBody};
 use crate::faults::body::{abort_response, drip_body, is_abort};
 use crate::faults::Plan;
+use crate::proxy::client::is_hop_by_hop;
 use crate::responder::state::{Decision, Route};
 use crate::App;
 
@@ -138,7 +140,8 @@ pub async fn serve(
             resp
         }
         _ => {
-            let resp = respond(port, &parts, body, route, decision, remote).await;
+            let body_timeout = app.cfg.timeouts.body;
+            let resp = respond(port, &parts, body, route, decision, remote, body_timeout).await;
             match plan {
                 Some(p) => body_faults(resp, p),
                 None => resp,
@@ -184,6 +187,7 @@ async fn respond(
     route: Route,
     decision: Decision,
     remote: SocketAddr,
+    body_timeout: Duration,
 ) -> Response<Body> {
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
@@ -207,7 +211,13 @@ async fn respond(
             *resp.body_mut() = Body::from_bytes(format!("Requested status: {code}\n"));
         }
         _ => {
-            let (req_body, total) = body.read_capped(ECHO_BODY_LIMIT).await;
+            let (req_body, total) = match body.read_capped(ECHO_BODY_LIMIT, body_timeout).await {
+                Ok(read) => read,
+                Err(mut refusal) => {
+                    stamp(port, refusal.headers_mut());
+                    return refusal;
+                }
+            };
             let doc = EchoDoc {
                 parts,
                 body: &req_body,
@@ -233,23 +243,11 @@ fn stamp(port: &PortState, h: &mut HeaderMap) {
     port.stamp(h)
 }
 
+/// Not echoed: the body's own headers, hop-by-hop ones, and goto's identity
+/// headers (this hop sets its own).
 fn skip_echo(name: &HeaderName) -> bool {
     let n = name.as_str();
-    n.starts_with("content-")
-        || matches!(
-            n,
-            "connection"
-                | "keep-alive"
-                | "proxy-connection"
-                | "proxy-authenticate"
-                | "proxy-authorization"
-                | "te"
-                | "trailer"
-                | "transfer-encoding"
-                | "upgrade"
-                | "via-goto"
-                | "goto-host"
-        )
+    n.starts_with("content-") || is_hop_by_hop(n) || matches!(n, "via-goto" | "goto-host")
 }
 
 /// Copies the request's headers back (all but Content-* and hop-by-hop).

@@ -76,10 +76,12 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-/// Headers that belong to one connection, not to the message (RFC 9110 7.6.1).
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+/// Headers that belong to one connection, not to the message (RFC 9110
+/// 7.6.1): the one list for the proxy hop and the runtime echo.
+#[inline]
+pub fn is_hop_by_hop(name: &str) -> bool {
     matches!(
-        name.as_str(),
+        name,
         "connection"
             | "keep-alive"
             | "proxy-connection"
@@ -104,7 +106,11 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     for n in named {
         h.remove(n);
     }
-    let hop: Vec<HeaderName> = h.keys().filter(|k| is_hop_by_hop(k)).cloned().collect();
+    let hop: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| is_hop_by_hop(k.as_str()))
+        .cloned()
+        .collect();
     for n in hop {
         h.remove(n);
     }

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -22,6 +23,43 @@ use crate::body::{text, Body, BoxError, InBody};
 /// Largest request body copied to several replicas (it must be held in memory).
 pub const REPLICA_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How many goto proxies one request may pass through; past it the request
+/// is answered 508 (a target pointing back at its own port, or a cycle).
+pub const MAX_PROXY_HOPS: u32 = 10;
+/// Carries the hop count from one goto proxy to the next.
+pub static PROXY_HOPS: header::HeaderName = header::HeaderName::from_static("goto-proxy-hops");
+
+/// Why an upstream call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// No response head within the call's timeout.
+    Timeout(Duration),
+    Failed(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Timeout(d) => {
+                write!(
+                    f,
+                    "no response within {}",
+                    goto_engine::duration::format(*d)
+                )
+            }
+            SendError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The hop count a request arrived with (0 from a client that is not goto).
+pub fn hops(h: &HeaderMap) -> u32 {
+    h.get(&PROXY_HOPS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Applies `removeHeaders` then `addHeaders` (captures filled).
 pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
     for n in &t.remove_headers {
@@ -35,7 +73,8 @@ pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
     }
 }
 
-/// One upstream request over the shared pooled client.
+/// One upstream request over the shared pooled client; the response head
+/// must come within `timeout` (the body then streams on its own).
 pub async fn send(
     client: Result<&HttpClient, String>,
     method: Method,
@@ -43,16 +82,20 @@ pub async fn send(
     path_and_query: &str,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response<Incoming>, String> {
-    let client = client?;
+    timeout: Duration,
+) -> Result<Response<Incoming>, SendError> {
+    let client = client.map_err(SendError::Failed)?;
     let uri: http::Uri = format!("{origin}{path_and_query}")
         .parse()
-        .map_err(|e| format!("cannot build upstream URI: {e}"))?;
+        .map_err(|e| SendError::Failed(format!("cannot build upstream URI: {e}")))?;
     let mut req = Request::new(body);
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
-    client.request(req).await.map_err(|e| error_text(&e))
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Ok(r) => r.map_err(|e| SendError::Failed(error_text(&e))),
+        Err(_) => Err(SendError::Timeout(timeout)),
+    }
 }
 
 fn client_body(b: InBody) -> Body {
@@ -63,8 +106,6 @@ fn client_body(b: InBody) -> Body {
     }
 }
 
-/// Forwards a matched request; answers the upstream's status, headers and
-/// (streamed) body, or 502 with the reason. The caller adds this hop's headers.
 fn too_large(target: &Target, e: BoxError) -> Response<Body> {
     text(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -75,7 +116,10 @@ fn too_large(target: &Target, e: BoxError) -> Response<Body> {
     )
 }
 
-/// Forwards a matched request, through the target's toxics when it has any.
+/// Forwards a matched request, through the target's toxics when it has any;
+/// answers the upstream's status, headers and (streamed) body, 502 with the
+/// reason, 504 when the upstream does not answer in time, or 508 past
+/// [`MAX_PROXY_HOPS`]. The caller adds this hop's headers.
 pub async fn forward(
     proxy: &Arc<Proxy>,
     target: Arc<Target>,
@@ -83,6 +127,16 @@ pub async fn forward(
     parts: &Parts,
     body: InBody,
 ) -> Response<Body> {
+    let hops = hops(&parts.headers);
+    if hops >= MAX_PROXY_HOPS {
+        return text(
+            StatusCode::LOOP_DETECTED,
+            format!(
+                "proxy target {}: request already passed {hops} goto proxies (limit {MAX_PROXY_HOPS}): a proxy loop?",
+                target.spec.name
+            ),
+        );
+    }
     if proxy.toxics.active() {
         if let Some(set) = proxy.toxics.get(&target.spec.name) {
             return super::toxic::forward(proxy, &set, target, m, parts, body).await;
@@ -101,6 +155,8 @@ pub(super) async fn forward_plain(
     let path = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
     let mut headers = parts.headers.clone();
     strip_hop_by_hop(&mut headers);
+    let hops = hops(&parts.headers);
+    headers.insert(PROXY_HOPS.clone(), HeaderValue::from(hops + 1));
     // The client sets Host from the upstream URL; this hop already answered
     // any `Expect: 100-continue` itself.
     headers.remove(header::HOST);
@@ -116,6 +172,7 @@ pub(super) async fn forward_plain(
             &path,
             headers,
             client_body(body),
+            target.timeout,
         )
         .await;
         proxy.answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
@@ -153,7 +210,10 @@ pub(super) async fn forward_plain(
             )
         }
         Err(e) => text(
-            StatusCode::BAD_GATEWAY,
+            match e {
+                SendError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                SendError::Failed(_) => StatusCode::BAD_GATEWAY,
+            },
             format!(
                 "proxy target {name}: upstream {} failed: {e}",
                 target.spec.url
@@ -170,7 +230,7 @@ async fn fan_out(
     path: &str,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response<Incoming>, String> {
+) -> Result<Response<Incoming>, SendError> {
     let n = target.replicas as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
     let won = Arc::new(AtomicBool::new(false));
@@ -197,6 +257,7 @@ async fn fan_out(
                 &path,
                 headers,
                 Body::from_bytes(body),
+                target.timeout,
             )
             .await;
             proxy.answered(
@@ -215,7 +276,7 @@ async fn fan_out(
         });
     }
     drop(tx);
-    let mut last_err = String::from("no replica answered");
+    let mut last_err = SendError::Failed("no replica answered".into());
     while let Some(r) = rx.recv().await {
         match r {
             Ok(resp) => return Ok(resp),

@@ -8,7 +8,9 @@
 
 pub mod client;
 pub mod forward;
+pub mod matcher;
 pub mod routes;
+pub mod spec;
 pub mod target;
 pub mod toxic;
 pub mod toxic_routes;
@@ -52,22 +54,14 @@ pub struct ProxyCounts {
     counts_by_query_targets: Counter2,
 }
 
+/// Keys can be request values (header and query values): capped, see
+/// [`crate::bounded`].
 fn bump(m: &mut Counter, k: &str) {
-    match m.get_mut(k) {
-        Some(c) => *c += 1,
-        None => {
-            m.insert(k.to_string(), 1);
-        }
-    }
+    crate::bounded::bump(m, k, "proxy counts");
 }
 
 fn bump2(m: &mut Counter2, k: &str, k2: &str) {
-    match m.get_mut(k) {
-        Some(inner) => bump(inner, k2),
-        None => {
-            m.insert(k.to_string(), BTreeMap::from([(k2.to_string(), 1)]));
-        }
-    }
+    bump(crate::bounded::slot(m, k, "proxy counts"), k2);
 }
 
 impl ProxyCounts {
@@ -203,6 +197,7 @@ impl Proxy {
                 &path,
                 headers,
                 crate::body::Body::empty(),
+                t.timeout,
             )
             .await;
             match r {

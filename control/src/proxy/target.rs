@@ -10,328 +10,17 @@
 //! value captured). Captures fill `{var}` in `replaceURI`, `addHeaders` and
 //! `addQuery`.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
 
+use super::matcher::{query_pairs, Seg};
+pub use super::matcher::{Captures, Hit, KvMatch, Template, UriPattern};
+pub use super::spec::{
+    is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, TargetSpec,
+    DEFAULT_UPSTREAM_TIMEOUT, MAX_REPLICAS,
+};
 use crate::api::percent_decode;
-
-/// Largest fan-out of one request.
-pub const MAX_REPLICAS: u32 = 32;
-
-/// `[[name, value]...]` or `{name: value}`; values optional in the list form.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum Pairs {
-    List(Vec<Vec<String>>),
-    Map(BTreeMap<String, String>),
-}
-
-impl Default for Pairs {
-    fn default() -> Pairs {
-        Pairs::List(Vec::new())
-    }
-}
-
-impl Pairs {
-    /// (name, optional value) pairs; an entry that is not 1 or 2 strings is an error.
-    pub fn to_vec(&self, field: &str) -> Result<Vec<(String, Option<String>)>, String> {
-        match self {
-            Pairs::Map(m) => Ok(m
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(v.clone())))
-                .collect()),
-            Pairs::List(l) => l
-                .iter()
-                .map(|e| match e.as_slice() {
-                    [k] => Ok((k.clone(), None)),
-                    [k, v] => Ok((k.clone(), Some(v.clone()))),
-                    _ => Err(format!(
-                        "{field}: each entry must be [name] or [name, value], got {e:?}"
-                    )),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchSpec {
-    #[serde(default)]
-    pub uris: Vec<String>,
-    #[serde(default)]
-    pub headers: Pairs,
-    #[serde(default)]
-    pub query: Pairs,
-}
-
-fn one() -> u32 {
-    1
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The JSON a user posts to `/request/proxy/targets/add`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TargetSpec {
-    pub name: String,
-    pub url: String,
-    #[serde(default, rename = "sendID")]
-    pub send_id: bool,
-    /// For https upstreams: verify the certificate against the system roots
-    /// and `--certs` (off by default, as for client targets).
-    #[serde(default, rename = "verifyTLS", skip_serializing_if = "is_false")]
-    pub verify_tls: bool,
-    #[serde(
-        default,
-        rename = "replaceURI",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub replace_uri: Option<String>,
-    #[serde(default)]
-    pub add_headers: Pairs,
-    #[serde(default)]
-    pub remove_headers: Vec<String>,
-    #[serde(default)]
-    pub add_query: Pairs,
-    #[serde(default)]
-    pub remove_query: Vec<String>,
-    #[serde(rename = "match", alias = "matchAny", default)]
-    pub matches: MatchSpec,
-    #[serde(default = "one")]
-    pub replicas: u32,
-    /// Targets are enabled unless the spec says otherwise.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-}
-
-/// Values captured from a request: `{var}` -> text.
-pub type Captures = Vec<(String, String)>;
-
-#[derive(Debug, Clone, PartialEq)]
-enum Part {
-    Lit(String),
-    Var(String),
-}
-
-/// A string with `{var}` placeholders, split once at validation.
-#[derive(Debug, Clone)]
-pub struct Template {
-    parts: Vec<Part>,
-}
-
-fn valid_var(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-}
-
-/// The variable name of a whole `{var}` string, if it is one.
-fn whole_var(s: &str) -> Option<&str> {
-    s.strip_prefix('{')?
-        .strip_suffix('}')
-        .filter(|v| valid_var(v))
-}
-
-impl Template {
-    pub fn parse(s: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = s;
-        while let Some(open) = rest.find(['{', '}']) {
-            if rest.as_bytes()[open] == b'}' {
-                return Err(format!("unbalanced '}}' in {s:?}"));
-            }
-            let close = rest[open..]
-                .find('}')
-                .map(|i| open + i)
-                .ok_or_else(|| format!("unclosed '{{' in {s:?}"))?;
-            let var = &rest[open + 1..close];
-            if !valid_var(var) {
-                return Err(format!("invalid placeholder {{{var}}} in {s:?}"));
-            }
-            if open > 0 {
-                parts.push(Part::Lit(rest[..open].to_string()));
-            }
-            parts.push(Part::Var(var.to_string()));
-            rest = &rest[close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Lit(rest.to_string()));
-        }
-        Ok(Template { parts })
-    }
-
-    fn vars(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Var(v) => Some(v.as_str()),
-            Part::Lit(_) => None,
-        })
-    }
-
-    /// Fills placeholders; a variable not captured by this request is empty.
-    /// `encode` percent-encodes captured text for use inside a URI.
-    pub fn fill(&self, caps: &Captures, encode: Option<bool>) -> String {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Lit(l) => out.push_str(l),
-                Part::Var(v) => {
-                    if let Some((_, val)) = caps.iter().find(|(k, _)| k == v) {
-                        match encode {
-                            Some(in_query) => {
-                                out.push_str(&super::client::encode_uri_part(val, in_query))
-                            }
-                            None => out.push_str(val),
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-#[derive(Debug)]
-enum Seg {
-    Lit(String),
-    Var(String),
-}
-
-#[derive(Debug)]
-pub struct UriPattern {
-    pub text: String,
-    segs: Vec<Seg>,
-}
-
-impl UriPattern {
-    fn parse(s: &str) -> Result<UriPattern, String> {
-        if !s.starts_with('/') {
-            return Err(format!("match uri {s:?} must start with '/'"));
-        }
-        let mut segs = Vec::new();
-        for seg in s.split('/').filter(|x| !x.is_empty()) {
-            if let Some(v) = whole_var(seg) {
-                segs.push(Seg::Var(v.to_string()));
-            } else if seg.contains(['{', '}']) {
-                return Err(format!(
-                    "invalid segment {seg:?} in match uri {s:?}: use a whole {{var}}"
-                ));
-            } else {
-                segs.push(Seg::Lit(seg.to_string()));
-            }
-        }
-        Ok(UriPattern {
-            text: s.to_string(),
-            segs,
-        })
-    }
-
-    /// On a match, the byte offset in `path` where the unmatched rest starts.
-    fn matches(&self, path: &str, caps: &mut Captures) -> Option<usize> {
-        let mut pos = 0;
-        let mut found = Vec::new();
-        for seg in &self.segs {
-            while path[pos..].starts_with('/') {
-                pos += 1;
-            }
-            let end = path[pos..].find('/').map_or(path.len(), |i| pos + i);
-            if end == pos {
-                return None;
-            }
-            let s = &path[pos..end];
-            match seg {
-                Seg::Lit(l) if l == s => {}
-                Seg::Lit(_) => return None,
-                Seg::Var(v) => found.push((v.clone(), s.to_string())),
-            }
-            pos = end;
-        }
-        caps.extend(found);
-        Some(pos)
-    }
-}
-
-#[derive(Debug)]
-enum ValueMatch {
-    Present,
-    Equals(String),
-    Capture(String),
-}
-
-/// One header or query criterion.
-#[derive(Debug)]
-pub struct KvMatch {
-    /// Lower-case header name, or the query key as given.
-    pub key: String,
-    header: Option<HeaderName>,
-    value: ValueMatch,
-}
-
-impl KvMatch {
-    fn parse(key: &str, value: Option<&str>, header: bool) -> Result<KvMatch, String> {
-        let key = key.trim();
-        let name = if header {
-            Some(
-                HeaderName::from_bytes(key.as_bytes())
-                    .map_err(|_| format!("invalid match header name {key:?}"))?,
-            )
-        } else if key.is_empty() {
-            return Err("empty match query key".into());
-        } else {
-            None
-        };
-        let value = match value.map(str::trim) {
-            None | Some("") => ValueMatch::Present,
-            Some(v) => match whole_var(v) {
-                Some(var) => ValueMatch::Capture(var.to_string()),
-                None if v.contains(['{', '}']) => {
-                    return Err(format!("invalid match value {v:?}: use a whole {{var}}"))
-                }
-                None => ValueMatch::Equals(v.to_string()),
-            },
-        };
-        let key = name
-            .as_ref()
-            .map_or_else(|| key.to_string(), |n| n.as_str().to_string());
-        Ok(KvMatch {
-            key,
-            header: name,
-            value,
-        })
-    }
-
-    fn check(&self, actual: &str, caps: &mut Captures) -> bool {
-        match &self.value {
-            ValueMatch::Present => true,
-            ValueMatch::Equals(v) => v.eq_ignore_ascii_case(actual),
-            ValueMatch::Capture(var) => {
-                caps.push((var.clone(), actual.to_string()));
-                true
-            }
-        }
-    }
-
-    fn var(&self) -> Option<&str> {
-        match &self.value {
-            ValueMatch::Capture(v) => Some(v),
-            _ => None,
-        }
-    }
-}
-
-/// Which criterion matched, for the counts.
-#[derive(Debug, Clone)]
-pub enum Hit {
-    Uri(String),
-    Header(String, String),
-    Query(String, String),
-}
 
 /// A validated target.
 #[derive(Debug)]
@@ -351,6 +40,7 @@ pub struct Target {
     pub add_query: Vec<(String, Template)>,
     pub remove_query: Vec<String>,
     pub replicas: u32,
+    pub timeout: std::time::Duration,
 }
 
 /// The result of matching a request against a target.
@@ -359,11 +49,6 @@ pub struct Matched {
     /// The path's unmatched rest after a URI pattern (kept after `replaceURI`).
     pub rest: String,
     pub hits: Vec<Hit>,
-}
-
-/// Valid target names are usable in comma-separated path lists.
-pub fn valid_name(n: &str) -> bool {
-    !n.is_empty() && !n.contains([',', '/', '?', '#', '%']) && !n.chars().any(char::is_whitespace)
 }
 
 impl Target {
@@ -459,7 +144,9 @@ impl Target {
                 spec.replicas
             ));
         }
+        let timeout = upstream_timeout(spec.timeout.as_deref())?;
         Ok(Target {
+            timeout,
             enabled: AtomicBool::new(spec.enabled),
             origin,
             base_path,
@@ -563,51 +250,6 @@ impl Target {
         }
         out
     }
-}
-
-/// (decoded key, decoded value) pairs of a query string.
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-/// Keeps `verifyTLS` out of echoes unless it was asked for.
-pub fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// `http[s]://host[:port][/path]` -> (origin `scheme://host[:port]`, path
-/// without trailing '/').
-pub fn parse_http_url(url: &str) -> Result<(String, String), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("invalid url {url:?}: {e}"))?;
-    let scheme = match uri.scheme_str() {
-        Some(s @ ("http" | "https")) => s,
-        Some(s) => {
-            return Err(format!(
-                "unsupported url scheme {s:?} in {url:?}: http or https"
-            ))
-        }
-        None => return Err(format!("url {url:?} needs a scheme, e.g. http://host:port")),
-    };
-    let authority = uri
-        .authority()
-        .ok_or_else(|| format!("url {url:?} has no host"))?;
-    if uri.query().is_some() {
-        return Err(format!("url {url:?} must not have a query; use addQuery"));
-    }
-    Ok((
-        format!("{scheme}://{authority}"),
-        uri.path().trim_end_matches('/').to_string(),
-    ))
 }
 
 #[cfg(test)]

@@ -36,12 +36,17 @@ pub async fn call(
     body: impl Into<Bytes>,
     timeout: Duration,
 ) -> Result<Reply, String> {
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::from_bytes(body.into()))
         .map_err(|e| format!("invalid request to {url}: {e}"))?;
+    // Calls between goto instances are admin calls: they carry our token.
+    if let Some(bearer) = crate::security::outbound_bearer() {
+        req.headers_mut()
+            .insert(http::header::AUTHORIZATION, bearer.clone());
+    }
     let work = async {
         let resp = client.request(req).await.map_err(|e| error_text(&e))?;
         let status = resp.status();

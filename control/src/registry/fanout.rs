@@ -281,13 +281,17 @@ pub async fn health_loop(app: Arc<App>, every: Duration) {
         if drop_list.is_empty() {
             continue;
         }
-        let mut st = app.registry.inner.lock();
-        for (label, addr) in drop_list {
-            if let Some(g) = st.peers.get_mut(&label) {
-                if g.pods.remove(&addr).is_some() {
-                    tracing::info!(peer = %label, address = %addr, "unresponsive pod removed");
+        {
+            let mut st = app.registry.inner.lock();
+            for (label, addr) in drop_list {
+                if let Some(g) = st.peers.get_mut(&label) {
+                    if g.pods.remove(&addr).is_some() {
+                        tracing::info!(peer = ?label, address = ?addr, "unresponsive pod removed");
+                    }
                 }
             }
         }
+        // Logged inside on failure; the next save retries.
+        let _ = app.registry.save();
     }
 }

@@ -14,7 +14,7 @@ use crate::client::target::Target;
 use crate::error::{ApiError, ApiResult};
 use crate::App;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LabelConfig {
     /// (name, target as the client API echoes it).
     pub targets: Vec<(String, Value)>,

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::timefmt::rfc3339;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub data: String,
     pub first: SystemTime,
@@ -30,7 +30,7 @@ impl Entry {
 pub type Locker = BTreeMap<String, Entry>;
 
 /// label -> address -> locker.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Lockers {
     pub by_label: BTreeMap<String, BTreeMap<String, Locker>>,
 }

@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod labels;
 pub mod lockers;
 pub mod peers;
+pub mod persist;
 pub mod results;
 pub mod routes;
 
@@ -35,6 +36,31 @@ pub const CLIENT_KEY: &str = "client";
 #[derive(Default)]
 pub struct Registry {
     inner: Mutex<State>,
+    /// The `--data-dir` store, when there is one.
+    persist: std::sync::OnceLock<persist::Persist>,
+}
+
+impl Registry {
+    /// Loads the state kept in `dir` and keeps saving there from now on.
+    pub fn open_store(&self, dir: &std::path::Path) -> Result<(), String> {
+        let (p, st) = persist::Persist::open(dir)?;
+        *self.inner.lock() = st;
+        self.persist
+            .set(p)
+            .map_err(|_| "the registry's data store is already open".to_string())
+    }
+
+    /// Writes the state's changes to the store (if any) before a mutation is
+    /// acknowledged; a failure is a 503: the change is not durable.
+    pub fn save(&self) -> Result<(), ApiError> {
+        match self.persist.get() {
+            None => Ok(()),
+            Some(p) => p.save(&self.inner).map_err(|e| {
+                tracing::error!("registry state not saved: {e}");
+                ApiError::Unavailable(format!("registry state not saved: {e}"))
+            }),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::no_pod;
@@ -43,6 +43,18 @@ impl PeerInfo {
         if p.name.is_empty() || p.name.contains('/') {
             return Err(ApiError::bad("peer needs a name without '/'"));
         }
+        for (field, v, max) in [
+            ("name", &p.name, MAX_NAME_LEN),
+            ("namespace", &p.namespace, MAX_NAME_LEN),
+            ("pod", &p.pod, MAX_NAME_LEN),
+            ("instance", &p.instance, 64),
+        ] {
+            if v.len() > max || v.chars().any(char::is_control) {
+                return Err(ApiError::bad(format!(
+                    "invalid peer {field}: at most {max} bytes, no control characters"
+                )));
+            }
+        }
         p.address = valid_address(&p.address)?;
         if p.namespace.trim().is_empty() {
             p.namespace = "local".into();
@@ -53,6 +65,12 @@ impl PeerInfo {
         Ok(p)
     }
 }
+
+/// Longest peer name, namespace or pod name (a Kubernetes object name's limit).
+pub const MAX_NAME_LEN: usize = 253;
+/// Epochs kept per address; older ones are dropped (and counted) so a pod
+/// restarting in a loop cannot grow the registry without bound.
+pub const MAX_EPOCHS: usize = 100;
 
 /// Checks `host:port` (an IPv6 host in brackets); returns it trimmed.
 pub fn valid_address(addr: &str) -> Result<String, ApiError> {
@@ -76,7 +94,7 @@ pub fn valid_address(addr: &str) -> Result<String, ApiError> {
 }
 
 /// One lifetime of an instance at an address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Epoch {
     pub epoch: u32,
     pub name: String,
@@ -100,7 +118,7 @@ impl Epoch {
 }
 
 /// A connected instance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pod {
     pub name: String,
     pub address: String,
@@ -109,15 +127,18 @@ pub struct Pod {
     pub past: Vec<Epoch>,
 }
 
-/// All instances registered under one label.
-#[derive(Debug, Clone, Default)]
+/// All instances registered under one label (serde: the data-dir store).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PeerGroup {
     pub name: String,
     pub namespace: String,
     pub pods: BTreeMap<String, Pod>,
     /// Every epoch ever seen per address, current ones included; kept after
-    /// deregistration until cleared.
+    /// deregistration until cleared; the last [`MAX_EPOCHS`] per address.
     pub pod_epochs: BTreeMap<String, Vec<Epoch>>,
+    /// Epochs dropped past [`MAX_EPOCHS`].
+    #[serde(default)]
+    pub dropped_epochs: u64,
 }
 
 /// What a registration did.
@@ -151,6 +172,11 @@ impl PeerGroup {
             instance: p.instance.clone(),
         };
         epochs.push(current.clone());
+        if epochs.len() > MAX_EPOCHS {
+            let excess = epochs.len() - MAX_EPOCHS;
+            epochs.drain(..excess);
+            self.dropped_epochs += excess as u64;
+        }
         let pod = self.pods.entry(p.address.clone()).or_insert_with(|| Pod {
             name: p.pod.clone(),
             address: p.address.clone(),
@@ -161,6 +187,10 @@ impl PeerGroup {
         if pod.current.epoch != epoch {
             let old = std::mem::replace(&mut pod.current, current);
             pod.past.push(old);
+            if pod.past.len() > MAX_EPOCHS {
+                let excess = pod.past.len() - MAX_EPOCHS;
+                pod.past.drain(..excess);
+            }
         }
         pod.name.clone_from(&p.pod);
         pod.healthy = true;
@@ -214,12 +244,16 @@ impl PeerGroup {
                 Value::Array(es.iter().map(Epoch::to_json).collect()),
             );
         }
-        json!({
+        let mut v = json!({
             "name": self.name,
             "namespace": self.namespace,
             "pods": pods,
             "podEpochs": epochs,
-        })
+        });
+        if self.dropped_epochs > 0 {
+            v["droppedEpochs"] = json!(self.dropped_epochs);
+        }
+        v
     }
 }
 
@@ -238,7 +272,7 @@ pub(super) fn register(app: &Arc<App>, body: &Bytes) -> ApiResult {
         st.lockers.retire(&p.name, &p.address, prev);
     }
     let cfg = st.labels.get(&p.name).cloned().unwrap_or_default();
-    tracing::info!(peer = %p.name, address = %p.address, epoch = r.epoch, "peer registered");
+    tracing::info!(peer = ?p.name, address = ?p.address, epoch = r.epoch, "peer registered");
     Ok(json(&json!({
         "epoch": r.epoch,
         "targets": cfg.targets.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),

@@ -209,7 +209,7 @@ pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate:
             sum.add_text(addr, data);
         }
         for s in &sum.skipped {
-            tracing::warn!(peer = %label, "locker results skipped: {s}");
+            tracing::warn!(peer = ?label, "locker results skipped: {s}");
         }
         let doc = if detailed {
             sum.detailed()

@@ -23,7 +23,8 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = write!(s, "{}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+        let _ = write!(s, "{k}: ");
+        push_escaped(s, &String::from_utf8_lossy(v.as_bytes()));
     }
     // The status stays last (`-> 200`), as before duration and bytes came.
     let _ = write!(s, "}} {:.3}ms", e.duration.as_secs_f64() * 1000.0);
@@ -34,6 +35,18 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
         s.push_str(" client gave up");
     }
     let _ = write!(s, " -> {}", e.status);
+}
+
+/// Appends `v` with control characters escaped, so a header value cannot
+/// forge or break a text log line.
+fn push_escaped(s: &mut String, v: &str) {
+    for c in v.chars() {
+        if c.is_control() {
+            let _ = write!(s, "{}", c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
 }
 
 /// One JSON object: time, port, remote, method, uri, protocol, headers,

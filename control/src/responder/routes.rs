@@ -8,8 +8,8 @@ use serde_json::json;
 use super::state::Responder;
 use crate::api::{header_name, status_code, Req, Table};
 use crate::body::{json, ok};
-use crate::duration;
 use crate::error::{ApiError, ApiResult};
+use goto_engine::duration;
 
 type R = Mutex<Responder>;
 
@@ -56,7 +56,7 @@ pub fn tables() -> Vec<Table<R>> {
                 let n = header_name(name)?;
                 let v = http::HeaderValue::from_str(value)
                     .map_err(|_| ApiError::bad(format!("invalid header value {value:?}")))?;
-                r.lock().add_header(n, v);
+                r.lock().add_header(n, v).map_err(ApiError::BadRequest)?;
                 Ok(ok(format!(
                     "Response header [{name}: {value}] will be sent"
                 )))

@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::payload::Payloads;
+use crate::bounded::bump;
 
 /// A forced response status, for the next `times` requests or forever.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -18,6 +19,18 @@ pub struct Forced {
     pub times: Option<u32>,
     pub remaining: Option<u32>,
 }
+
+/// Headers a custom response header may not set.
+const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
 
 #[derive(Default)]
 pub struct Responder {
@@ -74,7 +87,7 @@ impl Responder {
         fault: Option<u16>,
     ) -> Decision {
         if self.uri_counts_enabled {
-            bump(&mut self.uri_counts, path);
+            bump(&mut self.uri_counts, path, "uri counts");
         }
         if let Route::Status(code) = route {
             *self.counts_requested.entry(code).or_default() += 1;
@@ -82,7 +95,7 @@ impl Responder {
         let bypassed = self.bypass_uris.iter().any(|u| u == path);
         let mut forced = false;
         let status = if bypassed {
-            bump(&mut self.bypass_counts, path);
+            bump(&mut self.bypass_counts, path, "bypass counts");
             self.bypass_status
         } else if let Some(f) = self.take_forced() {
             forced = true;
@@ -128,11 +141,20 @@ impl Responder {
     }
 
     /// Sends `name: value` on every response (replacing an earlier value).
-    pub fn add_header(&mut self, name: HeaderName, value: HeaderValue) {
+    /// Framing and hop-by-hop headers are refused: set by hand they would
+    /// break every response of the port (an empty chunked body, a wrong
+    /// length).
+    pub fn add_header(&mut self, name: HeaderName, value: HeaderValue) -> Result<(), String> {
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            return Err(format!(
+                "response header {name} frames the message: goto sets it itself"
+            ));
+        }
         let mut list = (*self.headers).clone();
         list.retain(|(k, _)| *k != name);
         list.push((name, value));
         self.headers = Arc::new(list);
+        Ok(())
     }
 
     /// Stops sending a header; false if it was not configured.
@@ -190,13 +212,5 @@ impl Responder {
             }
         }
         Some(status)
-    }
-}
-
-fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    if let Some(c) = map.get_mut(key) {
-        *c += 1;
-    } else {
-        map.insert(key.to_string(), 1);
     }
 }

@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::duration;
 use crate::toxics::Toxics;
+use goto_engine::duration;
 
 /// What a TCP listener does with a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,7 +77,7 @@ impl Drop for Guard<'_> {
         }
         for (h, v) in &self.keys {
             if let Some((_, values)) = st.headers.get_mut(h) {
-                values.entry(v.clone()).or_default().bump(self.completed);
+                crate::bounded::slot(values, v, h).bump(self.completed);
             }
         }
     }

@@ -21,8 +21,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::duration;
 use crate::rng::Rng;
+use goto_engine::duration;
 pub use pump::{pump, Chain, End};
 
 /// Which way the bytes flow: to the upstream, or back to the client.

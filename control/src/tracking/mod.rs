@@ -3,6 +3,10 @@
 //! value and requested status (`/status/{code}`), and by value and the status
 //! actually sent back (an upstream's status for proxied requests).
 //!
+//! Values are capped like the client side's: past
+//! [`crate::bounded::MAX_KEYS`] distinct values per header, new ones are
+//! counted under `<other>`.
+//!
 //! The runtime path checks one atomic flag first, so a port that tracks
 //! nothing pays no lock.
 
@@ -12,6 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use http::{HeaderMap, HeaderName};
 use parking_lot::Mutex;
 use serde::Serialize;
+
+use crate::bounded::slot;
 
 pub mod routes;
 
@@ -58,13 +64,14 @@ impl HeaderTracking {
                 continue;
             }
             let c = &mut t.counts;
-            *entry(&mut c.by_value, &v) += 1;
+            let name = t.name.as_str();
+            *slot(&mut c.by_value, &v, name) += 1;
             if let Some(code) = requested {
-                *entry(&mut c.by_value_requested, &v)
+                *slot(&mut c.by_value_requested, &v, name)
                     .entry(code)
                     .or_default() += 1;
             }
-            *entry(&mut c.by_value_response, &v)
+            *slot(&mut c.by_value_response, &v, name)
                 .entry(status)
                 .or_default() += 1;
         }
@@ -152,15 +159,6 @@ impl HeaderTracking {
         let t = inner.get(&header.to_ascii_lowercase())?;
         serde_json::to_value(&t.counts).ok()
     }
-}
-
-/// `map[key]`, inserting a default without allocating the key when present.
-fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_string(), V::default());
-    }
-    // Cannot fail: the key was inserted just above if it was missing.
-    map.get_mut(key).expect("key present")
 }
 
 #[cfg(test)]

@@ -3,11 +3,16 @@
 //! included) has one of the listed statuses, or when invoked by hand. Each
 //! call is counted by target and by the status the trigger target answered.
 //!
+//! Each call must be answered within the trigger's `timeout` (default 30s),
+//! and at most [`MAX_IN_FLIGHT`] calls per port run at once: a trigger
+//! firing faster than its target answers has the excess dropped and counted
+//! (`droppedCount`), not piled up as open sockets.
+//!
 //! The runtime path checks one atomic flag (some enabled trigger has
 //! statuses) before taking the lock.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +27,7 @@ use crate::body::Body;
 use crate::error::ApiError;
 use crate::proxy::client::Outbound;
 use crate::proxy::forward::send;
-use crate::proxy::target::{parse_http_url, valid_name, Pairs};
+use crate::proxy::target::{parse_http_url, upstream_timeout, valid_name, Pairs};
 
 fn yes() -> bool {
     true
@@ -54,7 +59,13 @@ pub struct TriggerSpec {
     pub enabled: bool,
     #[serde(default)]
     pub trigger_on_response_statuses: Vec<u16>,
+    /// How long the target may take to answer (Go duration, default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
+
+/// Most trigger calls in flight at once on one port.
+pub const MAX_IN_FLIGHT: usize = 256;
 
 /// A validated trigger: request parts prebuilt once.
 struct Trigger {
@@ -65,6 +76,7 @@ struct Trigger {
     path: String,
     headers: HeaderMap,
     body: Bytes,
+    timeout: std::time::Duration,
 }
 
 impl Trigger {
@@ -104,7 +116,9 @@ impl Trigger {
                 "invalid status {s} in triggerOnResponseStatuses: must be 100-599"
             ));
         }
+        let timeout = upstream_timeout(spec.timeout.as_deref())?;
         Ok(Trigger {
+            timeout,
             enabled: AtomicBool::new(spec.enabled),
             method,
             origin,
@@ -130,6 +144,13 @@ struct Counts {
     failure_count: u64,
     /// Statuses the trigger target answered with.
     counts_by_status: BTreeMap<u16, u64>,
+    /// Firings dropped because [`MAX_IN_FLIGHT`] calls were already running.
+    #[serde(skip_serializing_if = "is_zero")]
+    dropped_count: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Default)]
@@ -144,6 +165,17 @@ pub struct Triggers {
     /// Shared with the background calls, which count their outcomes.
     inner: Arc<Mutex<State>>,
     out: Outbound,
+    /// Calls running now (fired, not yet answered or failed).
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Gives back an in-flight slot when a call ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What a trigger name can be told to do.
@@ -160,6 +192,7 @@ impl Triggers {
             active: AtomicBool::new(false),
             inner: Arc::new(Mutex::new(State::default())),
             out,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -270,7 +303,8 @@ impl Triggers {
 
     /// Calls, in the background, every enabled trigger watching `status`.
     pub fn fire(&self, status: u16) {
-        let hits: Vec<Arc<Trigger>> = {
+        let mut calls = Vec::new();
+        {
             let mut st = self.inner.lock();
             let hits: Vec<Arc<Trigger>> = st
                 .targets
@@ -278,19 +312,23 @@ impl Triggers {
                 .filter(|t| t.watches(status))
                 .cloned()
                 .collect();
-            for t in &hits {
-                st.counts
-                    .entry(t.spec.name.clone())
-                    .or_default()
-                    .trigger_count += 1;
+            for t in hits {
+                let c = st.counts.entry(t.spec.name.clone()).or_default();
+                if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    c.dropped_count += 1;
+                    continue;
+                }
+                c.trigger_count += 1;
+                calls.push((t, Slot(self.in_flight.clone())));
             }
-            hits
-        };
-        for t in hits {
+        }
+        for (t, slot) in calls {
             let (out, inner) = (self.out.clone(), self.inner.clone());
             tokio::spawn(async move {
                 // The outcome is counted inside `call`.
                 let _ = call(&out, &inner, &t).await;
+                drop(slot);
             });
         }
     }
@@ -324,16 +362,18 @@ async fn call(out: &Outbound, state: &Mutex<State>, t: &Trigger) -> Result<u16, 
         &path,
         t.headers.clone(),
         Body::from_bytes(t.body.clone()),
+        t.timeout,
     )
     .await;
     let result = match r {
         Ok(resp) => {
             let s = resp.status().as_u16();
-            // Drain so the pooled connection can be reused.
-            let _ = resp.into_body().collect().await;
+            // Drain so the pooled connection can be reused (bounded: a body
+            // that never ends must not hold the call's slot).
+            let _ = tokio::time::timeout(t.timeout, resp.into_body().collect()).await;
             Ok(s)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     state.lock().record(&t.spec.name, &result);
     result

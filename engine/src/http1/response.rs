@@ -75,6 +75,9 @@ pub fn parse_head<F: FnMut(u16, usize, &[u8])>(
         return Err(ParseErrorKind::HeadTooLarge);
     }
     let status = resp.code.ok_or(ParseErrorKind::InvalidHead)?;
+    if status < 100 {
+        return Err(ParseErrorKind::InvalidStatus);
+    }
     let http11 = resp.version == Some(1);
     let interim = (100..200).contains(&status) && status != 101;
     let mut content_length: Option<u64> = None;
@@ -277,6 +280,29 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse(&many), Err(ParseErrorKind::TooManyHeaders));
+    }
+
+    #[test]
+    fn status_000_is_an_invalid_response_not_a_transport_error() {
+        for line in ["000 Zero", "099 Low", "000"] {
+            let raw = format!("HTTP/1.1 {line}\r\nContent-Length: 0\r\n\r\n");
+            assert_eq!(
+                parse(raw.as_bytes()),
+                Err(ParseErrorKind::InvalidStatus),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            parse(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .status,
+            100
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 999 Odd\r\n\r\n").unwrap().unwrap().status,
+            999
+        );
     }
 
     #[test]

@@ -98,12 +98,23 @@ pub(crate) fn split_host_port(
             None if after.is_empty() => None,
             None => return Err("invalid host"),
         };
+        // Only an IPv6 address goes in brackets.
+        if !host.contains(':') || host.contains('[') {
+            return Err("invalid host");
+        }
         (host, port)
     } else {
-        match authority.rsplit_once(':') {
+        let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (authority, None),
+        };
+        // A colon or bracket left in the host is an IPv6 address without its
+        // brackets (or garbage): it would make a Host header that means
+        // something else.
+        if host.contains([':', '[', ']']) {
+            return Err("invalid host (an IPv6 address needs brackets)");
         }
+        (host, port)
     };
     let port = match port {
         None | Some("") => default_port,
@@ -119,6 +130,21 @@ pub(crate) fn split_host_port(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Broke the url fuzz target's round trip: `http://a]:b:80` was accepted with host
+    /// `a]:b`, sent as `Host: [a]:b]`, which reads back as another host.
+    #[test]
+    fn unbracketed_colon_or_bracket_in_host_is_refused() {
+        for bad in [
+            "http://a]:b:80/",
+            "http://a:b:80/",
+            "http://::1:80/",
+            "http://a[b/",
+        ] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Url::parse("http://[::1]/").unwrap().authority, "[::1]");
+    }
 
     #[test]
     fn parses_common_shapes() {
@@ -153,6 +179,8 @@ mod tests {
             "http://h:99999",
             "http://u@h",
             "http://h/a b",
+            "http://[h]:1",
+            "http://[a[:b]/",
         ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }

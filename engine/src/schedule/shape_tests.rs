@@ -2,13 +2,10 @@
 //! instants.
 
 use super::*;
-use crate::stages::parse_simple_duration;
+use crate::duration::parse_or_seconds;
 
 fn stages(text: &str) -> Stages {
-    Stages::parse(text, 0.0, |s| {
-        parse_simple_duration(s).ok_or_else(|| s.to_string())
-    })
-    .expect("stages")
+    Stages::parse(text, 0.0, parse_or_seconds).expect("stages")
 }
 
 /// Due instants (as offsets from `start`) of every request a schedule sends,

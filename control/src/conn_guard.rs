@@ -1,0 +1,304 @@
+//! Per-connection timeouts of the listeners, for HTTP/1.1 and HTTP/2 alike:
+//! [`GuardedIo`] wraps a connection's stream and notes when bytes move,
+//! [`Clock`] counts the requests in flight, and [`watch`] resolves when the
+//! connection must go:
+//! - a request head (from the accept, or from the first byte after the last
+//!   response) not complete within the header timeout (slowloris);
+//! - nothing in flight and no byte written for the idle timeout (idle
+//!   keep-alive; HTTP/2 pings do not count as use).
+//!
+//! hyper's own header timeout is not used: it also runs between keep-alive
+//! requests, so it could not give a short header timeout and a longer idle
+//! one, and it does not apply to HTTP/2.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The listeners' timeouts (`--header-timeout`, `--idle-timeout`,
+/// `--body-timeout`, `--h2-ping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnTimeouts {
+    /// From the accept (or the first byte after a response) to a complete head.
+    pub header: Duration,
+    /// Nothing in flight and nothing written.
+    pub idle: Duration,
+    /// A runtime or admin request body, from its head to its last byte.
+    pub body: Duration,
+    /// HTTP/2 keep-alive ping interval; a peer not answering one within the
+    /// same time is dropped.
+    pub h2_ping: Duration,
+}
+
+impl Default for ConnTimeouts {
+    fn default() -> Self {
+        ConnTimeouts {
+            header: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+            body: Duration::from_secs(30),
+            h2_ping: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why [`watch`] ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    Header,
+    Idle,
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The timing state of one connection (milliseconds since its accept, plus
+/// one so that zero means "not set").
+#[derive(Debug)]
+pub struct Clock {
+    start: Instant,
+    in_flight: AtomicU32,
+    /// When the current request head started to be awaited with bytes (or
+    /// the accept, for the first); 0 while none is pending.
+    head_since: AtomicU64,
+    /// The last request end or response byte written.
+    last_use: AtomicU64,
+    /// HTTP/2: streams are counted, heads are hyper's business.
+    h2: AtomicBool,
+    first_read: AtomicBool,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            start: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            head_since: AtomicU64::new(1),
+            last_use: AtomicU64::new(1),
+            h2: AtomicBool::new(false),
+            first_read: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Clock {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64 + 1
+    }
+
+    /// A request's head is complete and its handler runs.
+    pub fn request_started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.head_since.store(0, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    fn on_read(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.first_read.swap(false, Ordering::SeqCst) {
+            let n = bytes.len().min(H2_PREFACE.len());
+            if bytes[..n] == H2_PREFACE[..n] {
+                self.h2.store(true, Ordering::SeqCst);
+                self.head_since.store(0, Ordering::SeqCst);
+                return;
+            }
+        }
+        if self.h2.load(Ordering::Relaxed) || self.in_flight.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let now = self.now();
+        let _ = self
+            .head_since
+            .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    fn on_write(&self) {
+        self.last_use.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// `Err` when the connection has expired, else how long until it may.
+    pub fn check(&self, t: &ConnTimeouts) -> Result<Duration, Expired> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            // Handlers have their own timeouts; look again later.
+            return Ok(t.header.min(t.idle));
+        }
+        let now = self.now();
+        let left = |since: u64, limit: Duration| {
+            let limit = limit.as_millis() as u64;
+            (since + limit).checked_sub(now).filter(|l| *l > 0)
+        };
+        let head_since = self.head_since.load(Ordering::SeqCst);
+        if head_since != 0 {
+            return left(head_since, t.header)
+                .map(Duration::from_millis)
+                .ok_or(Expired::Header);
+        }
+        let last = self.last_use.load(Ordering::Relaxed);
+        left(last, t.idle)
+            .map(Duration::from_millis)
+            .ok_or(Expired::Idle)
+    }
+}
+
+/// Held while a request is handled; its end counts as use.
+#[derive(Debug)]
+pub struct InFlight(Arc<Clock>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.on_write();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Resolves when the connection has expired; re-checks at each deadline.
+pub async fn watch(clock: Arc<Clock>, t: ConnTimeouts) -> Expired {
+    loop {
+        match clock.check(&t) {
+            Ok(wait) => tokio::time::sleep(wait.max(Duration::from_millis(10))).await,
+            Err(why) => return why,
+        }
+    }
+}
+
+/// A stream that tells its [`Clock`] when bytes arrive and leave.
+pub struct GuardedIo<S> {
+    inner: S,
+    clock: Arc<Clock>,
+}
+
+impl<S> GuardedIo<S> {
+    pub fn new(inner: S, clock: Arc<Clock>) -> Self {
+        GuardedIo { inner, clock }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for GuardedIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            self.clock.on_read(&buf.filled()[before..]);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for GuardedIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            if n > 0 {
+                self.clock.on_write();
+            }
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            if n > 0 {
+                self.clock.on_write();
+            }
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: ConnTimeouts = ConnTimeouts {
+        header: Duration::from_millis(40),
+        idle: Duration::from_millis(400),
+        body: Duration::from_secs(1),
+        h2_ping: Duration::from_secs(1),
+    };
+
+    fn wait(ms: u64) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+
+    #[test]
+    fn a_new_connection_owes_its_head_within_the_header_timeout() {
+        let c = Clock::default();
+        assert!(c.check(&T).is_ok());
+        wait(60);
+        assert_eq!(c.check(&T), Err(Expired::Header));
+    }
+
+    #[test]
+    fn between_requests_the_idle_timeout_applies_until_bytes_arrive() {
+        let c = Arc::new(Clock::default());
+        c.on_read(b"GET / HTTP/1.1\r\n\r\n");
+        drop(c.request_started());
+        wait(60);
+        // Idle, not mid-head: still fine past the header timeout.
+        assert!(c.check(&T).is_ok());
+        c.on_read(b"GET /");
+        wait(60);
+        assert_eq!(c.check(&T), Err(Expired::Header));
+    }
+
+    #[test]
+    fn requests_in_flight_never_expire_and_idle_ends_it() {
+        let c = Arc::new(Clock::default());
+        c.on_read(b"GET / HTTP/1.1\r\n\r\n");
+        let req = c.request_started();
+        wait(60);
+        assert!(c.check(&T).is_ok());
+        drop(req);
+        assert!(c.check(&T).is_ok());
+        let t = ConnTimeouts {
+            idle: Duration::from_millis(30),
+            ..T
+        };
+        wait(50);
+        assert_eq!(c.check(&t), Err(Expired::Idle));
+    }
+
+    #[test]
+    fn http2_pings_do_not_start_a_head() {
+        let c = Clock::default();
+        c.on_read(&H2_PREFACE[..10]);
+        c.on_read(b"ping frame bytes");
+        wait(60);
+        assert!(c.check(&T).is_ok());
+        let t = ConnTimeouts {
+            idle: Duration::from_millis(30),
+            ..T
+        };
+        assert_eq!(c.check(&t), Err(Expired::Idle));
+    }
+}

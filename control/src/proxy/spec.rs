@@ -1,0 +1,155 @@
+//! A proxy target's JSON spec as users post it (`/request/proxy/targets/add`),
+//! and the checks of its names and URLs that triggers share.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Largest fan-out of one request.
+pub const MAX_REPLICAS: u32 = 32;
+
+/// `[[name, value]...]` or `{name: value}`; values optional in the list form.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Pairs {
+    List(Vec<Vec<String>>),
+    Map(BTreeMap<String, String>),
+}
+
+impl Default for Pairs {
+    fn default() -> Pairs {
+        Pairs::List(Vec::new())
+    }
+}
+
+impl Pairs {
+    /// (name, optional value) pairs; an entry that is not 1 or 2 strings is an error.
+    pub fn to_vec(&self, field: &str) -> Result<Vec<(String, Option<String>)>, String> {
+        match self {
+            Pairs::Map(m) => Ok(m
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect()),
+            Pairs::List(l) => l
+                .iter()
+                .map(|e| match e.as_slice() {
+                    [k] => Ok((k.clone(), None)),
+                    [k, v] => Ok((k.clone(), Some(v.clone()))),
+                    _ => Err(format!(
+                        "{field}: each entry must be [name] or [name, value], got {e:?}"
+                    )),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default)]
+    pub uris: Vec<String>,
+    #[serde(default)]
+    pub headers: Pairs,
+    #[serde(default)]
+    pub query: Pairs,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The JSON a user posts to `/request/proxy/targets/add`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetSpec {
+    pub name: String,
+    pub url: String,
+    #[serde(default, rename = "sendID")]
+    pub send_id: bool,
+    /// For https upstreams: verify the certificate against the system roots
+    /// and `--certs` (off by default, as for client targets).
+    #[serde(default, rename = "verifyTLS", skip_serializing_if = "is_false")]
+    pub verify_tls: bool,
+    #[serde(
+        default,
+        rename = "replaceURI",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replace_uri: Option<String>,
+    #[serde(default)]
+    pub add_headers: Pairs,
+    #[serde(default)]
+    pub remove_headers: Vec<String>,
+    #[serde(default)]
+    pub add_query: Pairs,
+    #[serde(default)]
+    pub remove_query: Vec<String>,
+    #[serde(rename = "match", alias = "matchAny", default)]
+    pub matches: MatchSpec,
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Targets are enabled unless the spec says otherwise.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long the upstream may take to answer (Go duration; default
+    /// [`DEFAULT_UPSTREAM_TIMEOUT`]); past it the client gets a 504.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// How long an upstream (proxy target, trigger) may take to answer.
+pub const DEFAULT_UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A `timeout` field: a positive Go duration, or the default when absent.
+pub fn upstream_timeout(field: Option<&str>) -> Result<std::time::Duration, String> {
+    match field.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(DEFAULT_UPSTREAM_TIMEOUT),
+        Some(t) => match goto_engine::duration::parse(t) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err("timeout must be positive".into()),
+            Err(e) => Err(format!("timeout: {e}")),
+        },
+    }
+}
+
+/// Valid target names are usable in comma-separated path lists.
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty() && !n.contains([',', '/', '?', '#', '%']) && !n.chars().any(char::is_whitespace)
+}
+
+/// Keeps `verifyTLS` out of echoes unless it was asked for.
+pub fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `http[s]://host[:port][/path]` -> (origin `scheme://host[:port]`, path
+/// without trailing '/').
+pub fn parse_http_url(url: &str) -> Result<(String, String), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid url {url:?}: {e}"))?;
+    let scheme = match uri.scheme_str() {
+        Some(s @ ("http" | "https")) => s,
+        Some(s) => {
+            return Err(format!(
+                "unsupported url scheme {s:?} in {url:?}: http or https"
+            ))
+        }
+        None => return Err(format!("url {url:?} needs a scheme, e.g. http://host:port")),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("url {url:?} has no host"))?;
+    if uri.query().is_some() {
+        return Err(format!("url {url:?} must not have a query; use addQuery"));
+    }
+    Ok((
+        format!("{scheme}://{authority}"),
+        uri.path().trim_end_matches('/').to_string(),
+    ))
+}
