@@ -182,6 +182,8 @@ pub(crate) struct CoreStats {
     latency: Histogram<u64>,
     uncorrected: Uncorrected,
     lag: Histogram<u64>,
+    /// Requests that left on time (lag under 1 us), not yet in `lag`.
+    lag_zeros: u64,
     first_response: Option<Instant>,
     last_response: Option<Instant>,
     reconnects: u64,
@@ -206,6 +208,7 @@ impl CoreStats {
                 Uncorrected::Differences(None)
             },
             lag: latency_histogram(),
+            lag_zeros: 0,
             first_response: None,
             last_response: None,
             reconnects: 0,
@@ -226,8 +229,14 @@ impl CoreStats {
     ) {
         self.requests += 1;
         // Whole microseconds, 0 included: a request sent on time lags 0.
-        self.lag
-            .saturating_record(u64::try_from(lag.as_micros()).unwrap_or(u64::MAX));
+        // The closed model without a delay always sends on time, so zeros
+        // are only counted here and added to the histogram when read.
+        match lag.as_micros() {
+            0 => self.lag_zeros += 1,
+            us => self
+                .lag
+                .saturating_record(u64::try_from(us).unwrap_or(u64::MAX)),
+        }
         match outcome {
             Ok(code) => {
                 self.status[usize::from(code) % STATUS_SLOTS] += 1;
@@ -307,7 +316,11 @@ impl CoreStats {
             bytes_written: self.bytes_written,
             latency: self.latency.clone(),
             latency_uncorrected: self.uncorrected_view(),
-            schedule_lag: self.lag.clone(),
+            schedule_lag: {
+                let mut h = self.lag.clone();
+                h.saturating_record_n(0, self.lag_zeros);
+                h
+            },
             first_response: self.first_response.map(|i| wall(anchor, i)),
             last_response: self.last_response.map(|i| wall(anchor, i)),
             reconnects: self.reconnects,
