@@ -302,8 +302,10 @@ fn half_503_shows_in_the_success_rate() {
     // Requests/sec counts answered requests.
     let rps = v["requestsPerSecond"].as_f64().unwrap_or(0.0);
     let secs = v["durationSeconds"].as_f64().unwrap_or(0.0);
+    // durationSeconds is rounded to the millisecond, so a run of a few
+    // tens of milliseconds needs a relative bound.
     assert!(
-        (rps * secs - 200.0).abs() < 2.0,
+        (rps * secs - 200.0).abs() <= 200.0 * 0.05,
         "req/s {rps} x {secs}s should be the 200 answered: {v}"
     );
     // Text shows the same.
