@@ -458,3 +458,16 @@ fn request_logs_are_written_and_can_be_turned_off() {
     let _ = std::fs::remove_file(on_log);
     let _ = std::fs::remove_file(off_log);
 }
+
+#[test]
+fn query_values_decode_plus_as_space_like_go() {
+    let g = quiet();
+    let r = g.get("/q?name=a+b%2Bc&x%20y=1");
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["query"]["name"], "a b+c", "{doc}");
+    assert_eq!(doc["query"]["x y"], "1", "{doc}");
+    // Paths keep `+` literally.
+    let r = g.get("/a+b");
+    assert_eq!(r.json()["uri"], "/a+b");
+}

@@ -9,27 +9,22 @@ use http::HeaderName;
 use super::table::Req;
 use crate::error::ApiError;
 
-/// Decodes `%XX` escapes (a `+` stays as it is: paths use it literally).
+/// Decodes `%XX` escapes in a path segment (a `+` stays as it is: paths
+/// use it literally; an invalid escape is kept as written).
 pub fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Decodes a query key or value the way Go's `url.ParseQuery` (the original
+/// goto's) does: `+` is a space, then `%XX` escapes.
+pub fn query_decode(s: &str) -> String {
+    if s.contains('+') {
+        percent_decode(&s.replace('+', " "))
+    } else {
+        percent_decode(s)
     }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Splits a comma-separated list (`t1,t2`), dropping empty items.
@@ -118,7 +113,7 @@ impl Req<'_> {
     pub fn query(&self, name: &str) -> Option<String> {
         self.query?.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k) == name).then(|| percent_decode(v))
+            (query_decode(k) == name).then(|| query_decode(v))
         })
     }
 
@@ -181,6 +176,8 @@ mod tests {
         assert_eq!(percent_decode("%2Ffoo%7Bx%7D"), "/foo{x}");
         assert_eq!(percent_decode("bad%2"), "bad%2");
         assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(query_decode("a+b%2Bc"), "a b+c");
     }
 
     #[test]

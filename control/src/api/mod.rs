@@ -14,7 +14,8 @@ mod router;
 mod table;
 
 pub use extract::{
-    duration, header_name, header_names, list, names, parse_flag, percent_decode, status_code,
+    duration, header_name, header_names, list, names, parse_flag, percent_decode, query_decode,
+    status_code,
 };
 pub use read::{read_admin_body, ADMIN_BODY_LIMIT};
 pub use router::{Endpoint, Router};

@@ -14,7 +14,7 @@ use hyper::body::Body as _;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::PortState;
-use crate::api::percent_decode;
+use crate::api::query_decode;
 use crate::body::{Body, InBody};
 use crate::faults::body::{abort_response, drip_body, is_abort};
 use crate::faults::Plan;
@@ -300,7 +300,7 @@ impl Serialize for QueryJson<'_> {
         if let Some(q) = self.0 {
             for kv in q.split('&').filter(|kv| !kv.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                m.serialize_entry(&percent_decode(k), &percent_decode(v))?;
+                m.serialize_entry(&query_decode(k), &query_decode(v))?;
             }
         }
         m.end()

@@ -4,7 +4,7 @@
 
 use http::HeaderName;
 
-use crate::api::percent_decode;
+use crate::api::query_decode;
 
 /// Values captured from a request: `{var}` -> text.
 pub type Captures = Vec<(String, String)>;
@@ -236,7 +236,7 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
+            (query_decode(k), query_decode(v))
         })
         .collect()
 }

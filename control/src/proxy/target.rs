@@ -20,7 +20,7 @@ pub use super::spec::{
     is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, TargetSpec,
     DEFAULT_UPSTREAM_TIMEOUT, MAX_REPLICAS,
 };
-use crate::api::percent_decode;
+use crate::api::query_decode;
 
 /// A validated target.
 #[derive(Debug)]
@@ -227,7 +227,7 @@ impl Target {
         }
         let mut q: Vec<String> = Vec::new();
         for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
-            let key = percent_decode(kv.split_once('=').map_or(kv, |(k, _)| k));
+            let key = query_decode(kv.split_once('=').map_or(kv, |(k, _)| k));
             let dropped =
                 self.remove_query.contains(&key) || self.add_query.iter().any(|(k, _)| *k == key);
             if !dropped {
