@@ -10,6 +10,7 @@ use std::task::Waker;
 
 use super::frame::{self, Frame, FrameError};
 use super::hpack::Decoder;
+pub use super::slot::{Outcome, Slot, StreamError};
 use crate::error::{ErrorKind, ParseErrorKind};
 
 /// The windows we give the peer: large, so bodies of a few MB flow without
@@ -22,59 +23,6 @@ const MAX_HEADER_BLOCK: usize = 256 * 1024;
 const REFUSED_STREAM: u32 = 0x7;
 /// The last client stream id.
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
-
-/// How a stream's exchange ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Pending,
-    /// The whole response arrived.
-    Done,
-    Failed(StreamError),
-}
-
-/// Why a stream failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamError {
-    pub kind: ErrorKind,
-    /// No response head had arrived.
-    pub before_response: bool,
-    /// The peer said it did not process the stream (GOAWAY above it,
-    /// REFUSED_STREAM): safe to send again on another connection.
-    pub refused: bool,
-    /// The connection is unusable.
-    pub fatal: bool,
-}
-
-/// One stream's slot. Its buffers are kept across requests.
-#[derive(Default)]
-pub struct Slot {
-    /// The stream id; 0 while the slot is free.
-    pub stream: u32,
-    pub outcome: Option<Outcome>,
-    /// The final status; 0 until the response head.
-    pub status: u16,
-    /// Header field and body bytes received.
-    pub bytes: u64,
-    /// Tracked header values: (tracked index, range in `values`).
-    pub tracked: Vec<(usize, u32, u32)>,
-    pub values: Vec<u8>,
-    pub waker: Option<Waker>,
-    send_window: i64,
-    recv_unacked: u32,
-    /// END_STREAM sent.
-    local_done: bool,
-}
-
-impl Slot {
-    fn finish(&mut self, outcome: Outcome) {
-        if matches!(self.outcome, Some(Outcome::Pending)) {
-            self.outcome = Some(outcome);
-            if let Some(w) = &self.waker {
-                w.wake_by_ref();
-            }
-        }
-    }
-}
 
 /// A connection error: its GOAWAY code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -606,3 +554,7 @@ fn parse_status(v: &[u8]) -> u16 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

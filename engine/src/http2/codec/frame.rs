@@ -214,7 +214,7 @@ pub fn frame(head: Head, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
                 return Err(FrameError::Protocol);
             }
             let ack = head.has(ACK);
-            if payload.len() % 6 != 0 || (ack && !payload.is_empty()) {
+            if !payload.len().is_multiple_of(6) || (ack && !payload.is_empty()) {
                 return Err(FrameError::Size);
             }
             Ok(Frame::Settings {

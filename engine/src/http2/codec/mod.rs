@@ -12,3 +12,4 @@ pub mod hpack;
 pub mod huffman;
 mod huffman_table;
 pub(crate) mod io;
+pub mod slot;
