@@ -5,6 +5,7 @@
 //! cores for their counters) runs on tokio's blocking pool so the control
 //! thread keeps answering.
 
+pub mod document;
 pub mod results;
 pub mod routes;
 pub mod state;
