@@ -381,8 +381,9 @@ async fn report_loop(app: Arc<App>) {
 }
 
 /// Stores what changed since the last report: `client` (overall results,
-/// with histograms so the registry can merge latency) and `client_<id>`
-/// per invocation; a finished invocation's key is locked once.
+/// with histograms so the registry can merge latency), `client_<id>` per
+/// invocation (a finished invocation's key is locked once) and
+/// `client_timeline` (each target's intervals with their histograms).
 async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     let mut sent = app.peer.sent.lock().await;
     let generation = app.peer.generation.load(Ordering::Acquire);
@@ -396,9 +397,23 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     }
     let mut docs: Vec<(String, String, bool)> = Vec::new();
     let a = app.clone();
-    let read = blocking(move || Ok((a.client.results(true), a.client.invocation_results()))).await;
+    let read = blocking(move || {
+        Ok((
+            a.client.results(true),
+            a.client.invocation_results(),
+            a.client.reported_timelines(),
+        ))
+    })
+    .await;
     match read {
-        Ok((overall, invocations)) => {
+        Ok((overall, invocations, timelines)) => {
+            if !timelines.is_empty() || sent.data.contains_key(crate::registry::TIMELINE_KEY) {
+                docs.push((
+                    crate::registry::TIMELINE_KEY.into(),
+                    text(&timelines),
+                    false,
+                ));
+            }
             if !overall.is_empty() || sent.data.contains_key(crate::registry::CLIENT_KEY) {
                 docs.push((crate::registry::CLIENT_KEY.into(), text(&overall), false));
             }

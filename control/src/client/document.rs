@@ -206,17 +206,30 @@ impl ClientResults {
             .iter()
             .chain(&other.thresholds_by_target)
         {
-            let list = texts.entry(t.clone()).or_default();
-            for v in vs {
-                if !list.contains(&v.threshold) {
-                    list.push(v.threshold.clone());
+            texts
+                .entry(t.clone())
+                .or_default()
+                .extend(vs.iter().map(|v| v.threshold.clone()));
+        }
+        for (t, list) in texts {
+            self.add_thresholds(&t, &list);
+        }
+    }
+
+    /// Evaluates the thresholds `texts` (unparsable ones are left out)
+    /// together with those target `t` already carries, on this document's
+    /// figures.
+    pub fn add_thresholds(&mut self, t: &str, texts: &[String]) {
+        let mut all: Vec<Threshold> = Vec::new();
+        let known = self.thresholds_by_target.get(t).into_iter().flatten();
+        for text in known.map(|v| &v.threshold).chain(texts) {
+            if let Ok(th) = text.parse::<Threshold>() {
+                if !all.iter().any(|a| a.text == th.text) {
+                    all.push(th);
                 }
             }
         }
-        for (t, list) in texts {
-            let ts: Vec<Threshold> = list.iter().filter_map(|x| x.parse().ok()).collect();
-            self.evaluate(&t, &ts);
-        }
+        self.evaluate(t, &all);
     }
 
     /// Evaluates `thresholds` on target `t`'s figures in this document and

@@ -10,6 +10,7 @@ pub mod results;
 pub mod routes;
 pub mod state;
 pub mod target;
+pub mod timeline;
 
 pub use state::Client;
 

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use goto_engine::{
-    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, Timeline,
-    TlsConfig,
+    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig,
 };
 use parking_lot::Mutex;
 
 use super::document::ClientResults;
 use super::results::{self, TargetMeta};
 use super::target::{Protocol, Target};
+use super::timeline::{ReportedTimeline, TargetTimeline};
 use crate::error::ApiError;
 
 /// Response headers every invocation counts besides the tracked ones, so
@@ -35,7 +35,7 @@ pub struct Invocation {
     /// Final stats, kept once every part finished so reads stop asking.
     done: Option<BTreeMap<String, TargetStats>>,
     /// Per-target timelines, fed by this invocation's sampler thread.
-    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
+    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
 }
 
 impl Invocation {
@@ -70,7 +70,16 @@ impl Invocation {
         let tl = self.timelines.lock();
         tl.iter()
             .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.to_vec()))
+            .map(|(k, t)| (k.clone(), t.intervals()))
+            .collect()
+    }
+
+    /// The kept intervals per target with their histograms (a peer's report).
+    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
+        let tl = self.timelines.lock();
+        tl.iter()
+            .filter(|(k, _)| !self.hidden.contains(*k))
+            .map(|(k, t)| (k.clone(), t.reported()))
             .collect()
     }
 
@@ -349,6 +358,15 @@ impl Client {
         out
     }
 
+    /// [`timelines`](Self::timelines) with each interval's histogram.
+    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
+        let mut out = BTreeMap::new();
+        for inv in self.invocations() {
+            out.extend(inv.lock().reported_timelines());
+        }
+        out
+    }
+
     /// Clears results: all (`None`) or some targets'. Finished invocations
     /// with nothing left are dropped; running ones hide the cleared targets.
     pub fn clear_results(&self, only: Option<&[String]>) {
@@ -381,7 +399,7 @@ impl Client {
 fn sample(
     run: RunHandle,
     intervals: Vec<(String, Duration)>,
-    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
+    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
 ) {
     let wall = SystemTime::now();
     let tick = intervals

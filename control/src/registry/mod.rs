@@ -13,6 +13,7 @@ pub mod peers;
 pub mod persist;
 pub mod results;
 pub mod routes;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ use peers::PeerGroup;
 
 /// The locker key holding an instance's overall client results.
 pub const CLIENT_KEY: &str = "client";
+/// The locker key holding an instance's timelines (target -> intervals).
+pub const TIMELINE_KEY: &str = "client_timeline";
 
 /// Everything a registry keeps.
 #[derive(Default)]

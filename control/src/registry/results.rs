@@ -1,7 +1,9 @@
 //! Client results summed across instances: each instance's `client` locker
 //! entry is a `/client/results?histograms=Y` document; counts add up, first
 //! and last response times take the earliest and latest, and latency
-//! percentiles come from the merged histograms, so they are exact.
+//! percentiles come from the merged histograms, so they are exact; each
+//! target's thresholds (reported by peers or configured at the registry)
+//! are evaluated on the sum.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +47,30 @@ impl Sum {
     }
 }
 
+/// label -> target -> its `"thresholds"` as configured at the registry.
+fn configured_thresholds(app: &App) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let st = app.registry.inner.lock();
+    st.labels
+        .iter()
+        .map(|(label, c)| {
+            let by_target = c
+                .targets
+                .iter()
+                .filter_map(|(name, v)| {
+                    let texts: Vec<String> = v
+                        .get("thresholds")?
+                        .as_array()?
+                        .iter()
+                        .filter_map(|x| Some(x.as_str()?.to_string()))
+                        .collect();
+                    (!texts.is_empty()).then(|| (name.clone(), texts))
+                })
+                .collect();
+            (label.clone(), by_target)
+        })
+        .collect()
+}
+
 /// `{label: summed results}`, or per target with `?detailed=Y`.
 pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate::body::Body> {
     // Copied out so that decoding and merging run without the lock.
@@ -63,11 +89,19 @@ pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate:
             .filter(|(_, docs)| !docs.is_empty())
             .collect()
     };
+    let configured = configured_thresholds(app);
     let mut out = Map::new();
     for (label, docs) in &reports {
         let mut sum = Sum::default();
         for (addr, data) in docs {
             sum.add_text(addr, data);
+        }
+        // The label's targets' thresholds, evaluated on the sum even when
+        // a peer reported no verdicts of its own.
+        for (t, texts) in configured.get(label).into_iter().flatten() {
+            if sum.doc.target_invocation_counts.contains_key(t) {
+                sum.doc.add_thresholds(t, texts);
+            }
         }
         for s in &sum.skipped {
             tracing::warn!(peer = ?label, "locker results skipped: {s}");
