@@ -192,3 +192,29 @@ fn header_faults_are_opt_in() {
     ok(&g, "/response/faults/headers/disable");
     assert_eq!(outcome(g.port, &h503), "200");
 }
+
+/// `rps` thresholds count answered requests like the report's Requests/sec:
+/// against a port that closes half the connections unanswered, the
+/// threshold's actual value is the answered rate, not the attempt rate.
+#[test]
+fn rps_threshold_counts_answered_requests() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/close/percent/50");
+    let url = format!("http://127.0.0.1:{}/half", g.port);
+    let v = load(&["-n", "400", "-c", "2", "--threshold", "rps >= 1", &url]);
+    let (attempts, answered) = (n(&v["requests"]), n(&v["answered"]));
+    assert!(
+        answered > 0 && attempts as f64 >= answered as f64 * 1.2,
+        "{v}"
+    );
+    let t = &v["thresholds"][0];
+    assert_eq!(t["threshold"], "rps >= 1", "{v}");
+    let actual = t["actual"].as_f64().unwrap_or(-1.0);
+    let reported = v["requestsPerSecond"].as_f64().unwrap_or(-2.0);
+    // Both are answered / elapsed (each rounded); attempts / elapsed would
+    // be at least 1.2x as high.
+    assert!(
+        (actual - reported).abs() <= reported * 0.01 + 0.01,
+        "threshold {actual} vs report {reported}: {v}"
+    );
+}

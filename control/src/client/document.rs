@@ -251,6 +251,7 @@ impl ClientResults {
         let figures = Figures {
             requests: self.target_invocation_counts.get(t).copied().unwrap_or(0),
             // Code 0 counts transport errors.
+            answered: count(&|c| c != 0),
             errors: count(&|c| c == 0),
             status5xx: count(&|c| (500..600).contains(&c)),
             latency: self.histograms.get(t).unwrap_or(&empty),

@@ -53,6 +53,20 @@ impl Registry {
             .map_err(|_| "the registry's data store is already open".to_string())
     }
 
+    /// Pods registered per label and how many of them are healthy
+    /// (scrape time: `/metrics`).
+    pub fn pod_counts(&self) -> Vec<(String, usize, usize)> {
+        self.inner
+            .lock()
+            .peers
+            .iter()
+            .map(|(label, g)| {
+                let healthy = g.pods.values().filter(|p| p.healthy).count();
+                (label.clone(), g.pods.len(), healthy)
+            })
+            .collect()
+    }
+
     /// Writes the state's changes to the store (if any) before a mutation is
     /// acknowledged; a failure is a 503: the change is not durable.
     pub fn save(&self) -> Result<(), ApiError> {
