@@ -13,8 +13,8 @@ pub mod peers;
 pub mod persist;
 pub mod results;
 pub mod routes;
+pub mod rows;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -79,8 +79,8 @@ impl Registry {
 
 #[derive(Default)]
 struct State {
-    peers: BTreeMap<String, PeerGroup>,
-    labels: BTreeMap<String, LabelConfig>,
+    peers: rows::Rows<PeerGroup>,
+    labels: rows::Rows<LabelConfig>,
     /// Response headers every peer counts (lower-case).
     tracked: Vec<String>,
     lockers: Lockers,
