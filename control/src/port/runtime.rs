@@ -52,7 +52,7 @@ pub async fn serve(
 ) -> Response<Body> {
     // Each chaos feature is behind one atomic flag so an unconfigured port pays no lock.
     let plan = if port.faults.active() {
-        match port.faults.draw(&parts.headers) {
+        match port.faults.draw(parts.uri.path(), &parts.headers) {
             // Closed before anything else: no answer, no proxying, no counts.
             Ok(p) if p.close => return abort_response(),
             Ok(p) => Some(p),
