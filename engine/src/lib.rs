@@ -64,6 +64,8 @@ use crossbeam_channel::Sender;
 /// Re-exported so users of [`TargetSpec::body`] and [`TargetStats`] need no extra dependencies.
 pub use bytes::Bytes;
 pub use hdrhistogram::Histogram;
+/// The HTTP/2 client codec (frames, HPACK), public for the fuzz targets.
+pub use http2::codec as h2codec;
 
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
