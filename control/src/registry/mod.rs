@@ -14,6 +14,7 @@ pub mod persist;
 pub mod results;
 pub mod routes;
 pub mod rows;
+pub mod timeline;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -31,6 +32,8 @@ use peers::PeerGroup;
 
 /// The locker key holding an instance's overall client results.
 pub const CLIENT_KEY: &str = "client";
+/// The locker key holding an instance's timelines (target -> intervals).
+pub const TIMELINE_KEY: &str = "client_timeline";
 
 /// Everything a registry keeps.
 #[derive(Default)]
