@@ -37,6 +37,7 @@ pub mod store;
 pub mod tcp;
 pub mod timefmt;
 pub mod timeouts;
+pub mod timer;
 pub mod toxics;
 pub mod tracking;
 pub mod triggers;

@@ -13,9 +13,9 @@ pub mod peers;
 pub mod persist;
 pub mod results;
 pub mod routes;
+pub mod rows;
 pub mod timeline;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -82,8 +82,8 @@ impl Registry {
 
 #[derive(Default)]
 struct State {
-    peers: BTreeMap<String, PeerGroup>,
-    labels: BTreeMap<String, LabelConfig>,
+    peers: rows::Rows<PeerGroup>,
+    labels: rows::Rows<LabelConfig>,
     /// Response headers every peer counts (lower-case).
     tracked: Vec<String>,
     lockers: Lockers,
