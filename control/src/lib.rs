@@ -202,7 +202,9 @@ impl App {
         } else {
             None
         };
-        let client = client::Client::new(&cfg.certs).with_engine(cfg.cores, cfg.io_driver);
+        let client = client::Client::new(&cfg.certs)
+            .with_engine(cfg.cores, cfg.io_driver)
+            .with_interval_histograms(cfg.locker && cfg.registry.is_some());
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;
