@@ -166,6 +166,21 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         );
     }
     e.family(
+        "goto_uri_faults_total",
+        Kind::Counter,
+        "Faults injected by a URI pattern's own configuration (`?uri=`), by kind.",
+    );
+    for (uri, u) in &f.by_uri {
+        let status: u64 = u.status.values().sum();
+        for (kind, n) in [("status", status), ("delay", u.delay), ("close", u.close)] {
+            e.sample(
+                "goto_uri_faults_total",
+                &[("port", &port), ("uri", uri), ("kind", kind)],
+                n as f64,
+            );
+        }
+    }
+    e.family(
         "goto_fault_statuses_total",
         Kind::Counter,
         "Responses whose status was set by a fault, by status.",
