@@ -231,6 +231,7 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
         v("goto_tcp_connections_total", &[("port", &tcp)]),
         Some(1.0)
     );
+    assert_eq!(v("goto_tcp_refused_total", &[("port", &tcp)]), Some(0.0));
     assert_eq!(v("goto_registry_peers", &[("label", "pe\"er")]), Some(1.0));
     assert!(v("goto_registry_peers_healthy", &[("label", "pe\"er")]).is_some());
 }
