@@ -79,7 +79,7 @@ pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
 pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
-pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
+pub use threshold::{Figures, Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 

@@ -13,8 +13,9 @@ pub mod peers;
 pub mod persist;
 pub mod results;
 pub mod routes;
+pub mod rows;
+pub mod timeline;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,6 +32,8 @@ use peers::PeerGroup;
 
 /// The locker key holding an instance's overall client results.
 pub const CLIENT_KEY: &str = "client";
+/// The locker key holding an instance's timelines (target -> intervals).
+pub const TIMELINE_KEY: &str = "client_timeline";
 
 /// Everything a registry keeps.
 #[derive(Default)]
@@ -79,8 +82,8 @@ impl Registry {
 
 #[derive(Default)]
 struct State {
-    peers: BTreeMap<String, PeerGroup>,
-    labels: BTreeMap<String, LabelConfig>,
+    peers: rows::Rows<PeerGroup>,
+    labels: rows::Rows<LabelConfig>,
     /// Response headers every peer counts (lower-case).
     tracked: Vec<String>,
     lockers: Lockers,
