@@ -100,7 +100,9 @@ impl Clock {
         if bytes.is_empty() {
             return;
         }
-        if self.first_read.swap(false, Ordering::SeqCst) {
+        // A plain load first: the swap (a locked instruction) runs once.
+        if self.first_read.load(Ordering::Relaxed) && self.first_read.swap(false, Ordering::SeqCst)
+        {
             let n = bytes.len().min(H2_PREFACE.len());
             if bytes[..n] == H2_PREFACE[..n] {
                 self.h2.store(true, Ordering::SeqCst);

@@ -244,8 +244,10 @@ pub async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let security = &app.cfg.security;
-    let probe = crate::security::is_probe(&parts.method, parts.uri.path());
-    if !app.api.is_admin(parts.uri.path()) || !(probe || security.serves_admin(port.port)) {
+    // Runtime traffic pays for the table look-up only.
+    let admin_path = app.api.is_admin(parts.uri.path());
+    let probe = admin_path && crate::security::is_probe(&parts.method, parts.uri.path());
+    if !admin_path || !(probe || security.serves_admin(port.port)) {
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
     // Probes answer whatever the token says.
