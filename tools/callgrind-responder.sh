@@ -74,9 +74,9 @@ per_request() {
       --data "{\"name\":\"up\",\"url\":\"http://127.0.0.1:$UP_PORT\",\"match\":{\"uris\":[\"/\"]}}" >/dev/null
   fi
   load $((N / 10 + 100))
-  callgrind_control -z "$pid" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   load "$N"
-  callgrind_control -d "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null 2>&1
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # The dump after the zeroing is the file with the highest part number.
   local dump

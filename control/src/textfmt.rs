@@ -20,9 +20,8 @@ pub fn push_u64(s: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        s.push(d as char);
-    }
+    // Digits are ASCII, so this never fails; one copy instead of a push per digit.
+    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
 }
 
 /// Appends `n` zero-padded to `width` digits (`n` must fit).

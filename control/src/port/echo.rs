@@ -5,6 +5,7 @@
 //! request. The bytes are the same as serializing the document with
 //! `serde_json` (a test checks it).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use http::request::Parts;
@@ -65,29 +66,41 @@ pub fn echo_json(
 }
 
 /// Headers as an object; a repeated name's values joined with ", ".
+/// `HeaderMap::iter` yields a name's values one after another, so the
+/// names are grouped without looking each one up again.
 fn push_headers(s: &mut String, h: &HeaderMap) {
     s.push('{');
-    for (i, k) in h.keys().enumerate() {
-        if i > 0 {
+    let mut it = h.iter().peekable();
+    let mut first_key = true;
+    while let Some((k, v)) = it.next() {
+        if !first_key {
             s.push(',');
         }
+        first_key = false;
         push_json_str(s, k.as_str());
         s.push(':');
-        let mut vals = h.get_all(k).iter();
-        let first = vals.next().map(|v| String::from_utf8_lossy(v.as_bytes()));
-        match vals.next() {
-            None => push_json_str(s, first.as_deref().unwrap_or("")),
-            Some(second) => {
-                let mut joined = first.map(|c| c.into_owned()).unwrap_or_default();
-                for v in std::iter::once(second).chain(vals) {
-                    joined.push_str(", ");
-                    joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
-                }
-                push_json_str(s, &joined);
-            }
+        let value = text(v);
+        if it.peek().is_none_or(|(next, _)| *next != k) {
+            push_json_str(s, &value);
+            continue;
         }
+        let mut joined = value.into_owned();
+        while let Some((_, v)) = it.next_if(|(next, _)| *next == k) {
+            joined.push_str(", ");
+            joined.push_str(&text(v));
+        }
+        push_json_str(s, &joined);
     }
     s.push('}');
+}
+
+/// A header value as text: visible ASCII as is (the usual case, checked
+/// faster than UTF-8), anything else decoded lossily.
+fn text(v: &http::HeaderValue) -> Cow<'_, str> {
+    match v.to_str() {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(v.as_bytes()),
+    }
 }
 
 #[cfg(test)]
