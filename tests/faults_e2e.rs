@@ -192,3 +192,86 @@ fn header_faults_are_opt_in() {
     ok(&g, "/response/faults/headers/disable");
     assert_eq!(outcome(g.port, &h503), "200");
 }
+
+/// `rps` thresholds count answered requests like the report's Requests/sec:
+/// against a port that closes half the connections unanswered, the
+/// threshold's actual value is the answered rate, not the attempt rate.
+#[test]
+fn rps_threshold_counts_answered_requests() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/close/percent/50");
+    let url = format!("http://127.0.0.1:{}/half", g.port);
+    let v = load(&["-n", "400", "-c", "2", "--threshold", "rps >= 1", &url]);
+    let (attempts, answered) = (n(&v["requests"]), n(&v["answered"]));
+    assert!(
+        answered > 0 && attempts as f64 >= answered as f64 * 1.2,
+        "{v}"
+    );
+    let t = &v["thresholds"][0];
+    assert_eq!(t["threshold"], "rps >= 1", "{v}");
+    let actual = t["actual"].as_f64().unwrap_or(-1.0);
+    let reported = v["requestsPerSecond"].as_f64().unwrap_or(-2.0);
+    // Both are answered / elapsed (each rounded); attempts / elapsed would
+    // be at least 1.2x as high.
+    assert!(
+        (actual - reported).abs() <= reported * 0.01 + 0.01,
+        "threshold {actual} vs report {reported}: {v}"
+    );
+}
+
+/// `?uri=` on the status share, delay and close forms: the fault applies to
+/// requests matching the pattern (placeholders allowed) only, and is counted
+/// per pattern.
+#[test]
+fn faults_per_uri_apply_to_matching_requests_only() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/status/set/503/percent/100?uri=/orders/{id}");
+    ok(&g, "/response/close/percent/100?uri=/drop");
+    ok(&g, "/response/delay/set/300ms?uri=/slow/{x}");
+    for _ in 0..3 {
+        assert_eq!(g.get("/orders/7").status, 503);
+        assert_eq!(g.get("/orders/7/items").status, 200);
+        assert_eq!(g.get("/other").status, 200);
+    }
+    assert_eq!(outcome_at(g.port, "/drop"), "closed");
+    assert_eq!(outcome_at(g.port, "/dropped"), "200");
+    let t = Instant::now();
+    assert_eq!(g.get("/slow/a").status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    let c = g.get("/response/faults/counts").json();
+    let by = &c["byUri"];
+    assert_eq!(n(&by["/orders/{id}"]["requests"]), 3, "{c}");
+    assert_eq!(n(&by["/orders/{id}"]["status"]["503"]), 3, "{c}");
+    assert_eq!(n(&by["/drop"]["close"]), 1, "{c}");
+    assert_eq!(n(&by["/slow/{x}"]["delay"]), 1, "{c}");
+    assert_eq!(n(&c["status"]["503"]), 3, "{c}");
+    let v = g.get("/response/faults").json();
+    assert_eq!(v["byUri"]["/orders/{id}"]["status"][0]["code"], 503, "{v}");
+    // The port-wide forms are untouched by a pattern's; clearing one
+    // pattern leaves the others.
+    ok(&g, "/response/status/clear?uri=/orders/{id}");
+    assert_eq!(g.get("/orders/7").status, 200);
+    assert_eq!(outcome_at(g.port, "/drop"), "closed");
+    let r = common::request(
+        g.port,
+        "PUT",
+        "/response/close/percent/5?uri=nope",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    ok(&g, "/response/faults/clear");
+    assert_eq!(outcome_at(g.port, "/drop"), "200");
+}
+
+/// What one fresh-connection request to `path` got: its status, or "closed".
+fn outcome_at(port: u16, path: &str) -> String {
+    match try_request(port, "GET", path, &[], b"") {
+        Ok(r) => r.status.to_string(),
+        Err(_) => "closed".into(),
+    }
+}

@@ -22,6 +22,28 @@ const CHUNKED: &[&[u8]] = &[
     b"4;ext=1\r\nWiki\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n",
     b"0\r\n\r\n",
 ];
+/// HTTP/2 server bytes (the first byte is the read split): SETTINGS, a
+/// head with a field it indexes and a body; a head reusing that index, a
+/// reset, PING, WINDOW_UPDATE and GOAWAY; RFC 7541 C.6.1's Huffman block
+/// over HEADERS + CONTINUATION with a padded DATA frame (fuzz/seeds/h2_frames).
+const H2_FRAMES: &[&[u8]] = &[
+    &[
+        20, 0, 0, 12, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100, 0, 4, 0, 1, 0, 0, 0, 0, 8, 1, 4, 0, 0,
+        0, 1, 136, 64, 3, 120, 45, 97, 1, 49, 0, 0, 2, 0, 1, 0, 0, 0, 1, 111, 107,
+    ],
+    &[
+        9, 0, 0, 2, 1, 5, 0, 0, 0, 3, 137, 190, 0, 0, 4, 3, 0, 0, 0, 0, 5, 0, 0, 0, 8, 0, 0, 8, 6,
+        0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 8, 7,
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+    ],
+    &[
+        30, 0, 0, 12, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100, 0, 4, 0, 1, 0, 0, 0, 0, 20, 1, 0, 0, 0,
+        0, 5, 72, 130, 100, 2, 88, 133, 174, 195, 119, 26, 75, 97, 150, 208, 122, 190, 148, 16, 84,
+        212, 0, 0, 34, 9, 4, 0, 0, 0, 5, 68, 168, 32, 5, 149, 4, 11, 129, 102, 224, 130, 166, 45,
+        27, 255, 110, 145, 157, 41, 173, 23, 24, 99, 199, 143, 11, 151, 200, 233, 174, 130, 174,
+        67, 211, 0, 0, 7, 0, 9, 0, 0, 0, 5, 2, 98, 111, 100, 121, 0, 0,
+    ],
+];
 const URLS: &[&str] = &[
     "http://127.0.0.1:8080/a/b?x=1#frag",
     "https://[::1]:9/?q",
@@ -89,6 +111,11 @@ proptest! {
     }
 
     #[test]
+    fn h2_frames_and_hpack(data in input(H2_FRAMES)) {
+        harness::h2_frames(&data);
+    }
+
+    #[test]
     fn chunked_decoder(data in input(CHUNKED)) {
         harness::chunked(&data);
     }
@@ -125,6 +152,7 @@ fn seeds_pass_every_harness() {
         harness::response(&[&[0u8][..], s].concat());
     }
     CHUNKED.iter().for_each(|s| harness::chunked(s));
+    H2_FRAMES.iter().for_each(|s| harness::h2_frames(s));
     URLS.iter().for_each(|s| harness::url(s.as_bytes()));
     DURATIONS
         .iter()

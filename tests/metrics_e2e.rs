@@ -141,3 +141,86 @@ fn metrics_parse_with_the_prometheus_parser() {
     assert!(value(&samples, "process_resident_memory_bytes", &[]).is_some_and(|v| v > 1e6));
     assert!(value(&samples, "process_cpu_seconds_total", &[]).is_some());
 }
+
+/// The chaos side of a port: proxied requests by target and status, open
+/// connections, injected faults and toxics, TCP listeners, and a registry's
+/// pods per label.
+#[test]
+fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
+    let up = Goto::start(&["--request-logs=false"]);
+    let g = Goto::start(&["--request-logs=false"]);
+    let target = format!(
+        r#"{{"name":"t1","url":"http://127.0.0.1:{}","match":{{"uris":["/up"]}}}}"#,
+        up.port
+    );
+    assert_eq!(g.post("/request/proxy/targets/add", &target).status, 200);
+    let toxic = r#"{"name":"lat","type":"latency","attributes":{"latency":1}}"#;
+    let r = g.post("/request/proxy/targets/t1/toxics/add", toxic);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(up.put("/response/status/set/418:2").status, 200);
+    for _ in 0..3 {
+        g.get("/up/x");
+    }
+    assert_eq!(g.put("/response/status/set/503/percent/100").status, 200);
+    assert_eq!(g.get("/elsewhere").status, 503);
+    assert_eq!(g.get("/elsewhere").status, 503);
+    assert_eq!(g.put("/response/status/clear").status, 200);
+    let tcp_port = common::free_port();
+    let body = format!(r#"{{"port":{tcp_port},"protocol":"tcp","mode":"silent"}}"#);
+    assert_eq!(g.post("/listeners/add", &body).status, 200);
+    let _held_tcp = std::net::TcpStream::connect(("127.0.0.1", tcp_port)).expect("tcp");
+    let _held_http = std::net::TcpStream::connect(("127.0.0.1", g.port)).expect("http");
+    let reg = format!(r#"{{"name":"pe\"er","address":"127.0.0.1:{}"}}"#, up.port);
+    assert_eq!(g.post("/registry/peers/add", &reg).status, 200);
+
+    let port = g.port.to_string();
+    let tcp = tcp_port.to_string();
+    let mut samples = Vec::new();
+    // The held connections are counted once their accepts ran.
+    let counted = eventually(Duration::from_secs(5), || {
+        samples = parse(&g.get("/metrics").text()).0;
+        value(&samples, "goto_connections_open", &[("port", &port)]).is_some_and(|v| v >= 2.0)
+            && value(&samples, "goto_tcp_connections_open", &[("port", &tcp)]) == Some(1.0)
+    });
+    assert!(counted, "{samples:?}");
+    let v = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels);
+    let t1 = [("port", port.as_str()), ("target", "t1")];
+    assert_eq!(
+        v(
+            "goto_proxy_requests_total",
+            &[t1[0], t1[1], ("status", "418")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        v(
+            "goto_proxy_requests_total",
+            &[t1[0], t1[1], ("status", "200")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "goto_toxics_total",
+            &[t1[0], t1[1], ("toxic", "lat"), ("type", "latency")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("goto_faults_total", &[("port", &port), ("kind", "status")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        v(
+            "goto_fault_statuses_total",
+            &[("port", &port), ("status", "503")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("goto_tcp_connections_total", &[("port", &tcp)]),
+        Some(1.0)
+    );
+    assert_eq!(v("goto_registry_peers", &[("label", "pe\"er")]), Some(1.0));
+    assert!(v("goto_registry_peers_healthy", &[("label", "pe\"er")]).is_some());
+}

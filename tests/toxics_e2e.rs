@@ -271,3 +271,40 @@ fn proxy_target_toxics_shape_http_responses() {
         404
     );
 }
+
+/// `--max-conns` holds on TCP listeners as on HTTP ones: past the cap new
+/// connections are closed at once (and counted); a slot freed is reused.
+#[test]
+fn tcp_listener_connection_limit_holds() {
+    let g = Goto::start(&["--request-logs=false", "--max-conns", "3"]);
+    let echo = tcp_listener(&g, r#"{"port":PORT,"protocol":"tcp","mode":"echo"}"#);
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = connect(echo);
+            s.write_all(b"hi").unwrap();
+            let mut got = [0u8; 2];
+            s.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"hi");
+            s
+        })
+        .collect();
+    for _ in 0..2 {
+        let mut s = connect(echo);
+        let _ = s.write_all(b"hi");
+        let (got, _) = read_all(&mut s);
+        assert!(got.is_empty(), "served past the cap: {got:?}");
+    }
+    let c = g.get(&format!("/listeners/{echo}/counts")).json();
+    assert_eq!(c["active"], 3, "{c}");
+    assert_eq!(c["connections"], 3, "{c}");
+    assert_eq!(c["refusedAtLimit"], 2, "{c}");
+    // A connection that ends frees its slot.
+    held.pop();
+    assert!(common::eventually(Duration::from_secs(5), || {
+        let mut s = connect(echo);
+        let _ = s.write_all(b"ok");
+        let mut got = [0u8; 2];
+        s.read_exact(&mut got).is_ok() && &got == b"ok"
+    }));
+    drop(held);
+}

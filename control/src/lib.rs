@@ -38,6 +38,7 @@ pub mod tcp;
 pub mod textfmt;
 pub mod timefmt;
 pub mod timeouts;
+pub mod timer;
 pub mod toxics;
 pub mod tracking;
 pub mod triggers;

@@ -2,8 +2,9 @@
 //! apply what comes back, remind periodically, report results to the locker
 //! with `--locker`, and deregister at shutdown.
 //!
-//! What the registry hands out is applied through this instance's own admin
-//! API on loopback, so targets and headers are validated in one place.
+//! What the registry hands out is applied by calling the client and jobs
+//! state directly, through the same constructors the admin API validates
+//! with; results are read from the client state, not over HTTP.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,8 +17,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::client::target::Target;
+use crate::jobs::spec::JobInput;
 use crate::proxy::client::HttpClient;
-use crate::registry::call::{call, seg, Reply};
+use crate::registry::call::{call, seg};
 use crate::{App, ControlError};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
@@ -25,9 +28,6 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Bound of one call to the registry.
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bound of one call to this instance's own admin API (adding a target may
-/// start the load engine).
-const SELF_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often results are compared with what the locker last got.
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 /// Shutdown budget: a last report, then deregistration.
@@ -43,7 +43,6 @@ struct Ctx {
     address: String,
     /// The registration body.
     info: String,
-    own: String,
 }
 
 /// This instance's registration state.
@@ -137,7 +136,6 @@ pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
         label: app.instance_label.clone(),
         address,
         info,
-        own: format!("http://127.0.0.1:{}", app.cfg.port),
     };
     if app.peer.ctx.set(ctx).is_err() {
         return Ok(());
@@ -228,7 +226,7 @@ async fn run(app: Arc<App>) {
                 }
             }
         };
-        apply(&app, ctx, reply).await;
+        apply(&app, reply).await;
         app.peer.registered.store(true, Ordering::Release);
         app.peer.generation.fetch_add(1, Ordering::AcqRel);
         loop {
@@ -291,32 +289,23 @@ async fn register_once(app: &Arc<App>, ctx: &Ctx) -> Result<Registration, String
     Ok(reg)
 }
 
-async fn own(
-    app: &Arc<App>,
-    ctx: &Ctx,
-    method: Method,
-    path: &str,
-    body: String,
-) -> Result<Reply, String> {
-    let url = format!("{}{path}", ctx.own);
-    let r = call(&app.out.insecure, method, &url, body, SELF_TIMEOUT).await?;
-    if r.status.is_success() {
-        Ok(r)
-    } else {
-        Err(format!("{path}: {} {}", r.status.as_u16(), r.text()))
-    }
+/// Runs blocking work (starting the engine, reading the cores' counters)
+/// off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("internal task failed: {e}"))?
 }
 
 /// Applies tracked headers and targets; targets marked `autoInvoke` start
 /// as they are added, except ones this instance already got before.
-async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
+async fn apply(app: &Arc<App>, reg: Registration) {
     if !reg.tracking_headers.is_empty() {
-        let path = format!(
-            "/client/track/headers/add/{}",
-            seg(&reg.tracking_headers.join(","))
-        );
-        if let Err(e) = own(app, ctx, Method::POST, &path, String::new()).await {
-            tracing::warn!(error = %e, "cannot apply tracked headers");
+        match crate::client::header_names(&reg.tracking_headers.join(",")) {
+            Ok(names) => app.client.track(&names),
+            Err(e) => tracing::warn!(error = %e, "cannot apply tracked headers"),
         }
     }
     for mut t in reg.targets {
@@ -340,8 +329,14 @@ async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
                 o.remove("autoInvoke");
             }
         }
-        match own(app, ctx, Method::POST, "/client/targets/add", t.to_string()).await {
-            Ok(_) => tracing::info!(target = %name, "target from the registry applied"),
+        let a = app.clone();
+        let added = blocking(move || {
+            let target = Target::from_json(t.to_string().as_bytes()).map_err(|e| e.to_string())?;
+            a.client.add_target(target).map_err(|e| e.to_string())
+        })
+        .await;
+        match added {
+            Ok(()) => tracing::info!(target = %name, "target from the registry applied"),
             Err(e) => tracing::warn!(target = %name, error = %e, "cannot apply target"),
         }
     }
@@ -359,7 +354,10 @@ async fn apply(app: &Arc<App>, ctx: &Ctx, reg: Registration) {
                 o.remove("auto");
             }
         }
-        match own(app, ctx, Method::POST, "/jobs/add", j.to_string()).await {
+        let added = serde_json::from_value::<JobInput>(j)
+            .map_err(|e| format!("invalid job: {e}"))
+            .and_then(|input| app.jobs.add(app, input));
+        match added {
             Ok(_) => tracing::info!(job = %id, "job from the registry applied"),
             Err(e) => tracing::warn!(job = %id, error = %e, "cannot apply job"),
         }
@@ -383,8 +381,9 @@ async fn report_loop(app: Arc<App>) {
 }
 
 /// Stores what changed since the last report: `client` (overall results,
-/// with histograms so the registry can merge latency) and `client_<id>`
-/// per invocation; a finished invocation's key is locked once.
+/// with histograms so the registry can merge latency), `client_<id>` per
+/// invocation (a finished invocation's key is locked once) and
+/// `client_timeline` (each target's intervals with their histograms).
 async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     let mut sent = app.peer.sent.lock().await;
     let generation = app.peer.generation.load(Ordering::Acquire);
@@ -397,45 +396,33 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         };
     }
     let mut docs: Vec<(String, String, bool)> = Vec::new();
-    match own(
-        app,
-        ctx,
-        Method::GET,
-        "/client/results?histograms=Y",
-        String::new(),
-    )
-    .await
-    {
-        Ok(r) => {
-            let has_data = serde_json::from_slice::<Value>(&r.body).is_ok_and(|v| {
-                v["targetInvocationCounts"]
-                    .as_object()
-                    .is_some_and(|m| !m.is_empty())
-            });
-            if has_data || sent.data.contains_key(crate::registry::CLIENT_KEY) {
-                docs.push((crate::registry::CLIENT_KEY.into(), r.text(), false));
+    let a = app.clone();
+    let read = blocking(move || {
+        Ok((
+            a.client.results(true),
+            a.client.invocation_results(),
+            a.client.reported_timelines(),
+        ))
+    })
+    .await;
+    match read {
+        Ok((overall, invocations, timelines)) => {
+            if !timelines.is_empty() || sent.data.contains_key(crate::registry::TIMELINE_KEY) {
+                docs.push((
+                    crate::registry::TIMELINE_KEY.into(),
+                    text(&timelines),
+                    false,
+                ));
+            }
+            if !overall.is_empty() || sent.data.contains_key(crate::registry::CLIENT_KEY) {
+                docs.push((crate::registry::CLIENT_KEY.into(), text(&overall), false));
+            }
+            for (id, doc) in invocations {
+                let finished = doc.finished.unwrap_or(false);
+                docs.push((format!("client_{id}"), text(&doc), finished));
             }
         }
         Err(e) => tracing::debug!(error = %e, "cannot read own results"),
-    }
-    match own(
-        app,
-        ctx,
-        Method::GET,
-        "/client/results/invocations",
-        String::new(),
-    )
-    .await
-    {
-        Ok(r) => {
-            if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&r.body) {
-                for (id, doc) in m {
-                    let finished = doc["finished"].as_bool().unwrap_or(false);
-                    docs.push((format!("client_{id}"), doc.to_string(), finished));
-                }
-            }
-        }
-        Err(e) => tracing::debug!(error = %e, "cannot read own invocation results"),
     }
     // Job runs as `job_<id>_<run>`: their results as a JSON array.
     for r in app.jobs.reports() {
@@ -491,6 +478,10 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
             }
         }
     }
+}
+
+fn text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 #[cfg(test)]

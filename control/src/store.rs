@@ -40,6 +40,11 @@ pub enum Op {
     Clear {
         section: &'static str,
     },
+    /// Removes every key of a section that starts with `prefix`.
+    DeletePrefix {
+        section: &'static str,
+        prefix: String,
+    },
 }
 
 /// An open store (the file stays locked while it lives).
@@ -102,6 +107,21 @@ impl Store {
                 }
                 Op::Clear { section } => {
                     tx.delete_table(table(section)).map_err(|e| self.error(e))?;
+                }
+                Op::DeletePrefix { section, prefix } => {
+                    let mut t = tx.open_table(table(section)).map_err(|e| self.error(e))?;
+                    // Keys sort by bytes: the prefixed ones are one run from `prefix`.
+                    let mut doomed = Vec::new();
+                    for row in t.range(prefix.as_str()..).map_err(|e| self.error(e))? {
+                        let (k, _) = row.map_err(|e| self.error(e))?;
+                        if !k.value().starts_with(prefix.as_str()) {
+                            break;
+                        }
+                        doomed.push(k.value().to_string());
+                    }
+                    for k in doomed {
+                        t.remove(k.as_str()).map_err(|e| self.error(e))?;
+                    }
                 }
             }
         }
@@ -203,13 +223,28 @@ mod tests {
             },
         ])
         .unwrap();
+        for k in ["p/a", "p/b", "p", "q/a", "o"] {
+            s.put("prefixed", k, b"1").unwrap();
+        }
+        s.apply(&[Op::DeletePrefix {
+            section: "prefixed",
+            prefix: "p/".into(),
+        }])
+        .unwrap();
+        let left: Vec<String> = s
+            .load("prefixed")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(left, ["o", "p", "q/a"]);
         assert_eq!(
             s.load("labels").unwrap(),
             vec![("new".into(), b"y".to_vec())]
         );
         let mut sections = s.sections().unwrap();
         sections.sort();
-        assert_eq!(sections, vec!["labels", "tracked"]);
+        assert_eq!(sections, vec!["labels", "prefixed", "tracked"]);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -50,6 +50,36 @@ thread_local! {
     static SECOND: RefCell<(Option<u64>, String)> = const { RefCell::new((None, String::new())) };
 }
 
+/// Reads back what [`rfc3339`] wrote (`YYYY-MM-DDTHH:MM:SS[.frac]Z`, UTC);
+/// `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix('Z')?;
+    let (date, clock) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let year: i32 = d.next()?.parse().ok()?;
+    let month: u8 = d.next()?.parse().ok()?;
+    let day: u8 = d.next()?.parse().ok()?;
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut c = hms.splitn(3, ':');
+    let hour: u8 = c.next()?.parse().ok()?;
+    let minute: u8 = c.next()?.parse().ok()?;
+    let second: u8 = c.next()?.parse().ok()?;
+    // Up to microseconds; digits beyond are dropped.
+    let digits: String = frac.chars().take(6).collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let micro: u32 = format!("{digits:0<6}").parse().ok()?;
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    let clock = time::Time::from_hms_micro(hour, minute, second, micro).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +100,14 @@ mod tests {
             rfc3339(t + Duration::from_secs(1)),
             "2026-11-28T13:45:02.123456Z"
         );
+        for t in [UNIX_EPOCH, t, leap] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-28T13:45:01Z"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_795_873_501))
+        );
+        assert!(parse_rfc3339("2026-13-28T13:45:01Z").is_none());
+        assert!(parse_rfc3339("yesterday").is_none());
     }
 }

@@ -463,6 +463,13 @@ impl TlsStream {
         Ok(s)
     }
 
+    /// The socket, the session, and TLS bytes read but not yet fed to the
+    /// session: for HTTP/2, whose reader and writer tasks share the session.
+    pub(crate) fn into_parts(self) -> (TcpStream, ClientConnection, Vec<u8>) {
+        let early = self.tls_in[self.in_pos..].to_vec();
+        (self.tcp, self.conn, early)
+    }
+
     async fn handshake(&mut self, watch: &mut Watch<'_, '_>) -> Result<(), Fail> {
         while self.conn.is_handshaking() {
             if self.conn.wants_write() {

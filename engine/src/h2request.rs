@@ -1,17 +1,19 @@
 //! The HTTP/2 request of a target, prepared once per run (pure, no I/O;
 //! the HTTP/2 counterpart of `http1::request`): method, `:scheme`,
-//! `:authority`, path and headers as the h2 codec takes them.
-//! Each request is a cheap clone of these parts (reference-counted bytes);
-//! only a request id, when the target sends one, is written per request.
+//! `:authority`, path and headers validated, then encoded once into an
+//! HPACK header block (static-table indexes and literals without indexing,
+//! never the dynamic table), so a request is a copy of that block; only a
+//! request id, when the target sends one, is written per request.
 
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, Method, Request, Uri};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery};
+use http::Method;
 
 use crate::error::PlanError;
 use crate::http1::request::write_request_id;
 use crate::http1::url::Url;
+use crate::http2::codec::hpack::put_field;
 
 /// Request headers that HTTP/2 forbids (connection-specific); a target's
 /// values for them are dropped rather than failing every request.
@@ -41,13 +43,10 @@ pub(crate) struct Parts<'a> {
 /// A validated HTTP/2 request template.
 #[derive(Debug)]
 pub struct H2Request {
-    method: Method,
-    scheme: Scheme,
-    authority: Authority,
-    path: PathAndQuery,
-    /// With a request id: the path with a zeroed id, and where the id goes.
-    id_path: Option<(Vec<u8>, usize)>,
-    headers: HeaderMap,
+    /// The encoded header block.
+    block: Vec<u8>,
+    /// With a request id: where its 36 bytes sit in `block`.
+    id_at: Option<usize>,
     pub(crate) body: Bytes,
     /// Header field bytes (names plus values) and body of one request, for
     /// byte counts.
@@ -73,76 +72,64 @@ impl H2Request {
             reason: "invalid path or query",
         };
         let path = PathAndQuery::try_from(url.path_and_query.as_str()).map_err(|_| bad_path())?;
-        let id_path = if spec.send_id {
-            let sep = if path.as_str().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            let text = format!("{}{sep}{ID_PARAM}{}", path.as_str(), "0".repeat(ID_LEN));
-            let at = text.len() - ID_LEN;
-            PathAndQuery::try_from(text.as_str()).map_err(|_| bad_path())?;
-            Some((text.into_bytes(), at))
-        } else {
-            None
-        };
+        let mut path_text = path.as_str().to_string();
+        if spec.send_id {
+            let sep = if path_text.contains('?') { '&' } else { '?' };
+            path_text = format!("{path_text}{sep}{ID_PARAM}{}", "0".repeat(ID_LEN));
+            PathAndQuery::try_from(path_text.as_str()).map_err(|_| bad_path())?;
+        }
         let headers = build_headers(&spec, &method)?;
-        let path_len = id_path
-            .as_ref()
-            .map_or(path.as_str().len(), |(p, _)| p.len());
-        let header_bytes = headers
-            .iter()
-            .map(|(k, v)| (k.as_str().len() + v.len()) as u64)
-            .sum::<u64>()
-            + (method.as_str().len() + authority.as_str().len() + path_len) as u64;
+        let scheme = if url.https { "https" } else { "http" };
+        let mut block = Vec::with_capacity(64 + path_text.len());
+        put_field(&mut block, b":method", method.as_str().as_bytes());
+        put_field(&mut block, b":scheme", scheme.as_bytes());
+        put_field(&mut block, b":authority", authority.as_str().as_bytes());
+        let path_at = put_field(&mut block, b":path", path_text.as_bytes());
+        let id_at = match (spec.send_id, path_at) {
+            (true, Some(at)) => Some(at + path_text.len() - ID_LEN),
+            _ => None,
+        };
+        let mut header_bytes = 0u64;
+        for (name, value) in &headers {
+            put_field(&mut block, name.as_str().as_bytes(), value.as_bytes());
+            header_bytes += (name.as_str().len() + value.len()) as u64;
+        }
+        header_bytes += (method.as_str().len() + authority.as_str().len() + path_text.len()) as u64;
         Ok(H2Request {
-            scheme: if url.https {
-                Scheme::HTTPS
-            } else {
-                Scheme::HTTP
-            },
-            method,
-            authority,
-            path,
-            id_path,
-            headers,
+            block,
+            id_at,
             body: spec.body.clone(),
             request_bytes: header_bytes + spec.body.len() as u64,
         })
     }
 
-    /// A request to send; `random` feeds the request id when the target
-    /// sends one.
-    pub(crate) fn request(&self, random: impl FnOnce() -> u128) -> Request<()> {
-        let path = match &self.id_path {
-            None => self.path.clone(),
-            Some((template, at)) => {
-                let mut p = BytesMut::from(&template[..]);
-                write_request_id(&mut p, *at, random());
-                // The template was checked at prepare time and the id is
-                // hex and hyphens, so this cannot fail; fall back to the
-                // plain path rather than panic.
-                PathAndQuery::from_maybe_shared(p.freeze()).unwrap_or_else(|_| self.path.clone())
-            }
-        };
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path);
-        let mut req = Request::new(());
-        *req.method_mut() = self.method.clone();
-        // Scheme, authority and path are all set, so this cannot fail.
-        *req.uri_mut() = Uri::from_parts(parts).unwrap_or_default();
-        *req.headers_mut() = self.headers.clone();
-        req
+    /// The encoded header block; a stream keeps its own copy and rewrites
+    /// the id in it with [`H2Request::write_id`].
+    pub(crate) fn block(&self) -> &[u8] {
+        &self.block
+    }
+
+    /// Whether each request needs a fresh id.
+    pub(crate) fn sends_id(&self) -> bool {
+        self.id_at.is_some()
+    }
+
+    /// Writes a new request id (from `random`) into a copy of the block.
+    pub(crate) fn write_id(&self, block: &mut [u8], random: u128) {
+        if let Some(at) = self.id_at {
+            write_request_id(block, at, random);
+        }
     }
 }
 
 /// The target's headers as HTTP/2 sends them: lower-case names, no Host or
 /// connection-specific fields, a User-Agent and Content-Length as the
 /// HTTP/1.1 engine adds them.
-fn build_headers(spec: &Parts<'_>, method: &Method) -> Result<HeaderMap, PlanError> {
-    let mut headers = HeaderMap::with_capacity(spec.headers.len() + 2);
+fn build_headers(
+    spec: &Parts<'_>,
+    method: &Method,
+) -> Result<Vec<(HeaderName, HeaderValue)>, PlanError> {
+    let mut headers = Vec::with_capacity(spec.headers.len() + 2);
     for (name, value) in spec.headers {
         let lower = name.trim().to_ascii_lowercase();
         if lower == "host" || CONNECTION_HEADERS.contains(&lower.as_str()) {
@@ -160,14 +147,17 @@ fn build_headers(spec: &Parts<'_>, method: &Method) -> Result<HeaderMap, PlanErr
             .map_err(|_| PlanError::Header(name.clone(), "name is not a token"))?;
         let v = HeaderValue::from_str(value.trim())
             .map_err(|_| PlanError::Header(name.clone(), "invalid value"))?;
-        headers.append(n, v);
+        headers.push((n, v));
     }
-    if !headers.contains_key(USER_AGENT) {
-        headers.insert(USER_AGENT, HeaderValue::from_static("goto"));
+    if !headers.iter().any(|(n, _)| n == http::header::USER_AGENT) {
+        headers.push((http::header::USER_AGENT, HeaderValue::from_static("goto")));
     }
     let expects_body = [Method::POST, Method::PUT, Method::PATCH].contains(method);
     if !spec.body.is_empty() || expects_body {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(spec.body.len()));
+        headers.push((
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from(spec.body.len()),
+        ));
     }
     Ok(headers)
 }
@@ -209,6 +199,33 @@ mod tests {
         H2Request::prepare(parts, &url)
     }
 
+    /// The fields of one request, decoded as a server would.
+    struct Fields(Vec<(String, String)>);
+
+    impl Fields {
+        fn get(&self, name: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn request(t: &H2Request, random: u128) -> Fields {
+        let mut block = t.block().to_vec();
+        t.write_id(&mut block, random);
+        let mut out = Vec::new();
+        crate::http2::codec::hpack::Decoder::new()
+            .decode(&block, |n, v| {
+                out.push((
+                    String::from_utf8(n.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                ))
+            })
+            .unwrap();
+        Fields(out)
+    }
+
     #[test]
     fn host_header_becomes_authority_and_connection_headers_go() {
         let mut s = spec("http://127.0.0.1:9/p?a=1");
@@ -222,17 +239,18 @@ mod tests {
             ("Content-Length".into(), "99".into()),
         ];
         let t = prepare(&s).unwrap();
-        let r = t.request(|| 7);
-        assert_eq!(r.uri().authority().unwrap().as_str(), "example.com:8080");
-        let pq = r.uri().path_and_query().unwrap().as_str();
+        let r = request(&t, 7);
+        assert_eq!(r.get(":authority"), Some("example.com:8080"));
+        let pq = r.get(":path").unwrap();
         assert!(pq.starts_with("/p?a=1&x-request-id="), "{pq}");
         assert_eq!(pq.len(), "/p?a=1&x-request-id=".len() + ID_LEN);
-        assert_ne!(pq, t.request(|| 8).uri().path_and_query().unwrap().as_str());
-        assert!(r.headers().get("connection").is_none());
-        assert!(r.headers().get("host").is_none());
-        assert_eq!(r.headers()["x-a"], "1");
-        assert_eq!(r.headers()["content-length"], "5");
-        assert_eq!(r.method(), Method::POST);
+        assert_ne!(pq, request(&t, 8).get(":path").unwrap());
+        assert!(r.get("connection").is_none());
+        assert!(r.get("host").is_none());
+        assert_eq!(r.get("x-a"), Some("1"));
+        assert_eq!(r.get("content-length"), Some("5"));
+        assert_eq!(r.get(":method"), Some("POST"));
+        assert_eq!(r.get(":scheme"), Some("http"));
     }
 
     #[test]

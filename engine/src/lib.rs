@@ -64,6 +64,8 @@ use crossbeam_channel::Sender;
 /// Re-exported so users of [`TargetSpec::body`] and [`TargetStats`] need no extra dependencies.
 pub use bytes::Bytes;
 pub use hdrhistogram::Histogram;
+/// The HTTP/2 client codec (frames, HPACK), public for the fuzz targets.
+pub use http2::codec as h2codec;
 
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;
@@ -77,7 +79,7 @@ pub use run::{RunHandle, RunSnapshot};
 pub use schedule::{Attempt, Counted, Pacer, Schedule, Step, Verdict};
 pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
-pub use threshold::{Threshold, ThresholdError, ThresholdVerdict};
+pub use threshold::{Figures, Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
 pub use tls::{client_config, tls_server_name, TlsConfig};
 

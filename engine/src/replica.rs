@@ -16,19 +16,13 @@ use crate::http1::request::write_request_id;
 use crate::http1::{Complete, ResponseReader};
 use crate::local::{CoreTarget, LocalRun};
 use crate::run::StopSignal;
-use crate::schedule::{Schedule, Step, Verdict};
+use crate::schedule::{Schedule, Step};
+use crate::stats::Attempted as Outcome;
 
 /// Initial read buffer: small, so thousands of idle connections stay cheap;
 /// it doubles when a read fills it, up to [`MAX_READ_BUF`].
 const INITIAL_READ_BUF: usize = 512;
 const MAX_READ_BUF: usize = 128 * 1024;
-
-/// The outcome of one attempt.
-enum Outcome {
-    Status(u16),
-    Error(ErrorKind),
-    Aborted,
-}
 
 pub(crate) struct Replica {
     run: Rc<LocalRun>,
@@ -109,27 +103,15 @@ impl Replica {
                     now = Instant::now();
                 }
                 Step::Send(attempt) => {
-                    let result = match self.exchange(attempt.last, now, alarm).await {
-                        Outcome::Status(code) => Ok(code),
-                        Outcome::Error(kind) => Err(kind),
-                        Outcome::Aborted => {
-                            // Stopped or out of time with the request under way.
-                            self.target.stats.borrow_mut().in_flight_at_end();
-                            return;
-                        }
-                    };
+                    let outcome = self.exchange(attempt.last, now, alarm).await;
                     now = Instant::now();
                     if self.transport.is_some() {
                         self.last_used = now;
                     }
-                    if let Verdict::Count(c) = self.schedule.complete(result, now) {
-                        self.target.stats.borrow_mut().record(
-                            c.result,
-                            c.latency,
-                            c.uncorrected,
-                            c.lag,
-                            now,
-                        );
+                    // Tracked headers were counted as the response was read.
+                    let stats = &mut self.target.stats.borrow_mut();
+                    if !stats.settle(&mut self.schedule, outcome, now, |_, _| {}) {
+                        return;
                     }
                 }
             }

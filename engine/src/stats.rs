@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
+use crate::schedule::{Schedule, Verdict};
 
 /// Highest latency a histogram holds (1 hour, in microseconds); more saturates.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -170,6 +171,15 @@ enum Uncorrected {
     Differences(Option<Box<[Histogram<u64>; 2]>>),
 }
 
+/// How one attempt of a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempted {
+    Status(u16),
+    Error(ErrorKind),
+    /// Stopped, or out of time, with the request under way: not counted.
+    Aborted,
+}
+
 /// One core's counters for one target of one run.
 #[derive(Debug)]
 pub(crate) struct CoreStats {
@@ -285,6 +295,36 @@ impl CoreStats {
         } else {
             t.other += 1;
         }
+    }
+
+    /// Settles one attempt of a replica's request against its schedule,
+    /// the same way for HTTP/1.1 and HTTP/2: a request cut off by a stop or
+    /// the run's end is noted as in flight (returns false: the loop ends);
+    /// otherwise the schedule decides between a retry and the final
+    /// outcome, which is recorded, and `on_count(self, status)` then counts
+    /// what else the response carried (tracked headers) when it answered.
+    pub(crate) fn settle(
+        &mut self,
+        schedule: &mut Schedule,
+        attempt: Attempted,
+        now: Instant,
+        on_count: impl FnOnce(&mut CoreStats, u16),
+    ) -> bool {
+        let result = match attempt {
+            Attempted::Status(code) => Ok(code),
+            Attempted::Error(kind) => Err(kind),
+            Attempted::Aborted => {
+                self.in_flight_at_end();
+                return false;
+            }
+        };
+        if let Verdict::Count(c) = schedule.complete(result, now) {
+            self.record(c.result, c.latency, c.uncorrected, c.lag, now);
+            if let Ok(code) = c.result {
+                on_count(self, code);
+            }
+        }
+        true
     }
 
     /// Counts a connection opened after the replica's first.

@@ -6,6 +6,9 @@
 
 use goto_control::{client, jobs, proxy};
 use goto_engine::duration;
+use goto_engine::h2codec::conn::{self, Conn};
+use goto_engine::h2codec::hpack::{self, Decoder};
+use goto_engine::h2codec::huffman;
 use goto_engine::http1::body::BodyDecoder;
 use goto_engine::http1::response::BodyKind;
 use goto_engine::http1::url::Url;
@@ -193,4 +196,57 @@ pub fn job_spec(data: &[u8]) {
     };
     let _ = jobs::spec::JobSpec::new(&input, true);
     let _ = jobs::spec::JobSpec::new(&input, false);
+}
+
+/// Bytes from an HTTP/2 server into a client connection that has three
+/// streams open (the first byte picks where the input is split in two
+/// reads): frames and HPACK blocks must never panic, a connection error must
+/// leave the connection dead, and a finished stream must have a final
+/// status and tracked values inside its buffer. The same bytes also go
+/// through a lone HPACK decoder and a Huffman round trip.
+pub fn h2_frames(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let mut conn = Conn::new(vec![b"x-a".to_vec().into_boxed_slice()]);
+    // GET http / with no body.
+    let slots: Vec<usize> = (0..3)
+        .map(|_| conn.open(&[0x82, 0x86, 0x84], true))
+        .collect();
+    let at = usize::from(split).min(rest.len());
+    let mut buf = Vec::new();
+    for chunk in [&rest[..at], &rest[at..]] {
+        buf.extend_from_slice(chunk);
+        match conn.receive(&buf) {
+            Ok(n) => {
+                assert!(n <= buf.len(), "used past the input");
+                buf.drain(..n);
+            }
+            Err(_) => {
+                assert!(conn.is_dead(), "a connection error left it usable");
+                break;
+            }
+        }
+    }
+    for &s in &slots {
+        let slot = &conn.slots[s];
+        if slot.outcome == Some(conn::Outcome::Done) {
+            assert!((200..1000).contains(&slot.status), "{}", slot.status);
+        }
+        for &(i, start, end) in &slot.tracked {
+            assert_eq!(i, 0);
+            assert!(start <= end && end as usize <= slot.values.len());
+        }
+    }
+    for s in slots {
+        conn.release(s);
+    }
+    let mut d = Decoder::new();
+    let _ = d.decode(rest, |_, _| {});
+    assert!(d.table_size() <= hpack::TABLE_SIZE);
+    let mut enc = Vec::new();
+    huffman::encode(rest, &mut enc);
+    let mut dec = Vec::new();
+    assert_eq!(huffman::decode(&enc, &mut dec), Ok(()));
+    assert_eq!(dec, rest, "Huffman round trip");
 }

@@ -5,10 +5,12 @@
 //! cores for their counters) runs on tokio's blocking pool so the control
 //! thread keeps answering.
 
+pub mod document;
 pub mod results;
 pub mod routes;
 pub mod state;
 pub mod target;
+pub mod timeline;
 
 pub use state::Client;
 

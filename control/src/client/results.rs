@@ -1,13 +1,14 @@
-//! The results document: per-target engine stats rendered in the scenarios'
-//! shape (`countsByStatus` with `"200 OK"` texts, per-target maps), plus
-//! latency percentiles and, on request, encoded histograms for exact merging.
+//! Engine stats rendered as the results document ([`ClientResults`]) in
+//! the scenarios' shape (`countsByStatus` with `"200 OK"` texts, per-target
+//! maps), plus latency percentiles and, on request, encoded histograms for
+//! exact merging; and the texts of statuses and transport errors.
 
 use std::collections::{BTreeMap, HashMap};
 
 use goto_engine::{canonical_reason, ErrorKind, TargetStats, Threshold};
-use serde_json::{json, Map, Value};
 
-use crate::{histcodec, timefmt};
+use super::document::{ClientResults, Counts, LatencyStats};
+use crate::timefmt;
 
 /// What an error text needs to know about its target.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct TargetMeta {
     pub url: String,
     /// Checks evaluated on the target's results (`thresholdsByTarget`).
     pub thresholds: Vec<Threshold>,
+    /// The engine's I/O driver that runs it (`ioDriverByTarget`).
+    pub io_driver: String,
 }
 
 /// `"200 OK"`, or just the code when it has no standard reason.
@@ -73,155 +76,103 @@ fn go_method(m: &str) -> String {
     out
 }
 
-fn add(map: &mut Map<String, Value>, key: &str, n: u64) {
-    let cur = map.get(key).and_then(Value::as_u64).unwrap_or(0);
-    map.insert(key.to_string(), Value::from(cur + n));
+fn bump(map: &mut Counts, key: &str, n: u64) {
+    let v = map.entry(key.to_string()).or_insert(0);
+    *v = v.saturating_add(n);
 }
 
-fn sub<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let v = map
-        .entry(key.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !v.is_object() {
-        *v = Value::Object(Map::new());
-    }
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!("replaced by an object just above"),
-    }
-}
-
-fn ms(us: u64) -> f64 {
-    (us as f64 / 1000.0 * 1000.0).round() / 1000.0
-}
-
-/// Latency summary of one target, milliseconds.
-pub fn latency_summary(s: &TargetStats) -> Value {
-    histogram_summary(&s.latency)
-}
-
-/// Latency summary of a histogram in microseconds, as milliseconds.
-pub fn histogram_summary(h: &goto_engine::Histogram<u64>) -> Value {
-    json!({
-        "count": h.len(),
-        "min": ms(h.min()),
-        "mean": (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
-        "p50": ms(h.value_at_quantile(0.50)),
-        "p90": ms(h.value_at_quantile(0.90)),
-        "p99": ms(h.value_at_quantile(0.99)),
-        "p99.9": ms(h.value_at_quantile(0.999)),
-        "max": ms(h.max()),
-    })
-}
-
-/// Renders the document for `stats` (target name -> merged stats).
+/// The engine's stats (target name -> merged stats) as a results document;
+/// `histograms` also encodes the latency histograms into it (a peer's
+/// report, for exact merging at the registry).
 pub fn document(
     stats: &BTreeMap<String, TargetStats>,
     meta: &HashMap<String, TargetMeta>,
     histograms: bool,
-) -> Map<String, Value> {
-    let mut invocation_counts = Map::new();
-    let mut first = Map::new();
-    let mut last = Map::new();
-    let mut by_status = Map::new();
-    let mut by_code = Map::new();
-    let mut by_header = Map::new();
-    let mut by_header_value = Map::new();
-    let mut t_status = Map::new();
-    let mut t_code = Map::new();
-    let mut t_header = Map::new();
-    let mut t_header_value = Map::new();
-    let mut latency = Map::new();
-    let mut lag = Map::new();
-    let mut hists = Map::new();
-    let mut verdicts = Map::new();
+) -> ClientResults {
+    let mut d = ClientResults::default();
     for (name, s) in stats {
-        if let Some(ts) = meta
-            .get(name)
-            .map(|m| &m.thresholds)
-            .filter(|t| !t.is_empty())
-        {
-            // Achieved rate over the span of responses.
-            let span = match (s.first_response, s.last_response) {
-                (Some(a), Some(b)) => b.duration_since(a).unwrap_or_default(),
-                _ => std::time::Duration::ZERO,
-            };
-            let vs: Vec<_> = ts.iter().map(|t| t.evaluate(s, span)).collect();
-            verdicts.insert(name.clone(), serde_json::to_value(vs).unwrap_or_default());
-        }
-        invocation_counts.insert(name.clone(), Value::from(s.requests));
+        d.target_invocation_counts.insert(name.clone(), s.requests);
         if let Some(t) = s.first_response {
-            first.insert(name.clone(), Value::from(timefmt::rfc3339(t)));
+            d.target_first_responses
+                .insert(name.clone(), timefmt::rfc3339(t));
         }
         if let Some(t) = s.last_response {
-            last.insert(name.clone(), Value::from(timefmt::rfc3339(t)));
+            d.target_last_responses
+                .insert(name.clone(), timefmt::rfc3339(t));
         }
-        let ts = sub(&mut t_status, name);
+        let ts = d.counts_by_target_status.entry(name.clone()).or_default();
         for (code, n) in &s.status_counts {
             if *code == 0 {
                 continue;
             }
             let text = status_text(*code);
-            add(ts, &text, *n);
-            add(&mut by_status, &text, *n);
+            bump(ts, &text, *n);
+            bump(&mut d.counts_by_status, &text, *n);
         }
         for (kind, n) in &s.errors {
             let text = error_text(meta.get(name), kind);
-            add(ts, &text, *n);
-            add(&mut by_status, &text, *n);
+            bump(ts, &text, *n);
+            bump(&mut d.counts_by_status, &text, *n);
         }
-        let tc = sub(&mut t_code, name);
+        let tc = d
+            .counts_by_target_status_code
+            .entry(name.clone())
+            .or_default();
         for (code, n) in &s.status_counts {
-            add(tc, &code.to_string(), *n);
-            add(&mut by_code, &code.to_string(), *n);
+            bump(tc, &code.to_string(), *n);
+            bump(&mut d.counts_by_status_codes, &code.to_string(), *n);
         }
-        let th = sub(&mut t_header, name);
+        let th = d.counts_by_target_headers.entry(name.clone()).or_default();
         for (h, n) in &s.header_counts {
-            add(th, h, *n);
-            add(&mut by_header, h, *n);
+            bump(th, h, *n);
+            bump(&mut d.counts_by_headers, h, *n);
         }
-        let thv = sub(&mut t_header_value, name);
+        let thv = d
+            .counts_by_target_header_values
+            .entry(name.clone())
+            .or_default();
         for (h, values) in &s.header_value_counts {
             for (v, n) in values {
-                add(sub(thv, h), v, *n);
-                add(sub(&mut by_header_value, h), v, *n);
+                bump(thv.entry(h.clone()).or_default(), v, *n);
+                bump(
+                    d.counts_by_header_values.entry(h.clone()).or_default(),
+                    v,
+                    *n,
+                );
             }
         }
         if !s.latency.is_empty() {
-            latency.insert(name.clone(), latency_summary(s));
+            d.latency_by_target
+                .insert(name.clone(), LatencyStats::of(&s.latency));
         }
         // How late requests left against their schedule (the client's own
         // lateness; under a rate it is part of the latency above).
         if !s.schedule_lag.is_empty() {
-            lag.insert(name.clone(), histogram_summary(&s.schedule_lag));
+            d.lag_by_target
+                .insert(name.clone(), LatencyStats::of(&s.schedule_lag));
         }
-        if histograms {
-            if let Some(enc) = histcodec::encode(&s.latency) {
-                hists.insert(name.clone(), Value::from(enc));
+        d.histograms.insert(name.clone(), s.latency.clone());
+        if let Some(m) = meta.get(name) {
+            if !m.io_driver.is_empty() {
+                d.io_driver_by_target
+                    .insert(name.clone(), m.io_driver.clone());
+            }
+            if !m.thresholds.is_empty() {
+                // Achieved rate over the span of responses.
+                let span = match (s.first_response, s.last_response) {
+                    (Some(a), Some(b)) => b.duration_since(a).unwrap_or_default(),
+                    _ => std::time::Duration::ZERO,
+                };
+                let vs = m.thresholds.iter().map(|t| t.evaluate(s, span)).collect();
+                d.thresholds_by_target.insert(name.clone(), vs);
             }
         }
     }
-    let mut doc = Map::new();
-    doc.insert("targetInvocationCounts".into(), invocation_counts.into());
-    doc.insert("targetFirstResponses".into(), first.into());
-    doc.insert("targetLastResponses".into(), last.into());
-    doc.insert("countsByStatus".into(), by_status.into());
-    doc.insert("countsByStatusCodes".into(), by_code.into());
-    doc.insert("countsByHeaders".into(), by_header.into());
-    doc.insert("countsByHeaderValues".into(), by_header_value.into());
-    doc.insert("countsByTargetStatus".into(), t_status.into());
-    doc.insert("countsByTargetStatusCode".into(), t_code.into());
-    doc.insert("countsByTargetHeaders".into(), t_header.into());
-    doc.insert("countsByTargetHeaderValues".into(), t_header_value.into());
-    doc.insert("latencyByTarget".into(), latency.into());
-    doc.insert("lagByTarget".into(), lag.into());
     if histograms {
-        doc.insert("latencyHistograms".into(), hists.into());
+        d.with_encoded_histograms()
+    } else {
+        d
     }
-    if !verdicts.is_empty() {
-        doc.insert("thresholdsByTarget".into(), verdicts.into());
-    }
-    doc
 }
 
 #[cfg(test)]
@@ -236,6 +187,7 @@ mod tests {
             method: "POST".into(),
             url: "http://127.0.0.1:1/some/api".into(),
             thresholds: Vec::new(),
+            io_driver: String::new(),
         };
         assert_eq!(
             error_text(Some(&m), &ErrorKind::ConnectRefused),
@@ -245,6 +197,7 @@ mod tests {
             method: "GET".into(),
             url: "https://somewhere.com/x".into(),
             thresholds: Vec::new(),
+            io_driver: String::new(),
         };
         assert_eq!(
             error_text(Some(&m), &ErrorKind::Timeout),
@@ -272,7 +225,8 @@ mod tests {
         b.requests = 1;
         b.status_counts.insert(200, 1);
         let stats = BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
-        let doc = Value::Object(document(&stats, &HashMap::new(), false));
+        let doc =
+            serde_json::to_value(document(&stats, &HashMap::new(), false)).unwrap_or_default();
         assert_eq!(doc["countsByStatus"]["200 OK"], 3);
         assert_eq!(doc["countsByStatusCodes"]["0"], 1);
         assert_eq!(doc["countsByStatus"]["connect: connection refused"], 1);

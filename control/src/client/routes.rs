@@ -1,10 +1,8 @@
 //! `/client/...`: the client API's routes and handlers over [`Client`].
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use goto_engine::TargetStats;
 use serde_json::{json, Map, Value};
 
 use super::target::Target;
@@ -74,14 +72,8 @@ pub fn table() -> Table<Arc<App>> {
         })
 }
 
-/// `{target: [intervals...]}`, live while targets run; a target invoked
-/// more than once shows its latest invocation.
 fn timeline(app: &Arc<App>) -> http::Response<crate::body::Body> {
-    let mut out = BTreeMap::new();
-    for inv in app.client.invocations() {
-        out.extend(inv.lock().timelines());
-    }
-    json(&serde_json::to_value(out).unwrap_or_default())
+    json(&serde_json::to_value(app.client.timelines()).unwrap_or_default())
 }
 
 /// Changes running targets' rate (requests/s over all replicas).
@@ -140,19 +132,8 @@ async fn blocking<T: Send + 'static>(
 async fn add_target(app: &Arc<App>, body: &[u8]) -> ApiResult {
     let t = Target::from_json(body)?;
     let echo = t.echo();
-    let auto = t.auto_invoke();
-    {
-        let mut inner = app.client.inner.lock();
-        match inner.targets.iter_mut().find(|x| x.name() == t.name()) {
-            Some(slot) => *slot = t.clone(),
-            None => inner.targets.push(t.clone()),
-        }
-    }
-    if auto {
-        let tracked = app.client.inner.lock().tracked.clone();
-        let a2 = app.clone();
-        blocking(move || a2.client.invoke(vec![t], &tracked)).await?;
-    }
+    let a2 = app.clone();
+    blocking(move || a2.client.add_target(t)).await?;
     Ok(ok(format!("Added target: {echo}")))
 }
 
@@ -240,11 +221,11 @@ async fn invoke(app: &Arc<App>, names: Option<&str>, block_now: Option<bool>) ->
         let mut g = inv.lock();
         let stats = g.snapshot();
         let mut doc = results::document(&stats, &g.meta, false);
-        doc.insert("invocation".into(), Value::from(g.id));
+        doc.invocation = Some(g.id);
         Ok(doc)
     })
     .await?;
-    Ok(json(&Value::Object(doc)))
+    Ok(json(&to_json(&doc)))
 }
 
 fn stop(app: &Arc<App>, names: Option<&str>) -> ApiResult {
@@ -278,13 +259,7 @@ fn set_blocking(app: &Arc<App>, flag: &str) -> ApiResult {
 }
 
 fn track_add(app: &Arc<App>, names: &str) -> ApiResult {
-    let list = header_names(names)?;
-    let mut inner = app.client.inner.lock();
-    for h in &list {
-        if !inner.tracked.contains(h) {
-            inner.tracked.push(h.clone());
-        }
-    }
+    app.client.track(&header_names(names)?);
     Ok(ok(format!("Header {names} will be tracked")))
 }
 
@@ -310,53 +285,20 @@ fn clear_some_results(app: &Arc<App>, names: &str) -> ApiResult {
     )))
 }
 
-/// Snapshot of every invocation: (id, finished, stats, meta).
-type Snap = (
-    u64,
-    bool,
-    BTreeMap<String, TargetStats>,
-    HashMap<String, results::TargetMeta>,
-);
-
-async fn snapshots(app: &Arc<App>) -> Result<Vec<Snap>, ApiError> {
-    let invs = app.client.invocations();
-    blocking(move || {
-        Ok(invs
-            .iter()
-            .map(|inv| {
-                let mut g = inv.lock();
-                let finished = g.is_finished();
-                let s = g.snapshot();
-                (g.id, finished, s, g.meta.clone())
-            })
-            .collect())
-    })
-    .await
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 async fn results(app: &Arc<App>, histograms: bool) -> ApiResult {
-    let snaps = snapshots(app).await?;
-    let mut merged: BTreeMap<String, TargetStats> = BTreeMap::new();
-    let mut meta = HashMap::new();
-    for (_, _, stats, m) in snaps {
-        for (name, s) in stats {
-            merged.entry(name).or_default().merge(&s);
-        }
-        meta.extend(m);
-    }
-    Ok(json(&Value::Object(results::document(
-        &merged, &meta, histograms,
-    ))))
+    let a2 = app.clone();
+    let doc = blocking(move || Ok(a2.client.results(histograms))).await?;
+    Ok(json(&to_json(&doc)))
 }
 
 async fn invocation_results(app: &Arc<App>) -> ApiResult {
-    let mut out = Map::new();
-    for (id, finished, stats, meta) in snapshots(app).await? {
-        let mut doc = results::document(&stats, &meta, false);
-        doc.insert("finished".into(), Value::from(finished));
-        out.insert(id.to_string(), Value::Object(doc));
-    }
-    Ok(json(&Value::Object(out)))
+    let a2 = app.clone();
+    let docs = blocking(move || Ok(a2.client.invocation_results())).await?;
+    Ok(json(&to_json(&docs)))
 }
 
 async fn active(app: &Arc<App>) -> ApiResult {

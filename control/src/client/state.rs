@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use goto_engine::{
-    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, Timeline,
-    TlsConfig,
+    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig,
 };
 use parking_lot::Mutex;
 
-use super::results::TargetMeta;
+use super::document::ClientResults;
+use super::results::{self, TargetMeta};
 use super::target::{Protocol, Target};
+use super::timeline::{ReportedTimeline, TargetTimeline};
 use crate::error::ApiError;
 
 /// Response headers every invocation counts besides the tracked ones, so
@@ -34,7 +35,7 @@ pub struct Invocation {
     /// Final stats, kept once every part finished so reads stop asking.
     done: Option<BTreeMap<String, TargetStats>>,
     /// Per-target timelines, fed by this invocation's sampler thread.
-    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
+    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
 }
 
 impl Invocation {
@@ -69,7 +70,16 @@ impl Invocation {
         let tl = self.timelines.lock();
         tl.iter()
             .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.to_vec()))
+            .map(|(k, t)| (k.clone(), t.intervals()))
+            .collect()
+    }
+
+    /// The kept intervals per target with their histograms (a peer's report).
+    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
+        let tl = self.timelines.lock();
+        tl.iter()
+            .filter(|(k, _)| !self.hidden.contains(*k))
+            .map(|(k, t)| (k.clone(), t.reported()))
             .collect()
     }
 
@@ -101,6 +111,14 @@ impl Invocation {
             r.stop();
         }
     }
+}
+
+/// One invocation's stats at a moment.
+pub struct Snapshot {
+    pub id: u64,
+    pub finished: bool,
+    pub stats: BTreeMap<String, TargetStats>,
+    pub meta: HashMap<String, TargetMeta>,
 }
 
 /// Everything under `/client`.
@@ -214,6 +232,7 @@ impl Client {
                     method: t.spec.method.clone(),
                     url: t.spec.url.clone(),
                     thresholds: t.thresholds.clone(),
+                    io_driver: String::new(),
                 },
             );
             intervals.push((t.name().to_string(), t.interval));
@@ -223,6 +242,10 @@ impl Client {
             specs.push(spec);
         }
         let engine = self.engine()?;
+        let driver = engine.io_driver().to_string();
+        for m in meta.values_mut() {
+            m.io_driver = driver.clone();
+        }
         let run = engine
             .submit(Plan { targets: specs })
             .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
@@ -251,6 +274,97 @@ impl Client {
 
     pub fn invocations(&self) -> Vec<Arc<Mutex<Invocation>>> {
         self.inner.lock().invocations.values().cloned().collect()
+    }
+
+    /// Adds a target, or replaces the one of the same name in its place;
+    /// an `autoInvoke` one starts at once (blocking: see [`invoke`](Self::invoke)).
+    pub fn add_target(&self, t: Target) -> Result<(), ApiError> {
+        let auto = t.auto_invoke();
+        let tracked = {
+            let mut inner = self.inner.lock();
+            match inner.targets.iter_mut().find(|x| x.name() == t.name()) {
+                Some(slot) => *slot = t.clone(),
+                None => inner.targets.push(t.clone()),
+            }
+            inner.tracked.clone()
+        };
+        if auto {
+            self.invoke(vec![t], &tracked)?;
+        }
+        Ok(())
+    }
+
+    /// Tracks more response headers (valid lower-case names).
+    pub fn track(&self, names: &[String]) {
+        let mut inner = self.inner.lock();
+        for h in names {
+            if !inner.tracked.contains(h) {
+                inner.tracked.push(h.clone());
+            }
+        }
+    }
+
+    /// Every invocation's stats as (id, finished, stats, meta); blocks
+    /// briefly while the cores answer.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.invocations()
+            .iter()
+            .map(|inv| {
+                let mut g = inv.lock();
+                let finished = g.is_finished();
+                let stats = g.snapshot();
+                Snapshot {
+                    id: g.id,
+                    finished,
+                    stats,
+                    meta: g.meta.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The results over all invocations (`/client/results`); blocking.
+    pub fn results(&self, histograms: bool) -> ClientResults {
+        let mut merged: BTreeMap<String, TargetStats> = BTreeMap::new();
+        let mut meta = HashMap::new();
+        for s in self.snapshots() {
+            for (name, st) in s.stats {
+                merged.entry(name).or_default().merge(&st);
+            }
+            meta.extend(s.meta);
+        }
+        results::document(&merged, &meta, histograms)
+    }
+
+    /// Each invocation's results with its `finished` flag; blocking.
+    pub fn invocation_results(&self) -> BTreeMap<u64, ClientResults> {
+        self.snapshots()
+            .into_iter()
+            .map(|s| {
+                let mut doc = results::document(&s.stats, &s.meta, false);
+                doc.finished = Some(s.finished);
+                (s.id, doc)
+            })
+            .collect()
+    }
+
+    /// `{target: [intervals...]}`, live while targets run; a target invoked
+    /// more than once shows its latest invocation.
+    pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
+        let mut out = BTreeMap::new();
+        for inv in self.invocations() {
+            out.extend(inv.lock().timelines());
+        }
+        out
+    }
+
+    /// [`timelines`](Self::timelines) with each interval's histogram.
+    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
+        let mut out = BTreeMap::new();
+        for inv in self.invocations() {
+            out.extend(inv.lock().reported_timelines());
+        }
+        out
     }
 
     /// Clears results: all (`None`) or some targets'. Finished invocations
@@ -285,7 +399,7 @@ impl Client {
 fn sample(
     run: RunHandle,
     intervals: Vec<(String, Duration)>,
-    timelines: Arc<Mutex<BTreeMap<String, Timeline>>>,
+    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
 ) {
     let wall = SystemTime::now();
     let tick = intervals

@@ -1,7 +1,8 @@
-//! Probabilistic and header-driven faults of the responder, per port: status
-//! shares, delay shares and ranges, closing without an answer, response size
-//! and a dripped (slow) body; a seedable generator so a run can be replayed,
-//! and counts of every fault injected, by kind.
+//! Probabilistic and header-driven faults of the responder, per port and per
+//! URI pattern: status shares, delay shares and ranges, closing without an
+//! answer, response size and a dripped (slow) body; a seedable generator so
+//! a run can be replayed, and counts of every fault injected, by kind (and by
+//! pattern).
 //!
 //! The runtime path checks one relaxed atomic ([`Faults::active`]) and takes
 //! the lock only when some fault is configured or header faults are enabled.
@@ -9,6 +10,7 @@
 pub mod body;
 pub mod routes;
 pub mod spec;
+pub mod uri;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +25,7 @@ use serde_json::json;
 use crate::rng::Rng;
 use goto_engine::duration;
 use spec::{DelaySpec, HeaderFaults};
+use uri::{UriFaults, MAX_URIS};
 
 /// A slow body: `bytes` at a time, `every` apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +167,49 @@ pub struct FaultCounts {
     pub drip: u64,
     /// Requests whose faults came from `Goto-Fault-*` headers.
     pub from_headers: u64,
+    /// Per URI pattern with faults: the requests it matched and the faults
+    /// its own configuration injected (also in the totals above).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_uri: BTreeMap<String, FaultCounts>,
+}
+
+impl FaultCounts {
+    fn add(&mut self, plan: &Plan) {
+        if plan.close {
+            // Nothing else of the plan reaches the client.
+            self.close += 1;
+            return;
+        }
+        if let Some(s) = plan.status {
+            *self.status.entry(s).or_default() += 1;
+        }
+        self.delay += u64::from(plan.delay.is_some());
+        self.size += u64::from(plan.size.is_some());
+        self.drip += u64::from(plan.drip.is_some());
+    }
+}
+
+/// Draws the faults `cfg` gives one request.
+fn draw_cfg(cfg: &FaultConfig, rng: &mut Rng) -> Plan {
+    Plan {
+        status: pick(rng, &cfg.status),
+        delay: pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max)),
+        close: cfg.close > 0.0 && rng.percent(cfg.close),
+        size: match cfg.size {
+            Some((n, p)) if rng.percent(p) => Some(cfg.size_body.slice(..n)),
+            _ => None,
+        },
+        drip: match cfg.drip {
+            Some((d, p)) if rng.percent(p) => Some(d),
+            _ => None,
+        },
+    }
 }
 
 struct Inner {
     cfg: FaultConfig,
+    /// Patterns with a configured fault, matched in the order added.
+    by_uri: Vec<UriFaults>,
     headers: bool,
     seed: Option<u64>,
     rng: Rng,
@@ -186,6 +228,7 @@ impl Default for Faults {
             active: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 cfg: FaultConfig::default(),
+                by_uri: Vec::new(),
                 headers: false,
                 seed: None,
                 rng: Rng::from_entropy(),
@@ -203,8 +246,8 @@ impl Faults {
     }
 
     fn refresh(&self, inner: &Inner) {
-        self.active
-            .store(inner.cfg.any() || inner.headers, Ordering::Relaxed);
+        let any = inner.cfg.any() || inner.headers || !inner.by_uri.is_empty();
+        self.active.store(any, Ordering::Relaxed);
     }
 
     /// Changes the configuration; the active flag follows.
@@ -215,9 +258,45 @@ impl Faults {
         r
     }
 
-    /// Clears every configured fault (not the counts, the seed or the header switch).
+    /// Changes the configuration of the requests matching the URI pattern
+    /// `uri` (the port's own with `None`); a pattern left with no fault is
+    /// dropped.
+    pub fn update_uri<R>(
+        &self,
+        uri: Option<&str>,
+        f: impl FnOnce(&mut FaultConfig) -> R,
+    ) -> Result<R, String> {
+        let Some(uri) = uri else {
+            return Ok(self.update(f));
+        };
+        let mut g = self.inner.lock();
+        let i = match g.by_uri.iter().position(|u| u.uri == uri) {
+            Some(i) => i,
+            None if g.by_uri.len() >= MAX_URIS => {
+                return Err(format!(
+                    "at most {MAX_URIS} URI patterns may have faults: clear some first"
+                ))
+            }
+            None => {
+                g.by_uri.push(UriFaults::new(uri)?);
+                g.by_uri.len() - 1
+            }
+        };
+        let r = f(&mut g.by_uri[i].cfg);
+        if !g.by_uri[i].cfg.any() {
+            g.by_uri.remove(i);
+        }
+        self.refresh(&g);
+        Ok(r)
+    }
+
+    /// Clears every configured fault, the port's and every URI pattern's
+    /// (not the counts, the seed or the header switch).
     pub fn clear(&self) {
-        self.update(|c| *c = FaultConfig::default());
+        let mut g = self.inner.lock();
+        g.cfg = FaultConfig::default();
+        g.by_uri.clear();
+        self.refresh(&g);
     }
 
     pub fn set_headers(&self, on: bool) {
@@ -248,14 +327,22 @@ impl Faults {
         let mut v = g.cfg.view();
         if let Some(o) = v.as_object_mut() {
             o.insert("headers".into(), g.headers.into());
+            let by_uri: serde_json::Map<String, serde_json::Value> = g
+                .by_uri
+                .iter()
+                .map(|u| (u.uri.clone(), u.cfg.view()))
+                .collect();
+            o.insert("byUri".into(), by_uri.into());
             o.insert("seed".into(), g.seed.into());
         }
         v
     }
 
-    /// Draws the faults of one request and counts them. `Err` is a
-    /// `Goto-Fault-*` header that could not be read (header faults on).
-    pub fn draw(&self, headers: &HeaderMap) -> Result<Plan, String> {
+    /// Draws the faults of one request to `path` and counts them: the
+    /// port's, then those of the first URI pattern matching (which win where
+    /// both inject the same kind). `Err` is a `Goto-Fault-*` header that
+    /// could not be read (header faults on).
+    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<Plan, String> {
         let mut g = self.inner.lock();
         let g = &mut *g;
         let from_headers = if g.headers {
@@ -264,20 +351,21 @@ impl Faults {
             None
         };
         g.counts.requests += 1;
-        let (cfg, rng) = (&g.cfg, &mut g.rng);
-        let mut plan = Plan {
-            status: pick(rng, &cfg.status),
-            delay: pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max)),
-            close: cfg.close > 0.0 && rng.percent(cfg.close),
-            size: match cfg.size {
-                Some((n, p)) if rng.percent(p) => Some(cfg.size_body.slice(..n)),
-                _ => None,
-            },
-            drip: match cfg.drip {
-                Some((d, p)) if rng.percent(p) => Some(d),
-                _ => None,
-            },
-        };
+        let rng = &mut g.rng;
+        let mut plan = draw_cfg(&g.cfg, rng);
+        if let Some(u) = g.by_uri.iter().find(|u| u.matches(path)) {
+            let p = draw_cfg(&u.cfg, rng);
+            let c = g.counts.by_uri.entry(u.uri.clone()).or_default();
+            c.requests += 1;
+            c.add(&p);
+            plan = Plan {
+                status: p.status.or(plan.status),
+                delay: p.delay.or(plan.delay),
+                close: p.close || plan.close,
+                size: p.size.or(plan.size),
+                drip: p.drip.or(plan.drip),
+            };
+        }
         if let Some(h) = from_headers {
             if rng.percent(h.percent) {
                 g.counts.from_headers += 1;
@@ -288,18 +376,7 @@ impl Faults {
                 plan.close |= h.close;
             }
         }
-        let c = &mut g.counts;
-        if plan.close {
-            // Nothing else of the plan reaches the client.
-            c.close += 1;
-            return Ok(plan);
-        }
-        if let Some(s) = plan.status {
-            *c.status.entry(s).or_default() += 1;
-        }
-        c.delay += u64::from(plan.delay.is_some());
-        c.size += u64::from(plan.size.is_some());
-        c.drip += u64::from(plan.drip.is_some());
+        g.counts.add(&plan);
         Ok(plan)
     }
 }
@@ -311,7 +388,7 @@ mod tests {
 
     fn run(f: &Faults, n: usize) -> Vec<Plan> {
         let h = HeaderMap::new();
-        (0..n).map(|_| f.draw(&h).unwrap()).collect()
+        (0..n).map(|_| f.draw("/x", &h).unwrap()).collect()
     }
 
     #[test]
@@ -397,7 +474,7 @@ mod tests {
                 100.0,
             )
         });
-        let p = f.draw(&HeaderMap::new()).unwrap();
+        let p = f.draw("/x", &HeaderMap::new()).unwrap();
         assert_eq!(p.size.unwrap().len(), 1000);
         assert_eq!(p.drip.unwrap().bytes, 10);
     }
@@ -408,12 +485,12 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&spec::FAULT_STATUS, HeaderValue::from_static("418"));
         f.set_headers(true);
-        assert_eq!(f.draw(&h).unwrap().status, Some(418));
+        assert_eq!(f.draw("/x", &h).unwrap().status, Some(418));
         assert_eq!(f.counts().from_headers, 1);
         h.insert(&spec::FAULT_CLOSE, HeaderValue::from_static("maybe"));
-        assert!(f.draw(&h).is_err());
+        assert!(f.draw("/x", &h).is_err());
         f.set_headers(false);
-        assert_eq!(f.draw(&h).unwrap().status, None);
+        assert_eq!(f.draw("/x", &h).unwrap().status, None);
     }
 
     #[test]
@@ -423,8 +500,41 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&spec::FAULT_CLOSE, HeaderValue::from_static("true"));
         h.insert(&spec::FAULT_PERCENT, HeaderValue::from_static("20"));
-        let closed = (0..10_000).filter(|_| f.draw(&h).unwrap().close).count();
+        let closed = (0..10_000)
+            .filter(|_| f.draw("/x", &h).unwrap().close)
+            .count();
         assert!((1_800..=2_200).contains(&closed), "{closed}");
         assert_eq!(f.counts().close, closed as u64);
+    }
+
+    #[test]
+    fn uri_faults_apply_to_matching_paths_only() {
+        let f = Faults::default();
+        f.update_uri(Some("/orders/{id}"), |c| c.set_status(503, 100.0))
+            .unwrap()
+            .unwrap();
+        assert!(f.active());
+        let h = HeaderMap::new();
+        assert_eq!(f.draw("/orders/7", &h).unwrap().status, Some(503));
+        assert_eq!(f.draw("/orders", &h).unwrap().status, None);
+        f.update(|c| c.set_status(500, 100.0)).unwrap();
+        // The pattern's own fault wins where both inject one.
+        assert_eq!(f.draw("/orders/8", &h).unwrap().status, Some(503));
+        assert_eq!(f.draw("/x", &h).unwrap().status, Some(500));
+        let c = f.counts();
+        assert_eq!(c.requests, 4);
+        assert_eq!(c.status[&503], 2);
+        let u = &c.by_uri["/orders/{id}"];
+        assert_eq!((u.requests, u.status[&503]), (2, 2));
+        assert!(f
+            .update_uri(Some("no-slash"), |c| c.set_close(5.0))
+            .is_err());
+        // A pattern left without faults is dropped; clear drops all.
+        f.update_uri(Some("/orders/{id}"), |c| c.status.clear())
+            .unwrap();
+        assert_eq!(f.view()["byUri"], json!({}));
+        f.update_uri(Some("/a"), |c| c.set_close(5.0)).unwrap();
+        f.clear();
+        assert!(!f.active());
     }
 }

@@ -1,7 +1,9 @@
 //! The fault routes (`/response/faults/...`, status and delay shares,
 //! `/response/close`, `/response/size`, `/response/drip`). They take the
 //! whole port: the fixed delay and the forced status stay the responder's,
-//! and the forms that set or clear a delay or status touch both.
+//! and the forms that set or clear a delay or status touch both. The status
+//! share, delay and close forms take `?uri=/pattern` to apply to matching
+//! requests only (then the responder's own settings are left alone).
 
 use super::spec::{percent, size, DelaySpec};
 use super::Drip;
@@ -25,6 +27,30 @@ fn pct(q: &Req<'_>) -> Result<f64, ApiError> {
 
 fn delay(s: &str) -> Result<DelaySpec, ApiError> {
     DelaySpec::parse(s).map_err(ApiError::BadRequest)
+}
+
+/// The `?uri=` pattern, when given.
+fn uri(q: &Req<'_>) -> Option<String> {
+    q.query("uri")
+}
+
+/// " for URI /x" when a pattern is given.
+fn for_uri(uri: &Option<String>) -> String {
+    uri.as_ref()
+        .map(|u| format!(" for URI {u}"))
+        .unwrap_or_default()
+}
+
+/// Changes the faults of `?uri=` (or the port's); a 400 on a bad pattern or value.
+fn update<P: FaultPort>(
+    p: &P,
+    uri: &Option<String>,
+    f: impl FnOnce(&mut super::FaultConfig) -> Result<(), String>,
+) -> Result<(), ApiError> {
+    p.faults()
+        .update_uri(uri.as_deref(), f)
+        .and_then(|r| r)
+        .map_err(ApiError::BadRequest)
 }
 
 /// The fault tables; mounted before the responder's, whose delay and status
@@ -70,21 +96,39 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
             .post("/response/status/set/{code}/percent/{percent}", |p, q| {
                 let code = status_code(q.param("code"), false)?;
                 let share = pct(q)?;
-                p.faults()
-                    .update(|c| c.set_status(code, share))
-                    .map_err(ApiError::BadRequest)?;
+                let u = uri(q);
+                update(p, &u, |c| c.set_status(code, share))?;
                 Ok(ok(format!(
-                    "Will respond with status {code} to {share}% of requests"
+                    "Will respond with status {code} to {share}% of requests{}",
+                    for_uri(&u)
                 )))
             })
-            .post("/response/status/clear", |p, _| {
-                p.clear_forced_status();
-                p.faults().update(|c| c.status.clear());
-                Ok(ok("Forced response status cleared"))
+            .post("/response/status/clear", |p, q| {
+                let u = uri(q);
+                if u.is_none() {
+                    p.clear_forced_status();
+                }
+                update(p, &u, |c| {
+                    c.status.clear();
+                    Ok(())
+                })?;
+                Ok(ok(format!("Forced response status cleared{}", for_uri(&u))))
             }),
         Table::<P>::new("/response/delay")
             .post("/response/delay/set/{duration}", |p, q| {
                 let d = delay(q.param("duration"))?;
+                if let Some(u) = uri(q) {
+                    // A pattern's delay, fixed or a range, is always drawn here.
+                    update(p, &Some(u.clone()), |c| {
+                        c.clear_delays();
+                        c.set_delay(d, 100.0)
+                    })?;
+                    return Ok(ok(if d.is_zero() {
+                        format!("Delay cleared for URI {u}")
+                    } else {
+                        format!("Will delay all responses by {d} for URI {u}")
+                    }));
+                }
                 // One form replaces the other: a fixed delay is the
                 // responder's, a range is drawn per request.
                 p.faults().update(|c| c.clear_delays());
@@ -107,28 +151,45 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                 |p, q| {
                     let d = delay(q.param("duration"))?;
                     let share = pct(q)?;
-                    p.faults()
-                        .update(|c| c.set_delay(d, share))
-                        .map_err(ApiError::BadRequest)?;
-                    Ok(ok(format!("Will delay {share}% of responses by {d}")))
+                    let u = uri(q);
+                    update(p, &u, |c| c.set_delay(d, share))?;
+                    Ok(ok(format!(
+                        "Will delay {share}% of responses by {d}{}",
+                        for_uri(&u)
+                    )))
                 },
             )
-            .post("/response/delay/clear", |p, _| {
-                p.set_fixed_delay(Default::default());
-                p.faults().update(|c| c.clear_delays());
-                Ok(ok("Delay cleared"))
+            .post("/response/delay/clear", |p, q| {
+                let u = uri(q);
+                if u.is_none() {
+                    p.set_fixed_delay(Default::default());
+                }
+                update(p, &u, |c| {
+                    c.clear_delays();
+                    Ok(())
+                })?;
+                Ok(ok(format!("Delay cleared{}", for_uri(&u))))
             }),
         Table::<P>::new("/response/close")
             .post("/response/close/percent/{percent}", |p, q| {
                 let share = pct(q)?;
-                p.faults().update(|c| c.set_close(share));
+                let u = uri(q);
+                update(p, &u, |c| {
+                    c.set_close(share);
+                    Ok(())
+                })?;
                 Ok(ok(format!(
-                    "Will close the connection without answering {share}% of requests"
+                    "Will close the connection without answering {share}% of requests{}",
+                    for_uri(&u)
                 )))
             })
-            .post("/response/close/clear", |p, _| {
-                p.faults().update(|c| c.set_close(0.0));
-                Ok(ok("Close fault cleared"))
+            .post("/response/close/clear", |p, q| {
+                let u = uri(q);
+                update(p, &u, |c| {
+                    c.set_close(0.0);
+                    Ok(())
+                })?;
+                Ok(ok(format!("Close fault cleared{}", for_uri(&u))))
             }),
         Table::<P>::new("/response/size")
             .post("/response/size/set/{size}", |p, q| set_size(p, q, 100.0))

@@ -140,10 +140,10 @@ impl Listeners {
             ));
         }
         let tcp = match protocol {
-            "tcp" => Some(Arc::new(TcpState::new(
-                port,
-                TcpSpec::new(&spec.tcp).map_err(ApiError::BadRequest)?,
-            ))),
+            "tcp" => Some(Arc::new(
+                TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ApiError::BadRequest)?)
+                    .with_max_conns(app.cfg.max_conns),
+            )),
             _ => None,
         };
         let tls = match (protocol, spec.cert, spec.key) {

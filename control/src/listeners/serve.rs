@@ -81,7 +81,7 @@ async fn accept_loop(
     tls: Option<Arc<ServerTls>>,
     mut close: watch::Receiver<bool>,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let open = state.open_conns.clone();
     let max = app.cfg.max_conns;
     let mut at_limit = false;
     loop {

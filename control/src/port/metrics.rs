@@ -1,5 +1,7 @@
 //! `GET /metrics` on every listener: the Prometheus text exposition of this
-//! port's server-side counts (responses by status, tracked header values),
+//! port's server-side counts (responses by status, tracked header values,
+//! proxied requests by target and status, open connections, injected faults
+//! and toxics), the instance's TCP listeners, the registry's pods per label,
 //! the client's per-target results (requests by status, errors by kind, a
 //! latency histogram, targets running) and the process's memory and CPU.
 //! Everything is read and merged at scrape time; nothing on a hot path.
@@ -26,6 +28,9 @@ pub fn table() -> Table<Ctx> {
                 .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))?;
             let mut e = Exposition::new();
             server(&mut e, c);
+            chaos(&mut e, c);
+            tcp_listeners(&mut e, &c.app);
+            registry(&mut e, &c.app);
             client_metrics(&mut e, &client);
             process(&mut e);
             let mut r = text(http::StatusCode::OK, e.finish());
@@ -93,6 +98,190 @@ fn server(e: &mut Exposition, c: &Ctx) {
                 );
             }
         }
+    }
+}
+
+/// Proxied requests, open connections, faults and toxics of this port. The
+/// label sets are bounded: statuses and kinds are small fixed sets, targets
+/// and toxics are configured names, and the proxy's maps are capped
+/// ([`crate::bounded`]).
+fn chaos(e: &mut Exposition, c: &Ctx) {
+    let port = c.port.port.to_string();
+    let proxy = c.port.proxy.counts_json();
+    e.family(
+        "goto_proxy_requests_total",
+        Kind::Counter,
+        "Requests proxied by this port, by target and upstream status.",
+    );
+    if let Some(targets) = proxy["countsByTargetStatus"].as_object() {
+        for (target, statuses) in targets {
+            for (status, n) in statuses.as_object().into_iter().flatten() {
+                e.sample(
+                    "goto_proxy_requests_total",
+                    &[("port", &port), ("target", target), ("status", status)],
+                    n.as_f64().unwrap_or(0.0),
+                );
+            }
+        }
+    }
+    e.family(
+        "goto_proxy_failures_total",
+        Kind::Counter,
+        "Upstream calls of this port's proxy that failed (unreachable, reset, timed out), by target.",
+    );
+    for (target, n) in proxy["failuresByTargets"].as_object().into_iter().flatten() {
+        e.sample(
+            "goto_proxy_failures_total",
+            &[("port", &port), ("target", target)],
+            n.as_f64().unwrap_or(0.0),
+        );
+    }
+    e.family(
+        "goto_connections_open",
+        Kind::Gauge,
+        "Connections open on this listener.",
+    );
+    let open = c.port.open_conns.load(std::sync::atomic::Ordering::Relaxed);
+    e.sample("goto_connections_open", &[("port", &port)], open as f64);
+
+    let f = c.port.faults.counts();
+    e.family(
+        "goto_faults_total",
+        Kind::Counter,
+        "Faults injected into this port's responses, by kind.",
+    );
+    let status: u64 = f.status.values().sum();
+    for (kind, n) in [
+        ("status", status),
+        ("delay", f.delay),
+        ("close", f.close),
+        ("size", f.size),
+        ("drip", f.drip),
+        ("from_headers", f.from_headers),
+    ] {
+        e.sample(
+            "goto_faults_total",
+            &[("port", &port), ("kind", kind)],
+            n as f64,
+        );
+    }
+    e.family(
+        "goto_fault_statuses_total",
+        Kind::Counter,
+        "Responses whose status was set by a fault, by status.",
+    );
+    for (code, n) in &f.status {
+        let code = code.to_string();
+        e.sample(
+            "goto_fault_statuses_total",
+            &[("port", &port), ("status", &code)],
+            *n as f64,
+        );
+    }
+    e.family(
+        "goto_toxics_total",
+        Kind::Counter,
+        "Toxics applied to this port's proxy targets, by target, toxic and type.",
+    );
+    for (target, counts) in c.port.proxy.toxics.all_counts() {
+        for (name, t) in &counts {
+            e.sample(
+                "goto_toxics_total",
+                &[
+                    ("port", &port),
+                    ("target", &target),
+                    ("toxic", name),
+                    ("type", &t.kind),
+                ],
+                t.applied as f64,
+            );
+        }
+    }
+}
+
+/// The instance's TCP listeners: connections and bytes, toxics applied.
+fn tcp_listeners(e: &mut Exposition, app: &App) {
+    let tcp: Vec<_> = app
+        .listeners
+        .ports()
+        .into_iter()
+        .filter_map(|p| app.listeners.tcp(p).ok())
+        .collect();
+    if tcp.is_empty() {
+        return;
+    }
+    let views: Vec<_> = tcp.iter().map(|t| (t.port.to_string(), t)).collect();
+    let families: [(&str, Kind, &str); 4] = [
+        (
+            "goto_tcp_connections_total",
+            Kind::Counter,
+            "Connections a TCP listener served.",
+        ),
+        (
+            "goto_tcp_connections_open",
+            Kind::Gauge,
+            "Connections open on a TCP listener.",
+        ),
+        (
+            "goto_tcp_received_bytes_total",
+            Kind::Counter,
+            "Bytes a TCP listener read from its clients.",
+        ),
+        (
+            "goto_tcp_sent_bytes_total",
+            Kind::Counter,
+            "Bytes a TCP listener wrote to its clients.",
+        ),
+    ];
+    for (i, (name, kind, help)) in families.into_iter().enumerate() {
+        e.family(name, kind, help);
+        for (port, t) in &views {
+            let v = t.counts.view();
+            let n = [v.connections, v.active, v.bytes_in, v.bytes_out][i];
+            e.sample(name, &[("port", port)], n as f64);
+        }
+    }
+    e.family(
+        "goto_tcp_toxics_total",
+        Kind::Counter,
+        "Toxics applied to a TCP proxy listener's connections, by toxic and type.",
+    );
+    for (port, t) in &views {
+        for (name, c) in t.toxics.counts() {
+            e.sample(
+                "goto_tcp_toxics_total",
+                &[("port", port), ("toxic", &name), ("type", &c.kind)],
+                c.applied as f64,
+            );
+        }
+    }
+}
+
+/// A registry's pods per peer label (nothing when no peer registered).
+fn registry(e: &mut Exposition, app: &App) {
+    let pods = app.registry.pod_counts();
+    if pods.is_empty() {
+        return;
+    }
+    e.family(
+        "goto_registry_peers",
+        Kind::Gauge,
+        "Pods registered under a peer label.",
+    );
+    for (label, n, _) in &pods {
+        e.sample("goto_registry_peers", &[("label", label)], *n as f64);
+    }
+    e.family(
+        "goto_registry_peers_healthy",
+        Kind::Gauge,
+        "Pods of a peer label that passed their last health check.",
+    );
+    for (label, _, healthy) in &pods {
+        e.sample(
+            "goto_registry_peers_healthy",
+            &[("label", label)],
+            *healthy as f64,
+        );
     }
 }
 

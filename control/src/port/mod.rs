@@ -8,7 +8,7 @@ pub mod label;
 pub mod metrics;
 pub mod runtime;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
@@ -62,6 +62,9 @@ pub struct PortState {
     pub proxy: Arc<Proxy>,
     pub triggers: Triggers,
     pub faults: Faults,
+    /// Connections open on this listener (the accept loop's `--max-conns`
+    /// count; read by `/metrics`).
+    pub open_conns: Arc<AtomicUsize>,
 }
 
 impl FaultPort for PortState {
@@ -107,6 +110,7 @@ impl PortState {
             proxy: Arc::new(Proxy::new(s.out.clone())),
             triggers: Triggers::new(s.out),
             faults: Faults::default(),
+            open_conns: Arc::new(AtomicUsize::new(0)),
         }
     }
 

@@ -49,7 +49,7 @@ pub async fn serve(
 ) -> Response<Body> {
     // Each chaos feature is behind one atomic flag so an unconfigured port pays no lock.
     let plan = if port.faults.active() {
-        match port.faults.draw(&parts.headers) {
+        match port.faults.draw(parts.uri.path(), &parts.headers) {
             // Closed before anything else: no answer, no proxying, no counts.
             Ok(p) if p.close => return abort_response(),
             Ok(p) => Some(p),
@@ -116,9 +116,8 @@ pub async fn serve(
         .filter(|_| !decision.bypassed);
     // A fault's delay adds to the fixed one.
     let delay = decision.delay.unwrap_or_default() + fault_delay.unwrap_or_default();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
+    // Ends at the deadline (a plain tokio sleep ends ~1 ms late).
+    crate::timer::sleep_for(delay).await;
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {

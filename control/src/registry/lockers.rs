@@ -29,14 +29,51 @@ impl Entry {
 /// One instance's keys.
 pub type Locker = BTreeMap<String, Entry>;
 
+/// What a change touched, for the `--data-dir` store to rewrite: a broader
+/// mark orders (and is saved) before a narrower one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mark {
+    All,
+    Label(String),
+    Instance(String, String),
+    Entry(String, String, String),
+}
+
 /// label -> address -> locker.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default)]
 pub struct Lockers {
+    /// Read freely; change only through the methods, which mark what a save
+    /// must write.
     pub by_label: BTreeMap<String, BTreeMap<String, Locker>>,
+    marks: BTreeSet<Mark>,
 }
 
 impl Lockers {
+    /// Loaded lockers: nothing to write back.
+    pub fn loaded(by_label: BTreeMap<String, BTreeMap<String, Locker>>) -> Lockers {
+        Lockers {
+            by_label,
+            marks: BTreeSet::new(),
+        }
+    }
+
+    /// What changed since the last call.
+    pub fn take_marks(&mut self) -> BTreeSet<Mark> {
+        std::mem::take(&mut self.marks)
+    }
+
+    /// Marks everything (a save that must rewrite all).
+    pub fn mark_all(&mut self) {
+        self.marks.insert(Mark::All);
+    }
+
+    fn mark_entry(&mut self, label: &str, addr: &str, key: &str) {
+        self.marks
+            .insert(Mark::Entry(label.into(), addr.into(), key.into()));
+    }
+
     pub fn store(&mut self, label: &str, addr: &str, key: &str, data: String, now: SystemTime) {
+        self.mark_entry(label, addr, key);
         let locker = self
             .by_label
             .entry(label.to_string())
@@ -63,8 +100,13 @@ impl Lockers {
 
     /// Removes a key; false if it was not there.
     pub fn remove(&mut self, label: &str, addr: &str, key: &str) -> bool {
-        self.instance_mut(label, addr)
-            .is_some_and(|l| l.remove(key).is_some())
+        let removed = self
+            .instance_mut(label, addr)
+            .is_some_and(|l| l.remove(key).is_some());
+        if removed {
+            self.mark_entry(label, addr, key);
+        }
+        removed
     }
 
     /// Keeps a copy of a key's data under `<key>_last`; false if absent.
@@ -75,7 +117,9 @@ impl Lockers {
         let Some(e) = l.get(key).cloned() else {
             return false;
         };
-        l.insert(format!("{key}_last"), e);
+        let last = format!("{key}_last");
+        l.insert(last.clone(), e);
+        self.mark_entry(label, addr, &last);
         true
     }
 
@@ -85,15 +129,19 @@ impl Lockers {
 
     /// Clears one instance's locker; false if it had none.
     pub fn clear_instance(&mut self, label: &str, addr: &str) -> bool {
-        self.instance_mut(label, addr).map(Locker::clear).is_some()
+        let had = self.instance_mut(label, addr).map(Locker::clear).is_some();
+        self.marks.insert(Mark::Instance(label.into(), addr.into()));
+        had
     }
 
     /// Clears a label's lockers (all instances); false if it had none.
     pub fn clear_label(&mut self, label: &str) -> bool {
+        self.marks.insert(Mark::Label(label.into()));
         self.by_label.remove(label).is_some()
     }
 
     pub fn clear_all(&mut self) {
+        self.marks.insert(Mark::All);
         self.by_label.clear();
     }
 
@@ -103,9 +151,12 @@ impl Lockers {
             return;
         };
         if let Some(l) = by_addr.remove(addr) {
+            let past = format!("{addr}#{epoch}");
             if !l.is_empty() {
-                by_addr.insert(format!("{addr}#{epoch}"), l);
+                by_addr.insert(past.clone(), l);
             }
+            self.marks.insert(Mark::Instance(label.into(), addr.into()));
+            self.marks.insert(Mark::Instance(label.into(), past));
         }
     }
 

@@ -13,8 +13,9 @@ pub mod peers;
 pub mod persist;
 pub mod results;
 pub mod routes;
+pub mod rows;
+pub mod timeline;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,6 +32,8 @@ use peers::PeerGroup;
 
 /// The locker key holding an instance's overall client results.
 pub const CLIENT_KEY: &str = "client";
+/// The locker key holding an instance's timelines (target -> intervals).
+pub const TIMELINE_KEY: &str = "client_timeline";
 
 /// Everything a registry keeps.
 #[derive(Default)]
@@ -50,6 +53,20 @@ impl Registry {
             .map_err(|_| "the registry's data store is already open".to_string())
     }
 
+    /// Pods registered per label and how many of them are healthy
+    /// (scrape time: `/metrics`).
+    pub fn pod_counts(&self) -> Vec<(String, usize, usize)> {
+        self.inner
+            .lock()
+            .peers
+            .iter()
+            .map(|(label, g)| {
+                let healthy = g.pods.values().filter(|p| p.healthy).count();
+                (label.clone(), g.pods.len(), healthy)
+            })
+            .collect()
+    }
+
     /// Writes the state's changes to the store (if any) before a mutation is
     /// acknowledged; a failure is a 503: the change is not durable.
     pub fn save(&self) -> Result<(), ApiError> {
@@ -65,8 +82,8 @@ impl Registry {
 
 #[derive(Default)]
 struct State {
-    peers: BTreeMap<String, PeerGroup>,
-    labels: BTreeMap<String, LabelConfig>,
+    peers: rows::Rows<PeerGroup>,
+    labels: rows::Rows<LabelConfig>,
     /// Response headers every peer counts (lower-case).
     tracked: Vec<String>,
     lockers: Lockers,

@@ -1,69 +1,67 @@
-//! The registry's state in the `--data-dir` store: one row per label in each
-//! section (peers with their epochs, targets and jobs, lockers) plus the
-//! tracked headers. After every mutation the rows that changed are written
-//! in one durable transaction before the call is answered; at startup the
-//! rows are read back. A registry killed with `kill -9` thus comes back with
-//! every acknowledged write.
+//! The registry's state in the `--data-dir` store: one row per label for
+//! peers (with their epochs) and for targets and jobs, one row per locker
+//! entry (label, address, key), plus the tracked headers. Mutations mark the
+//! keys they touch ([`super::rows::Rows`], [`super::lockers::Mark`]); after
+//! every mutation the marked rows, and only those, are serialized and written
+//! in one durable transaction before the call is answered, so a save costs
+//! what changed, not the size of the state. At startup the rows are read
+//! back. A registry killed with `kill -9` thus comes back with every
+//! acknowledged write.
 //!
-//! Saves are serialized by one mutex and each takes its snapshot inside it,
-//! so a later save never writes an older state than an earlier one.
+//! Saves are serialized by one mutex and each takes its marks inside it, so
+//! a later save never writes an older state than an earlier one. A save that
+//! fails leaves the next one to rewrite everything (its marks are gone).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
+use super::lockers::{Locker, Lockers, Mark};
 use super::State;
 use crate::store::{Op, Store, StoreError};
 
 const PEERS: &str = "registry.peers";
 const LABELS: &str = "registry.labels";
-const LOCKERS: &str = "registry.lockers";
+/// The first layout's lockers, one row per label: read, then rewritten as entries.
+const LOCKERS_BY_LABEL: &str = "registry.lockers";
+const LOCKER_ENTRIES: &str = "registry.locker_entries";
 const TRACKED: &str = "registry.tracked";
 const TRACKED_KEY: &str = "headers";
 
-type Key = (&'static str, String);
-
-/// The open store and a fingerprint of each row last written.
+/// The open store and what the saves need to remember.
 pub struct Persist {
     store: Store,
-    written: Mutex<BTreeMap<Key, u64>>,
+    saved: Mutex<Saved>,
 }
 
-fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+struct Saved {
+    /// The tracked headers last written (one small row, compared whole).
+    tracked: Vec<String>,
+    /// The next save rewrites every section: a save failed after taking its
+    /// marks, or the store holds the first layout.
+    resync: bool,
 }
 
-/// The rows of a state, serialized.
-fn rows(st: &State) -> Result<BTreeMap<Key, Vec<u8>>, serde_json::Error> {
-    let mut out = BTreeMap::new();
-    for (label, g) in &st.peers {
-        out.insert((PEERS, label.clone()), serde_json::to_vec(g)?);
-    }
-    for (label, c) in &st.labels {
-        out.insert((LABELS, label.clone()), serde_json::to_vec(c)?);
-    }
-    for (label, l) in &st.lockers.by_label {
-        out.insert((LOCKERS, label.clone()), serde_json::to_vec(l)?);
-    }
-    if !st.tracked.is_empty() {
-        out.insert(
-            (TRACKED, TRACKED_KEY.to_string()),
-            serde_json::to_vec(&st.tracked)?,
-        );
-    }
-    Ok(out)
+/// A locker entry's row key: `["label","address","key"]` (JSON, so that a
+/// prefix of it names exactly one label or instance).
+fn entry_key(label: &str, addr: &str, key: &str) -> String {
+    serde_json::to_string(&[label, addr, key]).unwrap_or_default()
+}
+
+/// The key prefix of every entry under `parts` (a label, or label and address).
+fn prefix(parts: &[&str]) -> String {
+    let mut s = serde_json::to_string(parts).unwrap_or_default();
+    s.pop();
+    s.push(',');
+    s
 }
 
 fn section<T: DeserializeOwned>(
     store: &Store,
     name: &'static str,
-) -> Result<Vec<(String, T, u64)>, String> {
+) -> Result<Vec<(String, T)>, String> {
     store
         .load(name)
         .map_err(|e| e.to_string())?
@@ -71,49 +69,168 @@ fn section<T: DeserializeOwned>(
         .map(|(k, v)| {
             let t = serde_json::from_slice(&v)
                 .map_err(|e| format!("data store: unreadable {name} row {k:?}: {e}"))?;
-            Ok((k, t, fingerprint(&v)))
+            Ok((k, t))
         })
         .collect()
+}
+
+type SerResult<T> = Result<T, serde_json::Error>;
+
+fn put(section: &'static str, key: String, v: &impl serde::Serialize) -> SerResult<Op> {
+    Ok(Op::Put {
+        section,
+        key,
+        value: serde_json::to_vec(v)?,
+    })
+}
+
+/// Puts for every entry of `lockers`, or of one label, or one instance.
+fn put_entries(
+    ops: &mut Vec<Op>,
+    lockers: &Lockers,
+    label: Option<&str>,
+    addr: Option<&str>,
+) -> SerResult<()> {
+    for (l, by_addr) in &lockers.by_label {
+        if label.is_some_and(|x| x != l) {
+            continue;
+        }
+        for (a, locker) in by_addr {
+            if addr.is_some_and(|x| x != a) {
+                continue;
+            }
+            for (k, e) in locker {
+                ops.push(put(LOCKER_ENTRIES, entry_key(l, a, k), e)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The writes a save needs: the marked rows, or everything on a resync.
+fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op>> {
+    let mut ops = Vec::new();
+    if resync {
+        for section in [PEERS, LABELS, LOCKERS_BY_LABEL, LOCKER_ENTRIES, TRACKED] {
+            ops.push(Op::Clear { section });
+        }
+        st.peers.mark_all();
+        st.labels.mark_all();
+        st.lockers.mark_all();
+    }
+    for k in st.peers.take_dirty() {
+        ops.push(match st.peers.get(&k) {
+            Some(g) => put(PEERS, k, g)?,
+            None => Op::Delete {
+                section: PEERS,
+                key: k,
+            },
+        });
+    }
+    for k in st.labels.take_dirty() {
+        ops.push(match st.labels.get(&k) {
+            Some(c) => put(LABELS, k, c)?,
+            None => Op::Delete {
+                section: LABELS,
+                key: k,
+            },
+        });
+    }
+    // Broader marks sort first: a cleared label is deleted and rewritten
+    // before an entry changed under it is written again.
+    for m in st.lockers.take_marks() {
+        match m {
+            Mark::All => {
+                if !resync {
+                    ops.push(Op::Clear {
+                        section: LOCKER_ENTRIES,
+                    });
+                }
+                put_entries(&mut ops, &st.lockers, None, None)?;
+            }
+            Mark::Label(l) => {
+                ops.push(Op::DeletePrefix {
+                    section: LOCKER_ENTRIES,
+                    prefix: prefix(&[&l]),
+                });
+                put_entries(&mut ops, &st.lockers, Some(&l), None)?;
+            }
+            Mark::Instance(l, a) => {
+                ops.push(Op::DeletePrefix {
+                    section: LOCKER_ENTRIES,
+                    prefix: prefix(&[&l, &a]),
+                });
+                put_entries(&mut ops, &st.lockers, Some(&l), Some(&a))?;
+            }
+            Mark::Entry(l, a, k) => {
+                let e = st
+                    .lockers
+                    .by_label
+                    .get(&l)
+                    .and_then(|x| x.get(&a))
+                    .and_then(|x| x.get(&k));
+                let key = entry_key(&l, &a, &k);
+                ops.push(match e {
+                    Some(e) => put(LOCKER_ENTRIES, key, e)?,
+                    None => Op::Delete {
+                        section: LOCKER_ENTRIES,
+                        key,
+                    },
+                });
+            }
+        }
+    }
+    if resync || st.tracked != tracked {
+        ops.push(if st.tracked.is_empty() {
+            Op::Delete {
+                section: TRACKED,
+                key: TRACKED_KEY.into(),
+            }
+        } else {
+            put(TRACKED, TRACKED_KEY.into(), &st.tracked)?
+        });
+    }
+    Ok(ops)
 }
 
 impl Persist {
     /// Opens the store in `dir` and reads the state it holds.
     pub(super) fn open(dir: &Path) -> Result<(Persist, State), String> {
         let store = Store::open(dir).map_err(|e| e.to_string())?;
-        let mut st = State::default();
-        let mut written = BTreeMap::new();
-        fn keep<T>(
-            written: &mut BTreeMap<Key, u64>,
-            name: &'static str,
-            rows: Vec<(String, T, u64)>,
-        ) -> Vec<(String, T)> {
-            rows.into_iter()
-                .map(|(k, t, f)| {
-                    written.insert((name, k.clone()), f);
-                    (k, t)
-                })
-                .collect()
+        let mut st = State {
+            peers: section(&store, PEERS)?.into_iter().collect(),
+            labels: section(&store, LABELS)?.into_iter().collect(),
+            ..State::default()
+        };
+        let old: Vec<(String, BTreeMap<String, Locker>)> = section(&store, LOCKERS_BY_LABEL)?;
+        let resync = !old.is_empty();
+        let mut by_label: BTreeMap<String, BTreeMap<String, Locker>> = old.into_iter().collect();
+        for (k, e) in section::<super::lockers::Entry>(&store, LOCKER_ENTRIES)? {
+            let parts: [String; 3] = serde_json::from_str(&k)
+                .map_err(|e| format!("data store: unreadable {LOCKER_ENTRIES} key {k:?}: {e}"))?;
+            let [l, a, key] = parts;
+            by_label
+                .entry(l)
+                .or_default()
+                .entry(a)
+                .or_default()
+                .insert(key, e);
         }
-        st.peers = keep(&mut written, PEERS, section(&store, PEERS)?)
+        st.lockers = Lockers::loaded(by_label);
+        if let Some((_, tracked)) = section::<Vec<String>>(&store, TRACKED)?
             .into_iter()
-            .collect();
-        st.labels = keep(&mut written, LABELS, section(&store, LABELS)?)
-            .into_iter()
-            .collect();
-        st.lockers.by_label = keep(&mut written, LOCKERS, section(&store, LOCKERS)?)
-            .into_iter()
-            .collect();
-        if let Some((_, tracked)) =
-            keep::<Vec<String>>(&mut written, TRACKED, section(&store, TRACKED)?)
-                .into_iter()
-                .find(|(k, _)| k == TRACKED_KEY)
+            .find(|(k, _)| k == TRACKED_KEY)
         {
             st.tracked = tracked;
         }
+        let saved = Saved {
+            tracked: st.tracked.clone(),
+            resync,
+        };
         Ok((
             Persist {
                 store,
-                written: Mutex::new(written),
+                saved: Mutex::new(saved),
             },
             st,
         ))
@@ -121,40 +238,31 @@ impl Persist {
 
     /// Writes what changed in `state` since the last save.
     pub(super) fn save(&self, state: &Mutex<State>) -> Result<(), StoreError> {
-        let mut written = self.written.lock();
-        let rows = {
-            let st = state.lock();
-            rows(&st)
+        let mut saved = self.saved.lock();
+        let (ops, tracked) = {
+            let mut st = state.lock();
+            let ops = changes(&mut st, saved.resync, &saved.tracked);
+            (ops, st.tracked.clone())
         };
-        let rows = rows.map_err(|e| self.store.error(format!("cannot serialize: {e}")))?;
-        let mut ops = Vec::new();
-        let mut now = BTreeMap::new();
-        for ((section, key), bytes) in rows {
-            let f = fingerprint(&bytes);
-            if written.get(&(section, key.clone())) != Some(&f) {
-                ops.push(Op::Put {
-                    section,
-                    key: key.clone(),
-                    value: bytes,
-                });
+        let done = ops
+            .map_err(|e| self.store.error(format!("cannot serialize: {e}")))
+            .and_then(|ops| self.store.apply(&ops));
+        match done {
+            Ok(()) => {
+                saved.tracked = tracked;
+                saved.resync = false;
+                Ok(())
             }
-            now.insert((section, key), f);
-        }
-        for (section, key) in written.keys() {
-            if !now.contains_key(&(*section, key.clone())) {
-                ops.push(Op::Delete {
-                    section,
-                    key: key.clone(),
-                });
+            Err(e) => {
+                // The marks were taken: only a full rewrite is sure to
+                // include what this save should have written.
+                saved.resync = true;
+                Err(e)
             }
         }
-        self.store.apply(&ops)?;
-        *written = now;
-        Ok(())
     }
 }
 
-/// Serializes `v` for a test's comparison of states.
 #[cfg(test)]
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
@@ -197,7 +305,10 @@ mod tests {
                 .store("a", "127.0.0.1:1", "k", "v".into(), SystemTime::now());
         }
         p.save(&state).unwrap();
-        // Nothing changed: nothing to write (the fingerprints match).
+        // Nothing changed: nothing to write.
+        assert!(changes(&mut state.lock(), false, &["x-id".into()])
+            .unwrap()
+            .is_empty());
         p.save(&state).unwrap();
         state.lock().lockers.clear_all();
         p.save(&state).unwrap();
@@ -209,6 +320,81 @@ mod tests {
         assert_eq!(json(&back.labels), json(&st.labels));
         assert_eq!(back.tracked, vec!["x-id".to_string()]);
         assert!(back.lockers.by_label.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn entries(lockers: &Lockers) -> Vec<String> {
+        let mut out = Vec::new();
+        for (l, by_addr) in &lockers.by_label {
+            for (a, locker) in by_addr {
+                for (k, e) in locker {
+                    out.push(format!("{l}|{a}|{k}={}", e.data));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_locker_change_writes_one_row_and_clears_stay_exact() {
+        let dir = temp_dir();
+        let (p, _) = Persist::open(&dir).unwrap();
+        let state = Mutex::new(State::default());
+        let now = SystemTime::now();
+        {
+            let mut st = state.lock();
+            for i in 0..500 {
+                st.lockers
+                    .store("big", "h:1", &format!("k{i}"), "x".repeat(100), now);
+            }
+            st.lockers.store("big", "h:2", "k", "y".into(), now);
+            // A label whose name extends another's must not be caught by
+            // the other's prefix.
+            st.lockers.store("big\"", "h:1", "k", "z".into(), now);
+            st.lockers.store("bigger", "h:1", "k", "z".into(), now);
+        }
+        p.save(&state).unwrap();
+        {
+            let mut st = state.lock();
+            st.lockers.store("big", "h:1", "k7", "new".into(), now);
+            let ops = changes(&mut st, false, &[]).unwrap();
+            assert_eq!(ops.len(), 1, "{ops:?}");
+            st.lockers.store("big", "h:1", "k7", "new".into(), now);
+            st.lockers.remove("big", "h:1", "k8");
+            st.lockers.lock("big", "h:1", "k9");
+            st.lockers.clear_instance("big", "h:2");
+            st.lockers.retire("big", "h:1", 3);
+            st.lockers.store("big", "h:1", "after", "1".into(), now);
+        }
+        p.save(&state).unwrap();
+        drop(p);
+        let (p, back) = Persist::open(&dir).unwrap();
+        assert_eq!(entries(&back.lockers), entries(&state.lock().lockers));
+        assert!(entries(&back.lockers).contains(&"big|h:1#3|k9_last=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_string()));
+        state.lock().lockers.clear_label("big");
+        p.save(&state).unwrap();
+        drop(p);
+        let (_p, back) = Persist::open(&dir).unwrap();
+        assert_eq!(entries(&back.lockers), ["big\"|h:1|k=z", "bigger|h:1|k=z"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_layouts_lockers_are_read_and_rewritten() {
+        let dir = temp_dir();
+        {
+            let store = Store::open(&dir).unwrap();
+            let row = r#"{"h:1":{"k":{"data":"v","first":{"secs_since_epoch":1,"nanos_since_epoch":0},"last":{"secs_since_epoch":2,"nanos_since_epoch":0}}}}"#;
+            store.put(LOCKERS_BY_LABEL, "a", row.as_bytes()).unwrap();
+        }
+        let (p, st) = Persist::open(&dir).unwrap();
+        assert_eq!(entries(&st.lockers), ["a|h:1|k=v"]);
+        let state = Mutex::new(st);
+        p.save(&state).unwrap();
+        assert!(p.store.load(LOCKERS_BY_LABEL).unwrap().is_empty());
+        drop(p);
+        let (_p, back) = Persist::open(&dir).unwrap();
+        assert_eq!(entries(&back.lockers), ["a|h:1|k=v"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::call::seg;
 use super::fanout::{self, Step};
-use super::{labels, locker_op, no_locker, peers, results};
+use super::{labels, locker_op, no_locker, peers, results, timeline};
 use crate::api::{BoxFuture, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
@@ -71,6 +71,10 @@ pub fn table() -> Table<Arc<App>> {
             let detailed = q.query_flag("detailed")?.unwrap_or(false);
             Ok(results::summed_results(app, detailed))
         })
+        .get(
+            "/registry/peers/lockers/targets/results/timeline",
+            |app, _| Ok(timeline::merged_timelines(app)),
+        )
         .get("/registry/peer/lockers", |app, _| {
             Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
         })

@@ -57,15 +57,7 @@ impl Payloads {
 
     /// Adds (or replaces) a payload for a URI pattern such as `/foo/{f}/bar/{b}`.
     pub fn set_uri(&mut self, uri: &str, body: Bytes, content_type: String) -> Result<(), String> {
-        if !uri.starts_with('/') {
-            return Err(format!("uri pattern must start with '/': {uri}"));
-        }
-        let segments: Vec<String> = split(uri).map(str::to_string).collect();
-        for s in &segments {
-            if s.starts_with('{') != s.ends_with('}') || (s.starts_with('{') && s.len() < 3) {
-                return Err(format!("invalid placeholder {s:?} in uri pattern {uri}"));
-            }
-        }
+        let segments = uri_pattern(uri)?;
         self.uris.retain(|p| p.uri != uri);
         let preview = preview(&body);
         self.uris.push(UriPayload {
@@ -135,6 +127,21 @@ impl Payloads {
 
 fn split(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
+}
+
+/// The segments of a URI pattern such as `/foo/{f}/bar` (placeholders in
+/// braces), validated.
+pub fn uri_pattern(uri: &str) -> Result<Vec<String>, String> {
+    if !uri.starts_with('/') {
+        return Err(format!("uri pattern must start with '/': {uri}"));
+    }
+    let segments: Vec<String> = split(uri).map(str::to_string).collect();
+    for s in &segments {
+        if s.starts_with('{') != s.ends_with('}') || (s.starts_with('{') && s.len() < 3) {
+            return Err(format!("invalid placeholder {s:?} in uri pattern {uri}"));
+        }
+    }
+    Ok(segments)
 }
 
 /// Matches a path against pattern segments; returns `{name}` captures.

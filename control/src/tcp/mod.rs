@@ -133,6 +133,8 @@ pub struct TcpCounts {
     upstream_failures: AtomicU64,
     closed_by_toxics: AtomicU64,
     reset_by_toxics: AtomicU64,
+    /// Connections closed at once: the listener was at its cap.
+    refused: AtomicU64,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +147,7 @@ pub struct TcpCountsView {
     pub upstream_failures: u64,
     pub closed_by_toxics: u64,
     pub reset_by_toxics: u64,
+    pub refused_at_limit: u64,
 }
 
 impl TcpCounts {
@@ -158,6 +161,7 @@ impl TcpCounts {
             upstream_failures: g(&self.upstream_failures),
             closed_by_toxics: g(&self.closed_by_toxics),
             reset_by_toxics: g(&self.reset_by_toxics),
+            refused_at_limit: g(&self.refused),
         }
     }
 
@@ -169,6 +173,7 @@ impl TcpCounts {
             &self.upstream_failures,
             &self.closed_by_toxics,
             &self.reset_by_toxics,
+            &self.refused,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -185,6 +190,8 @@ pub struct TcpState {
     pub spec: TcpSpec,
     pub toxics: Toxics,
     pub counts: TcpCounts,
+    /// Most connections open at once (`--max-conns`, as HTTP listeners).
+    pub max_conns: usize,
 }
 
 impl TcpState {
@@ -194,7 +201,23 @@ impl TcpState {
             spec,
             toxics: Toxics::default(),
             counts: TcpCounts::default(),
+            max_conns: usize::MAX,
         }
+    }
+
+    /// Caps the connections open at once.
+    pub fn with_max_conns(mut self, max: usize) -> TcpState {
+        self.max_conns = max.max(1);
+        self
+    }
+}
+
+/// One accepted connection, counted as open until dropped.
+struct Counted<'a>(&'a TcpCounts);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -204,17 +227,38 @@ pub async fn accept_loop(
     listener: TcpListener,
     mut close: watch::Receiver<bool>,
 ) {
+    let mut at_limit = false;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
+                    // Past the cap the connection is closed at once, as on
+                    // HTTP listeners: a flood of silent connections must not
+                    // use up the descriptors the rest of the process needs.
+                    // Counted here, not in the task, so a burst of accepts
+                    // cannot pass the cap before the tasks run.
+                    if state.counts.active.load(Ordering::Relaxed) >= state.max_conns as u64 {
+                        if !at_limit {
+                            at_limit = true;
+                            tracing::warn!(port = state.port, max = state.max_conns, "connection limit reached: new connections are closed until some end (--max-conns)");
+                        }
+                        TcpCounts::add(&state.counts.refused, 1);
+                        drop(stream);
+                        continue;
+                    }
+                    at_limit = false;
                     let _ = stream.set_nodelay(true);
+                    TcpCounts::add(&state.counts.connections, 1);
+                    TcpCounts::add(&state.counts.active, 1);
                     let (state, mut close) = (state.clone(), close.clone());
                     tokio::spawn(async move {
+                        // The counts above, released when the task ends.
+                        let counted = Counted(&state.counts);
                         tokio::select! {
-                            _ = serve(&state, stream) => {}
+                            _ = serve_mode(&state, stream) => {}
                             _ = close.changed() => {}
                         }
+                        drop(counted);
                     });
                 }
                 Err(e) => {
@@ -229,15 +273,7 @@ pub async fn accept_loop(
     tracing::info!(port = state.port, "tcp listener closed");
 }
 
-/// Serves one connection in the listener's mode, counting it.
-pub async fn serve(state: &TcpState, stream: TcpStream) {
-    let c = &state.counts;
-    TcpCounts::add(&c.connections, 1);
-    TcpCounts::add(&c.active, 1);
-    let _ = serve_mode(state, stream).await;
-    c.active.fetch_sub(1, Ordering::Relaxed);
-}
-
+/// Serves one connection in the listener's mode.
 async fn serve_mode(state: &TcpState, mut s: TcpStream) -> std::io::Result<()> {
     let c = &state.counts;
     let spec = &state.spec;

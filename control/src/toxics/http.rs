@@ -73,6 +73,15 @@ impl TargetToxics {
             .map_or(Value::Array(vec![]), |s| list(s))
     }
 
+    /// Every target's toxic counts (scrape time: `/metrics`).
+    pub fn all_counts(&self) -> Vec<(String, BTreeMap<String, super::ToxicCount>)> {
+        self.map
+            .read()
+            .iter()
+            .map(|(t, s)| (t.clone(), s.counts()))
+            .collect()
+    }
+
     fn refresh(&self) {
         let any = self.map.read().values().any(|s| s.active());
         self.any.store(any, Ordering::Relaxed);

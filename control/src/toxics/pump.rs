@@ -18,6 +18,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{sleep, sleep_until, Instant};
 
+use crate::timer::sleep_until_due;
+
 use super::Kind;
 use crate::body::{Body, BoxError};
 use crate::rng::Rng;
@@ -162,12 +164,14 @@ impl Head {
     /// Waits until the head's instant; true when it may go out.
     pub async fn wait(self) -> bool {
         match self {
+            // Not plain sleeps: an empty chain's head is due now, and a plain
+            // sleep would still wait for the next timer tick.
             Head::Pass(at) => {
-                sleep_until(at).await;
+                sleep_until_due(at).await;
                 true
             }
             Head::Cut(Some(at)) => {
-                sleep_until(at).await;
+                sleep_until_due(at).await;
                 false
             }
             Head::Cut(None) => std::future::pending().await,
@@ -236,7 +240,7 @@ async fn run<S: Source, K: Sink>(chain: &mut Chain, src: &mut S, sink: &mut K) -
         };
         let arrived = Instant::now();
         if !chain.latency.is_empty() {
-            sleep_until(arrived + chain.delay()).await;
+            sleep_until_due(arrived + chain.delay()).await;
         }
         let mut last = false;
         if let Some(limit) = chain.limit {

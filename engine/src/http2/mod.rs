@@ -10,6 +10,7 @@
 //! `connect` opens connections, `pool` shares one among its streams, `stream` is the
 //! replica's loop.
 
+pub mod codec;
 mod connect;
 mod pool;
 mod stream;

@@ -10,7 +10,8 @@ use std::pin::pin;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::connect::{connect, Sender};
+use super::codec::io::Handle;
+use super::connect::connect;
 use crate::conn::{Fail, Watch};
 use crate::error::ErrorKind;
 use crate::plan::PreparedTarget;
@@ -21,21 +22,27 @@ enum State {
     /// A stream is connecting; the others wait.
     Connecting,
     Live {
-        sender: Sender,
+        handle: Handle,
         id: u64,
         last_used: Instant,
     },
 }
 
-/// A stream's handle on the slot's connection: the connection's id and the
-/// stream's own clone of its sender (cloning takes the codec's lock, so a
-/// stream clones once per connection, not per request).
-pub(crate) type Lease = Option<(u64, Sender)>;
+/// A stream's hold on the slot's connection: the connection's id and the
+/// stream's own handle (cloned once per connection, not per request).
+pub(crate) type Lease = Option<(u64, Handle)>;
 
 pub(crate) struct Slot {
     state: RefCell<State>,
     waiters: RefCell<Vec<Waker>>,
     next_id: Cell<u64>,
+}
+
+/// What a new connection needs from its target, and whether it replaces
+/// one (counted as a reconnect).
+pub(crate) struct Opened {
+    pub reused: bool,
+    pub reconnect: bool,
 }
 
 impl Slot {
@@ -48,31 +55,36 @@ impl Slot {
     }
 
     /// Makes `lease` hold the slot's live connection, connecting when there
-    /// is none or it sat idle past `idle` (zero: never too idle). Returns
-    /// true when the connection was already open (it may have gone stale).
+    /// is none, it can take no more streams, or it sat idle past `idle`
+    /// (zero: never too idle). Says whether the connection was already
+    /// open (it may have gone stale) and whether a new one replaced another.
     pub(crate) async fn get(
         &self,
         lease: &mut Lease,
         target: &PreparedTarget,
         idle: Duration,
         watch: &mut Watch<'_, '_>,
-    ) -> Result<bool, Fail> {
+    ) -> Result<Opened, Fail> {
         loop {
             let now = Instant::now();
             let connecting = {
                 let mut state = self.state.borrow_mut();
                 match &mut *state {
                     State::Live {
-                        sender,
+                        handle,
                         id,
                         last_used,
                     } => {
-                        if idle.is_zero() || now.duration_since(*last_used) <= idle {
+                        let fresh = idle.is_zero() || now.duration_since(*last_used) <= idle;
+                        if fresh && handle.usable() {
                             *last_used = now;
                             if lease.as_ref().is_none_or(|(mine, _)| mine != id) {
-                                *lease = Some((*id, sender.clone()));
+                                *lease = Some((*id, handle.clone()));
                             }
-                            return Ok(true);
+                            return Ok(Opened {
+                                reused: true,
+                                reconnect: false,
+                            });
                         }
                         *state = State::Empty;
                         false
@@ -93,21 +105,22 @@ impl Slot {
                 None => Err(Fail::Error(ErrorKind::Resolve)),
                 // HTTP/2 runs over TCP only.
                 Some(Dest::Unix(_)) => Err(Fail::Error(ErrorKind::Connect(libc::EPROTONOSUPPORT))),
-                Some(Dest::Tcp { addrs, start }) => {
-                    connect_any(&addrs, start, target.tls.as_ref(), watch).await
-                }
+                Some(Dest::Tcp { addrs, start }) => connect_any(&addrs, start, target, watch).await,
             };
             return match result {
-                Ok(sender) => {
+                Ok(handle) => {
                     let id = self.next_id.get();
                     self.next_id.set(id + 1);
-                    *lease = Some((id, sender.clone()));
+                    *lease = Some((id, handle.clone()));
                     *self.state.borrow_mut() = State::Live {
-                        sender,
+                        handle,
                         id,
                         last_used: Instant::now(),
                     };
-                    Ok(false)
+                    Ok(Opened {
+                        reused: false,
+                        reconnect: id > 1,
+                    })
                 }
                 Err(f) => {
                     *self.state.borrow_mut() = State::Empty;
@@ -165,12 +178,13 @@ impl Drop for WakeOnDrop<'_> {
 async fn connect_any(
     addrs: &[std::net::SocketAddr],
     start: usize,
-    tls: Option<&crate::plan::TlsTarget>,
+    target: &PreparedTarget,
     watch: &mut Watch<'_, '_>,
-) -> Result<Sender, Fail> {
+) -> Result<Handle, Fail> {
     let mut last = Fail::Error(ErrorKind::Resolve);
     for i in 0..addrs.len() {
-        match connect(addrs[(start + i) % addrs.len()], tls, watch).await {
+        let addr = addrs[(start + i) % addrs.len()];
+        match connect(addr, target.tls.as_ref(), &target.tracked, watch).await {
             Ok(s) => return Ok(s),
             Err(f @ Fail::Error(ErrorKind::ConnectRefused | ErrorKind::Connect(_))) => last = f,
             Err(f) => return Err(f),

@@ -1,7 +1,8 @@
 //! One HTTP/2 replica: a loop of requests, each a stream on its slot's
 //! shared connection. It drives the same [`Schedule`] as the HTTP/1.1
 //! replica (pacing, limits, retries, where latency counts from) with the
-//! same stop signal and per-core counters; only the exchange differs.
+//! same stop signal, per-core counters and outcome settling
+//! ([`CoreStats::settle`]); only the exchange differs.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -9,23 +10,15 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use http::HeaderMap;
-
-use super::connect::{breaks_connection, h2_error};
+use super::codec::io::{ExchangeError, Response};
 use super::pool::{Lease, Slot};
 use crate::conn::{Alarm, Fail, Watch};
 use crate::error::ErrorKind;
 use crate::local::{CoreTarget, LocalRun};
 use crate::replica::{next_random, seed};
 use crate::run::StopSignal;
-use crate::schedule::{Schedule, Step, Verdict};
-
-/// The outcome of one attempt.
-enum Outcome {
-    Status(u16),
-    Error(ErrorKind),
-    Aborted,
-}
+use crate::schedule::{Schedule, Step};
+use crate::stats::{Attempted as Outcome, CoreStats};
 
 pub(crate) struct Stream {
     run: Rc<LocalRun>,
@@ -34,8 +27,11 @@ pub(crate) struct Stream {
     stop: StopSignal,
     schedule: Schedule,
     lease: Lease,
-    /// The last response's headers, counted once its outcome is final.
-    head: Option<HeaderMap>,
+    /// This stream's copy of the request's header block (only the id is
+    /// rewritten per request).
+    block: Vec<u8>,
+    /// The last response (its buffers are reused).
+    response: Response,
     rng: u64,
 }
 
@@ -50,6 +46,11 @@ impl Stream {
         let schedule = Schedule::new(&target.prepared.spec, index, start)
             .follow(target.prepared.live_rate.clone());
         let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
+        let block = target
+            .prepared
+            .h2
+            .as_ref()
+            .map_or_else(Vec::new, |t| t.block().to_vec());
         Stream {
             run,
             target,
@@ -57,7 +58,8 @@ impl Stream {
             stop,
             schedule,
             lease: None,
-            head: None,
+            block,
+            response: Response::default(),
             rng: seed(index),
         }
     }
@@ -94,37 +96,17 @@ impl Stream {
                     now = Instant::now();
                 }
                 Step::Send(_) => {
-                    let result = match self.exchange(now, alarm).await {
-                        Outcome::Status(code) => Ok(code),
-                        Outcome::Error(kind) => Err(kind),
-                        Outcome::Aborted => return,
-                    };
+                    let outcome = self.exchange(now, alarm).await;
                     now = Instant::now();
-                    if let Verdict::Count(c) = self.schedule.complete(result, now) {
-                        self.count(c.result, c.latency, c.uncorrected, c.lag, now);
+                    let response = &self.response;
+                    let stats = &mut self.target.stats.borrow_mut();
+                    // The tracked headers of the final response only (a
+                    // retried one is not final).
+                    let counted =
+                        stats.settle(&mut self.schedule, outcome, now, |s, _| track(s, response));
+                    if !counted {
+                        return;
                     }
-                }
-            }
-        }
-    }
-
-    /// Counts a final outcome, and the tracked headers of its response (a
-    /// response that is retried is not final, so its headers do not count).
-    fn count(
-        &mut self,
-        result: Result<u16, ErrorKind>,
-        latency: Duration,
-        uncorrected: Duration,
-        lag: Duration,
-        now: Instant,
-    ) {
-        let p = &self.target.prepared;
-        let mut stats = self.target.stats.borrow_mut();
-        stats.record(result, latency, uncorrected, lag, now);
-        if let (Ok(_), Some(head)) = (result, self.head.take()) {
-            for (i, name) in p.tracked_names.iter().enumerate() {
-                for value in head.get_all(name.as_str()) {
-                    stats.track(i, value.as_bytes());
                 }
             }
         }
@@ -132,16 +114,16 @@ impl Stream {
 
     /// One attempt: a connection (shared), the request, the whole response.
     async fn exchange(&mut self, now: Instant, alarm: &mut Alarm<'_>) -> Outcome {
-        self.head = None;
         let target = self.target.clone();
         let p = &target.prepared;
         let Some(template) = p.h2.as_ref() else {
             return Outcome::Error(ErrorKind::Closed);
         };
+        self.response.tracked.clear();
         let spec = &p.spec;
         let deadline = timeout_at(now, spec.request_timeout);
         let mut watch = Watch::new(alarm, &self.stop, deadline);
-        let mut may_retry_stale = true;
+        let mut may_retry = true;
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
         let outcome = loop {
@@ -155,41 +137,43 @@ impl Stream {
                 .get(&mut self.lease, p, spec.idle_timeout, &mut watch)
                 .await;
             watch.set_deadline(deadline, ErrorKind::Timeout);
-            let reused = match got {
-                Ok(r) => r,
+            let opened = match got {
+                Ok(o) => o,
                 Err(f) => break fail_outcome(f),
             };
-            let Some((id, sender)) = self.lease.as_mut() else {
+            if opened.reconnect {
+                target.stats.borrow_mut().reconnected();
+            }
+            let Some((id, handle)) = self.lease.as_ref() else {
                 break Outcome::Error(ErrorKind::Closed);
             };
-            let id = *id;
-            let rng = &mut self.rng;
-            let request = template.request(|| next_random(rng));
+            if template.sends_id() {
+                template.write_id(&mut self.block, next_random(&mut self.rng));
+            }
             bytes_written += template.request_bytes;
-            let r = send(
-                sender,
-                request,
-                &template.body,
-                &mut watch,
-                &mut bytes_read,
-                &mut self.head,
-            )
-            .await;
+            let r = handle
+                .exchange(&self.block, &template.body, &mut watch, &mut self.response)
+                .await;
+            bytes_read += self.response.bytes;
+            self.response.bytes = 0;
             match r {
-                Ok(status) => break Outcome::Status(status),
-                Err(Err(f)) => break Outcome::from(f),
-                Err(Ok((e, before_response))) => {
-                    if breaks_connection(&e) {
-                        self.slot.discard(id);
+                Ok(()) => break Outcome::Status(self.response.status),
+                Err(ExchangeError::Watch(f)) => break fail_outcome(f),
+                Err(ExchangeError::Stream(e)) => {
+                    if e.fatal {
+                        self.slot.discard(*id);
                         self.lease = None;
-                        // A kept connection the server already closed:
-                        // reconnect and resend once, without counting it.
-                        if reused && before_response && may_retry_stale {
-                            may_retry_stale = false;
-                            continue;
-                        }
                     }
-                    break Outcome::Error(h2_error(&e));
+                    // A stream the server did not process (GOAWAY above it,
+                    // REFUSED_STREAM), or a kept connection it already
+                    // closed: send again once, on a new connection, without
+                    // counting it.
+                    let stale = opened.reused && e.before_response && e.fatal;
+                    if may_retry && (e.refused || stale) {
+                        may_retry = false;
+                        continue;
+                    }
+                    break Outcome::Error(e.kind);
                 }
             }
         };
@@ -201,64 +185,12 @@ impl Stream {
     }
 }
 
-/// An h2 failure and whether it came before any response; or the watch's.
-type SendError = Result<(h2::Error, bool), Fail>;
-
-/// Opens a stream, sends the request (and body), reads the response head
-/// into `head` and drains its body.
-async fn send(
-    sender: &mut super::connect::Sender,
-    request: http::Request<()>,
-    body: &bytes::Bytes,
-    watch: &mut Watch<'_, '_>,
-    bytes_read: &mut u64,
-    head: &mut Option<HeaderMap>,
-) -> Result<u16, SendError> {
-    // Waits while the connection is at its concurrent-stream limit.
-    let ready = pin!(poll_fn(|cx| sender.poll_ready(cx)));
-    watch
-        .race(ready)
-        .await
-        .map_err(Err)?
-        .map_err(|e| Ok((e, true)))?;
-    let (response, mut stream) = sender
-        .send_request(request, body.is_empty())
-        .map_err(|e| Ok((e, true)))?;
-    if !body.is_empty() {
-        // h2 queues the data and sends it as the peer's window allows.
-        stream
-            .send_data(body.clone(), true)
-            .map_err(|e| Ok((e, true)))?;
-    }
-    let response = pin!(response);
-    let response = watch
-        .race(response)
-        .await
-        .map_err(Err)?
-        .map_err(|e| Ok((e, true)))?;
-    let (parts, mut body) = response.into_parts();
-    for (k, v) in &parts.headers {
-        *bytes_read += (k.as_str().len() + v.len()) as u64;
-    }
-    *head = Some(parts.headers);
-    while !body.is_end_stream() {
-        let data = pin!(poll_fn(|cx| body.poll_data(cx)));
-        match watch.race(data).await.map_err(Err)? {
-            None => break,
-            Some(Ok(chunk)) => {
-                *bytes_read += chunk.len() as u64;
-                // Returning the window lets the server keep sending.
-                let _ = body.flow_control().release_capacity(chunk.len());
-            }
-            Some(Err(e)) => return Err(Ok((e, false))),
+/// Counts the tracked header values of a final response.
+fn track(stats: &mut CoreStats, response: &Response) {
+    for &(i, start, end) in &response.tracked {
+        if let Some(v) = response.values.get(start as usize..end as usize) {
+            stats.track(i, v);
         }
-    }
-    Ok(parts.status.as_u16())
-}
-
-impl From<Fail> for Outcome {
-    fn from(f: Fail) -> Outcome {
-        fail_outcome(f)
     }
 }
 

@@ -1,0 +1,93 @@
+//! Timelines as the client keeps and reports them: the engine's bounded
+//! [`Timeline`] of a target plus each kept interval's latency histogram,
+//! encoded, so that a registry can merge peers' intervals with exact
+//! percentiles. Bounded like the timeline itself (3,600 intervals).
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use goto_engine::{Interval, TargetStats, Timeline};
+use serde::{Deserialize, Serialize};
+
+use crate::histcodec;
+
+/// A target's timeline as a peer reports it to its locker: the intervals
+/// and, at the same positions, their encoded latency histograms
+/// ([`histcodec`]; absent from older peers, whose merged intervals then
+/// carry no percentiles). Two lists rather than one of flattened entries:
+/// serde's flatten cannot read the intervals' numeric map keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportedTimeline {
+    pub intervals: Vec<Interval>,
+    pub histograms: Vec<Option<String>>,
+}
+
+/// A target's timeline with its intervals' histograms, oldest first.
+#[derive(Debug, Default)]
+pub struct TargetTimeline {
+    timeline: Timeline,
+    /// One entry per kept interval of `timeline`, in the same order.
+    histograms: VecDeque<Option<String>>,
+}
+
+impl TargetTimeline {
+    /// Takes in a cumulative snapshot (see [`Timeline::push`]).
+    pub fn push(&mut self, elapsed: Duration, wall: SystemTime, now: TargetStats) {
+        let dropped = self.timeline.dropped();
+        let Some(h) = self.timeline.push(elapsed, wall, now) else {
+            return;
+        };
+        if self.timeline.dropped() > dropped {
+            self.histograms.pop_front();
+        }
+        self.histograms.push_back(histcodec::encode(&h));
+    }
+
+    /// The kept intervals.
+    pub fn intervals(&self) -> Vec<Interval> {
+        self.timeline.to_vec()
+    }
+
+    /// The kept intervals with their histograms.
+    pub fn reported(&self) -> ReportedTimeline {
+        ReportedTimeline {
+            intervals: self.timeline.to_vec(),
+            histograms: self.histograms.iter().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_follow_the_bounded_intervals() {
+        let mut t = TargetTimeline {
+            timeline: Timeline::new(2),
+            histograms: VecDeque::new(),
+        };
+        let wall = SystemTime::UNIX_EPOCH;
+        for i in 1..=3u64 {
+            let mut s = TargetStats::new();
+            s.requests = i;
+            // Cumulative, as the engine's counters are: one more at i ms.
+            for k in 1..=i {
+                s.latency.record(k * 1000).ok();
+            }
+            t.push(Duration::from_secs(i), wall, s);
+        }
+        let r = t.reported();
+        assert_eq!((r.intervals.len(), r.histograms.len()), (2, 2));
+        let h = histcodec::decode(r.histograms[1].as_deref().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.max() / 1000, 3);
+        let v = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(v["intervals"][0]["requests"], 1);
+        assert!(v["histograms"][0].is_string());
+        let back: ReportedTimeline = serde_json::from_value(v).unwrap_or_default();
+        assert_eq!(back, r);
+    }
+}

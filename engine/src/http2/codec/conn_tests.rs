@@ -1,0 +1,245 @@
+//! The connection state machine driven with hand-built server frames.
+
+use super::*;
+use crate::http2::codec::frame::{put_data, put_head, put_headers};
+
+fn conn() -> Conn {
+    let mut c = Conn::new(vec![b"x-a".to_vec().into_boxed_slice()]);
+    c.out.clear();
+    c
+}
+
+/// Every frame in `out`: (type, flags, stream, payload).
+fn frames(out: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut at = 0;
+    while at + 9 <= out.len() {
+        let h = frame::Head::parse(out[at..at + 9].try_into().unwrap());
+        let end = at + 9 + h.len as usize;
+        v.push((h.kind, h.flags, h.stream, out[at + 9..end].to_vec()));
+        at = end;
+    }
+    v
+}
+
+fn feed(c: &mut Conn, bytes: &[u8]) -> Result<usize, ConnError> {
+    c.receive(bytes)
+}
+
+#[test]
+fn preface_settings_and_window_come_first() {
+    let c = Conn::new(Vec::new());
+    assert!(c.out.starts_with(frame::PREFACE));
+    let f = frames(&c.out[frame::PREFACE.len()..]);
+    assert_eq!(f[0].0, frame::SETTINGS);
+    assert_eq!(
+        f[1],
+        (
+            frame::WINDOW_UPDATE,
+            0,
+            0,
+            (CONNECTION_WINDOW - 65_535).to_be_bytes().to_vec()
+        )
+    );
+}
+
+#[test]
+fn a_response_completes_its_stream_with_status_and_tracked_headers() {
+    let mut c = conn();
+    let s = c.open(&[0x82, 0x86, 0x84], true);
+    assert_eq!(frames(&c.out)[0].0, frame::HEADERS);
+    assert_eq!(frames(&c.out)[0].1, frame::END_STREAM | frame::END_HEADERS);
+    let mut b = Vec::new();
+    // 200, x-a: 1 (literal, indexed), then a body in two parts.
+    put_headers(
+        &mut b,
+        1,
+        &[0x88, 0x40, 3, b'x', b'-', b'a', 1, b'1'],
+        false,
+        16_384,
+    );
+    put_data(&mut b, 1, b"he", false);
+    let half = b.len();
+    put_data(&mut b, 1, b"llo", true);
+    assert_eq!(feed(&mut c, &b[..half + 4]), Ok(half));
+    assert_eq!(c.slots[s].outcome, Some(Outcome::Pending));
+    assert_eq!(feed(&mut c, &b[half..]), Ok(b.len() - half));
+    let slot = &c.slots[s];
+    assert_eq!(slot.outcome, Some(Outcome::Done));
+    assert_eq!(slot.status, 200);
+    assert_eq!(slot.tracked, [(0, 0, 1)]);
+    assert_eq!(slot.values, b"1");
+    assert_eq!(slot.bytes, (7 + 3 + 3 + 1 + 5) as u64);
+    c.out.clear();
+    c.release(s);
+    // A finished stream is not reset.
+    assert!(c.out.is_empty());
+    // The next stream reuses the slot and takes the next id; the indexed
+    // x-a (62) decodes from the dynamic table.
+    let s2 = c.open(&[0x82], true);
+    assert_eq!(s2, s);
+    let mut b = Vec::new();
+    put_headers(&mut b, 3, &[0x8d, 0xbe], true, 16_384);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(c.slots[s2].status, 404);
+    assert_eq!(c.slots[s2].values, b"1");
+}
+
+#[test]
+fn settings_are_acked_and_limit_concurrent_streams() {
+    let mut c = conn();
+    let mut b = Vec::new();
+    frame::put_settings(&mut b, &[(frame::SETTINGS_MAX_CONCURRENT_STREAMS, 1)]);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(frames(&c.out), [(frame::SETTINGS, frame::ACK, 0, vec![])]);
+    assert_eq!(c.can_open(), Ok(true));
+    let s = c.open(&[0x82], true);
+    assert_eq!(c.can_open(), Ok(false));
+    c.out.clear();
+    c.release(s);
+    // Released before its response: reset, and room for another.
+    assert_eq!(
+        frames(&c.out),
+        [(
+            frame::RST_STREAM,
+            0,
+            1,
+            frame::CANCEL.to_be_bytes().to_vec()
+        )]
+    );
+    assert_eq!(c.can_open(), Ok(true));
+}
+
+#[test]
+fn request_bodies_wait_for_window_updates() {
+    let mut c = conn();
+    let body = vec![7u8; 100_000];
+    let s = c.open(&[0x83], false);
+    let mut sent = 0;
+    assert!(!c.send_body(s, &body, &mut sent));
+    assert_eq!(sent, 65_535);
+    let data: usize = frames(&c.out)
+        .iter()
+        .filter(|f| f.0 == frame::DATA)
+        .map(|f| f.3.len())
+        .sum();
+    assert_eq!(data, 65_535);
+    let mut b = Vec::new();
+    frame::put_window_update(&mut b, 0, 50_000);
+    frame::put_window_update(&mut b, 1, 50_000);
+    feed(&mut c, &b).unwrap();
+    c.out.clear();
+    assert!(c.send_body(s, &body, &mut sent));
+    assert_eq!(sent, body.len());
+    let last = frames(&c.out).pop().unwrap();
+    assert_eq!((last.0, last.1), (frame::DATA, frame::END_STREAM));
+}
+
+#[test]
+fn large_response_bodies_give_the_windows_back_in_batches() {
+    let mut c = conn();
+    let s = c.open(&[0x82], true);
+    let mut b = Vec::new();
+    put_headers(&mut b, 1, &[0x88], false, 16_384);
+    feed(&mut c, &b).unwrap();
+    let chunk = vec![0u8; 16_384];
+    let mut updates = Vec::new();
+    for _ in 0..(5 << 20) / chunk.len() {
+        let mut b = Vec::new();
+        put_data(&mut b, 1, &chunk, false);
+        c.out.clear();
+        feed(&mut c, &b).unwrap();
+        updates.extend(
+            frames(&c.out)
+                .into_iter()
+                .filter(|f| f.0 == frame::WINDOW_UPDATE),
+        );
+    }
+    let stream: u32 = updates
+        .iter()
+        .filter(|f| f.2 == 1)
+        .map(|f| u32::from_be_bytes(f.3[..4].try_into().unwrap()))
+        .sum();
+    let connection: u32 = updates
+        .iter()
+        .filter(|f| f.2 == 0)
+        .map(|f| u32::from_be_bytes(f.3[..4].try_into().unwrap()))
+        .sum();
+    assert_eq!(stream, 5 << 20);
+    assert_eq!(connection, CONNECTION_WINDOW / 2);
+    // Batched: one update per half window, not one per frame.
+    assert_eq!(updates.len(), 10 + 1);
+    assert_eq!(c.slots[s].bytes, (5 << 20) + 10);
+}
+
+#[test]
+fn goaway_refuses_streams_above_its_last_id_and_ends_new_ones() {
+    let mut c = conn();
+    let a = c.open(&[0x82], true);
+    let b_ = c.open(&[0x82], true);
+    let mut b = Vec::new();
+    frame::put_goaway(&mut b, 1, frame::NO_ERROR);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(c.slots[a].outcome, Some(Outcome::Pending));
+    match c.slots[b_].outcome {
+        Some(Outcome::Failed(e)) => assert!(e.refused && e.before_response),
+        o => panic!("{o:?}"),
+    }
+    assert!(!c.usable());
+    assert!(matches!(c.can_open(), Err(e) if e.refused));
+    // Stream 1 still completes.
+    let mut b = Vec::new();
+    put_headers(&mut b, 1, &[0x88], true, 16_384);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(c.slots[a].outcome, Some(Outcome::Done));
+}
+
+#[test]
+fn resets_pings_and_protocol_errors() {
+    let mut c = conn();
+    let a = c.open(&[0x82], true);
+    let b_ = c.open(&[0x82], true);
+    let mut b = Vec::new();
+    frame::put_rst_stream(&mut b, 1, 0x2);
+    put_head(&mut b, 8, frame::PING, 0, 0);
+    b.extend_from_slice(b"12345678");
+    feed(&mut c, &b).unwrap();
+    match c.slots[a].outcome {
+        Some(Outcome::Failed(e)) => {
+            assert_eq!(e.kind, ErrorKind::Reset);
+            assert!(!e.fatal && !e.refused);
+        }
+        o => panic!("{o:?}"),
+    }
+    assert!(frames(&c.out).contains(&(frame::PING, frame::ACK, 0, b"12345678".to_vec())));
+    // HTTP/1.1 bytes are not a frame: the connection dies, streams fail.
+    assert!(feed(&mut c, b"HTTP/1.1 400 Bad Request\r\n\r\n").is_err());
+    assert!(c.is_dead());
+    match c.slots[b_].outcome {
+        Some(Outcome::Failed(e)) => {
+            assert_eq!(e.kind, ErrorKind::Parse(ParseErrorKind::InvalidHead));
+            assert!(e.fatal);
+        }
+        o => panic!("{o:?}"),
+    }
+    assert!(frames(&c.out).iter().any(|f| f.0 == frame::GOAWAY));
+}
+
+#[test]
+fn continuation_must_follow_its_headers() {
+    let mut c = conn();
+    let s = c.open(&[0x82], true);
+    let block = [0x88, 0x40, 3, b'x', b'-', b'a', 1, b'2'];
+    let mut b = Vec::new();
+    put_headers(&mut b, 1, &block, true, 3);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(c.slots[s].outcome, Some(Outcome::Done));
+    assert_eq!(c.slots[s].values, b"2");
+    let mut c = conn();
+    c.open(&[0x82], true);
+    let mut b = Vec::new();
+    put_head(&mut b, 1, frame::HEADERS, 0, 1);
+    b.push(0x88);
+    frame::put_window_update(&mut b, 0, 1);
+    assert_eq!(feed(&mut c, &b), Err(ConnError(frame::PROTOCOL_ERROR)));
+}
