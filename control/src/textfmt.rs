@@ -9,19 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Appends `n` in decimal.
-pub fn push_u64(s: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Digits are ASCII, so this never fails; one copy instead of a push per digit.
-    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+pub fn push_u64(s: &mut String, n: u64) {
+    s.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends `n` zero-padded to `width` digits (`n` must fit).
