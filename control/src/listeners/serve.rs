@@ -255,6 +255,20 @@ pub async fn handle(
     if !admin_path || !(probe || security.serves_admin(port.port)) {
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
+    // Boxed: the admin path's future is large, and inline it would make
+    // every runtime request's future as large (moved by memcpy each time).
+    Box::pin(admin(app, port, parts, body, probe)).await
+}
+
+/// One admin call: checked by the admin security, answered from the route tables.
+async fn admin(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    parts: http::request::Parts,
+    body: Incoming,
+    probe: bool,
+) -> Response<Body> {
+    let security = &app.cfg.security;
     // Probes answer whatever the token says.
     let checked = if probe {
         Ok(())

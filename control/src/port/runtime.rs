@@ -122,7 +122,10 @@ pub async fn serve(
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
             let mut resp =
-                crate::proxy::forward::forward(&port.proxy, target, m, &parts, body).await;
+                // Boxed: inline, the forward's large future would be moved
+                // with every locally answered request's.
+                Box::pin(crate::proxy::forward::forward(&port.proxy, target, m, &parts, body))
+                    .await;
             if is_abort(&resp) {
                 return resp;
             }
