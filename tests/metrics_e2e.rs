@@ -165,6 +165,9 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
     assert_eq!(g.get("/elsewhere").status, 503);
     assert_eq!(g.get("/elsewhere").status, 503);
     assert_eq!(g.put("/response/status/clear").status, 200);
+    let r = g.put("/response/status/set/502/percent/100?uri=/only/{x}");
+    assert_eq!(r.status, 200);
+    assert_eq!(g.get("/only/me").status, 502);
     let tcp_port = common::free_port();
     let body = format!(r#"{{"port":{tcp_port},"protocol":"tcp","mode":"silent"}}"#);
     assert_eq!(g.post("/listeners/add", &body).status, 200);
@@ -206,9 +209,10 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
         ),
         Some(3.0)
     );
+    // Two port-wide 503s and the pattern's 502: totals include patterns.
     assert_eq!(
         v("goto_faults_total", &[("port", &port), ("kind", "status")]),
-        Some(2.0)
+        Some(3.0)
     );
     assert_eq!(
         v(
@@ -217,10 +221,17 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
         ),
         Some(2.0)
     );
+    let uri = [
+        ("port", port.as_str()),
+        ("uri", "/only/{x}"),
+        ("kind", "status"),
+    ];
+    assert_eq!(v("goto_uri_faults_total", &uri), Some(1.0));
     assert_eq!(
         v("goto_tcp_connections_total", &[("port", &tcp)]),
         Some(1.0)
     );
+    assert_eq!(v("goto_tcp_refused_total", &[("port", &tcp)]), Some(0.0));
     assert_eq!(v("goto_registry_peers", &[("label", "pe\"er")]), Some(1.0));
     assert!(v("goto_registry_peers_healthy", &[("label", "pe\"er")]).is_some());
 }

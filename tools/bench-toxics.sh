@@ -8,6 +8,8 @@
 #   latency:   an HTTP proxy target with a latency toxic of LAT ms; N
 #              sequential requests through it and N direct; reports the
 #              added p50 (goal: within 1 ms of LAT).
+#   responder delay: /response/delay/set/LAT ms on a plain port, N
+#              sequential requests; the added p50, as for the toxic.
 #   shares:    /response/status/set/503/percent/10 over 10,000 requests
 #              with `goto load`; reports the delivered share.
 #
@@ -87,6 +89,23 @@ base = p50("/via/x")
 api.request("POST", "/request/proxy/targets/t/toxics/add", f'{{"name":"lat","type":"latency","attributes":{{"latency":{int(lat)}}}}}'); api.getresponse().read()
 with_toxic = p50("/via/x")
 print(f"latency: asked {lat:.0f} ms, p50 proxied {base:.2f} ms -> {with_toxic:.2f} ms, added {with_toxic-base:.2f} ms (error {with_toxic-base-lat:+.2f} ms)")
+PY
+# The responder's own delay, for comparison (same timer path as the toxic).
+python3 - "$UP" "$N" "$LAT" <<'PY'
+import http.client, statistics, sys, time
+port, n, lat = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port)
+def p50():
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter(); c.request("GET", "/d"); c.getresponse().read()
+        ts.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ts)
+base = p50()
+c.request("PUT", f"/response/delay/set/{int(lat)}ms"); c.getresponse().read()
+delayed = p50()
+c.request("PUT", "/response/delay/clear"); c.getresponse().read()
+print(f"responder delay: asked {lat:.0f} ms, p50 {base:.2f} ms -> {delayed:.2f} ms, added {delayed-base:.2f} ms (error {delayed-base-lat:+.2f} ms)")
 PY
 
 api POST /response/status/set/503/percent/10

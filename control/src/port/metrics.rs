@@ -166,6 +166,21 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         );
     }
     e.family(
+        "goto_uri_faults_total",
+        Kind::Counter,
+        "Faults injected by a URI pattern's own configuration (`?uri=`), by kind.",
+    );
+    for (uri, u) in &f.by_uri {
+        let status: u64 = u.status.values().sum();
+        for (kind, n) in [("status", status), ("delay", u.delay), ("close", u.close)] {
+            e.sample(
+                "goto_uri_faults_total",
+                &[("port", &port), ("uri", uri), ("kind", kind)],
+                n as f64,
+            );
+        }
+    }
+    e.family(
         "goto_fault_statuses_total",
         Kind::Counter,
         "Responses whose status was set by a fault, by status.",
@@ -211,7 +226,7 @@ fn tcp_listeners(e: &mut Exposition, app: &App) {
         return;
     }
     let views: Vec<_> = tcp.iter().map(|t| (t.port.to_string(), t)).collect();
-    let families: [(&str, Kind, &str); 4] = [
+    let families: [(&str, Kind, &str); 5] = [
         (
             "goto_tcp_connections_total",
             Kind::Counter,
@@ -232,12 +247,23 @@ fn tcp_listeners(e: &mut Exposition, app: &App) {
             Kind::Counter,
             "Bytes a TCP listener wrote to its clients.",
         ),
+        (
+            "goto_tcp_refused_total",
+            Kind::Counter,
+            "Connections a TCP listener closed at once: at its --max-conns cap.",
+        ),
     ];
     for (i, (name, kind, help)) in families.into_iter().enumerate() {
         e.family(name, kind, help);
         for (port, t) in &views {
             let v = t.counts.view();
-            let n = [v.connections, v.active, v.bytes_in, v.bytes_out][i];
+            let n = [
+                v.connections,
+                v.active,
+                v.bytes_in,
+                v.bytes_out,
+                v.refused_at_limit,
+            ][i];
             e.sample(name, &[("port", port)], n as f64);
         }
     }
