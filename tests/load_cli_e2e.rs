@@ -8,75 +8,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{eventually, free_port, goto_bin, Goto};
+use common::{eventually, finish_load, free_port, goto_bin, load, spawn_load, Goto};
 use serde_json::Value;
-
-/// Longest any single `goto load` may take before the test fails.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(goto_bin())
-        .arg("load")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn goto load")
-}
-
-/// Waits (bounded) for a spawned `goto load` and collects its output.
-fn finish(mut child: Child) -> Run {
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + RUN_LIMIT;
-    let code = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("goto load did not finish within {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
-}
-
-fn load(args: &[&str]) -> Run {
-    finish(spawn(args))
-}
 
 /// `goto load --json --no-progress <args>`, expected to exit 0.
 fn load_ok(args: &[&str]) -> Value {
@@ -350,7 +288,7 @@ fn sigterm_and_sigint_end_the_run_with_a_report() {
         }
         args.push(&url);
         let started = Instant::now();
-        let child = spawn(&args);
+        let child = spawn_load(&args);
         assert!(
             eventually(Duration::from_secs(20), || !server.seen().is_empty()),
             "{name}: no request arrived"
@@ -359,7 +297,7 @@ fn sigterm_and_sigint_end_the_run_with_a_report() {
         unsafe {
             libc::kill(child.id() as i32, sig);
         }
-        let r = finish(child);
+        let r = finish_load(child);
         assert!(
             started.elapsed() < Duration::from_secs(40),
             "{name}: not stopped"
@@ -438,7 +376,7 @@ fn connections_above_the_open_files_limit_are_refused_with_the_limit() {
             Ok(())
         });
     }
-    let r = finish(cmd.spawn().expect("spawn"));
+    let r = finish_load(cmd.spawn().expect("spawn"));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("limit is 256"), "{}", r.stderr);
 }

@@ -6,70 +6,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, goto_bin, Goto};
+use common::{free_port, load, Goto};
 use serde_json::Value;
 
 const DRIVERS: [&str; 2] = ["uring", "epoll"];
-/// Longest any single `goto load` may take before the test fails.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-struct LoadResult {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl LoadResult {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-/// Runs `goto load <args>` and waits (bounded) for it.
-fn load(args: &[&str]) -> LoadResult {
-    let mut child = Command::new(goto_bin())
-        .arg("load")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn goto load");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + RUN_LIMIT;
-    let code = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("goto load {args:?} did not finish within {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    LoadResult {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
-}
-
 /// Runs `goto load --json --io-driver <driver> <args>`; `None` when io_uring
 /// is unavailable on this machine (the test then covers epoll only).
 fn load_json(driver: &str, args: &[&str]) -> Option<Value> {

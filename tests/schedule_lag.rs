@@ -162,3 +162,60 @@ fn a_met_rate_has_no_warning() {
     // would lag that much.
     assert!(!behind, "{v}");
 }
+
+/// Stages are judged by what they asked (their integral over the run), not
+/// by `-r`: a ramp from 0 to 200/s asks about 100/s, which two connections
+/// against 50 ms responses (about 40/s) cannot carry, so the warning names
+/// the stages' figure; and a ramp down from `-r 200` to 0 asks about
+/// 100/s, which an idle server meets, so no warning measures it against
+/// the 200/s it starts from.
+#[test]
+fn falling_behind_stages_is_judged_against_the_stages() {
+    let slow = Goto::start(&["--request-logs=false"]);
+    let r = slow.put("/response/delay/set/50ms");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (code, out, err) = load(&[
+        "--json",
+        "--no-progress",
+        "-c",
+        "2",
+        "--stages",
+        "1s:200",
+        &url(slow.port),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let warnings = v["warnings"].as_array().cloned().unwrap_or_default();
+    let w = warnings
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.contains("fell behind"))
+        .unwrap_or_else(|| panic!("no fell-behind warning: {v}"));
+    assert!(w.contains("the stages asked"), "{w}");
+
+    let fast = Goto::start(&["--request-logs=false"]);
+    let (code, out, err) = load(&[
+        "--json",
+        "--no-progress",
+        "-c",
+        "8",
+        "-r",
+        "200",
+        "--stages",
+        "1s:0",
+        &url(fast.port),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // Judged against -r, half of the 200 asked would be "behind". (A
+    // loaded machine may still lag for real, so only the figure is checked.)
+    let against_rate = v["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|w| w.contains("200 asked"));
+    assert!(!against_rate, "{v}");
+    let sent = v["countsByStatusCodes"]["200"].as_u64().unwrap_or(0);
+    assert!((80..=110).contains(&sent), "{v}");
+}

@@ -10,7 +10,7 @@ secs=${1:-180}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(response chunked url duration client_target proxy_target job_spec)
+  targets=(response chunked url duration client_target proxy_target job_spec h2_frames)
 fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 # Debug assertions on: integer overflow is a finding too. No sanitizer: the

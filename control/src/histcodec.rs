@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 use hdrhistogram::Histogram;
 
 /// Encodes a histogram; `None` only if the encoder fails (it does not for
@@ -15,7 +15,15 @@ pub fn encode(h: &Histogram<u64>) -> Option<String> {
     Some(STANDARD.encode(buf))
 }
 
-/// Decodes what [`encode`] produced; a one-line reason otherwise.
+/// Encodes without deflate: larger, but cheap enough to run for every
+/// timeline interval (counts are varint-coded with runs of zeros skipped).
+pub fn encode_plain(h: &Histogram<u64>) -> Option<String> {
+    let mut buf = Vec::new();
+    V2Serializer::new().serialize(h, &mut buf).ok()?;
+    Some(STANDARD.encode(buf))
+}
+
+/// Decodes what [`encode`] or [`encode_plain`] produced; a one-line reason otherwise.
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
     let bytes = STANDARD
         .decode(text.trim())
@@ -35,10 +43,12 @@ mod tests {
         for v in [1u64, 10, 100, 1_000, 10_000, 1_000_000] {
             h.record(v).ok();
         }
-        let back = decode(&encode(&h).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back.len(), h.len());
-        assert_eq!(back.max(), h.max());
-        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        for enc in [encode(&h), encode_plain(&h)] {
+            let back = decode(&enc.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back.len(), h.len());
+            assert_eq!(back.max(), h.max());
+            assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        }
     }
 
     #[test]

@@ -84,6 +84,34 @@ pub struct ServerConfig {
     pub security: security::AdminSecurity,
 }
 
+impl Default for ServerConfig {
+    /// The command line's defaults (a fixed connection cap rather than one
+    /// from the open-file limit), so that configurations built in code, such
+    /// as tests', name only what they change.
+    fn default() -> ServerConfig {
+        ServerConfig {
+            port: 8080,
+            label: None,
+            registry: None,
+            locker: false,
+            certs: PathBuf::from("/etc/certs"),
+            request_logs: true,
+            json_logs: false,
+            cores: None,
+            io_driver: Default::default(),
+            build: Default::default(),
+            control_threads: 1,
+            remind_interval: Duration::from_secs(30),
+            allow_command_jobs: false,
+            peer_health_interval: Some(Duration::from_secs(30)),
+            timeouts: Default::default(),
+            max_conns: 10_000,
+            data_dir: None,
+            security: Default::default(),
+        }
+    }
+}
+
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -174,7 +202,9 @@ impl App {
         } else {
             None
         };
-        let client = client::Client::new(&cfg.certs).with_engine(cfg.cores, cfg.io_driver);
+        let client = client::Client::new(&cfg.certs)
+            .with_engine(cfg.cores, cfg.io_driver)
+            .with_interval_histograms(cfg.locker && cfg.registry.is_some());
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;

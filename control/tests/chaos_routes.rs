@@ -2,69 +2,30 @@
 //! answers (the fault tables own the delay and status forms they extend),
 //! what reaches the port's state, and the one-line 4xx reasons.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use goto_control::port::PortState;
-use goto_control::{App, ServerConfig};
-use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt;
+use goto_control::App;
+use http::{Method, StatusCode};
 
 fn app() -> (Arc<App>, Arc<PortState>) {
-    let app = App::new(ServerConfig {
-        port: 8080,
-        label: Some("chaos-routes".into()),
-        registry: None,
-        locker: false,
-        certs: PathBuf::from("/nonexistent"),
-        request_logs: false,
-        json_logs: false,
-        cores: None,
-        io_driver: Default::default(),
-        build: Default::default(),
-        control_threads: 1,
-        remind_interval: Duration::from_secs(30),
-        allow_command_jobs: false,
-        peer_health_interval: None,
-        timeouts: Default::default(),
-        max_conns: 10_000,
-        data_dir: None,
-        security: Default::default(),
-    })
-    .expect("app");
-    let port = app.detached_port(8080).expect("port");
-    (app, port)
+    common::app("chaos-routes")
 }
 
+/// Reads are the listing paths; everything else here is a mutation.
 async fn call(
     app: &Arc<App>,
     port: &Arc<PortState>,
     uri: &str,
     body: &str,
 ) -> (StatusCode, String) {
-    // Reads are the listing paths; everything else here is a mutation.
     let read = ["/response/faults", "/listeners/8080/counts"].contains(&uri);
     let method = if read { Method::GET } else { Method::PUT };
-    let r = app
-        .admin_call(
-            port,
-            method,
-            uri,
-            &HeaderMap::new(),
-            Bytes::from(body.to_string()),
-        )
-        .await
-        .unwrap_or_else(|| panic!("{uri} is not an admin call"));
-    let status = r.status();
-    let bytes = r
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let a = common::call(app, port, method, uri, body).await;
+    (a.status, a.text)
 }
 
 #[tokio::test]

@@ -2,92 +2,15 @@
 //! parameters, extractors, 404/405 from the tables, and which paths are
 //! admin calls at all. End-to-end behaviour stays in the workspace's tests/.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
 use bytes::Bytes;
-use goto_control::port::PortState;
-use goto_control::{App, ServerConfig};
+use common::{app, call};
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt;
-
-fn app() -> (Arc<App>, Arc<PortState>) {
-    let app = App::new(ServerConfig {
-        port: 8080,
-        label: Some("routes-test".into()),
-        registry: None,
-        locker: false,
-        certs: PathBuf::from("/nonexistent"),
-        request_logs: false,
-        json_logs: false,
-        cores: None,
-        io_driver: Default::default(),
-        build: Default::default(),
-        control_threads: 1,
-        remind_interval: Duration::from_secs(30),
-        allow_command_jobs: false,
-        peer_health_interval: None,
-        timeouts: Default::default(),
-        max_conns: 10_000,
-        data_dir: None,
-        security: Default::default(),
-    })
-    .expect("app");
-    let port = app.detached_port(8080).expect("port");
-    (app, port)
-}
-
-struct Answer {
-    status: StatusCode,
-    allow: Option<String>,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or_default()
-    }
-}
-
-async fn call(
-    app: &Arc<App>,
-    port: &Arc<PortState>,
-    method: Method,
-    uri: &str,
-    body: &str,
-) -> Answer {
-    let r = app
-        .admin_call(
-            port,
-            method,
-            uri,
-            &HeaderMap::new(),
-            Bytes::from(body.to_string()),
-        )
-        .await
-        .unwrap_or_else(|| panic!("{uri} is not an admin call"));
-    let status = r.status();
-    let allow = r
-        .headers()
-        .get(http::header::ALLOW)
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    let bytes = r
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    Answer {
-        status,
-        allow,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
 
 #[tokio::test]
 async fn responder_routes_apply_to_the_port_state() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     let r = call(&app, &port, Method::POST, "/response/status/set/503:2", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.text, "Will respond with forced status: 503 times 2\n");
@@ -130,7 +53,7 @@ async fn responder_routes_apply_to_the_port_state() {
 
 #[tokio::test]
 async fn wrong_methods_and_paths_come_from_the_tables() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     let r = call(&app, &port, Method::GET, "/response/status/clear", "").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
     assert_eq!(r.allow.as_deref(), Some("POST, PUT"));
@@ -152,7 +75,7 @@ async fn wrong_methods_and_paths_come_from_the_tables() {
 
 #[tokio::test]
 async fn only_table_prefixes_are_admin_paths() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     for p in [
         "/response/status",
         "/request/proxy/x",
@@ -182,7 +105,7 @@ async fn only_table_prefixes_are_admin_paths() {
 
 #[tokio::test]
 async fn endpoints_list_every_route_once() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     let v = call(&app, &port, Method::GET, "/api/endpoints", "")
         .await
         .json();
@@ -222,7 +145,7 @@ async fn endpoints_list_every_route_once() {
 
 #[tokio::test]
 async fn tracking_and_label_routes() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     let r = call(
         &app,
         &port,
@@ -255,7 +178,7 @@ async fn tracking_and_label_routes() {
 
 #[tokio::test]
 async fn client_flags_use_the_one_parser() {
-    let (app, port) = app();
+    let (app, port) = app("routes-test");
     let r = call(&app, &port, Method::POST, "/client/blocking/set/N", "").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!app.client.inner.lock().blocking);

@@ -71,6 +71,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
         cores: cores.unwrap_or(0),
         io_driver: String::new(),
         rate: args.rate,
+        stages: targets[0].stages.clone(),
         interrupted: None,
         fatal: None,
     };

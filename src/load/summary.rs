@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use goto_engine::{Histogram, TargetStats};
+use goto_engine::{Histogram, Stages, TargetStats};
 
 pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
@@ -17,10 +17,21 @@ pub(super) struct RunInfo<'a> {
     pub(super) cores: usize,
     pub(super) io_driver: String,
     pub(super) rate: Option<f64>,
+    /// The load shape, when `--stages` gave one (`rate` is then only where
+    /// its first ramp starts).
+    pub(super) stages: Option<Stages>,
     /// The signal that stopped the run early (`SIGINT`, `SIGTERM`).
     pub(super) interrupted: Option<&'static str>,
     /// Why the run could not start (the report then shows the probe's error).
     pub(super) fatal: Option<String>,
+}
+
+impl RunInfo<'_> {
+    /// Whether requests follow a schedule (a rate or stages), so latency
+    /// counts from the scheduled instant.
+    pub(super) fn paced(&self) -> bool {
+        self.stages.is_some() || self.rate.is_some_and(|r| r > 0.0)
+    }
 }
 
 /// The counts the headline figures come from.
@@ -118,30 +129,46 @@ pub(super) fn lag_row(h: &Histogram<u64>) -> [f64; 4] {
     [q(0.5), q(0.9), q(0.99), ms(h.max())]
 }
 
-/// Under a rate, a plain-words warning when the client could not keep its
-/// schedule: requests left later than one connection's interval (lag p99
-/// above it), or fewer went out than asked (under 99% of the rate). Either
-/// way the latency, counted from the schedule, includes that lateness.
+/// Under a rate or stages, a plain-words warning when the client could not
+/// keep its schedule: requests left later than one connection's interval
+/// at the schedule's mean rate (lag p99 above it), or fewer went out than
+/// the schedule asked (under 99%; with stages, their integral over the
+/// run). Either way the latency, counted from the schedule, includes that
+/// lateness.
 pub(super) fn fell_behind(
     info: &RunInfo<'_>,
     elapsed: Duration,
     s: &TargetStats,
 ) -> Option<String> {
-    let rate = info.rate.filter(|r| *r > 0.0)?;
     if s.requests == 0 {
+        return None;
+    }
+    // Requests still in flight when a duration ends are not counted, so
+    // the achieved rate is taken over the run less one typical response time.
+    let service = Duration::from_micros(s.latency_uncorrected.value_at_quantile(0.5));
+    let mut window = elapsed.saturating_sub(service);
+    if window.is_zero() {
+        window = elapsed;
+    }
+    let secs = window.as_secs_f64();
+    if secs <= 0.0 {
+        return None;
+    }
+    // The mean rate the schedule asked over the window, and how to name it.
+    let (rate, asked) = match (&info.stages, info.rate) {
+        (Some(stages), _) => {
+            let mean = stages.count_at(window) / secs;
+            (mean, format!("the {mean:.0} the stages asked on average"))
+        }
+        (None, Some(r)) if r > 0.0 => (r, format!("the {r} asked")),
+        _ => return None,
+    };
+    if rate <= 0.0 {
         return None;
     }
     let interval_ms = f64::from(info.connections.max(1)) / rate * 1000.0;
     let lag_p99 = ms(s.schedule_lag.value_at_quantile(0.99));
-    // Requests still in flight when a duration ends are not counted, so
-    // the achieved rate is taken over the run less one typical response time.
-    let service = Duration::from_micros(s.latency_uncorrected.value_at_quantile(0.5));
-    let window = elapsed.saturating_sub(service).as_secs_f64();
-    let achieved = if window > 0.0 {
-        s.requests as f64 / window
-    } else {
-        per_second(s.requests, elapsed)
-    };
+    let achieved = s.requests as f64 / secs;
     let mut why = Vec::new();
     if lag_p99 > interval_ms {
         why.push(format!(
@@ -151,7 +178,7 @@ pub(super) fn fell_behind(
     }
     if achieved < 0.99 * rate {
         why.push(format!(
-            "it sent {achieved:.0} requests/s, {:.1}% of the {rate} asked",
+            "it sent {achieved:.0} requests/s, {:.1}% of {asked}",
             achieved / rate * 100.0
         ));
     }

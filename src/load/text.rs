@@ -43,7 +43,14 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
             info.connections, info.cores, info.io_driver
         );
     }
-    if let Some(rate) = info.rate {
+    if let Some(stages) = &info.stages {
+        let _ = writeln!(
+            o,
+            "  {} stages over {:.3}s (latency from the scheduled send time)",
+            stages.stages().len(),
+            stages.total().as_secs_f64()
+        );
+    } else if let Some(rate) = info.rate {
         let _ = writeln!(
             o,
             "  rate {rate} requests/s (latency from the scheduled send time)"
@@ -90,7 +97,7 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         }
         let _ = writeln!(o);
     };
-    if info.rate.is_some() {
+    if info.paced() {
         row("corrected", &s.latency);
         row("uncorrected", &s.latency_uncorrected);
     } else {
@@ -98,7 +105,7 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
     }
     // How late requests left against their schedule: shown under a rate,
     // or whenever a wait (a delay) made any request late.
-    if info.rate.is_some() || (!s.schedule_lag.is_empty() && s.schedule_lag.max() > 0) {
+    if info.paced() || (!s.schedule_lag.is_empty() && s.schedule_lag.max() > 0) {
         let [p50, p90, p99, max] = lag_row(&s.schedule_lag);
         let _ = writeln!(
             o,

@@ -239,3 +239,70 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// Longest any single `goto load` may take before the test fails.
+pub const LOAD_LIMIT: Duration = Duration::from_secs(60);
+
+/// How a `goto load` run exited and what it printed.
+pub struct LoadRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl LoadRun {
+    /// Stdout as JSON (`--json`); panics with both streams otherwise.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Spawns `goto load <args>` with both streams piped.
+pub fn spawn_load(args: &[&str]) -> Child {
+    Command::new(goto_bin())
+        .arg("load")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn goto load")
+}
+
+/// Waits (bounded by [`LOAD_LIMIT`]) for a spawned `goto load` and collects
+/// its output.
+pub fn finish_load(mut child: Child) -> LoadRun {
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + LOAD_LIMIT;
+    let code = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("goto load did not finish within {LOAD_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    LoadRun {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Runs `goto load <args>` and waits (bounded) for it.
+pub fn load(args: &[&str]) -> LoadRun {
+    finish_load(spawn_load(args))
+}

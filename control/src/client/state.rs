@@ -129,6 +129,9 @@ pub struct Client {
     /// `--cores` and `--io-driver` of the server, for the engine.
     cores: Option<usize>,
     io_driver: IoDriverChoice,
+    /// Whether timelines keep each interval's histogram (for a peer's
+    /// locker reports, so the registry can merge interval percentiles).
+    interval_histograms: bool,
 }
 
 pub struct Inner {
@@ -168,6 +171,7 @@ impl Client {
             engine: Mutex::new(None),
             cores: None,
             io_driver: IoDriverChoice::Auto,
+            interval_histograms: false,
             tls: TlsConfig {
                 extra_roots: if has_certs {
                     vec![certs.to_path_buf()]
@@ -183,6 +187,13 @@ impl Client {
     pub fn with_engine(mut self, cores: Option<usize>, io_driver: IoDriverChoice) -> Client {
         self.cores = cores;
         self.io_driver = io_driver;
+        self
+    }
+
+    /// Keeps each timeline interval's histogram (a peer reporting to a
+    /// registry's locker).
+    pub fn with_interval_histograms(mut self, on: bool) -> Client {
+        self.interval_histograms = on;
         self
     }
 
@@ -250,7 +261,12 @@ impl Client {
             .submit(Plan { targets: specs })
             .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
         let timelines = Arc::new(Mutex::new(BTreeMap::new()));
-        sample(run.clone(), intervals, timelines.clone());
+        sample(
+            run.clone(),
+            intervals,
+            timelines.clone(),
+            self.interval_histograms,
+        );
         let engine_run = Some(run);
         let mut inner = self.inner.lock();
         let id = inner.next_id;
@@ -400,6 +416,7 @@ fn sample(
     run: RunHandle,
     intervals: Vec<(String, Duration)>,
     timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
+    keep_histograms: bool,
 ) {
     let wall = SystemTime::now();
     let tick = intervals
@@ -426,6 +443,7 @@ fn sample(
                         snap.elapsed,
                         wall + snap.elapsed,
                         stats.clone(),
+                        keep_histograms,
                     );
                 }
             }

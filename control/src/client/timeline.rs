@@ -32,8 +32,10 @@ pub struct TargetTimeline {
 }
 
 impl TargetTimeline {
-    /// Takes in a cumulative snapshot (see [`Timeline::push`]).
-    pub fn push(&mut self, elapsed: Duration, wall: SystemTime, now: TargetStats) {
+    /// Takes in a cumulative snapshot (see [`Timeline::push`]); `keep`
+    /// also keeps the interval's histogram, encoded (only an instance that
+    /// reports to a registry's locker needs it, so others pay nothing).
+    pub fn push(&mut self, elapsed: Duration, wall: SystemTime, now: TargetStats, keep: bool) {
         let dropped = self.timeline.dropped();
         let Some(h) = self.timeline.push(elapsed, wall, now) else {
             return;
@@ -41,7 +43,8 @@ impl TargetTimeline {
         if self.timeline.dropped() > dropped {
             self.histograms.pop_front();
         }
-        self.histograms.push_back(histcodec::encode(&h));
+        self.histograms
+            .push_back(keep.then(|| histcodec::encode_plain(&h)).flatten());
     }
 
     /// The kept intervals.
@@ -76,7 +79,7 @@ mod tests {
             for k in 1..=i {
                 s.latency.record(k * 1000).ok();
             }
-            t.push(Duration::from_secs(i), wall, s);
+            t.push(Duration::from_secs(i), wall, s, true);
         }
         let r = t.reported();
         assert_eq!((r.intervals.len(), r.histograms.len()), (2, 2));

@@ -126,10 +126,11 @@ async fn unless_over<F: Future>(shared: &Shared, fut: F, reading: bool) -> Optio
 
 async fn reader(mut rd: OwnedReadHalf<TcpStream>, shared: Rc<Shared>, mut early: Vec<u8>) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
-    let mut raw: Vec<u8> = if shared.tls.is_some() {
-        Vec::with_capacity(READ_BUF)
+    // TLS: records arrive in `raw` and decrypt through `scratch` into `buf`.
+    let (mut raw, mut scratch): (Vec<u8>, Box<[u8]>) = if shared.tls.is_some() {
+        (Vec::with_capacity(READ_BUF), vec![0; 16 * 1024].into())
     } else {
-        Vec::new()
+        (Vec::new(), Box::default())
     };
     loop {
         if let Some(tls) = &shared.tls {
@@ -149,7 +150,7 @@ async fn reader(mut rd: OwnedReadHalf<TcpStream>, shared: Rc<Shared>, mut early:
             } else {
                 raw = std::mem::take(&mut early);
             }
-            if let Err(k) = decrypt(&mut tls.borrow_mut(), &raw, &mut buf) {
+            if let Err(k) = decrypt(&mut tls.borrow_mut(), &raw, &mut scratch, &mut buf) {
                 return fail(&shared, k);
             }
             // rustls may have records to send (alerts, key updates).
@@ -184,7 +185,12 @@ async fn reader(mut rd: OwnedReadHalf<TcpStream>, shared: Rc<Shared>, mut early:
 }
 
 /// Feeds TLS bytes to the session and appends the plaintext to `plain`.
-fn decrypt(tls: &mut ClientConnection, raw: &[u8], plain: &mut Vec<u8>) -> Result<(), ErrorKind> {
+fn decrypt(
+    tls: &mut ClientConnection,
+    raw: &[u8],
+    scratch: &mut [u8],
+    plain: &mut Vec<u8>,
+) -> Result<(), ErrorKind> {
     let mut rest = raw;
     loop {
         if !rest.is_empty() {
@@ -194,24 +200,12 @@ fn decrypt(tls: &mut ClientConnection, raw: &[u8], plain: &mut Vec<u8>) -> Resul
         tls.process_new_packets()
             .map_err(|e| ErrorKind::Tls(TlsErrorKind::from_rustls(&e)))?;
         loop {
-            let len = plain.len();
-            plain.resize(len + 16 * 1024, 0);
-            match tls.reader().read(&mut plain[len..]) {
-                Ok(n) => {
-                    plain.truncate(len + n);
-                    if n == 0 {
-                        // close_notify: the stream's end comes as EOF next.
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    plain.truncate(len);
-                    break;
-                }
-                Err(e) => {
-                    plain.truncate(len);
-                    return Err(ErrorKind::from_io(&e));
-                }
+            match tls.reader().read(scratch) {
+                // 0: close_notify; the stream's end comes as EOF next.
+                Ok(0) => break,
+                Ok(n) => plain.extend_from_slice(&scratch[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(ErrorKind::from_io(&e)),
             }
         }
         if rest.is_empty() {
