@@ -25,58 +25,16 @@ STREAMS=${STREAMS:-100}
 PORT=${PORT:-18098}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-GOTO=${GOTO:-$TARGET_DIR/release/goto}
 GOTO_SHAPE=${GOTO_SHAPE:-"-c $CONNS --streams $STREAMS"}
+. "$(dirname "$0")/lib.sh"
 
-for tool in nginx h2load taskset python3 curl; do
-  command -v "$tool" >/dev/null || { echo "bench-h2: $tool is required (apt-get install nginx-light nghttp2-client curl)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "bench-h2: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
-
-if [ "${BUILD:-1}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --quiet)
-fi
-[ -x "$GOTO" ] || { echo "bench-h2: no goto binary at $GOTO" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/bench-h2.XXXXXX)
-NGINX_PID=""
-cleanup() {
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  http2_max_concurrent_streams 128;
-  client_body_temp_path $WORK/body;
-  proxy_temp_path $WORK/proxy;
-  fastcgi_temp_path $WORK/fastcgi;
-  uwsgi_temp_path $WORK/uwsgi;
-  scgi_temp_path $WORK/scgi;
-  server {
-    listen 127.0.0.1:$PORT http2;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 100); do
-  curl -sf --http2-prior-knowledge "http://127.0.0.1:$PORT/" >/dev/null && break
-  sleep 0.05
-done
-URL="http://127.0.0.1:$PORT/"
+lib_need bench-h2 "apt-get install nginx-light nghttp2-client curl" nginx h2load taskset python3 curl
+lib_time bench-h2
+lib_goto bench-h2
+lib_workdir bench-h2
+NGINX_LISTEN=http2 NGINX_HTTP="http2_max_concurrent_streams 128;" NGINX_CURL=--http2-prior-knowledge \
+  lib_nginx "$PORT" "$SERVER_CPU"
+URL=$NGINX_URL
 
 # One run: prints "client req/s requests cpu_seconds".
 run_h2load() {

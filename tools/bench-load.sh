@@ -22,64 +22,22 @@ CONNS=${CONNS:-"64 1024"}
 PORT=${PORT:-18099}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-GOTO=${GOTO:-$TARGET_DIR/release/goto}
+. "$(dirname "$0")/lib.sh"
 
-for tool in nginx wrk taskset python3 curl; do
-  command -v "$tool" >/dev/null || { echo "bench-load: $tool is required (apt-get install nginx-light wrk)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "bench-load: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
+lib_need bench-load "apt-get install nginx-light wrk" nginx wrk taskset python3 curl
+lib_time bench-load
 CLIENTS="wrk goto"
 if [ "${OHA:-1}" = 1 ] && command -v oha >/dev/null; then
   CLIENTS="wrk goto oha"
 fi
-
-if [ "${BUILD:-1}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --quiet)
-fi
-[ -x "$GOTO" ] || { echo "bench-load: no goto binary at $GOTO" >&2; exit 1; }
+lib_goto bench-load
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-WORK=$(mktemp -d /tmp/bench-load.XXXXXX)
-NGINX_PID=""
-cleanup() {
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $WORK/body;
-  proxy_temp_path $WORK/proxy;
-  fastcgi_temp_path $WORK/fastcgi;
-  uwsgi_temp_path $WORK/uwsgi;
-  scgi_temp_path $WORK/scgi;
-  server {
-    listen 127.0.0.1:$PORT backlog=4096;
-    location = /nginx_status { stub_status; }
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break
-  sleep 0.05
-done
-URL="http://127.0.0.1:$PORT/"
+lib_workdir bench-load
+NGINX_MAIN="worker_rlimit_nofile 65536;" NGINX_CONNS=20000 NGINX_LISTEN="backlog=4096" \
+  NGINX_SERVER="location = /nginx_status { stub_status; }" lib_nginx "$PORT" "$SERVER_CPU"
+URL=$NGINX_URL
 
 # Requests nginx has answered so far (the status request itself included).
 answered() { curl -sf "http://127.0.0.1:$PORT/nginx_status" | awk 'NR==3 {print $3}'; }

@@ -33,59 +33,17 @@ SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 PRIO=${PRIO:-}
 WRK2=${WRK2:-}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-GOTO=${GOTO:-$TARGET_DIR/release/goto}
+. "$(dirname "$0")/lib.sh"
 
-for tool in nginx taskset python3 curl; do
-  command -v "$tool" >/dev/null || { echo "bench-precision: $tool is required (apt-get install nginx-light)" >&2; exit 1; }
-done
-[ -x /usr/bin/time ] || { echo "bench-precision: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
+lib_need bench-precision "apt-get install nginx-light" nginx taskset python3 curl
+lib_time bench-precision
 if [ -n "$WRK2" ] && [ ! -x "$WRK2" ]; then
   echo "bench-precision: WRK2=$WRK2 is not an executable" >&2; exit 1
 fi
-if [ "${BUILD:-1}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --quiet)
-fi
-[ -x "$GOTO" ] || { echo "bench-precision: no goto binary at $GOTO" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/bench-precision.XXXXXX)
-NGINX_PID=""
-cleanup() {
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-cat >"$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $WORK/body;
-  proxy_temp_path $WORK/proxy;
-  fastcgi_temp_path $WORK/fastcgi;
-  uwsgi_temp_path $WORK/uwsgi;
-  scgi_temp_path $WORK/scgi;
-  server {
-    listen 127.0.0.1:$PORT backlog=4096;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" &
-NGINX_PID=$!
-URL="http://127.0.0.1:$PORT/"
-for _ in $(seq 100); do
-  curl -sf "$URL" >/dev/null && break
-  sleep 0.05
-done
-curl -sf "$URL" >/dev/null || { echo "bench-precision: nginx never answered on $PORT" >&2; exit 1; }
+lib_goto bench-precision
+lib_workdir bench-precision
+NGINX_LISTEN="backlog=4096" lib_nginx "$PORT" "$SERVER_CPU"
+URL=$NGINX_URL
 
 # run_goto RATE -> appends "goto rate rps c50 c99 u50 u99 lag50 lag99 cpu_s"
 run_goto() {

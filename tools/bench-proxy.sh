@@ -10,7 +10,8 @@
 # proxy/direct is the hop's cost in units of a direct request (goal <= 1.3).
 #
 # Usage: tools/bench-proxy.sh [duration_s=5] [connections=32]
-# Env:   GOTO=path/to/goto (default: release build via cargo), SERVER_CORE=0,
+# Env:   GOTO=path/to/goto (default: release build via cargo; BUILD=0 skips
+#        the build), SERVER_CORE=0,
 #        WRK_CORE=1, PORT_UP=18801, PORT_PROXY=18802, URI_PATH=/bench
 set -euo pipefail
 
@@ -21,31 +22,16 @@ WRK_CORE=${WRK_CORE:-1}
 PORT_UP=${PORT_UP:-18801}
 PORT_PROXY=${PORT_PROXY:-18802}
 URI_PATH=${URI_PATH:-/bench}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 
-command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 1; }
-if [[ -z "${GOTO:-}" ]]; then
-    (cd "$ROOT" && cargo build --release -q -p goto)
-    GOTO="${CARGO_TARGET_DIR:-$ROOT/target}/release/goto"
-fi
-
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+lib_need bench-proxy "apt-get install -y wrk" wrk taskset curl
+lib_goto bench-proxy
+lib_workdir bench-proxy
 
 start() { # port label
     taskset -c "$SERVER_CORE" "$GOTO" --port "$1" --label "$2" --request-logs=false 2>/dev/null &
-    PIDS+=("$!")
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$1/label" >/dev/null && return 0
-        sleep 0.05
-    done
-    echo "goto on port $1 did not start" >&2
-    exit 1
-}
-
-ticks() { # pid -> utime+stime in clock ticks
-    awk '{print $14 + $15}' "/proc/$1/stat"
+    LIB_PIDS+=("$!")
+    lib_wait_url bench-proxy "http://127.0.0.1:$1/label"
 }
 
 # wrk's total request count.
@@ -54,32 +40,32 @@ run_wrk() { # url
 }
 
 start "$PORT_UP" upstream
-UP_PID=${PIDS[-1]}
+UP_PID=${LIB_PIDS[-1]}
 start "$PORT_PROXY" proxy
-PX_PID=${PIDS[-1]}
+PX_PID=${LIB_PIDS[-1]}
 curl -sf "http://127.0.0.1:$PORT_PROXY/request/proxy/targets/add" \
     --data "{\"name\":\"up\",\"url\":\"http://127.0.0.1:$PORT_UP\",\"match\":{\"uris\":[\"/\"]}}" >/dev/null
-HZ=$(getconf CLK_TCK)
+HZ=$CLK_TCK
 
 # Warm up both paths (pooled connections, allocator).
 taskset -c "$WRK_CORE" wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT_PROXY$URI_PATH" >/dev/null
 
-t0=$(ticks "$UP_PID")
+t0=$(lib_ticks "$UP_PID")
 direct_n=$(run_wrk "http://127.0.0.1:$PORT_UP$URI_PATH")
-direct_t=$(( $(ticks "$UP_PID") - t0 ))
+direct_t=$(( $(lib_ticks "$UP_PID") - t0 ))
 
-p0=$(ticks "$PX_PID"); u0=$(ticks "$UP_PID")
+p0=$(lib_ticks "$PX_PID"); u0=$(lib_ticks "$UP_PID")
 proxy_n=$(run_wrk "http://127.0.0.1:$PORT_PROXY$URI_PATH")
-proxy_t=$(( $(ticks "$PX_PID") - p0 ))
-up_t=$(( $(ticks "$UP_PID") - u0 ))
+proxy_t=$(( $(lib_ticks "$PX_PID") - p0 ))
+up_t=$(( $(lib_ticks "$UP_PID") - u0 ))
 
 # Same again with the upstream moved to wrk's core, so the proxy has the
 # server core to itself (as the upstream had in the direct phase) and no
 # proxy<->upstream context switches are charged to it.
 taskset -a -p -c "$WRK_CORE" "$UP_PID" >/dev/null
-p0=$(ticks "$PX_PID")
+p0=$(lib_ticks "$PX_PID")
 split_n=$(run_wrk "http://127.0.0.1:$PORT_PROXY$URI_PATH")
-split_t=$(( $(ticks "$PX_PID") - p0 ))
+split_t=$(( $(lib_ticks "$PX_PID") - p0 ))
 
 awk -v dn="$direct_n" -v dt="$direct_t" -v pn="$proxy_n" -v pt="$proxy_t" -v ut="$up_t" \
     -v sn="$split_n" -v st="$split_t" -v hz="$HZ" -v dur="$DUR" -v c="$CONNS" 'BEGIN {

@@ -89,6 +89,8 @@ impl InBody {
                 let n = b.len() as u64;
                 return Ok((b.slice(..b.len().min(limit)), n));
             }
+            // Most requests have no body: no timer, no buffer.
+            InBody::Stream(s) if s.is_end_stream() => return Ok((Bytes::new(), 0)),
             InBody::Stream(s) => tokio::time::timeout(timeout, read_capped(s, limit))
                 .await
                 .map(|r| r.map_err(|e| e.to_string())),

@@ -35,6 +35,7 @@ pub mod rng;
 pub mod security;
 pub mod store;
 pub mod tcp;
+pub mod textfmt;
 pub mod timefmt;
 pub mod timeouts;
 pub mod timer;

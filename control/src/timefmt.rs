@@ -1,8 +1,11 @@
 //! RFC 3339 timestamps (UTC, microseconds) for JSON documents and the
 //! request log, from the `time` crate's calendar.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::textfmt::push_padded;
 
 /// `2026-11-28T13:45:01.123456Z`; times before 1970 print as the epoch.
 pub fn rfc3339(t: SystemTime) -> String {
@@ -12,20 +15,39 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Appends [`rfc3339`] of `t` to `s` (no allocation: the request log's path).
+/// The calendar part changes once a second, so each thread keeps the last
+/// one it formatted and only writes the microseconds afresh.
 pub fn write_rfc3339(s: &mut String, t: SystemTime) {
-    let t = if t < UNIX_EPOCH { UNIX_EPOCH } else { t };
-    let d = time::OffsetDateTime::from(t);
-    let _ = write!(
-        s,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second(),
-        d.microsecond()
-    );
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let (cached, text) = &mut *cache;
+        if *cached != Some(secs) {
+            text.clear();
+            let d = time::OffsetDateTime::from(UNIX_EPOCH + Duration::from_secs(secs));
+            let _ = write!(
+                text,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second(),
+            );
+            *cached = Some(secs);
+        }
+        s.push_str(text);
+    });
+    s.push('.');
+    push_padded(s, u64::from(since.subsec_micros()), 6);
+    s.push('Z');
+}
+
+thread_local! {
+    /// The last second formatted on this thread, and its text.
+    static SECOND: RefCell<(Option<u64>, String)> = const { RefCell::new((None, String::new())) };
 }
 
 /// Reads back what [`rfc3339`] wrote (`YYYY-MM-DDTHH:MM:SS[.frac]Z`, UTC);
@@ -61,7 +83,6 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn known_instants() {
@@ -70,6 +91,15 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-28T13:45:01.123456Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(&rfc3339(leap)[..10], "2000-02-29");
+        // The same second again (from the cache), then the next one.
+        assert_eq!(
+            rfc3339(t + Duration::from_micros(9)),
+            "2026-11-28T13:45:01.123465Z"
+        );
+        assert_eq!(
+            rfc3339(t + Duration::from_secs(1)),
+            "2026-11-28T13:45:02.123456Z"
+        );
         for t in [UNIX_EPOCH, t, leap] {
             assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
         }

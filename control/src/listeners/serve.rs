@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
-use crate::conn_guard::{self, Clock, ConnTimeouts, Expired, GuardedIo};
+use crate::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo};
 use crate::error::ApiError;
 use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, Ctx, PortState};
@@ -188,20 +188,25 @@ async fn serve_conn<S>(
     });
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        why = conn_guard::watch(clock, timeouts) => match why {
-            Expired::Header => {
-                // Mid-head (slowloris) or silent since the connect: just close.
-                tracing::debug!(port, %remote, "closing a connection: no complete request head within the header timeout");
-            }
-            Expired::Idle => {
-                tracing::debug!(port, %remote, "closing an idle connection");
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
-            }
-        },
-        _ = close.changed() => {
+    // Polled only when they fire, not on every wake of the connection.
+    let stop = std::pin::pin!(async {
+        tokio::select! {
+            why = conn_guard::watch(clock, timeouts) => Some(why),
+            _ = close.changed() => None,
+        }
+    });
+    match conn_guard::first_of(conn.as_mut(), stop).await {
+        First::Main(_) => {}
+        First::Side(Some(Expired::Header)) => {
+            // Mid-head (slowloris) or silent since the connect: just close.
+            tracing::debug!(port, %remote, "closing a connection: no complete request head within the header timeout");
+        }
+        First::Side(Some(Expired::Idle)) => {
+            tracing::debug!(port, %remote, "closing an idle connection");
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+        First::Side(None) => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
         }
@@ -244,10 +249,26 @@ pub async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let security = &app.cfg.security;
-    let probe = crate::security::is_probe(&parts.method, parts.uri.path());
-    if !app.api.is_admin(parts.uri.path()) || !(probe || security.serves_admin(port.port)) {
+    // Runtime traffic pays for the table look-up only.
+    let admin_path = app.api.is_admin(parts.uri.path());
+    let probe = admin_path && crate::security::is_probe(&parts.method, parts.uri.path());
+    if !admin_path || !(probe || security.serves_admin(port.port)) {
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
+    // Boxed: the admin path's future is large, and inline it would make
+    // every runtime request's future as large (moved by memcpy each time).
+    Box::pin(admin(app, port, parts, body, probe)).await
+}
+
+/// One admin call: checked by the admin security, answered from the route tables.
+async fn admin(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    parts: http::request::Parts,
+    body: Incoming,
+    probe: bool,
+) -> Response<Body> {
+    let security = &app.cfg.security;
     // Probes answer whatever the token says.
     let checked = if probe {
         Ok(())

@@ -3,6 +3,7 @@
 //! triggers), the runtime path that applies them to non-admin requests, and
 //! the `/label` routes.
 
+pub mod echo;
 pub mod label;
 pub mod metrics;
 pub mod runtime;

@@ -6,15 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Response, StatusCode};
 use hyper::body::Body as _;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::PortState;
-use crate::api::query_decode;
 use crate::body::{Body, InBody};
 use crate::faults::body::{abort_response, drip_body, is_abort};
 use crate::faults::Plan;
@@ -125,7 +122,10 @@ pub async fn serve(
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
             let mut resp =
-                crate::proxy::forward::forward(&port.proxy, target, m, &parts, body).await;
+                // Boxed: inline, the forward's large future would be moved
+                // with every locally answered request's.
+                Box::pin(crate::proxy::forward::forward(&port.proxy, target, m, &parts, body))
+                    .await;
             if is_abort(&resp) {
                 return resp;
             }
@@ -217,17 +217,7 @@ async fn respond(
                     return refusal;
                 }
             };
-            let doc = EchoDoc {
-                parts,
-                body: &req_body,
-                body_len: total,
-                remote,
-                port: port.port,
-            };
-            let mut out = Vec::with_capacity(256);
-            if serde_json::to_writer(&mut out, &doc).is_ok() {
-                out.push(b'\n');
-            }
+            let out = super::echo::echo_json(parts, &req_body, total, remote, port.port);
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -258,82 +248,6 @@ fn copy_request_headers(req: &HeaderMap, out: &mut HeaderMap) {
     }
 }
 
-/// The JSON echo of a request.
-struct EchoDoc<'a> {
-    parts: &'a Parts,
-    body: &'a Bytes,
-    body_len: u64,
-    remote: SocketAddr,
-    port: u16,
-}
-
-struct HeadersJson<'a>(&'a HeaderMap);
-
-impl Serialize for HeadersJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.keys_len()))?;
-        for k in self.0.keys() {
-            let mut vals = self.0.get_all(k).iter();
-            let first = vals.next().map(|v| String::from_utf8_lossy(v.as_bytes()));
-            match vals.next() {
-                None => m.serialize_entry(k.as_str(), &first)?,
-                Some(second) => {
-                    let mut joined = first.map(|c| c.into_owned()).unwrap_or_default();
-                    for v in std::iter::once(second).chain(vals) {
-                        joined.push_str(", ");
-                        joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
-                    }
-                    m.serialize_entry(k.as_str(), &joined)?;
-                }
-            }
-        }
-        m.end()
-    }
-}
-
-struct QueryJson<'a>(Option<&'a str>);
-
-impl Serialize for QueryJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if let Some(q) = self.0 {
-            for kv in q.split('&').filter(|kv| !kv.is_empty()) {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                m.serialize_entry(&query_decode(k), &query_decode(v))?;
-            }
-        }
-        m.end()
-    }
-}
-
-impl Serialize for EchoDoc<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let p = self.parts;
-        let mut m = s.serialize_map(Some(8))?;
-        m.serialize_entry("method", p.method.as_str())?;
-        m.serialize_entry(
-            "uri",
-            p.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/"),
-        )?;
-        m.serialize_entry("protocol", protocol(p.version))?;
-        m.serialize_entry("headers", &HeadersJson(&p.headers))?;
-        m.serialize_entry("query", &QueryJson(p.uri.query()))?;
-        m.serialize_entry("body", &String::from_utf8_lossy(self.body))?;
-        if self.body_len as usize != self.body.len() {
-            m.serialize_entry("bodyLength", &self.body_len)?;
-        }
-        m.serialize_entry("remoteAddress", &self.remote.to_string())?;
-        m.serialize_entry("port", &self.port)?;
-        m.end()
-    }
-}
-
 pub fn protocol(v: http::Version) -> &'static str {
-    match v {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
+    crate::textfmt::version_text(v)
 }

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use super::Entry;
+use crate::textfmt::{push_millis, push_socket_addr, push_u64, version_text};
 use crate::timefmt::write_rfc3339;
 
 /// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
@@ -14,32 +15,62 @@ use crate::timefmt::write_rfc3339;
 pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     write_rfc3339(s, now);
     let p = e.parts;
-    let _ = write!(
-        s,
-        " [{}] {} {} {} {:?} {{",
-        e.port, e.remote, p.method, p.uri, p.version
-    );
+    s.push_str(" [");
+    push_u64(s, u64::from(e.port));
+    s.push_str("] ");
+    push_socket_addr(s, e.remote);
+    s.push(' ');
+    s.push_str(p.method.as_str());
+    s.push(' ');
+    push_uri(s, &p.uri);
+    s.push(' ');
+    s.push_str(version_text(p.version));
+    s.push_str(" {");
     for (i, (k, v)) in p.headers.iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = write!(s, "{k}: ");
+        s.push_str(k.as_str());
+        s.push_str(": ");
         push_escaped(s, &String::from_utf8_lossy(v.as_bytes()));
     }
     // The status stays last (`-> 200`), as before duration and bytes came.
-    let _ = write!(s, "}} {:.3}ms", e.duration.as_secs_f64() * 1000.0);
+    s.push_str("} ");
+    push_millis(s, e.duration);
+    s.push_str("ms");
     if let Some(b) = e.bytes {
-        let _ = write!(s, " {b}B");
+        s.push(' ');
+        push_u64(s, b);
+        s.push('B');
     }
     if e.aborted {
         s.push_str(" client gave up");
     }
-    let _ = write!(s, " -> {}", e.status);
+    s.push_str(" -> ");
+    push_u64(s, u64::from(e.status));
+}
+
+/// The URI as its `Display` writes it; an origin-form one (the usual case)
+/// without going through `core::fmt`.
+fn push_uri(s: &mut String, uri: &http::Uri) {
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        let _ = write!(s, "{uri}");
+        return;
+    }
+    s.push_str(uri.path());
+    if let Some(q) = uri.query() {
+        s.push('?');
+        s.push_str(q);
+    }
 }
 
 /// Appends `v` with control characters escaped, so a header value cannot
 /// forge or break a text log line.
 fn push_escaped(s: &mut String, v: &str) {
+    if !v.chars().any(char::is_control) {
+        s.push_str(v);
+        return;
+    }
     for c in v.chars() {
         if c.is_control() {
             let _ = write!(s, "{}", c.escape_default());
@@ -55,23 +86,27 @@ pub fn json_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     let p = e.parts;
     s.push_str("{\"time\":\"");
     write_rfc3339(s, now);
-    let _ = write!(s, "\",\"port\":{},\"remote\":\"{}\"", e.port, e.remote);
+    s.push_str("\",\"port\":");
+    push_u64(s, u64::from(e.port));
+    s.push_str(",\"remote\":\"");
+    push_socket_addr(s, e.remote);
+    s.push('"');
     s.push_str(",\"method\":");
     json_str(s, p.method.as_str());
     s.push_str(",\"uri\":");
-    let _ = write_json_display(s, &p.uri);
-    // http::Version's Debug is the protocol's name: "HTTP/1.1".
-    let _ = write!(s, ",\"protocol\":\"{:?}\"", p.version);
+    json_uri(s, &p.uri);
+    s.push_str(",\"protocol\":\"");
+    s.push_str(version_text(p.version));
+    s.push('"');
     s.push_str(",\"headers\":");
     json_headers(s, &p.headers);
-    let _ = write!(
-        s,
-        ",\"status\":{},\"durationMs\":{:.3}",
-        e.status,
-        e.duration.as_secs_f64() * 1000.0
-    );
+    s.push_str(",\"status\":");
+    push_u64(s, u64::from(e.status));
+    s.push_str(",\"durationMs\":");
+    push_millis(s, e.duration);
     if let Some(b) = e.bytes {
-        let _ = write!(s, ",\"bytes\":{b}");
+        s.push_str(",\"bytes\":");
+        push_u64(s, b);
     }
     if e.aborted {
         s.push_str(",\"aborted\":true");
@@ -99,17 +134,16 @@ fn json_headers(s: &mut String, h: &HeaderMap) {
     s.push('}');
 }
 
-/// A Display value as a JSON string (the URI: formatted, then escaped).
-fn write_json_display(s: &mut String, v: &impl std::fmt::Display) -> std::fmt::Result {
+/// The URI as a JSON string (formatted, then escaped).
+fn json_uri(s: &mut String, v: &http::Uri) {
     s.push('"');
     let start = s.len();
-    write!(s, "{v}")?;
+    push_uri(s, v);
     if s[start..].bytes().any(needs_escape) {
         let raw = s.split_off(start);
         escape_into(s, &raw);
     }
     s.push('"');
-    Ok(())
 }
 
 fn json_str(s: &mut String, v: &str) {
