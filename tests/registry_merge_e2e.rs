@@ -176,4 +176,29 @@ fn merged_timeline_and_thresholds_over_two_peers() {
         "{detailed}"
     );
     assert!(detailed["fleet"]["t"]["ioDriver"].is_string(), "{detailed}");
+
+    // Peers report their timelines by wall-clock minute; clearing a peer's
+    // results takes its timeline keys out of the locker again.
+    let lockers = reg.get("/registry/peers/fleet/locker").json();
+    let keys: Vec<String> = lockers
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .flat_map(|l| l.as_object().into_iter().flat_map(|m| m.keys().cloned()))
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("client_timeline_")),
+        "{keys:?}"
+    );
+    for p in &peers {
+        assert_eq!(p.post("/client/results/clear", "").status, 200);
+    }
+    let mut left = Value::Null;
+    let emptied = eventually(Duration::from_secs(10), || {
+        left = reg
+            .get("/registry/peers/lockers/targets/results/timeline")
+            .json();
+        left.get("fleet").is_none()
+    });
+    assert!(emptied, "{left}");
 }

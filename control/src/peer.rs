@@ -21,6 +21,7 @@ use crate::client::target::Target;
 use crate::jobs::spec::JobInput;
 use crate::proxy::client::HttpClient;
 use crate::registry::call::{call, seg};
+use crate::registry::TIMELINE_KEY;
 use crate::{App, ControlError};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
@@ -383,7 +384,9 @@ async fn report_loop(app: Arc<App>) {
 /// Stores what changed since the last report: `client` (overall results,
 /// with histograms so the registry can merge latency), `client_<id>` per
 /// invocation (a finished invocation's key is locked once) and
-/// `client_timeline` (each target's intervals with their histograms).
+/// `client_timeline_<minute>` (the intervals that ended in that wall-clock
+/// minute, with their histograms: only the current minute's key changes, so
+/// a long run's timeline is not sent again and again).
 async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     let mut sent = app.peer.sent.lock().await;
     let generation = app.peer.generation.load(Ordering::Acquire);
@@ -405,14 +408,21 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         ))
     })
     .await;
+    // Timeline keys held at the locker that this report no longer has
+    // (results cleared, or intervals past the bound): removed below.
+    let mut stale: BTreeSet<String> = BTreeSet::new();
     match read {
         Ok((overall, invocations, timelines)) => {
-            if !timelines.is_empty() || sent.data.contains_key(crate::registry::TIMELINE_KEY) {
-                docs.push((
-                    crate::registry::TIMELINE_KEY.into(),
-                    text(&timelines),
-                    false,
-                ));
+            stale = sent
+                .data
+                .keys()
+                .filter(|k| k.starts_with(TIMELINE_KEY))
+                .cloned()
+                .collect();
+            for (minute, chunk) in timelines {
+                let key = format!("{TIMELINE_KEY}{minute}");
+                stale.remove(&key);
+                docs.push((key, text(&chunk), false));
             }
             if !overall.is_empty() || sent.data.contains_key(crate::registry::CLIENT_KEY) {
                 docs.push((crate::registry::CLIENT_KEY.into(), text(&overall), false));
@@ -436,6 +446,25 @@ async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         seg(&ctx.label),
         seg(&ctx.address)
     );
+    for key in stale {
+        let url = format!("{locker}/remove/{}", seg(&key));
+        match call(
+            registry_client(app, ctx),
+            Method::POST,
+            &url,
+            "",
+            REGISTRY_TIMEOUT,
+        )
+        .await
+        {
+            // Gone either way (a 404: the registry no longer had it).
+            Ok(r) if r.status.is_success() || r.status == StatusCode::NOT_FOUND => {
+                sent.data.remove(&key);
+            }
+            Ok(r) => tracing::warn!(key = %key, status = %r.status, "locker refused a removal"),
+            Err(e) => tracing::warn!(key = %key, error = %e, "cannot remove from the locker"),
+        }
+    }
     for (key, text, finished) in docs {
         if sent.data.get(&key) != Some(&text) {
             let url = format!("{locker}/store/{}", seg(&key));

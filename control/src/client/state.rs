@@ -374,11 +374,15 @@ impl Client {
         out
     }
 
-    /// [`timelines`](Self::timelines) with each interval's histogram.
-    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
+    /// Every invocation's intervals with their histograms, by the
+    /// wall-clock minute they ended in (a peer's locker reports: a past
+    /// minute no longer changes, so it is sent once).
+    pub fn reported_timelines(&self) -> BTreeMap<u64, BTreeMap<String, ReportedTimeline>> {
         let mut out = BTreeMap::new();
         for inv in self.invocations() {
-            out.extend(inv.lock().reported_timelines());
+            for (target, r) in inv.lock().reported_timelines() {
+                r.split_by_minute(&target, &mut out);
+            }
         }
         out
     }

@@ -3,7 +3,7 @@
 //! encoded, so that a registry can merge peers' intervals with exact
 //! percentiles. Bounded like the timeline itself (3,600 intervals).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use goto_engine::{Interval, TargetStats, Timeline};
@@ -21,6 +21,29 @@ use crate::histcodec;
 pub struct ReportedTimeline {
     pub intervals: Vec<Interval>,
     pub histograms: Vec<Option<String>>,
+}
+
+impl ReportedTimeline {
+    /// Adds this timeline of `target` into `out`, by the wall-clock minute
+    /// (Unix seconds / 60) each interval ended in.
+    pub fn split_by_minute(
+        self,
+        target: &str,
+        out: &mut BTreeMap<u64, BTreeMap<String, ReportedTimeline>>,
+    ) {
+        let mut hists = self.histograms.into_iter();
+        for i in self.intervals {
+            let h = hists.next().flatten();
+            let minute = (i.unix.max(0.0) / 60.0).floor() as u64;
+            let slot = out
+                .entry(minute)
+                .or_default()
+                .entry(target.to_string())
+                .or_default();
+            slot.intervals.push(i);
+            slot.histograms.push(h);
+        }
+    }
 }
 
 /// A target's timeline with its intervals' histograms, oldest first.
@@ -92,5 +115,10 @@ mod tests {
         assert!(v["histograms"][0].is_string());
         let back: ReportedTimeline = serde_json::from_value(v).unwrap_or_default();
         assert_eq!(back, r);
+        let mut by_minute = BTreeMap::new();
+        r.split_by_minute("t", &mut by_minute);
+        assert_eq!(by_minute.len(), 1, "both at the epoch's first minute");
+        assert_eq!(by_minute[&0]["t"].intervals.len(), 2);
+        assert_eq!(by_minute[&0]["t"].histograms.len(), 2);
     }
 }

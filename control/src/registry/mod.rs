@@ -32,8 +32,10 @@ use peers::PeerGroup;
 
 /// The locker key holding an instance's overall client results.
 pub const CLIENT_KEY: &str = "client";
-/// The locker key holding an instance's timelines (target -> intervals).
-pub const TIMELINE_KEY: &str = "client_timeline";
+/// Locker keys holding an instance's timelines start with this, followed by
+/// the wall-clock minute (Unix seconds / 60) their intervals ended in; each
+/// holds `{target: {"intervals": [...], "histograms": [...]}}`.
+pub const TIMELINE_KEY: &str = "client_timeline_";
 
 /// Everything a registry keeps.
 #[derive(Default)]

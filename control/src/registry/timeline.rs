@@ -1,5 +1,5 @@
-//! Peers' timelines merged over a label: each instance's `client_timeline`
-//! locker entry holds its targets' intervals; an interval goes to the
+//! Peers' timelines merged over a label: each instance's
+//! `client_timeline_<minute>` locker entries hold its targets' intervals; an interval goes to the
 //! wall-clock second in which it ended, and each second sums the counts of
 //! every interval in it, so the merged timeline adds up to the peers'
 //! totals. Latency percentiles come from the merged interval histograms
@@ -149,6 +149,12 @@ impl Merge {
     }
 }
 
+/// `client_timeline_<minute>` (not a `_last` copy of one).
+fn is_timeline_key(k: &str) -> bool {
+    k.strip_prefix(TIMELINE_KEY)
+        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `{label: {target: [merged seconds]}}`.
 pub(super) fn merged_timelines(app: &App) -> http::Response<crate::body::Body> {
     // Copied out so that decoding and merging run without the lock.
@@ -160,7 +166,11 @@ pub(super) fn merged_timelines(app: &App) -> http::Response<crate::body::Body> {
             .map(|(label, by_addr)| {
                 let docs = by_addr
                     .iter()
-                    .filter_map(|(addr, l)| Some((addr.clone(), l.get(TIMELINE_KEY)?.data.clone())))
+                    .flat_map(|(addr, l)| {
+                        l.iter()
+                            .filter(|(k, _)| is_timeline_key(k))
+                            .map(move |(_, e)| (addr.clone(), e.data.clone()))
+                    })
                     .collect::<Vec<_>>();
                 (label.clone(), docs)
             })
