@@ -117,11 +117,15 @@ impl<C: Sync + 'static> Router<C> {
     /// table's prefix. Runtime requests mostly stop at the first segment.
     #[inline]
     pub fn is_admin(&self, path: &str) -> bool {
-        let mut segs = split(path);
-        let Some(first) = segs.next() else {
-            return false;
-        };
-        if !self.firsts.contains(&first) {
+        // The first segment by a byte scan: `split` costs ~200 instructions,
+        // paid by every runtime request.
+        let trimmed = path.trim_start_matches('/');
+        let end = trimmed
+            .bytes()
+            .position(|b| b == b'/')
+            .unwrap_or(trimmed.len());
+        let first = &trimmed[..end];
+        if first.is_empty() || !self.firsts.contains(&first) {
             return false;
         }
         self.prefixes.iter().any(|p| {
