@@ -67,13 +67,15 @@ pub fn table() -> Table<Arc<App>> {
         .get("/registry/peers/locker", all_lockers)
         .post("/registry/peers/lockers/clear", clear_lockers)
         .post("/registry/peer/lockers/clear", clear_lockers)
-        .get("/registry/peers/lockers/targets/results", |app, q| {
-            let detailed = q.query_flag("detailed")?.unwrap_or(false);
-            Ok(results::summed_results(app, detailed))
+        .get_async("/registry/peers/lockers/targets/results", |app, q| {
+            Box::pin(async move {
+                let detailed = q.query_flag("detailed")?.unwrap_or(false);
+                off_thread(app, move |a| results::summed_results(a, detailed)).await
+            })
         })
-        .get(
+        .get_async(
             "/registry/peers/lockers/targets/results/timeline",
-            |app, _| Ok(timeline::merged_timelines(app)),
+            |app, _| Box::pin(off_thread(app, timeline::merged_timelines)),
         )
         .get("/registry/peer/lockers", |app, _| {
             Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
@@ -217,6 +219,18 @@ pub fn table() -> Table<Arc<App>> {
             "/registry/peers/{peer}/{address}/locker/lock/{key}",
             |app, q| locker_call(app, q, "lock"),
         )
+}
+
+/// Decoding and merging many peers' histograms is CPU work: it runs on
+/// tokio's blocking pool so the control thread keeps answering.
+async fn off_thread(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> http::Response<crate::body::Body> + Send + 'static,
+) -> ApiResult {
+    let a = app.clone();
+    tokio::task::spawn_blocking(move || f(&a))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))
 }
 
 fn all_lockers(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
