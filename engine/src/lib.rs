@@ -23,8 +23,8 @@
 //! Modules: [`http1`] is the pure codec; [`schedule`] the I/O-free request
 //! schedule (pacing, limits, retries, where latency counts from) that every
 //! protocol's loop drives; `conn` the connection and its timeouts;
-//! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (h2 on the
-//! same workers, driving the same schedule); `worker` the pinned runtimes and `local`
+//! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (the
+//! engine's own codec on the same workers, driving the same schedule); `worker` the pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `resolve` addresses and their refresh; `limits` the
 //! bounds; `run` the handle, commands and stop

@@ -506,6 +506,77 @@ fn connections_closed_by_the_server_are_replaced_without_errors() {
     assert_eq!(s.seen.connections.load(Ordering::SeqCst), 4);
 }
 
+/// A server that answers only the first stream of each connection and then
+/// says GOAWAY with that stream as the last one processed: the streams
+/// above it were not processed and go again on new connections (as often
+/// as it takes), so every request is answered and none counts an error.
+#[test]
+fn streams_refused_by_goaway_are_sent_again_on_a_new_connection() {
+    use goto_engine::h2codec::frame;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let connections = Arc::new(AtomicU64::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || answer_one_then_goaway(tcp));
+        }
+    });
+    let run = H2Run::start(
+        spec(format!("http://127.0.0.1:{port}/"), 3, Some(2)),
+        &no_roots(),
+    )
+    .expect("start");
+    assert!(run.wait(Some(Duration::from_secs(20))), "did not finish");
+    let r = run.snapshot();
+    assert_eq!(
+        r.status_counts,
+        BTreeMap::from([(200, 6)]),
+        "{:?}",
+        r.errors
+    );
+    // One request per connection.
+    assert!(connections.load(Ordering::SeqCst) >= 6);
+
+    /// Reads the preface and frames until a HEADERS frame (waiting a little
+    /// for more streams), answers that stream, says GOAWAY naming it, and
+    /// closes.
+    fn answer_one_then_goaway(mut tcp: std::net::TcpStream) {
+        use std::io::{Read, Write};
+        let _ = tcp.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut buf = Vec::new();
+        let mut first = None;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut settings = Vec::new();
+        frame::put_settings(&mut settings, &[]);
+        let _ = tcp.write_all(&settings);
+        while Instant::now() < deadline {
+            let mut chunk = [0u8; 4096];
+            match tcp.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                // Quiet for 100 ms: the client sent what it had.
+                Err(_) if first.is_some() => break,
+                Err(_) => continue,
+            }
+            let mut at = buf.len().min(frame::PREFACE.len());
+            while let Ok(Some((f, n))) = frame::parse(&buf[at..], frame::DEFAULT_MAX_FRAME) {
+                at += n;
+                if let frame::Frame::Headers { stream, .. } = f {
+                    first.get_or_insert(stream);
+                }
+            }
+        }
+        let Some(stream) = first else { return };
+        let mut out = Vec::new();
+        frame::put_headers(&mut out, stream, &[0x88], true, frame::DEFAULT_MAX_FRAME);
+        frame::put_goaway(&mut out, stream, frame::NO_ERROR);
+        let _ = tcp.write_all(&out);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_server_without_http2_gives_errors_not_a_hang() {
     // Answers every connection with an HTTP/1.1 response and closes it.

@@ -20,6 +20,10 @@ use crate::run::StopSignal;
 use crate::schedule::{Schedule, Step};
 use crate::stats::{Attempted as Outcome, CoreStats};
 
+/// How many times one request goes again after the server refused it
+/// unprocessed (each refusal came with a GOAWAY or REFUSED_STREAM).
+const MAX_REFUSALS: u32 = 8;
+
 pub(crate) struct Stream {
     run: Rc<LocalRun>,
     target: Rc<CoreTarget>,
@@ -123,7 +127,8 @@ impl Stream {
         let spec = &p.spec;
         let deadline = timeout_at(now, spec.request_timeout);
         let mut watch = Watch::new(alarm, &self.stop, deadline);
-        let mut may_retry = true;
+        let mut may_retry_stale = true;
+        let mut refusals = 0;
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
         let outcome = loop {
@@ -164,13 +169,18 @@ impl Stream {
                         self.slot.discard(*id);
                         self.lease = None;
                     }
-                    // A stream the server did not process (GOAWAY above it,
-                    // REFUSED_STREAM), or a kept connection it already
-                    // closed: send again once, on a new connection, without
-                    // counting it.
+                    // A stream the server said it did not process (GOAWAY
+                    // above it, REFUSED_STREAM) is safe to send again, on a
+                    // new connection if this one is done, without counting
+                    // it (a bounded number of times); so is, once, a request
+                    // on a kept connection the server had already closed.
+                    if e.refused && refusals < MAX_REFUSALS {
+                        refusals += 1;
+                        continue;
+                    }
                     let stale = opened.reused && e.before_response && e.fatal;
-                    if may_retry && (e.refused || stale) {
-                        may_retry = false;
+                    if stale && may_retry_stale {
+                        may_retry_stale = false;
                         continue;
                     }
                     break Outcome::Error(e.kind);

@@ -455,7 +455,11 @@ impl Conn {
         s.bytes += bytes;
         if !had_head {
             if (100..200).contains(&status) {
-                // An informational head: the final one follows.
+                // An informational head: the final one follows, so it
+                // cannot end the stream.
+                if end_stream {
+                    return Err(ConnError(frame::PROTOCOL_ERROR));
+                }
                 s.tracked.clear();
                 s.values.clear();
                 return Ok(());

@@ -243,3 +243,31 @@ fn continuation_must_follow_its_headers() {
     frame::put_window_update(&mut b, 0, 1);
     assert_eq!(feed(&mut c, &b), Err(ConnError(frame::PROTOCOL_ERROR)));
 }
+
+#[test]
+fn informational_heads_are_skipped_but_cannot_end_a_stream() {
+    let mut c = conn();
+    let s = c.open(&[0x82], true);
+    let mut b = Vec::new();
+    // 103 (literal :status with the static name), then 200 with a body.
+    put_headers(
+        &mut b,
+        1,
+        &[
+            0x08, 3, b'1', b'0', b'3', 0x40, 3, b'x', b'-', b'a', 1, b'9',
+        ],
+        false,
+        16_384,
+    );
+    put_headers(&mut b, 1, &[0x88], false, 16_384);
+    put_data(&mut b, 1, b"", true);
+    feed(&mut c, &b).unwrap();
+    assert_eq!(c.slots[s].outcome, Some(Outcome::Done));
+    assert_eq!(c.slots[s].status, 200);
+    assert!(c.slots[s].tracked.is_empty());
+    let mut c = conn();
+    c.open(&[0x82], true);
+    let mut b = Vec::new();
+    put_headers(&mut b, 1, &[0x08, 3, b'1', b'0', b'0'], true, 16_384);
+    assert_eq!(feed(&mut c, &b), Err(ConnError(frame::PROTOCOL_ERROR)));
+}
