@@ -13,6 +13,7 @@ use std::io::{Read, Write};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
+use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, Splitable};
@@ -25,6 +26,8 @@ use crate::error::{ErrorKind, TlsErrorKind};
 
 /// Read buffer: a few maximum-size frames (we accept 16 KiB frames).
 const READ_BUF: usize = 64 * 1024;
+/// How long the writer of a closing connection may take for its last bytes.
+const CLOSE_WRITE: Duration = Duration::from_secs(1);
 
 struct Shared {
     conn: RefCell<Conn>,
@@ -245,7 +248,7 @@ async fn writer(mut wr: OwnedWriteHalf<TcpStream>, shared: Rc<Shared>) {
             let _ = wr.shutdown().await;
             return;
         }
-        let sent = if let Some(tls) = &shared.tls {
+        let data = if let Some(tls) = &shared.tls {
             raw.clear();
             {
                 let mut t = tls.borrow_mut();
@@ -257,15 +260,29 @@ async fn writer(mut wr: OwnedWriteHalf<TcpStream>, shared: Rc<Shared>) {
                 }
             }
             buf.clear();
-            let r;
-            (r, raw) = write_all(&mut wr, &shared, std::mem::take(&mut raw)).await;
-            r
+            std::mem::take(&mut raw)
         } else {
-            let r;
-            (r, buf) = write_all(&mut wr, &shared, std::mem::take(&mut buf)).await;
-            buf.clear();
-            r
+            std::mem::take(&mut buf)
         };
+        // The last bytes (the GOAWAY) of a connection nobody holds go out
+        // within a bound: a peer that stopped reading must not keep the
+        // task and its socket forever.
+        let closing = shared.conn.borrow().closing;
+        let write = write_all(&mut wr, &shared, data);
+        let (sent, mut data) = if closing {
+            match monoio::time::timeout(CLOSE_WRITE, write).await {
+                Ok(r) => r,
+                Err(_) => return,
+            }
+        } else {
+            write.await
+        };
+        data.clear();
+        if shared.tls.is_some() {
+            raw = data;
+        } else {
+            buf = data;
+        }
         match sent {
             Some(Ok(())) => {}
             Some(Err(k)) => return fail(&shared, k),
