@@ -23,8 +23,10 @@
 //! Modules: [`http1`] is the pure codec; [`schedule`] the I/O-free request
 //! schedule (pacing, limits, retries, where latency counts from) that every
 //! protocol's loop drives; `conn` the connection and its timeouts;
-//! `replica` the HTTP/1.1 loop; `http2` the HTTP/2 streams (the
-//! engine's own codec on the same workers, driving the same schedule); `worker` the pinned runtimes and `local`
+//! `replica` the HTTP/1.1 loop; [`h2codec`] the
+//! HTTP/2 frames and HPACK without I/O; `http2` the HTTP/2 streams (that
+//! codec on the same workers, driving the same schedule); `worker` the
+//! pinned runtimes and `local`
 //! a core's share of a run; [`stats`] the counters; `plan` validation and
 //! preparation; `resolve` addresses and their refresh; `limits` the
 //! bounds; `run` the handle, commands and stop
@@ -36,6 +38,9 @@ mod conn;
 pub mod cpus;
 pub mod duration;
 mod error;
+/// The HTTP/2 client codec (frames, HPACK) without I/O, public for the fuzz
+/// targets.
+pub mod h2codec;
 mod h2request;
 pub mod http1;
 mod http2;
@@ -64,8 +69,6 @@ use crossbeam_channel::Sender;
 /// Re-exported so users of [`TargetSpec::body`] and [`TargetStats`] need no extra dependencies.
 pub use bytes::Bytes;
 pub use hdrhistogram::Histogram;
-/// The HTTP/2 client codec (frames, HPACK), public for the fuzz targets.
-pub use http2::codec as h2codec;
 
 pub use error::{EngineError, ErrorKind, ParseErrorKind, PlanError, TlsErrorKind};
 pub use http1::status::canonical_reason;

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::codec::io::{self, Handle};
+use super::io::{self, Handle};
 use crate::conn::{Fail, Transport, Watch};
 use crate::error::{ErrorKind, TlsErrorKind};
 use crate::plan::TlsTarget;

@@ -1,6 +1,6 @@
 //! HTTP/2 load on the engine's workers: h2c with prior knowledge for http
 //! URLs, ALPN h2 over rustls for https, through the engine's own codec
-//! (`codec`) on monoio's owned-buffer sockets (the worker's own io_uring or
+//! ([`crate::h2codec`], run by `io`) on monoio's owned-buffer sockets (the worker's own io_uring or
 //! epoll driver).
 //!
 //! A target's replicas are streams: replica `i` uses connection
@@ -11,8 +11,8 @@
 //! `connect` opens connections, `pool` shares one among its streams,
 //! `stream` is the replica's loop.
 
-pub mod codec;
 mod connect;
+mod io;
 mod pool;
 mod stream;
 

@@ -10,8 +10,8 @@ use std::pin::pin;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::codec::io::Handle;
 use super::connect::connect;
+use super::io::Handle;
 use crate::conn::{Fail, Watch};
 use crate::error::ErrorKind;
 use crate::plan::PreparedTarget;

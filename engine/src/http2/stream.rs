@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::codec::io::{ExchangeError, Response};
+use super::io::{ExchangeError, Response};
 use super::pool::{Lease, Slot};
 use crate::conn::{Alarm, Fail, Watch};
 use crate::error::ErrorKind;

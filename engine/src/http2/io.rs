@@ -20,9 +20,9 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, S
 use monoio::net::TcpStream;
 use rustls::ClientConnection;
 
-use super::conn::{Conn, Outcome, StreamError};
 use crate::conn::{Fail, Watch};
 use crate::error::{ErrorKind, TlsErrorKind};
+use crate::h2codec::conn::{Conn, Outcome, StreamError};
 
 /// Read buffer: a few maximum-size frames (we accept 16 KiB frames).
 const READ_BUF: usize = 64 * 1024;
