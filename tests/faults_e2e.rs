@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{goto_bin, try_request, Goto};
+use common::{try_request, Goto};
 use serde_json::Value;
 
 fn ok(g: &Goto, path: &str) {
@@ -17,20 +16,11 @@ fn ok(g: &Goto, path: &str) {
 }
 
 /// `goto load` against `url`; its JSON report.
+/// `goto load --json --no-progress <args>` (bounded in time), its report.
 fn load(args: &[&str]) -> Value {
-    let out = Command::new(goto_bin())
-        .arg("load")
-        .args(["--json", "--no-progress"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run goto load");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "goto load {args:?}: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    let mut all = vec!["--json", "--no-progress"];
+    all.extend_from_slice(args);
+    common::load(&all).json()
 }
 
 fn n(v: &Value) -> u64 {

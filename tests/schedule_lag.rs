@@ -5,41 +5,31 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{goto_bin, Goto};
+use common::Goto;
 use serde_json::Value;
 
-/// Longest any single `goto load` may take before the test fails.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `goto load <args>` (bounded in time); returns exit code, stdout, stderr.
+/// Runs `goto load <args>` (bounded in time by the common runner).
 fn load(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(goto_bin())
-        .arg("load")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn goto load");
-    let deadline = Instant::now() + RUN_LIMIT;
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("goto load {args:?} did not finish within {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = common::load(args);
+    (r.code, r.stdout, r.stderr)
+}
+
+/// The report's warnings (`--json`).
+fn warnings(v: &Value) -> Vec<&str> {
+    v["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The fell-behind warning of a `--json` report; panics without one.
+fn fell_behind(v: &Value) -> &str {
+    warnings(v)
+        .into_iter()
+        .find(|w| w.contains("fell behind"))
+        .unwrap_or_else(|| panic!("no fell-behind warning: {v}"))
 }
 
 fn url(port: u16) -> String {
@@ -111,12 +101,7 @@ fn falling_behind_a_rate_is_reported_in_plain_words() {
     let (code, out, err) = load(&json_args);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    let warnings = v["warnings"].as_array().cloned().unwrap_or_default();
-    let w = warnings
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|w| w.contains("fell behind"))
-        .unwrap_or_else(|| panic!("no fell-behind warning: {v}"));
+    let w = fell_behind(&v);
     assert!(w.contains("of the 200 asked"), "{w}");
     assert!(
         v["scheduleLagMs"]["p99"].as_f64().unwrap_or(0.0) > 10.0,
@@ -152,12 +137,7 @@ fn a_met_rate_has_no_warning() {
     ]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    let behind = v["warnings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .any(|w| w.contains("fell behind"));
+    let behind = warnings(&v).iter().any(|w| w.contains("fell behind"));
     // The interval per connection is 200 ms; only a badly stalled machine
     // would lag that much.
     assert!(!behind, "{v}");
@@ -185,12 +165,7 @@ fn falling_behind_stages_is_judged_against_the_stages() {
     ]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    let warnings = v["warnings"].as_array().cloned().unwrap_or_default();
-    let w = warnings
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|w| w.contains("fell behind"))
-        .unwrap_or_else(|| panic!("no fell-behind warning: {v}"));
+    let w = fell_behind(&v);
     assert!(w.contains("the stages asked"), "{w}");
 
     let fast = Goto::start(&["--request-logs=false"]);
@@ -209,12 +184,7 @@ fn falling_behind_stages_is_judged_against_the_stages() {
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     // Judged against -r, half of the 200 asked would be "behind". (A
     // loaded machine may still lag for real, so only the figure is checked.)
-    let against_rate = v["warnings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .any(|w| w.contains("200 asked"));
+    let against_rate = warnings(&v).iter().any(|w| w.contains("200 asked"));
     assert!(!against_rate, "{v}");
     let sent = v["countsByStatusCodes"]["200"].as_u64().unwrap_or(0);
     assert!((80..=110).contains(&sent), "{v}");
