@@ -8,6 +8,7 @@
 #   tools/bench-responder.sh            # 3 reps x 10 s at 64 connections
 #   REPS=1 DURATION=3s tools/bench-responder.sh   # quick look
 #   GOTO=/path/to/goto BUILD=0 ...               # another binary, no build
+#   BASE=/path/to/older/goto ...                 # also that binary, same runs
 set -euo pipefail
 
 REPS=${REPS:-3}
@@ -33,20 +34,24 @@ run() {
   echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "($t1 - $t0) * 1000000 / $CLK_TCK / $reqs" | bc -l)"
 }
 
-start_goto() { # logs flag
-  taskset -c 1 "$GOTO" --port "$GOTO_PORT" --request-logs="$1" --log-level warn 2>/dev/null &
+start_goto() { # logs flag [binary]
+  taskset -c 1 "${2:-$GOTO}" --port "$GOTO_PORT" --request-logs="$1" --log-level warn 2>/dev/null &
   echo $! > "$WORK/goto.pid"
   LIB_PIDS+=("$(cat "$WORK/goto.pid")")
   lib_wait_url bench-responder "http://127.0.0.1:$GOTO_PORT/"
 }
 stop_goto() { kill "$(cat "$WORK/goto.pid")"; wait "$(cat "$WORK/goto.pid")" 2>/dev/null || true; }
 
-: > "$WORK/nginx.txt"; : > "$WORK/off.txt"; : > "$WORK/on.txt"
+: > "$WORK/nginx.txt"; : > "$WORK/off.txt"; : > "$WORK/on.txt"; : > "$WORK/base-off.txt"; : > "$WORK/base-on.txt"
 for i in $(seq 1 "$REPS"); do
   run "http://127.0.0.1:$NGINX_PORT/" "$NGINX_WORKER" >> "$WORK/nginx.txt"
   start_goto false; run "http://127.0.0.1:$GOTO_PORT/some/api" "$(cat "$WORK/goto.pid")" >> "$WORK/off.txt"; stop_goto
   start_goto true;  run "http://127.0.0.1:$GOTO_PORT/some/api" "$(cat "$WORK/goto.pid")" >> "$WORK/on.txt";  stop_goto
-  echo "rep $i (req/s, cpu us/req): nginx $(tail -1 "$WORK/nginx.txt")  goto(logs off) $(tail -1 "$WORK/off.txt")  goto(logs on) $(tail -1 "$WORK/on.txt")"
+  if [ -n "${BASE:-}" ]; then
+    start_goto false "$BASE"; run "http://127.0.0.1:$GOTO_PORT/some/api" "$(cat "$WORK/goto.pid")" >> "$WORK/base-off.txt"; stop_goto
+    start_goto true "$BASE";  run "http://127.0.0.1:$GOTO_PORT/some/api" "$(cat "$WORK/goto.pid")" >> "$WORK/base-on.txt";  stop_goto
+  fi
+  echo "rep $i (req/s, cpu us/req): nginx $(tail -1 "$WORK/nginx.txt")  goto(logs off) $(tail -1 "$WORK/off.txt")  goto(logs on) $(tail -1 "$WORK/on.txt")${BASE:+  base(logs off) $(tail -1 "$WORK/base-off.txt")  base(logs on) $(tail -1 "$WORK/base-on.txt")}"
 done
 
 n=$(lib_median "$WORK/nginx.txt" 1); off=$(lib_median "$WORK/off.txt" 1); on=$(lib_median "$WORK/on.txt" 1)
@@ -57,3 +62,9 @@ printf '%-24s %10s %8s %14s %16s\n' server req/s ratio "cpu us/req" "nginx cpu/g
 printf '%-24s %10.0f %8s %14.2f %16s\n' "nginx return 200" "$n" 1.00 "$nc" 1.00
 printf '%-24s %10.0f %8.2f %14.2f %16.2f\n' "goto (request logs off)" "$off" "$(echo "$off / $n" | bc -l)" "$offc" "$(echo "$nc / $offc" | bc -l)"
 printf '%-24s %10.0f %8.2f %14.2f %16.2f\n' "goto (request logs on)" "$on" "$(echo "$on / $n" | bc -l)" "$onc" "$(echo "$nc / $onc" | bc -l)"
+if [ -n "${BASE:-}" ]; then
+  for l in off on; do
+    b=$(lib_median "$WORK/base-$l.txt" 1); bc_=$(lib_median "$WORK/base-$l.txt" 2)
+    printf '%-24s %10.0f %8.2f %14.2f %16.2f\n' "base (request logs $l)" "$b" "$(echo "$b / $n" | bc -l)" "$bc_" "$(echo "$nc / $bc_" | bc -l)"
+  done
+fi

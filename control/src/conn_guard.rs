@@ -61,7 +61,8 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// one so that zero means "not set").
 #[derive(Debug)]
 pub struct Clock {
-    start: Instant,
+    /// [`coarse_ms`] at the accept.
+    start: u64,
     in_flight: AtomicU32,
     /// When the current request head started to be awaited with bytes (or
     /// the accept, for the first); 0 while none is pending.
@@ -76,7 +77,7 @@ pub struct Clock {
 impl Default for Clock {
     fn default() -> Self {
         Clock {
-            start: Instant::now(),
+            start: coarse_ms(),
             in_flight: AtomicU32::new(0),
             head_since: AtomicU64::new(1),
             last_use: AtomicU64::new(1),
@@ -88,7 +89,7 @@ impl Default for Clock {
 
 impl Clock {
     fn now(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64 + 1
+        coarse_ms().saturating_sub(self.start) + 1
     }
 
     /// A request's head is complete and its handler runs.
@@ -147,6 +148,34 @@ impl Clock {
             .map(Duration::from_millis)
             .ok_or(Expired::Idle)
     }
+}
+
+/// Milliseconds of a monotonic clock with the resolution these timeouts
+/// need. On Linux the coarse clock (the kernel's tick, 1-4 ms) is read
+/// without the TSC: a connection reads it about three times a request, and
+/// its timeouts are seconds.
+#[cfg(target_os = "linux")]
+fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } == 0 {
+        return ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000;
+    }
+    instant_ms()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_ms() -> u64 {
+    instant_ms()
+}
+
+/// Milliseconds since the first call (the fallback clock).
+fn instant_ms() -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// Held while a request is handled; its end counts as use.
