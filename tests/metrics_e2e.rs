@@ -235,3 +235,54 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
     assert_eq!(v("goto_registry_peers", &[("label", "pe\"er")]), Some(1.0));
     assert!(v("goto_registry_peers_healthy", &[("label", "pe\"er")]).is_some());
 }
+
+/// The client's open connections per target, live: 5 HTTP/1.1 replicas
+/// hold 5 connections and 5 HTTP/2 streams share one while a 2 s delay
+/// keeps their requests under way; once the targets end the gauge reads 0.
+#[test]
+fn metrics_show_client_connections_while_targets_run() {
+    let server = Goto::start(&["--request-logs=false"]);
+    assert_eq!(server.put("/response/delay/set/2s").status, 200);
+    let g = Goto::start(&["--request-logs=false"]);
+    for (name, protocol) in [("c1", "HTTP/1.1"), ("c2", "HTTP/2.0")] {
+        let target = format!(
+            r#"{{"name":"{name}","url":"http://127.0.0.1:{}/conns","protocol":"{protocol}",
+                "replicas":5,"requestCount":2}}"#,
+            server.port
+        );
+        let r = g.post("/client/targets/add", &target);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = g.post("/client/targets/invoke/all?blocking=N", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let gauge =
+        |samples: &[Value], t: &str| value(samples, "goto_client_connections", &[("target", t)]);
+    let mut last = String::new();
+    let seen = eventually(Duration::from_secs(10), || {
+        last = g.get("/metrics").text();
+        let (samples, types) = parse(&last);
+        types["goto_client_connections"] == "gauge"
+            && gauge(&samples, "c1") == Some(5.0)
+            && gauge(&samples, "c2") == Some(1.0)
+    });
+    assert!(seen, "never saw 5 and 1 client connections:\n{last}");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            g.get("/client/targets/active").json()["activeCount"] == 0
+        }),
+        "the targets did not end"
+    );
+    let (samples, _) = parse(&g.get("/metrics").text());
+    for t in ["c1", "c2"] {
+        let n = gauge(&samples, t);
+        assert!(n.is_none() || n == Some(0.0), "{t} after the end: {n:?}");
+    }
+    assert_eq!(
+        value(
+            &samples,
+            "goto_client_requests_total",
+            &[("target", "c1"), ("status", "200")]
+        ),
+        Some(10.0)
+    );
+}

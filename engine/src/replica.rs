@@ -17,7 +17,7 @@ use crate::http1::{Complete, ResponseReader};
 use crate::local::{CoreTarget, LocalRun};
 use crate::run::StopSignal;
 use crate::schedule::{Schedule, Step};
-use crate::stats::Attempted as Outcome;
+use crate::stats::{Attempted as Outcome, OpenConn};
 
 /// Initial read buffer: small, so thousands of idle connections stay cheap;
 /// it doubles when a read fills it, up to [`MAX_READ_BUF`].
@@ -34,6 +34,9 @@ pub(crate) struct Replica {
     rbuf: Vec<u8>,
     reader: ResponseReader,
     transport: Option<Transport>,
+    /// Counts `transport` in the core's open-connections gauge; dropped
+    /// after an exchange that lost the connection.
+    open: Option<OpenConn>,
     last_used: Instant,
     rng: u64,
     /// Set after the first connection: later ones count as reconnects.
@@ -62,6 +65,7 @@ impl Replica {
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
             reader,
             transport: None,
+            open: None,
             last_used: start,
             rng,
             connected_before: false,
@@ -83,6 +87,7 @@ impl Replica {
         let mut alarm = Alarm::new(timer, at);
         self.run_loop(&mut alarm).await;
         self.transport = None;
+        self.open = None;
         self.run.replica_done(&self.target);
     }
 
@@ -107,6 +112,8 @@ impl Replica {
                     now = Instant::now();
                     if self.transport.is_some() {
                         self.last_used = now;
+                    } else {
+                        self.open = None;
                     }
                     // Tracked headers were counted as the response was read.
                     let stats = &mut self.target.stats.borrow_mut();
@@ -154,8 +161,12 @@ impl Replica {
                 match Transport::connect_dest(&dest, p.tls.as_ref(), &mut watch).await {
                     Ok(t) => {
                         self.transport = Some(t);
+                        let mut stats = target.stats.borrow_mut();
+                        if self.open.is_none() {
+                            self.open = Some(stats.conn_opened());
+                        }
                         if self.connected_before {
-                            target.stats.borrow_mut().reconnected();
+                            stats.reconnected();
                         }
                         self.connected_before = true;
                     }

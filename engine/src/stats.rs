@@ -6,7 +6,9 @@
 //! a tracked header value is seen). [`TargetStats`] is the public, merged
 //! view built from it when someone reads.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -59,6 +61,8 @@ pub struct TargetStats {
     /// Requests under way when the run was stopped or its duration ended;
     /// not in `requests`.
     pub in_flight: u64,
+    /// Connections open at the snapshot (a live gauge, 0 once finished).
+    pub open_connections: u64,
 }
 
 impl Default for TargetStats {
@@ -80,6 +84,7 @@ impl Default for TargetStats {
             finished: false,
             reconnects: 0,
             in_flight: 0,
+            open_connections: 0,
         }
     }
 }
@@ -113,6 +118,7 @@ impl TargetStats {
         self.finished &= other.finished;
         self.reconnects += other.reconnects;
         self.in_flight += other.in_flight;
+        self.open_connections += other.open_connections;
     }
 
     /// Requests that ended in a transport error.
@@ -198,6 +204,21 @@ pub(crate) struct CoreStats {
     last_response: Option<Instant>,
     reconnects: u64,
     in_flight: u64,
+    /// Connections open now. Shared with each connection's [`OpenConn`],
+    /// which takes itself off when dropped, so a close is counted wherever
+    /// it happens without borrowing these counters.
+    open_conns: Rc<Cell<u64>>,
+}
+
+/// One open connection counted in its core's gauge until dropped: kept
+/// beside the connection by whoever owns it (a replica, an HTTP/2 slot).
+#[derive(Debug)]
+pub(crate) struct OpenConn(Rc<Cell<u64>>);
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 impl CoreStats {
@@ -223,6 +244,7 @@ impl CoreStats {
             last_response: None,
             reconnects: 0,
             in_flight: 0,
+            open_conns: Rc::new(Cell::new(0)),
         }
     }
 
@@ -332,6 +354,13 @@ impl CoreStats {
         self.reconnects += 1;
     }
 
+    /// Counts a connection just established; it stays counted until the
+    /// returned guard is dropped.
+    pub(crate) fn conn_opened(&self) -> OpenConn {
+        self.open_conns.set(self.open_conns.get() + 1);
+        OpenConn(self.open_conns.clone())
+    }
+
     /// Counts a request abandoned under way by a stop or the run's end.
     pub(crate) fn in_flight_at_end(&mut self) {
         self.in_flight += 1;
@@ -365,6 +394,7 @@ impl CoreStats {
             last_response: self.last_response.map(|i| wall(anchor, i)),
             reconnects: self.reconnects,
             in_flight: self.in_flight,
+            open_connections: self.open_conns.get(),
             ..TargetStats::default()
         };
         for (code, n) in self.status.iter().enumerate() {
@@ -501,6 +531,22 @@ mod tests {
         assert_eq!(merged.schedule_lag.min(), 0);
         assert_eq!(merged.bytes_read, 10);
         assert!(merged.finished);
+    }
+
+    #[test]
+    fn open_connections_gauge_follows_guards() {
+        let anchor = (Instant::now(), SystemTime::now());
+        let s = CoreStats::new(0, false);
+        let a = s.conn_opened();
+        let b = s.conn_opened();
+        assert_eq!(s.to_target_stats(&[], anchor).open_connections, 2);
+        drop(a);
+        let mut t = s.to_target_stats(&[], anchor);
+        assert_eq!(t.open_connections, 1);
+        t.merge(&s.to_target_stats(&[], anchor));
+        assert_eq!(t.open_connections, 2, "gauges add over cores");
+        drop(b);
+        assert_eq!(s.to_target_stats(&[], anchor).open_connections, 0);
     }
 
     #[test]

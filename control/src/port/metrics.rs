@@ -3,7 +3,7 @@
 //! proxied requests by target and status, open connections, injected faults
 //! and toxics), the instance's TCP listeners, the registry's pods per label,
 //! the client's per-target results (requests by status, errors by kind, a
-//! latency histogram, targets running) and the process's memory and CPU.
+//! latency histogram, open connections, targets running) and the process's memory and CPU.
 //! Everything is read and merged at scrape time; nothing on a hot path.
 
 use std::collections::BTreeMap;
@@ -352,6 +352,18 @@ fn client_metrics(e: &mut Exposition, c: &ClientView) {
             "goto_client_latency_seconds",
             &[("target", target)],
             &s.latency,
+        );
+    }
+    e.family(
+        "goto_client_connections",
+        Kind::Gauge,
+        "Client connections open by target (0 once its run ended).",
+    );
+    for (target, s) in &c.stats {
+        e.sample(
+            "goto_client_connections",
+            &[("target", target)],
+            s.open_connections as f64,
         );
     }
     e.family(

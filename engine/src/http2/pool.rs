@@ -16,6 +16,7 @@ use crate::conn::{Fail, Watch};
 use crate::error::ErrorKind;
 use crate::plan::PreparedTarget;
 use crate::resolve::Dest;
+use crate::stats::{CoreStats, OpenConn};
 
 enum State {
     Empty,
@@ -25,6 +26,8 @@ enum State {
         handle: Handle,
         id: u64,
         last_used: Instant,
+        /// Counts the connection in the core's gauge while the slot holds it.
+        _open: OpenConn,
     },
 }
 
@@ -56,12 +59,14 @@ impl Slot {
 
     /// Makes `lease` hold the slot's live connection, connecting when there
     /// is none, it can take no more streams, or it sat idle past `idle`
-    /// (zero: never too idle). Says whether the connection was already
+    /// (zero: never too idle); a new connection is counted in `stats`'
+    /// open-connections gauge while the slot holds it. Says whether the connection was already
     /// open (it may have gone stale) and whether a new one replaced another.
     pub(crate) async fn get(
         &self,
         lease: &mut Lease,
         target: &PreparedTarget,
+        stats: &RefCell<CoreStats>,
         idle: Duration,
         watch: &mut Watch<'_, '_>,
     ) -> Result<Opened, Fail> {
@@ -74,6 +79,7 @@ impl Slot {
                         handle,
                         id,
                         last_used,
+                        ..
                     } => {
                         let fresh = idle.is_zero() || now.duration_since(*last_used) <= idle;
                         if fresh && handle.usable() {
@@ -116,6 +122,7 @@ impl Slot {
                         handle,
                         id,
                         last_used: Instant::now(),
+                        _open: stats.borrow().conn_opened(),
                     };
                     Ok(Opened {
                         reused: false,

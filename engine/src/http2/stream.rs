@@ -139,7 +139,13 @@ impl Stream {
             watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout);
             let got = self
                 .slot
-                .get(&mut self.lease, p, spec.idle_timeout, &mut watch)
+                .get(
+                    &mut self.lease,
+                    p,
+                    &target.stats,
+                    spec.idle_timeout,
+                    &mut watch,
+                )
                 .await;
             watch.set_deadline(deadline, ErrorKind::Timeout);
             let opened = match got {
