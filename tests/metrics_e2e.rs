@@ -1,7 +1,8 @@
 //! `GET /metrics` through the real binary, parsed by the Prometheus
 //! project's own Python parser (`prometheus-client`, installed by .ci/run):
 //! server-side responses by status, tracked header values, the client's
-//! per-target requests, errors and latency histogram, and process figures.
+//! per-target requests, errors, latency histogram and open connections, and
+//! process figures.
 
 mod common;
 
@@ -247,7 +248,7 @@ fn metrics_show_client_connections_while_targets_run() {
     for (name, protocol) in [("c1", "HTTP/1.1"), ("c2", "HTTP/2.0")] {
         let target = format!(
             r#"{{"name":"{name}","url":"http://127.0.0.1:{}/conns","protocol":"{protocol}",
-                "replicas":5,"requestCount":2}}"#,
+                "replicas":5,"requestCount":3}}"#,
             server.port
         );
         let r = g.post("/client/targets/add", &target);
@@ -266,11 +267,25 @@ fn metrics_show_client_connections_while_targets_run() {
             && gauge(&samples, "c2") == Some(1.0)
     });
     assert!(seen, "never saw 5 and 1 client connections:\n{last}");
+    // The results document carries the same gauge while the targets run
+    // (each request takes 2 s, three per replica).
+    let mut doc = Value::Null;
+    let in_results = eventually(Duration::from_secs(10), || {
+        doc = g.get("/client/results").json();
+        let open = &doc["openConnectionsByTarget"];
+        open["c1"] == 5 && open["c2"] == 1
+    });
+    assert!(in_results, "openConnectionsByTarget: {doc}");
     assert!(
         eventually(Duration::from_secs(20), || {
             g.get("/client/targets/active").json()["activeCount"] == 0
         }),
         "the targets did not end"
+    );
+    let doc = g.get("/client/results").json();
+    assert!(
+        doc.get("openConnectionsByTarget").is_none(),
+        "no connection open after the end: {doc}"
     );
     let (samples, _) = parse(&g.get("/metrics").text());
     for t in ["c1", "c2"] {
@@ -283,6 +298,6 @@ fn metrics_show_client_connections_while_targets_run() {
             "goto_client_requests_total",
             &[("target", "c1"), ("status", "200")]
         ),
-        Some(10.0)
+        Some(15.0)
     );
 }

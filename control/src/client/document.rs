@@ -74,6 +74,10 @@ pub struct ClientResults {
     pub latency_histograms: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub thresholds_by_target: BTreeMap<String, Vec<ThresholdVerdict>>,
+    /// Connections the client holds open per target now (a live gauge:
+    /// targets with none are left out, so a finished run has no entry).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_connections_by_target: Counts,
     /// The engine's I/O driver that ran each target (`io_uring`, `epoll`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub io_driver_by_target: BTreeMap<String, String>,
@@ -191,6 +195,10 @@ impl ClientResults {
             .map(|(t, h)| (t.clone(), LatencyStats::of(h)))
             .collect();
         self.lag_by_target.clear();
+        add(
+            &mut self.open_connections_by_target,
+            &other.open_connections_by_target,
+        );
         for (t, d) in &other.io_driver_by_target {
             self.io_driver_by_target
                 .entry(t.clone())

@@ -152,6 +152,10 @@ pub fn document(
                 .insert(name.clone(), LatencyStats::of(&s.schedule_lag));
         }
         d.histograms.insert(name.clone(), s.latency.clone());
+        if s.open_connections > 0 {
+            d.open_connections_by_target
+                .insert(name.clone(), s.open_connections);
+        }
         if let Some(m) = meta.get(name) {
             if !m.io_driver.is_empty() {
                 d.io_driver_by_target
