@@ -4,6 +4,7 @@
 //! dispatch on each argument: one `127.0.0.1:5555` through `Display` cost
 //! ~1,600 instructions, more than hyper's parse of the whole request.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,6 +60,15 @@ pub fn version_text(v: http::Version) -> &'static str {
         http::Version::HTTP_2 => "HTTP/2.0",
         http::Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
+    }
+}
+
+/// A header value as text: visible ASCII as is (the usual case, checked
+/// faster than UTF-8), anything else decoded lossily.
+pub fn header_text(v: &http::HeaderValue) -> Cow<'_, str> {
+    match v.to_str() {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(v.as_bytes()),
     }
 }
 

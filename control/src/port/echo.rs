@@ -5,14 +5,13 @@
 //! request. The bytes are the same as serializing the document with
 //! `serde_json` (a test checks it).
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use http::request::Parts;
 use http::HeaderMap;
 
 use crate::api::query_decode;
-use crate::textfmt::{push_json_str, push_socket_addr, push_u64, version_text};
+use crate::textfmt::{header_text, push_json_str, push_socket_addr, push_u64, version_text};
 
 /// The echo document of `parts` plus a newline. `body` is what was kept of
 /// a request body of `body_len` bytes (the length shows when it was cut).
@@ -79,7 +78,7 @@ fn push_headers(s: &mut String, h: &HeaderMap) {
         first_key = false;
         push_json_str(s, k.as_str());
         s.push(':');
-        let value = text(v);
+        let value = header_text(v);
         if it.peek().is_none_or(|(next, _)| *next != k) {
             push_json_str(s, &value);
             continue;
@@ -87,20 +86,11 @@ fn push_headers(s: &mut String, h: &HeaderMap) {
         let mut joined = value.into_owned();
         while let Some((_, v)) = it.next_if(|(next, _)| *next == k) {
             joined.push_str(", ");
-            joined.push_str(&text(v));
+            joined.push_str(&header_text(v));
         }
         push_json_str(s, &joined);
     }
     s.push('}');
-}
-
-/// A header value as text: visible ASCII as is (the usual case, checked
-/// faster than UTF-8), anything else decoded lossily.
-fn text(v: &http::HeaderValue) -> Cow<'_, str> {
-    match v.to_str() {
-        Ok(t) => Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(v.as_bytes()),
-    }
 }
 
 #[cfg(test)]

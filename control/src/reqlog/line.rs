@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use super::Entry;
-use crate::textfmt::{push_millis, push_socket_addr, push_u64, version_text};
+use crate::textfmt::{header_text, push_millis, push_socket_addr, push_u64, version_text};
 use crate::timefmt::write_rfc3339;
 
 /// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
@@ -32,7 +32,7 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
         }
         s.push_str(k.as_str());
         s.push_str(": ");
-        push_escaped(s, &String::from_utf8_lossy(v.as_bytes()));
+        push_escaped(s, &header_text(v));
     }
     // The status stays last (`-> 200`), as before duration and bytes came.
     s.push_str("} ");
@@ -67,7 +67,9 @@ fn push_uri(s: &mut String, uri: &http::Uri) {
 /// Appends `v` with control characters escaped, so a header value cannot
 /// forge or break a text log line.
 fn push_escaped(s: &mut String, v: &str) {
-    if !v.chars().any(char::is_control) {
+    // Control characters are U+0000-001F and U+007F-009F; the last ones
+    // start with byte 0xC2 in UTF-8, so a byte scan finds every candidate.
+    if !v.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
         s.push_str(v);
         return;
     }
@@ -127,7 +129,7 @@ fn json_headers(s: &mut String, h: &HeaderMap) {
             if j > 0 {
                 s.push_str(", ");
             }
-            escape_into(s, &String::from_utf8_lossy(v.as_bytes()));
+            escape_into(s, &header_text(v));
         }
         s.push('"');
     }
@@ -215,6 +217,32 @@ mod tests {
         assert_eq!(v["durationMs"], 1.5);
         assert_eq!(v["aborted"], true);
         assert!(v.get("bytes").is_none());
+    }
+
+    #[test]
+    fn text_line_escapes_every_control_character() {
+        for v in [
+            "plain",
+            "tab\there",
+            "del\u{7f}",
+            "c1\u{85}x",
+            "latin é",
+            "nl\n",
+        ] {
+            let mut fast = String::new();
+            push_escaped(&mut fast, v);
+            let slow: String = v
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            assert_eq!(fast, slow, "{v:?}");
+        }
     }
 
     #[test]
