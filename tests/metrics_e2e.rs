@@ -237,9 +237,10 @@ fn metrics_cover_proxy_faults_toxics_tcp_and_registry() {
     assert!(v("goto_registry_peers_healthy", &[("label", "pe\"er")]).is_some());
 }
 
-/// The client's open connections per target, live: 5 HTTP/1.1 replicas
-/// hold 5 connections and 5 HTTP/2 streams share one while a 2 s delay
-/// keeps their requests under way; once the targets end the gauge reads 0.
+/// The client's open connections and requests in flight per target, live:
+/// 5 HTTP/1.1 replicas hold 5 connections and 5 HTTP/2 streams share one
+/// while a 2 s delay keeps their 5 requests each under way; once the
+/// targets end the gauges read 0.
 #[test]
 fn metrics_show_client_connections_while_targets_run() {
     let server = Goto::start(&["--request-logs=false"]);
@@ -258,6 +259,9 @@ fn metrics_show_client_connections_while_targets_run() {
     assert_eq!(r.status, 200, "{}", r.text());
     let gauge =
         |samples: &[Value], t: &str| value(samples, "goto_client_connections", &[("target", t)]);
+    let in_flight = |samples: &[Value], t: &str| {
+        value(samples, "goto_client_requests_in_flight", &[("target", t)])
+    };
     let mut last = String::new();
     let seen = eventually(Duration::from_secs(10), || {
         last = g.get("/metrics").text();
@@ -265,8 +269,13 @@ fn metrics_show_client_connections_while_targets_run() {
         types["goto_client_connections"] == "gauge"
             && gauge(&samples, "c1") == Some(5.0)
             && gauge(&samples, "c2") == Some(1.0)
+            && in_flight(&samples, "c1") == Some(5.0)
+            && in_flight(&samples, "c2") == Some(5.0)
     });
-    assert!(seen, "never saw 5 and 1 client connections:\n{last}");
+    assert!(
+        seen,
+        "never saw 5 and 1 client connections with 5 requests each in flight:\n{last}"
+    );
     // The results document carries the same gauge while the targets run
     // (each request takes 2 s, three per replica).
     let mut doc = Value::Null;
@@ -291,6 +300,8 @@ fn metrics_show_client_connections_while_targets_run() {
     for t in ["c1", "c2"] {
         let n = gauge(&samples, t);
         assert!(n.is_none() || n == Some(0.0), "{t} after the end: {n:?}");
+        let r = in_flight(&samples, t);
+        assert!(r.is_none() || r == Some(0.0), "{t} after the end: {r:?}");
     }
     assert_eq!(
         value(

@@ -17,7 +17,7 @@ use crate::http1::{Complete, ResponseReader};
 use crate::local::{CoreTarget, LocalRun};
 use crate::run::StopSignal;
 use crate::schedule::{Schedule, Step};
-use crate::stats::{Attempted as Outcome, OpenConn};
+use crate::stats::{Attempted as Outcome, Attempts, OpenConn};
 
 /// Initial read buffer: small, so thousands of idle connections stay cheap;
 /// it doubles when a read fills it, up to [`MAX_READ_BUF`].
@@ -37,6 +37,7 @@ pub(crate) struct Replica {
     /// Counts `transport` in the core's open-connections gauge; dropped
     /// after an exchange that lost the connection.
     open: Option<OpenConn>,
+    attempts: Attempts,
     last_used: Instant,
     rng: u64,
     /// Set after the first connection: later ones count as reconnects.
@@ -56,6 +57,7 @@ impl Replica {
         let req = p.request.bytes().to_vec();
         let reader = ResponseReader::new(p.head_request);
         let rng = seed(index);
+        let attempts = target.stats.borrow().attempts();
         Replica {
             run,
             target,
@@ -66,6 +68,7 @@ impl Replica {
             reader,
             transport: None,
             open: None,
+            attempts,
             last_used: start,
             rng,
             connected_before: false,
@@ -108,6 +111,7 @@ impl Replica {
                     now = Instant::now();
                 }
                 Step::Send(attempt) => {
+                    self.attempts.start();
                     let outcome = self.exchange(attempt.last, now, alarm).await;
                     now = Instant::now();
                     if self.transport.is_some() {

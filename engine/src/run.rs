@@ -164,10 +164,12 @@ impl RunShared {
 
     /// A worker hands over its final counters.
     pub(crate) fn core_done(&self, slot: usize, mut stats: Vec<Option<TargetStats>>) {
-        // Every replica of the core has ended: none holds a connection any
-        // more, though HTTP/2 slots let theirs go just after this.
+        // Every replica of the core has ended: none has a request under way
+        // or holds a connection any more (HTTP/2 slots let theirs go just
+        // after this).
         for s in stats.iter_mut().flatten() {
             s.open_connections = 0;
+            s.requests_in_flight = 0;
         }
         let mut st = self.lock();
         if let Some(f) = st.finals.get_mut(slot) {

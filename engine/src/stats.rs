@@ -63,6 +63,8 @@ pub struct TargetStats {
     pub in_flight: u64,
     /// Connections open at the snapshot (a live gauge, 0 once finished).
     pub open_connections: u64,
+    /// Attempts under way at the snapshot (a live gauge, 0 once finished).
+    pub requests_in_flight: u64,
 }
 
 impl Default for TargetStats {
@@ -85,6 +87,7 @@ impl Default for TargetStats {
             reconnects: 0,
             in_flight: 0,
             open_connections: 0,
+            requests_in_flight: 0,
         }
     }
 }
@@ -119,6 +122,7 @@ impl TargetStats {
         self.reconnects += other.reconnects;
         self.in_flight += other.in_flight;
         self.open_connections += other.open_connections;
+        self.requests_in_flight += other.requests_in_flight;
     }
 
     /// Requests that ended in a transport error.
@@ -208,6 +212,24 @@ pub(crate) struct CoreStats {
     /// which takes itself off when dropped, so a close is counted wherever
     /// it happens without borrowing these counters.
     open_conns: Rc<Cell<u64>>,
+    /// Attempts started, counted by the replicas through [`Attempts`];
+    /// each ends as a counted request, a retry or an abandoned one, so
+    /// those under way are the difference and cost one add per attempt.
+    attempts: Rc<Cell<u64>>,
+    /// Attempts that ended in a retry.
+    retried: u64,
+}
+
+/// A replica's handle on its core's count of attempts started: a plain
+/// add, with no borrow of the counters.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempts(Rc<Cell<u64>>);
+
+impl Attempts {
+    #[inline]
+    pub(crate) fn start(&self) {
+        self.0.set(self.0.get() + 1);
+    }
 }
 
 /// One open connection counted in its core's gauge until dropped: kept
@@ -245,6 +267,8 @@ impl CoreStats {
             reconnects: 0,
             in_flight: 0,
             open_conns: Rc::new(Cell::new(0)),
+            attempts: Rc::new(Cell::new(0)),
+            retried: 0,
         }
     }
 
@@ -340,11 +364,14 @@ impl CoreStats {
                 return false;
             }
         };
-        if let Verdict::Count(c) = schedule.complete(result, now) {
-            self.record(c.result, c.latency, c.uncorrected, c.lag, now);
-            if let Ok(code) = c.result {
-                on_count(self, code);
+        match schedule.complete(result, now) {
+            Verdict::Count(c) => {
+                self.record(c.result, c.latency, c.uncorrected, c.lag, now);
+                if let Ok(code) = c.result {
+                    on_count(self, code);
+                }
             }
+            Verdict::Retry => self.retried += 1,
         }
         true
     }
@@ -359,6 +386,11 @@ impl CoreStats {
     pub(crate) fn conn_opened(&self) -> OpenConn {
         self.open_conns.set(self.open_conns.get() + 1);
         OpenConn(self.open_conns.clone())
+    }
+
+    /// The handle a replica counts its attempts with (see `settle`).
+    pub(crate) fn attempts(&self) -> Attempts {
+        Attempts(self.attempts.clone())
     }
 
     /// Counts a request abandoned under way by a stop or the run's end.
@@ -395,6 +427,10 @@ impl CoreStats {
             reconnects: self.reconnects,
             in_flight: self.in_flight,
             open_connections: self.open_conns.get(),
+            requests_in_flight: self
+                .attempts
+                .get()
+                .saturating_sub(self.requests + self.retried + self.in_flight),
             ..TargetStats::default()
         };
         for (code, n) in self.status.iter().enumerate() {
@@ -547,6 +583,22 @@ mod tests {
         assert_eq!(t.open_connections, 2, "gauges add over cores");
         drop(b);
         assert_eq!(s.to_target_stats(&[], anchor).open_connections, 0);
+    }
+
+    #[test]
+    fn requests_in_flight_are_attempts_not_yet_ended() {
+        let now = Instant::now();
+        let anchor = (now, SystemTime::now());
+        let mut s = CoreStats::new(0, false);
+        let attempts = s.attempts();
+        for _ in 0..3 {
+            attempts.start();
+        }
+        assert_eq!(s.to_target_stats(&[], anchor).requests_in_flight, 3);
+        s.record(Ok(200), Duration::ZERO, Duration::ZERO, Duration::ZERO, now);
+        s.in_flight_at_end();
+        let t = s.to_target_stats(&[], anchor);
+        assert_eq!((t.requests_in_flight, t.in_flight), (1, 1));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! proxied requests by target and status, open connections, injected faults
 //! and toxics), the instance's TCP listeners, the registry's pods per label,
 //! the client's per-target results (requests by status, errors by kind, a
-//! latency histogram, open connections, targets running) and the process's memory and CPU.
+//! latency histogram, open connections, requests in flight, targets
+//! running) and the process's memory and CPU.
 //! Everything is read and merged at scrape time; nothing on a hot path.
 
 use std::collections::BTreeMap;
@@ -364,6 +365,18 @@ fn client_metrics(e: &mut Exposition, c: &ClientView) {
             "goto_client_connections",
             &[("target", target)],
             s.open_connections as f64,
+        );
+    }
+    e.family(
+        "goto_client_requests_in_flight",
+        Kind::Gauge,
+        "Client requests under way by target (0 once its run ended).",
+    );
+    for (target, s) in &c.stats {
+        e.sample(
+            "goto_client_requests_in_flight",
+            &[("target", target)],
+            s.requests_in_flight as f64,
         );
     }
     e.family(

@@ -18,7 +18,7 @@ use crate::local::{CoreTarget, LocalRun};
 use crate::replica::{next_random, seed};
 use crate::run::StopSignal;
 use crate::schedule::{Schedule, Step};
-use crate::stats::{Attempted as Outcome, CoreStats};
+use crate::stats::{Attempted as Outcome, Attempts, CoreStats};
 
 /// How many times one request goes again after the server refused it
 /// unprocessed (each refusal came with a GOAWAY or REFUSED_STREAM).
@@ -31,6 +31,7 @@ pub(crate) struct Stream {
     stop: StopSignal,
     schedule: Schedule,
     lease: Lease,
+    attempts: Attempts,
     /// This stream's copy of the request's header block (only the id is
     /// rewritten per request).
     block: Vec<u8>,
@@ -55,6 +56,7 @@ impl Stream {
             .h2
             .as_ref()
             .map_or_else(Vec::new, |t| t.block().to_vec());
+        let attempts = target.stats.borrow().attempts();
         Stream {
             run,
             target,
@@ -62,6 +64,7 @@ impl Stream {
             stop,
             schedule,
             lease: None,
+            attempts,
             block,
             response: Response::default(),
             rng: seed(index),
@@ -100,6 +103,7 @@ impl Stream {
                     now = Instant::now();
                 }
                 Step::Send(_) => {
+                    self.attempts.start();
                     let outcome = self.exchange(now, alarm).await;
                     now = Instant::now();
                     let response = &self.response;
