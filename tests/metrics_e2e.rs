@@ -312,3 +312,52 @@ fn metrics_show_client_connections_while_targets_run() {
         Some(15.0)
     );
 }
+
+/// Connections an HTTP listener closes at its `--max-conns` cap are counted
+/// in `goto_connections_refused_total`.
+#[test]
+fn metrics_count_connections_refused_at_the_cap() {
+    let g = Goto::start(&["--request-logs=false", "--max-conns", "3"]);
+    let held: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", g.port)).expect("connect"))
+        .collect();
+    // Connections past the cap are closed at once; keep opening them until
+    // the accept loop has counted the held ones and refuses one (bounded).
+    let refused_one = eventually(Duration::from_secs(10), || {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", g.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 16];
+        match std::io::Read::read(&mut s, &mut buf) {
+            Ok(n) => n == 0,
+            // Still open after the wait: it was under the cap.
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    });
+    assert!(refused_one, "no connection was closed at the cap");
+    drop(held);
+    let port = g.port.to_string();
+    let mut seen = None;
+    let ok = eventually(Duration::from_secs(10), || {
+        // The held connections' ends reach the server a little later: until
+        // then a request may itself be refused at the cap.
+        let Ok(r) = common::try_request(g.port, "GET", "/metrics", &[], b"") else {
+            return false;
+        };
+        if r.status != 200 {
+            return false;
+        }
+        let (samples, _) = parse(&r.text());
+        seen = value(
+            &samples,
+            "goto_connections_refused_total",
+            &[("port", &port)],
+        );
+        seen.is_some_and(|n| n >= 1.0)
+    });
+    assert!(ok, "refused count {seen:?}");
+}

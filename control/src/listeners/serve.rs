@@ -92,6 +92,7 @@ async fn accept_loop(
                     // of idle connections must not use up the descriptors the
                     // other listeners and the admin API need.
                     if open.load(Ordering::Acquire) >= max {
+                        state.refused_conns.fetch_add(1, Ordering::Relaxed);
                         if !at_limit {
                             at_limit = true;
                             tracing::warn!(port = state.port, max, "connection limit reached: new connections are closed until some end (--max-conns)");

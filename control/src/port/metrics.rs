@@ -144,6 +144,20 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
     );
     let open = c.port.open_conns.load(std::sync::atomic::Ordering::Relaxed);
     e.sample("goto_connections_open", &[("port", &port)], open as f64);
+    e.family(
+        "goto_connections_refused_total",
+        Kind::Counter,
+        "Connections this listener closed at once: at its --max-conns cap.",
+    );
+    let refused = c
+        .port
+        .refused_conns
+        .load(std::sync::atomic::Ordering::Relaxed);
+    e.sample(
+        "goto_connections_refused_total",
+        &[("port", &port)],
+        refused as f64,
+    );
 
     let f = c.port.faults.counts();
     e.family(

@@ -8,7 +8,7 @@ pub mod label;
 pub mod metrics;
 pub mod runtime;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
@@ -65,6 +65,9 @@ pub struct PortState {
     /// Connections open on this listener (the accept loop's `--max-conns`
     /// count; read by `/metrics`).
     pub open_conns: Arc<AtomicUsize>,
+    /// Connections closed at once because the listener was at its
+    /// `--max-conns` cap (read by `/metrics`).
+    pub refused_conns: AtomicU64,
 }
 
 impl FaultPort for PortState {
@@ -111,6 +114,7 @@ impl PortState {
             triggers: Triggers::new(s.out),
             faults: Faults::default(),
             open_conns: Arc::new(AtomicUsize::new(0)),
+            refused_conns: AtomicU64::new(0),
         }
     }
 
