@@ -51,44 +51,6 @@ mod tests {
         }
     }
 
-    /// Sizes and costs of both encodings (a figure for the notes, not a
-    /// check): `cargo test --release -p goto-control --lib encoding_costs
-    /// -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn encoding_costs() {
-        for (n, spread) in [(100u64, 2_000u64), (5_000, 5_000), (50_000, 50_000)] {
-            let mut h = goto_engine::stats::latency_histogram();
-            let mut x: u64 = 12345;
-            for _ in 0..n {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                h.record(200 + (x >> 33) % spread).ok();
-            }
-            let reps = 500u32;
-            let t = std::time::Instant::now();
-            let plain: Vec<String> = (0..reps).filter_map(|_| encode_plain(&h)).collect();
-            let tp = t.elapsed() / reps;
-            let t = std::time::Instant::now();
-            let deflated: Vec<String> = (0..reps).filter_map(|_| encode(&h)).collect();
-            let td = t.elapsed() / reps;
-            let mut acc = goto_engine::stats::latency_histogram();
-            let t = std::time::Instant::now();
-            for p in &plain {
-                if let Ok(g) = decode(p) {
-                    acc.add(&g).ok();
-                }
-            }
-            let tm = t.elapsed() / reps;
-            eprintln!(
-                "{n} samples over {spread} us: plain {} B in {tp:?}, deflate {} B in {td:?}, decode+add {tm:?}",
-                plain[0].len(),
-                deflated[0].len()
-            );
-        }
-    }
-
     #[test]
     fn garbage_is_an_error() {
         assert!(decode("not base64!").is_err());
