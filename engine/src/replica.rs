@@ -33,10 +33,9 @@ pub(crate) struct Replica {
     req: Vec<u8>,
     rbuf: Vec<u8>,
     reader: ResponseReader,
-    transport: Option<Transport>,
-    /// Counts `transport` in the core's open-connections gauge; dropped
-    /// after an exchange that lost the connection.
-    open: Option<OpenConn>,
+    /// The connection, with its place in the core's open-connections
+    /// gauge: dropping it (a lost or idle connection) takes both away.
+    transport: Option<(Transport, OpenConn)>,
     attempts: Attempts,
     last_used: Instant,
     rng: u64,
@@ -67,7 +66,6 @@ impl Replica {
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
             reader,
             transport: None,
-            open: None,
             attempts,
             last_used: start,
             rng,
@@ -90,7 +88,6 @@ impl Replica {
         let mut alarm = Alarm::new(timer, at);
         self.run_loop(&mut alarm).await;
         self.transport = None;
-        self.open = None;
         self.run.replica_done(&self.target);
     }
 
@@ -116,8 +113,6 @@ impl Replica {
                     now = Instant::now();
                     if self.transport.is_some() {
                         self.last_used = now;
-                    } else {
-                        self.open = None;
                     }
                     // Tracked headers were counted as the response was read.
                     let stats = &mut self.target.stats.borrow_mut();
@@ -164,11 +159,8 @@ impl Replica {
                 // handshake inside is boxed instead.
                 match Transport::connect_dest(&dest, p.tls.as_ref(), &mut watch).await {
                     Ok(t) => {
-                        self.transport = Some(t);
                         let mut stats = target.stats.borrow_mut();
-                        if self.open.is_none() {
-                            self.open = Some(stats.conn_opened());
-                        }
+                        self.transport = Some((t, stats.conn_opened()));
                         if self.connected_before {
                             stats.reconnected();
                         }
@@ -179,7 +171,7 @@ impl Replica {
                 watch.set_deadline(deadline, ErrorKind::Timeout);
                 reused = false;
             }
-            let Some(transport) = self.transport.as_mut() else {
+            let Some((transport, _)) = self.transport.as_mut() else {
                 break Outcome::Error(ErrorKind::Closed);
             };
             if let Some(off) = p.request.id_offset() {
