@@ -37,6 +37,7 @@ use crate::error::{ErrorKind, TlsErrorKind};
 use crate::plan::TlsTarget;
 use crate::resolve::Dest;
 use crate::run::StopSignal;
+use crate::stats::Attempted;
 
 /// How far ahead the timer is parked when nothing needs it (no deadline, no
 /// end of run): it then fires about once an hour, for nothing.
@@ -563,5 +564,37 @@ impl TlsStream {
                 return Ok(0);
             }
         }
+    }
+}
+
+impl From<Fail> for Attempted {
+    fn from(f: Fail) -> Attempted {
+        match f {
+            Fail::Aborted => Attempted::Aborted,
+            Fail::Error(k) => Attempted::Error(k),
+        }
+    }
+}
+
+/// The instant a timeout of `t` from `now` ends; `None` for no timeout
+/// (zero).
+pub(crate) fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
+    if t.is_zero() {
+        None
+    } else {
+        now.checked_add(t)
+    }
+}
+
+/// When a connect begun at `now` must be done: its own timeout, and never
+/// past the request's `deadline`.
+pub(crate) fn connect_deadline(
+    now: Instant,
+    connect_timeout: Duration,
+    deadline: Option<Instant>,
+) -> Option<Instant> {
+    match (timeout_at(now, connect_timeout), deadline) {
+        (Some(c), Some(d)) => Some(c.min(d)),
+        (c, d) => c.or(d),
     }
 }

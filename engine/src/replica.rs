@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crate::conn::{Alarm, Fail, Transport, Watch};
+use crate::conn::{connect_deadline, timeout_at, Alarm, Fail, Transport, Watch};
 use crate::error::ErrorKind;
 use crate::http1::request::write_request_id;
 use crate::http1::{Complete, ResponseReader};
@@ -149,10 +149,7 @@ impl Replica {
                     break Outcome::Error(ErrorKind::Resolve);
                 };
                 let now = Instant::now();
-                let connect_deadline = match (timeout_at(now, spec.connect_timeout), deadline) {
-                    (Some(c), Some(d)) => Some(c.min(d)),
-                    (c, d) => c.or(d),
-                };
+                let connect_deadline = connect_deadline(now, spec.connect_timeout, deadline);
                 watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout);
                 // Not boxed: all replicas connect at once at the start, and a
                 // box per connect would add to the peak memory; the TLS
@@ -166,7 +163,7 @@ impl Replica {
                         }
                         self.connected_before = true;
                     }
-                    Err(f) => break fail_outcome(f),
+                    Err(f) => break Outcome::from(f),
                 }
                 watch.set_deadline(deadline, ErrorKind::Timeout);
                 reused = false;
@@ -187,7 +184,7 @@ impl Replica {
                     reused = false;
                     continue;
                 }
-                break fail_outcome(f);
+                break Outcome::from(f);
             }
             bytes_written += self.req.len() as u64;
             // Tracked headers of a response that will be retried are not counted.
@@ -219,7 +216,7 @@ impl Replica {
                         reused = false;
                         continue;
                     }
-                    break fail_outcome(f);
+                    break Outcome::from(f);
                 }
             }
         };
@@ -296,23 +293,8 @@ async fn read_response(
     }
 }
 
-fn fail_outcome(f: Fail) -> Outcome {
-    match f {
-        Fail::Aborted => Outcome::Aborted,
-        Fail::Error(k) => Outcome::Error(k),
-    }
-}
-
 fn is_stale(f: Fail) -> bool {
     matches!(f, Fail::Error(ErrorKind::Reset | ErrorKind::Closed))
-}
-
-fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
-    if t.is_zero() {
-        None
-    } else {
-        now.checked_add(t)
-    }
 }
 
 pub(crate) fn seed(index: u32) -> u64 {

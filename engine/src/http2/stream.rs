@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::io::{ExchangeError, Response};
 use super::pool::{Lease, Slot};
-use crate::conn::{Alarm, Fail, Watch};
+use crate::conn::{connect_deadline, timeout_at, Alarm, Watch};
 use crate::error::ErrorKind;
 use crate::local::{CoreTarget, LocalRun};
 use crate::replica::{next_random, seed};
@@ -136,10 +136,7 @@ impl Stream {
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
         let outcome = loop {
-            let connect_deadline = match (timeout_at(now, spec.connect_timeout), deadline) {
-                (Some(c), Some(d)) => Some(c.min(d)),
-                (c, d) => c.or(d),
-            };
+            let connect_deadline = connect_deadline(now, spec.connect_timeout, deadline);
             watch.set_deadline(connect_deadline, ErrorKind::ConnectTimeout);
             let got = self
                 .slot
@@ -154,7 +151,7 @@ impl Stream {
             watch.set_deadline(deadline, ErrorKind::Timeout);
             let opened = match got {
                 Ok(o) => o,
-                Err(f) => break fail_outcome(f),
+                Err(f) => break Outcome::from(f),
             };
             if opened.reconnect {
                 target.stats.borrow_mut().reconnected();
@@ -173,7 +170,7 @@ impl Stream {
             self.response.bytes = 0;
             match r {
                 Ok(()) => break Outcome::Status(self.response.status),
-                Err(ExchangeError::Watch(f)) => break fail_outcome(f),
+                Err(ExchangeError::Watch(f)) => break Outcome::from(f),
                 Err(ExchangeError::Stream(e)) => {
                     if e.fatal {
                         self.slot.discard(*id);
@@ -211,20 +208,5 @@ fn track(stats: &mut CoreStats, response: &Response) {
         if let Some(v) = response.values.get(start as usize..end as usize) {
             stats.track(i, v);
         }
-    }
-}
-
-fn fail_outcome(f: Fail) -> Outcome {
-    match f {
-        Fail::Aborted => Outcome::Aborted,
-        Fail::Error(k) => Outcome::Error(k),
-    }
-}
-
-fn timeout_at(now: Instant, t: Duration) -> Option<Instant> {
-    if t.is_zero() {
-        None
-    } else {
-        now.checked_add(t)
     }
 }
