@@ -1,0 +1,5 @@
+//! Test-only support shared by the workspace's test suites: implementations
+//! of peers that goto did not write (tonic gRPC servers and clients), so
+//! goto's own protocol code is checked against someone else's.
+//!
+//! Never a dependency of a shipped crate: only `[dev-dependencies]` name it.
