@@ -134,29 +134,29 @@ struct ServerArgs {
 
     /// Time a client has to send a complete request head, from its connect or
     /// from its first byte after a response (Go duration).
-    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    #[arg(long, env = "GOTO_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     header_timeout: std::time::Duration,
 
     /// A keep-alive connection with nothing in flight is closed after this long.
-    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    #[arg(long, env = "GOTO_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
     idle_timeout: std::time::Duration,
 
     /// Time a client has to send a request body once its head is in: 408 past it.
-    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    #[arg(long, env = "GOTO_BODY_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
     body_timeout: std::time::Duration,
 
     /// HTTP/2 keep-alive ping interval; a client not answering within as long is dropped.
-    #[arg(long, default_value = "30s", value_parser = positive_duration)]
+    #[arg(long, env = "GOTO_H2_PING", default_value = "30s", value_parser = positive_duration)]
     h2_ping: std::time::Duration,
 
     /// Most open connections per listener; past it new ones are closed at once
     /// (and logged). Default: 10,000, lowered to fit the open-files limit.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "GOTO_MAX_CONNS", value_parser = clap::value_parser!(u64).range(1..))]
     max_conns: Option<u64>,
 
     /// Directory where a registry keeps its peers, targets, jobs, tracked
     /// headers and lockers across restarts (default: memory only).
-    #[arg(long)]
+    #[arg(long, env = "GOTO_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
     /// Require `Authorization: Bearer TOKEN` on every admin call (runtime
@@ -170,12 +170,12 @@ struct ServerArgs {
 
     /// Serve the admin API on this port only (opened at startup); the other
     /// listeners serve runtime traffic only.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "GOTO_ADMIN_PORT", value_parser = clap::value_parser!(u16).range(1..))]
     admin_port: Option<u16>,
 
     /// Comma-separated host names admin calls may name in `Host` (against
     /// DNS rebinding); default: any.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, env = "GOTO_ALLOWED_HOSTS", value_delimiter = ',')]
     allowed_hosts: Vec<String>,
 }
 

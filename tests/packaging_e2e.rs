@@ -138,6 +138,15 @@ fn help_shows_the_environment_variables() {
         "GOTO_LOG_FORMAT",
         "GOTO_CORES",
         "GOTO_IO_DRIVER",
+        "GOTO_HEADER_TIMEOUT",
+        "GOTO_IDLE_TIMEOUT",
+        "GOTO_BODY_TIMEOUT",
+        "GOTO_H2_PING",
+        "GOTO_MAX_CONNS",
+        "GOTO_DATA_DIR",
+        "GOTO_ADMIN_TOKEN",
+        "GOTO_ADMIN_PORT",
+        "GOTO_ALLOWED_HOSTS",
     ] {
         assert!(out.contains(var), "{var} missing from --help");
     }
@@ -170,6 +179,13 @@ fn environment_variables_configure_the_server() {
         .expect("run goto");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cores"));
+    // The timeouts read their variables too (they had none before).
+    let out = Command::new(goto_bin())
+        .env("GOTO_HEADER_TIMEOUT", "soon")
+        .output()
+        .expect("run goto");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--header-timeout"));
 }
 
 /// `--log-format json`: app logs and request logs are JSON lines; request

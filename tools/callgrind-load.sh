@@ -16,8 +16,8 @@
 #        DRIVERS=epoll N=50000 tools/callgrind-load.sh
 #        SERVER=goto tools/callgrind-load.sh     # against goto's responder
 # Env:   N (requests, default 100000), CONNS (64), DRIVERS ("uring epoll"), REPS (1),
-#        SERVER (nginx|goto), PORT (18197), GOTO (binary; default release
-#        build), BUILD=0 to skip `cargo build --release`, EXTRA (more
+#        SERVER (nginx|goto), PORT (18197), GOTO (binary; default profiling
+#        build), BUILD=0 to skip `cargo build --profile profiling`, EXTRA (more
 #        `goto load` flags, e.g. "--track-header server"), KEEP=1 keeps the
 #        callgrind output files (for callgrind_annotate).
 set -euo pipefail
@@ -31,7 +31,7 @@ PORT=${PORT:-18197}
 EXTRA=${EXTRA:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-GOTO=${GOTO:-$TARGET_DIR/release/goto}
+GOTO=${GOTO:-$TARGET_DIR/profiling/goto}
 
 for tool in valgrind curl python3; do
   command -v "$tool" >/dev/null || { echo "callgrind-load: $tool is required" >&2; exit 1; }
@@ -39,7 +39,7 @@ done
 [ "$SERVER" = goto ] || command -v nginx >/dev/null || { echo "callgrind-load: nginx is required (apt-get install nginx-light)" >&2; exit 1; }
 
 if [ "${BUILD:-1}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --quiet)
+  (cd "$ROOT" && cargo build --profile profiling --quiet)
 fi
 [ -x "$GOTO" ] || { echo "callgrind-load: no goto binary at $GOTO" >&2; exit 1; }
 

@@ -14,7 +14,7 @@
 #        PROXY=1 tools/callgrind-responder.sh      # the proxy hop instead
 # Env:   N (requests, default 20000), CONNS (16), PORT (18291), UP_PORT
 #        (18292, the proxy's upstream), URI_PATH (/some/api), LOGS ("false
-#        true"), GOTO (binary; default release build), BUILD=0 skips the
+#        true"), GOTO (binary; default profiling build), BUILD=0 skips the
 #        build, KEEP=1 keeps the callgrind files (for callgrind_annotate).
 set -euo pipefail
 
@@ -25,12 +25,12 @@ UP_PORT=${UP_PORT:-18292}
 URI_PATH=${URI_PATH:-/some/api}
 LOGS=${LOGS:-"false true"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-GOTO=${GOTO:-${CARGO_TARGET_DIR:-$ROOT/target}/release/goto}
+GOTO=${GOTO:-${CARGO_TARGET_DIR:-$ROOT/target}/profiling/goto}
 
 for tool in valgrind callgrind_control curl python3; do
   command -v "$tool" >/dev/null || { echo "callgrind-responder: $tool is required" >&2; exit 1; }
 done
-if [ "${BUILD:-1}" = 1 ]; then (cd "$ROOT" && cargo build --release --quiet); fi
+if [ "${BUILD:-1}" = 1 ]; then (cd "$ROOT" && cargo build --profile profiling --quiet); fi
 [ -x "$GOTO" ] || { echo "callgrind-responder: no goto binary at $GOTO" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/callgrind-responder.XXXXXX)
