@@ -265,3 +265,41 @@ fn outcome_at(port: u16, path: &str) -> String {
         Err(_) => "closed".into(),
     }
 }
+
+/// The README tour's order: a range for every response, then a rare long
+/// delay on top of it; a fixed delay and a range replace each other, and
+/// `GET /response/delay` shows everything active.
+#[test]
+fn fixed_delays_ranges_and_shares_compose() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/delay/set/100ms-300ms");
+    ok(&g, "/response/delay/set/2s/percent/1");
+    let v = g.get("/response/delay").json();
+    assert_eq!(v["delay"], "100ms-300ms", "{v}");
+    assert_eq!(v["shares"][0]["delay"], "2s", "{v}");
+    assert_eq!(v["shares"][0]["percent"], 1.0, "{v}");
+    let t = Instant::now();
+    assert_eq!(g.get("/d").status, 200);
+    assert!(t.elapsed() >= Duration::from_millis(100));
+
+    // A fixed delay replaces the range (and back); the share stays.
+    ok(&g, "/response/delay/set/300ms");
+    let v = g.get("/response/delay").json();
+    assert_eq!(v["delay"], "300ms", "{v}");
+    assert_eq!(v["shares"].as_array().map(Vec::len), Some(1), "{v}");
+    ok(&g, "/response/delay/set/50ms-60ms");
+    let v = g.get("/response/delay").json();
+    assert_eq!(v["delay"], "50ms-60ms", "{v}");
+    let t = Instant::now();
+    assert_eq!(g.get("/d").status, 200);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(50) && took < Duration::from_millis(290),
+        "{took:?}"
+    );
+
+    ok(&g, "/response/delay/clear");
+    let v = g.get("/response/delay").json();
+    assert_eq!(v["delay"], "0s", "{v}");
+    assert_eq!(v["shares"], serde_json::json!([]), "{v}");
+}

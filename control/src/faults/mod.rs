@@ -41,6 +41,9 @@ pub struct FaultConfig {
     pub status: Vec<(u16, f64)>,
     /// Delays with their share in percent (sum at most 100).
     pub delay: Vec<(DelaySpec, f64)>,
+    /// A range every response waits (`delay/set/100ms-300ms`); a share's
+    /// delay, when drawn, comes on top of it, as on top of a fixed delay.
+    pub range: Option<DelaySpec>,
     /// Share of requests whose connection is closed without an answer.
     pub close: f64,
     /// Response body size and its share; the body is sliced from `size_body`.
@@ -53,6 +56,7 @@ impl FaultConfig {
     fn any(&self) -> bool {
         !self.status.is_empty()
             || !self.delay.is_empty()
+            || self.range.is_some()
             || self.close > 0.0
             || self.size.is_some()
             || self.drip.is_some()
@@ -73,6 +77,12 @@ impl FaultConfig {
 
     pub fn clear_delays(&mut self) {
         self.delay.clear();
+        self.range = None;
+    }
+
+    /// Sets (or with a zero range, clears) the range every response waits.
+    pub fn set_range(&mut self, d: Option<DelaySpec>) {
+        self.range = d.filter(|d| !d.is_zero());
     }
 
     pub fn set_close(&mut self, percent: f64) {
@@ -98,6 +108,7 @@ impl FaultConfig {
         json!({
             "status": self.status.iter().map(|(c, p)| json!({"code": c, "percent": p})).collect::<Vec<_>>(),
             "delay": self.delay.iter().map(|(d, p)| json!({"delay": d.to_string(), "percent": p})).collect::<Vec<_>>(),
+            "range": self.range.map(|d| d.to_string()),
             "close": self.close,
             "size": self.size.map(|(b, p)| json!({"bytes": b, "percent": p})),
             "drip": self.drip.map(|(d, p)| json!({"bytes": d.bytes, "every": duration::format(d.every), "percent": p})),
@@ -193,7 +204,14 @@ impl FaultCounts {
 fn draw_cfg(cfg: &FaultConfig, rng: &mut Rng) -> Plan {
     Plan {
         status: pick(rng, &cfg.status),
-        delay: pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max)),
+        delay: {
+            let share = pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max));
+            let range = cfg.range.map(|d| rng.duration(d.min, d.max));
+            match (share, range) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+            }
+        },
         close: cfg.close > 0.0 && rng.percent(cfg.close),
         size: match cfg.size {
             Some((n, p)) if rng.percent(p) => Some(cfg.size_body.slice(..n)),

@@ -18,6 +18,7 @@ pub trait FaultPort: Sync + 'static {
     fn faults(&self) -> &super::Faults;
     fn port_number(&self) -> u16;
     fn set_fixed_delay(&self, d: std::time::Duration);
+    fn fixed_delay(&self) -> std::time::Duration;
     fn clear_forced_status(&self);
 }
 
@@ -115,6 +116,26 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                 Ok(ok(format!("Forced response status cleared{}", for_uri(&u))))
             }),
         Table::<P>::new("/response/delay")
+            .get("/response/delay", |p, _| {
+                // Everything active: the delay every response waits (fixed
+                // or a range) and the percent shares on top of it.
+                let view = p.faults().view();
+                let fixed = p.fixed_delay();
+                let range = view.get("range").cloned().unwrap_or_default();
+                let every = match range.as_str() {
+                    Some(r) => r.to_string(),
+                    None => duration::format(fixed),
+                };
+                Ok(json(&serde_json::json!({
+                    "delay": every,
+                    "shares": view.get("delay").cloned().unwrap_or_default(),
+                    "byUri": view.get("byUri").map(|b| {
+                        b.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), serde_json::json!({
+                            "shares": v.get("delay").cloned().unwrap_or_default(),
+                        }))).collect::<serde_json::Map<_, _>>())
+                    }).unwrap_or_default(),
+                })))
+            })
             .post("/response/delay/set/{duration}", |p, q| {
                 let d = delay(q.param("duration"))?;
                 if let Some(u) = uri(q) {
@@ -129,10 +150,11 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                         format!("Will delay all responses by {d} for URI {u}")
                     }));
                 }
-                // One form replaces the other: a fixed delay is the
-                // responder's, a range is drawn per request.
-                p.faults().update(|c| c.clear_delays());
+                // The delay every response waits: a fixed one (the
+                // responder's) or a range drawn per request, one replacing
+                // the other. Percent shares stay and come on top of it.
                 if d.min == d.max {
+                    p.faults().update(|c| c.set_range(None));
                     p.set_fixed_delay(d.min);
                     return Ok(ok(if d.is_zero() {
                         "Delay cleared".to_string()
@@ -141,9 +163,7 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                     }));
                 }
                 p.set_fixed_delay(Default::default());
-                p.faults()
-                    .update(|c| c.set_delay(d, 100.0))
-                    .map_err(ApiError::BadRequest)?;
+                p.faults().update(|c| c.set_range(Some(d)));
                 Ok(ok(format!("Will delay all responses by {d}")))
             })
             .post(

@@ -83,6 +83,10 @@ impl FaultPort for PortState {
         self.responder.lock().set_delay(d);
     }
 
+    fn fixed_delay(&self) -> std::time::Duration {
+        self.responder.lock().delay.unwrap_or_default()
+    }
+
     fn clear_forced_status(&self) {
         self.responder.lock().force(0, None);
     }

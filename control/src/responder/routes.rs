@@ -9,7 +9,6 @@ use super::state::Responder;
 use crate::api::{header_name, status_code, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
-use goto_engine::duration;
 
 type R = Mutex<Responder>;
 
@@ -46,10 +45,6 @@ pub fn tables() -> Vec<Table<R>> {
                     "responded": r.counts_response.get(&c).copied().unwrap_or(0),
                 })))
             }),
-        Table::<R>::new("/response/delay").get("/response/delay", |r, _| {
-            let d = r.lock().delay.unwrap_or_default();
-            Ok(json(&json!({ "delay": duration::format(d) })))
-        }),
         Table::<R>::new("/response/headers")
             .post("/response/headers/add/{header}/{value}", |r, q| {
                 let (name, value) = (q.param("header"), q.param("value"));
