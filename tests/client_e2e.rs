@@ -542,3 +542,47 @@ fn http2_targets_use_h2c_and_merge_into_results() {
     );
     let _ = std::fs::remove_file(&log);
 }
+
+/// A typo in a target or a job is refused with the closest known field,
+/// and nothing is added; the original goto's fields are still taken.
+#[test]
+fn unknown_fields_are_refused_with_the_closest_name() {
+    let g = Goto::start(&["--request-logs=false"]);
+    let r = g.post(
+        "/client/targets/add",
+        r#"{"name":"t","url":"http://127.0.0.1:1/x","requestcount":100,"replica":5}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains(r#"unknown field "requestcount"; did you mean "requestCount"?"#),
+        "{}",
+        r.text()
+    );
+    assert_eq!(g.get("/client/targets").json(), serde_json::json!({}));
+    let r = g.post(
+        "/client/targets/add",
+        r#"{"name":"t","url":"http://127.0.0.1:1/x","fallback":true,"collectResponse":true}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = g.post(
+        "/jobs/add",
+        r#"{"id":"j","task":{"url":"http://127.0.0.1:1/"},"cuont":3}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains(r#"did you mean "count"?"#),
+        "{}",
+        r.text()
+    );
+    let r = g.post(
+        "/jobs/add",
+        r#"{"id":"j","task":{"url":"http://127.0.0.1:1/","parseJson":true}}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains(r#"did you mean "parseJSON"?"#),
+        "{}",
+        r.text()
+    );
+}

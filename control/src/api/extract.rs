@@ -136,7 +136,10 @@ impl Req<'_> {
         match serde_json::from_slice(self.body) {
             Ok(v) => Ok(v),
             Err(e) => {
-                let err = || ApiError::bad(format!("invalid JSON body: {e}"));
+                let err = || match super::fields::unknown_field(&e.to_string()) {
+                    Some(hint) => ApiError::bad(hint),
+                    None => ApiError::bad(format!("invalid JSON body: {e}")),
+                };
                 if self.body.windows(2).any(|w| w == b"\\\n" || w == b"\\\r") {
                     serde_json::from_slice(&strip_continuations(self.body)).map_err(|_| err())
                 } else {

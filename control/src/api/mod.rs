@@ -9,6 +9,7 @@
 //! JSON bodies with one-line 400 reasons.
 
 mod extract;
+pub mod fields;
 mod read;
 mod router;
 mod table;

@@ -19,7 +19,7 @@ pub enum Protocol {
 /// A target exactly as added, echoed back in the original tool's field
 /// order; absent optional fields stay absent.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetInput {
     #[serde(default)]
     pub name: String,
@@ -82,6 +82,38 @@ pub struct TargetInput {
     /// `rate` (or 0); the run lasts their sum.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<Stage>>,
+    /// Fields of the original goto's targets that goto takes and does not
+    /// use, so its payloads keep working while typos are refused.
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    burls: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    auto_payload: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    fallback: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    ab: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    random: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    collect_response: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    expectation: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    stream_payload: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    stream_delay: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    binary: Option<serde_json::Value>,
 }
 
 /// Shortest timeline interval a target may ask for.
@@ -117,8 +149,12 @@ impl Target {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad("missing target JSON body"));
         }
-        let input: TargetInput = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad(format!("invalid target JSON: {e}")))?;
+        let input: TargetInput = serde_json::from_slice(body).map_err(|e| {
+            match crate::api::fields::unknown_field(&e.to_string()) {
+                Some(hint) => ApiError::bad(hint),
+                None => ApiError::bad(format!("invalid target JSON: {e}")),
+            }
+        })?;
         Target::from_input(input)
     }
 

@@ -20,7 +20,7 @@ const DEFAULT_KEEP_RUNS: u32 = 5;
 
 /// `POST /jobs/add` body, in the original goto's field names.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobInput {
     pub id: String,
     pub task: serde_json::Value,
@@ -46,8 +46,16 @@ pub struct JobInput {
     pub finish_trigger: Option<String>,
 }
 
+/// A task's JSON error, an unknown field named with its closest known one.
+fn task_error(kind: &str, e: &serde_json::Error) -> String {
+    match crate::api::fields::unknown_field(&e.to_string()) {
+        Some(hint) => format!("invalid {kind} task: {hint}"),
+        None => format!("invalid {kind} task: {e}"),
+    }
+}
+
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct HttpTaskInput {
     #[serde(default)]
     method: Option<String>,
@@ -67,7 +75,7 @@ struct HttpTaskInput {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CommandTaskInput {
     cmd: String,
     #[serde(default)]
@@ -201,7 +209,7 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
             );
         }
         let t: CommandTaskInput =
-            serde_json::from_value(v.clone()).map_err(|e| format!("invalid command task: {e}"))?;
+            serde_json::from_value(v.clone()).map_err(|e| task_error("command", &e))?;
         if t.cmd.trim().is_empty() {
             return Err("command task needs a non-empty cmd".into());
         }
@@ -218,8 +226,7 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
     if !obj.contains_key("url") {
         return Err("task needs either `url` (HTTP task) or `cmd` (command task)".into());
     }
-    let t: HttpTaskInput =
-        serde_json::from_value(v.clone()).map_err(|e| format!("invalid HTTP task: {e}"))?;
+    let t: HttpTaskInput = serde_json::from_value(v.clone()).map_err(|e| task_error("HTTP", &e))?;
     let method = t
         .method
         .as_deref()
