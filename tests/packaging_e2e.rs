@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{eventually, free_port, goto_bin, try_request};
 use serde_json::Value;
@@ -255,6 +255,7 @@ fn json_logs_and_engine_flags() {
         .unwrap_or_else(|| panic!("no startup line: {}", g.text()));
     assert_eq!(serving["engine_cores"], 1);
     assert_eq!(serving["io_driver"], "epoll");
+    assert_eq!(serving["io_driver_flag"], "epoll");
     assert!(serving["version"].as_str().is_some());
 
     // The engine behind the client API starts with them.
@@ -386,4 +387,32 @@ fn probes_health_and_version() {
         v["built"].as_str().unwrap_or_default()
     );
     assert_eq!(out.trim(), expect);
+}
+
+/// With the default `--io-driver auto`, the startup line names the driver
+/// the engine runs (io_uring or epoll), not `auto`.
+#[test]
+fn startup_line_names_the_driver_auto_chose() {
+    let port = free_port();
+    let g = Logged::start(
+        port,
+        &["--port", &port.to_string(), "--log-format", "json"],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let serving = loop {
+        let found = g
+            .text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "goto serving");
+        match found {
+            Some(v) => break v,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            None => panic!("no startup line: {}", g.text()),
+        }
+    };
+    let d = serving["io_driver"].as_str().unwrap_or("");
+    assert!(d == "io_uring" || d == "epoll", "{serving}");
+    assert_eq!(serving["io_driver_flag"], "auto");
 }

@@ -334,7 +334,9 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         label = %app.instance_label,
         version = %app.cfg.build,
         engine_cores = cores,
-        io_driver = match app.cfg.io_driver {
+        // The driver the engine will run, not the flag's `auto`.
+        io_driver = %app.cfg.io_driver.expected(),
+        io_driver_flag = match app.cfg.io_driver {
             goto_engine::IoDriverChoice::Auto => "auto",
             goto_engine::IoDriverChoice::Uring => "uring",
             goto_engine::IoDriverChoice::Epoll => "epoll",

@@ -100,6 +100,19 @@ pub enum IoDriverChoice {
     Epoll,
 }
 
+impl IoDriverChoice {
+    /// The driver an engine started with this choice runs: `Auto` is
+    /// io_uring where the kernel allows it, else epoll.
+    pub fn expected(self) -> IoDriver {
+        match self {
+            IoDriverChoice::Epoll => IoDriver::Epoll,
+            IoDriverChoice::Uring => IoDriver::IoUring,
+            IoDriverChoice::Auto if monoio::utils::detect_uring() => IoDriver::IoUring,
+            IoDriverChoice::Auto => IoDriver::Epoll,
+        }
+    }
+}
+
 /// The I/O driver the workers actually run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IoDriver {
