@@ -586,3 +586,22 @@ fn unknown_fields_are_refused_with_the_closest_name() {
         r.text()
     );
 }
+
+/// HTTP/1.1 replicas past the open-files limit are refused at add, naming
+/// the limit, instead of running into "too many open files" errors.
+#[test]
+fn replicas_past_the_open_files_limit_are_refused() {
+    let g = Goto::start(&["--request-logs=false"]);
+    let r = g.post(
+        "/client/targets/add",
+        r#"{"name":"big","url":"http://127.0.0.1:1/x","replicas":1000000}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("open files"), "{}", r.text());
+    assert_eq!(g.get("/client/targets").json(), serde_json::json!({}));
+    let r = g.post(
+        "/client/targets/add",
+        r#"{"name":"ok","url":"http://127.0.0.1:1/x","replicas":100}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -303,3 +303,22 @@ fn fixed_delays_ranges_and_shares_compose() {
     assert_eq!(v["delay"], "0s", "{v}");
     assert_eq!(v["shares"], serde_json::json!([]), "{v}");
 }
+
+/// One limit for injected delays (an hour), in the error text; state kept.
+#[test]
+fn delays_past_an_hour_are_refused() {
+    let g = Goto::start(&["--request-logs=false"]);
+    ok(&g, "/response/delay/set/10ms");
+    for bad in [
+        "/response/delay/set/1000000h",
+        "/response/delay/set/9223372036854775807ns",
+        "/response/delay/set/1ms-2h",
+        "/response/delay/set/61m/percent/5",
+    ] {
+        let r = g.put(bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert!(r.text().contains("1h"), "{bad}: {}", r.text());
+    }
+    assert_eq!(g.get("/response/delay").json()["delay"], "10ms");
+    ok(&g, "/response/delay/set/1h/percent/1");
+}

@@ -116,6 +116,10 @@ pub struct TargetInput {
     binary: Option<serde_json::Value>,
 }
 
+/// Open files kept for everything but a target's connections (listeners,
+/// the admin API, the store, other targets' idle moments).
+const SPARE_FDS: u64 = 256;
+
 /// Shortest timeline interval a target may ask for.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -203,6 +207,28 @@ impl Target {
                 "replicas must be between 1 and {MAX_REPLICAS}, got {}",
                 input.replicas
             )));
+        }
+        // Each HTTP/1.1 replica holds a connection: past the open-files
+        // limit a run would only collect "too many open files" errors (and
+        // keep their state), so refuse it here, as `goto load -c` does.
+        if protocol == Protocol::Http1 {
+            let needed = input.replicas as u64 + SPARE_FDS;
+            match goto_engine::raise_nofile_limit(needed) {
+                Ok(got) if got >= needed => {}
+                Ok(got) => {
+                    return Err(ApiError::bad(format!(
+                        "{} replicas need {needed} open files but this process may open {got} \
+                         (raise its open-files limit, `ulimit -n`, or lower replicas)",
+                        input.replicas
+                    )))
+                }
+                Err(e) => {
+                    return Err(ApiError::bad(format!(
+                        "{} replicas need {needed} open files; cannot raise the limit: {e}",
+                        input.replicas
+                    )))
+                }
+            }
         }
         if input.request_count < 0 {
             return Err(ApiError::bad(format!(

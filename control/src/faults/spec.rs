@@ -12,6 +12,9 @@ use goto_engine::duration;
 /// Largest response body a size fault may ask for.
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;
 
+/// Longest injected delay (responder, faults, header-driven, ranges' upper end).
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A fixed delay or a uniform range of delays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DelaySpec {
@@ -22,6 +25,18 @@ pub struct DelaySpec {
 impl DelaySpec {
     /// `200ms` or `100ms-300ms` (Go durations; the range must not be reversed).
     pub fn parse(s: &str) -> Result<DelaySpec, String> {
+        let d = Self::parse_unbounded(s)?;
+        if d.max > MAX_DELAY {
+            return Err(format!(
+                "delay {:?} is over the most a delay may be, {}",
+                s.trim(),
+                duration::format(MAX_DELAY)
+            ));
+        }
+        Ok(d)
+    }
+
+    fn parse_unbounded(s: &str) -> Result<DelaySpec, String> {
         let s = s.trim();
         // `-` cannot start a Go duration here (negatives are refused), so the
         // first one separates the two ends of a range.
