@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::load;
+use common::{load, Goto};
 
 #[test]
 fn url_without_scheme_says_what_to_do() {
@@ -33,4 +33,24 @@ fn url_without_scheme_says_what_to_do() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn wrk_t_and_hey_z_are_accepted() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    let url = format!("http://127.0.0.1:{}/", goto.port);
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-z",
+        "1s",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let v = r.json();
+    assert!(v["answered"].as_u64().unwrap_or(0) > 0, "{v}");
 }
