@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{load, Goto};
+use common::{free_port, load, Goto};
 
 #[test]
 fn url_without_scheme_says_what_to_do() {
@@ -53,4 +53,24 @@ fn wrk_t_and_hey_z_are_accepted() {
     assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
     let v = r.json();
     assert!(v["answered"].as_u64().unwrap_or(0) > 0, "{v}");
+}
+
+#[test]
+fn nothing_answered_says_so_in_the_latency_table() {
+    // A free port nobody listens on: every connect is refused.
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let r = load(&["--no-progress", "-c", "1", "-d", "1s", &url]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stdout.contains("Latency: no request was answered"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Latency (ms)"), "{}", r.stdout);
+    // No row of zero latencies (the Duration line has one 0.000 of its own).
+    assert!(
+        !r.stdout.lines().any(|l| l.matches("0.000").count() > 1),
+        "{}",
+        r.stdout
+    );
 }
