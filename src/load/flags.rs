@@ -40,8 +40,9 @@ pub struct LoadArgs {
     /// Total requests (the run ends at this count or at --duration, whichever is first).
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
-    /// Run time, e.g. 10s, 1m30s, 500ms (default 10s unless -n is given).
-    #[arg(short = 'd', long, value_parser = parse_duration)]
+    /// Run time, e.g. 10s, 1m30s, 500ms (default 10s unless -n is given);
+    /// -z is accepted too, as hey and oha spell it.
+    #[arg(short = 'd', short_alias = 'z', long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Open model: total requests per second, sent on schedule; latency counts from the schedule.
     #[arg(short = 'r', long)]
@@ -87,8 +88,9 @@ pub struct LoadArgs {
     /// Response header to count by value (repeatable, or comma-separated).
     #[arg(long = "track-header")]
     pub track_headers: Vec<String>,
-    /// Worker threads, one per core (default and most: all usable cores).
-    #[arg(long)]
+    /// Worker threads, one per core (default and most: all usable cores);
+    /// -t is wrk's -t (threads).
+    #[arg(short = 't', long)]
     pub cores: Option<usize>,
     /// Request timeout (0 = none).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]

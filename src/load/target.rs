@@ -35,6 +35,13 @@ pub(super) struct TargetUrl {
 /// Parses an http or https URL.
 pub(super) fn parse_url(s: &str) -> Result<TargetUrl, String> {
     let s = s.trim();
+    // `host:port/` parses as a relative URL or as scheme `host`: name the
+    // real mistake (no scheme) and the fix instead of the parser's words.
+    if !s.contains("://") {
+        return Err(format!(
+            "missing http:// or https:// in {s:?} (try http://{s})"
+        ));
+    }
     let u = url::Url::parse(s).map_err(|e| format!("invalid URL {s:?}: {e}"))?;
     let https = match u.scheme() {
         "http" => false,

@@ -85,23 +85,29 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         human_bytes(s.bytes_written)
     );
     let _ = writeln!(o);
-    let _ = write!(o, "  {:<12}", "Latency (ms)");
-    for name in LATENCY_COLUMNS {
-        let _ = write!(o, " {name:>8}");
-    }
-    let _ = writeln!(o);
-    let mut row = |label: &str, h: &Histogram<u64>| {
-        let _ = write!(o, "  {label:<12}");
-        for v in latency_row(h) {
-            let _ = write!(o, " {v:>8.3}");
+    // An empty histogram would print a row of 0.000, which reads as
+    // instant answers; say plainly that there is nothing to measure.
+    if s.latency.is_empty() {
+        let _ = writeln!(o, "  Latency: no request was answered");
+    } else {
+        let _ = write!(o, "  {:<12}", "Latency (ms)");
+        for name in LATENCY_COLUMNS {
+            let _ = write!(o, " {name:>8}");
         }
         let _ = writeln!(o);
-    };
-    if info.paced() {
-        row("corrected", &s.latency);
-        row("uncorrected", &s.latency_uncorrected);
-    } else {
-        row("", &s.latency);
+        let mut row = |label: &str, h: &Histogram<u64>| {
+            let _ = write!(o, "  {label:<12}");
+            for v in latency_row(h) {
+                let _ = write!(o, " {v:>8.3}");
+            }
+            let _ = writeln!(o);
+        };
+        if info.paced() {
+            row("corrected", &s.latency);
+            row("uncorrected", &s.latency_uncorrected);
+        } else {
+            row("", &s.latency);
+        }
     }
     // How late requests left against their schedule: shown under a rate,
     // or whenever a wait (a delay) made any request late.
