@@ -10,9 +10,9 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::error::PlanError;
-use crate::h2request::{H2Request, Parts as H2Parts};
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
+use crate::http2::request::{H2Request, Parts as H2Parts};
 use crate::limits::{
     MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_RETRIES, MAX_STREAMS_PER_CONNECTION,
 };

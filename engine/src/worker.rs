@@ -24,8 +24,8 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::error::EngineError;
+use crate::http1::driver::Replica;
 use crate::local::LocalRun;
-use crate::replica::Replica;
 use crate::run::{Assignment, Command, RunShared};
 use crate::timer::PaceTimer;
 use crate::IoDriver;

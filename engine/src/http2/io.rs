@@ -22,7 +22,7 @@ use rustls::ClientConnection;
 
 use crate::conn::{Fail, Watch};
 use crate::error::{ErrorKind, TlsErrorKind};
-use crate::h2codec::conn::{Conn, Outcome, StreamError};
+use crate::http2::codec::conn::{Conn, Outcome, StreamError};
 
 /// Read buffer: a few maximum-size frames (we accept 16 KiB frames).
 const READ_BUF: usize = 64 * 1024;

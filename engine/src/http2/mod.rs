@@ -1,19 +1,21 @@
 //! HTTP/2 load on the engine's workers: h2c with prior knowledge for http
 //! URLs, ALPN h2 over rustls for https, through the engine's own codec
-//! ([`crate::h2codec`], run by `io`) on monoio's owned-buffer sockets (the worker's own io_uring or
+//! ([`codec`], run by `io`) on monoio's owned-buffer sockets (the worker's own io_uring or
 //! epoll driver).
 //!
 //! A target's replicas are streams: replica `i` uses connection
 //! `i % connections` (at most [`crate::MAX_STREAMS_PER_CONNECTION`] streams
 //! each), and every connection with all its streams lives on one core, so
 //! its frame loop and its streams are tasks of one runtime and count into
-//! that core's counters. The prepared request is `crate::h2request`;
+//! that core's counters. The prepared request is `request`;
 //! `connect` opens connections, `pool` shares one among its streams,
 //! `stream` is the replica's loop.
 
+pub mod codec;
 mod connect;
 mod io;
 mod pool;
+pub(crate) mod request;
 mod stream;
 
 use std::rc::Rc;

@@ -15,7 +15,7 @@ use super::pool::{Lease, Slot};
 use crate::conn::{connect_deadline, timeout_at, Alarm, Watch};
 use crate::error::ErrorKind;
 use crate::local::{CoreTarget, LocalRun};
-use crate::replica::{next_random, seed};
+use crate::random::{next_random, seed};
 use crate::run::StopSignal;
 use crate::schedule::{Schedule, Step};
 use crate::stats::{Attempted as Outcome, Attempts, CoreStats};

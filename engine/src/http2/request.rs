@@ -11,9 +11,9 @@ use http::uri::{Authority, PathAndQuery};
 use http::Method;
 
 use crate::error::PlanError;
-use crate::h2codec::hpack::put_field;
 use crate::http1::request::write_request_id;
 use crate::http1::url::Url;
+use crate::http2::codec::hpack::put_field;
 
 /// Request headers that HTTP/2 forbids (connection-specific); a target's
 /// values for them are dropped rather than failing every request.
@@ -215,7 +215,7 @@ mod tests {
         let mut block = t.block().to_vec();
         t.write_id(&mut block, random);
         let mut out = Vec::new();
-        crate::h2codec::hpack::Decoder::new()
+        crate::http2::codec::hpack::Decoder::new()
             .decode(&block, |n, v| {
                 out.push((
                     String::from_utf8(n.to_vec()).unwrap(),

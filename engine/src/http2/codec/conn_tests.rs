@@ -1,7 +1,7 @@
 //! The connection state machine driven with hand-built server frames.
 
 use super::*;
-use crate::h2codec::frame::{put_data, put_head, put_headers};
+use crate::http2::codec::frame::{put_data, put_head, put_headers};
 
 fn conn() -> Conn {
     let mut c = Conn::new(vec![b"x-a".to_vec().into_boxed_slice()]);
