@@ -14,6 +14,7 @@ use goto_engine::{
     Engine, EngineConfig, ErrorKind, IoDriverChoice, Plan, PlanError, RunHandle, TargetSpec,
     TargetStats, TlsConfig, TlsErrorKind,
 };
+use goto_testkit::{eventually, pki, Pki};
 use http::{Response, StatusCode};
 use tokio::runtime::Runtime;
 
@@ -262,20 +263,6 @@ fn no_roots() -> TlsConfig {
     TlsConfig {
         extra_roots: Vec::new(),
         use_system_roots: false,
-    }
-}
-
-/// Polls `f` every 10 ms until true or `timeout`.
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -658,30 +645,6 @@ fn request_timeout_counts_a_timeout() {
         run.snapshot().errors,
         BTreeMap::from([(ErrorKind::Timeout, 1)])
     );
-}
-
-/// A CA and a server certificate for `goto.test` signed by it.
-struct Pki {
-    ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let leaf = CertificateParams::new(vec!["goto.test".to_string()]).expect("leaf params");
-    let cert = leaf.signed_by(&key, &issuer).expect("leaf");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    }
 }
 
 fn write_ca(name: &str, pem: &str) -> PathBuf {

@@ -3,3 +3,9 @@
 //! goto's own protocol code is checked against someone else's.
 //!
 //! Never a dependency of a shipped crate: only `[dev-dependencies]` name it.
+
+pub mod pki;
+pub mod poll;
+
+pub use pki::{pki, Pki};
+pub use poll::eventually;
