@@ -37,13 +37,22 @@ pub struct ConnTimeouts {
     pub h2_ping: Duration,
 }
 
+/// `--header-timeout`'s default.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--idle-timeout`'s default.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--body-timeout`'s default.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `--h2-ping`'s default.
+pub const H2_PING: Duration = Duration::from_secs(30);
+
 impl Default for ConnTimeouts {
     fn default() -> Self {
         ConnTimeouts {
-            header: Duration::from_secs(10),
-            idle: Duration::from_secs(60),
-            body: Duration::from_secs(30),
-            h2_ping: Duration::from_secs(30),
+            header: HEADER_TIMEOUT,
+            idle: IDLE_TIMEOUT,
+            body: BODY_TIMEOUT,
+            h2_ping: H2_PING,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod api;
 pub mod body;
 pub mod bounded;
 pub mod client;
+pub mod config;
 pub mod conn_guard;
 pub mod error;
 pub mod faults;
@@ -43,75 +44,15 @@ pub mod toxics;
 pub mod tracking;
 pub mod triggers;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper_util::rt::TokioExecutor;
 
+pub use config::ServerConfig;
 use host::HostInfo;
 use listeners::Listeners;
 use reqlog::RequestLog;
-
-/// Startup configuration of the server, validated by the CLI.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub port: u16,
-    pub label: Option<String>,
-    pub registry: Option<String>,
-    pub locker: bool,
-    pub certs: PathBuf,
-    pub request_logs: bool,
-    /// The request log writes one JSON object a line instead of text.
-    pub json_logs: bool,
-    /// Workers of the load engine behind the client API (None: the default).
-    pub cores: Option<usize>,
-    pub io_driver: goto_engine::IoDriverChoice,
-    /// What `goto --version` prints: version, git revision, build date.
-    pub build: probes::BuildInfo,
-    pub control_threads: usize,
-    pub remind_interval: Duration,
-    /// Whether jobs may run OS commands (off unless asked for at startup).
-    pub allow_command_jobs: bool,
-    /// How often a registry probes its pods (None: never in the background).
-    pub peer_health_interval: Option<Duration>,
-    /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
-    pub timeouts: conn_guard::ConnTimeouts,
-    /// Most open connections per listener; past it new ones are closed at once.
-    pub max_conns: usize,
-    /// Where the registry keeps its state (None: memory only).
-    pub data_dir: Option<PathBuf>,
-    /// Admin API protection (token, admin port, allowed hosts).
-    pub security: security::AdminSecurity,
-}
-
-impl Default for ServerConfig {
-    /// The command line's defaults (a fixed connection cap rather than one
-    /// from the open-file limit), so that configurations built in code, such
-    /// as tests', name only what they change.
-    fn default() -> ServerConfig {
-        ServerConfig {
-            port: 8080,
-            label: None,
-            registry: None,
-            locker: false,
-            certs: PathBuf::from("/etc/certs"),
-            request_logs: true,
-            json_logs: false,
-            cores: None,
-            io_driver: Default::default(),
-            build: Default::default(),
-            control_threads: 1,
-            remind_interval: Duration::from_secs(30),
-            allow_command_jobs: false,
-            peer_health_interval: Some(Duration::from_secs(30)),
-            timeouts: Default::default(),
-            max_conns: 10_000,
-            data_dir: None,
-            security: Default::default(),
-        }
-    }
-}
 
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
@@ -336,11 +277,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         engine_cores = cores,
         // The driver the engine will run, not the flag's `auto`.
         io_driver = %app.cfg.io_driver.expected(),
-        io_driver_flag = match app.cfg.io_driver {
-            goto_engine::IoDriverChoice::Auto => "auto",
-            goto_engine::IoDriverChoice::Uring => "uring",
-            goto_engine::IoDriverChoice::Epoll => "epoll",
-        },
+        io_driver_flag = %app.cfg.io_driver,
         "goto serving"
     );
     peer::start(&app)?;

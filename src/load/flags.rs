@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::Threshold;
+use goto_engine::{IoDriverChoice, Threshold};
 
 use super::duration::parse_duration;
 
@@ -105,8 +105,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub cacert: Vec<PathBuf>,
     /// I/O driver of the engine.
-    #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
-    pub io_driver: DriverArg,
+    #[arg(long, default_value = "auto", value_parser = crate::config::io_driver_parser())]
+    pub io_driver: IoDriverChoice,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
     /// -c is the number of concurrent streams, at most 100 per connection
     /// (unless --streams is given).
@@ -138,14 +138,10 @@ pub struct LoadArgs {
     pub hdr_log: Option<PathBuf>,
     /// Pass/fail check on the results, e.g. "p99 < 50ms", "errors <= 1%",
     /// "rps >= 1000", "status5xx < 0.5%" (repeatable); any failure exits 3.
-    #[arg(long = "threshold", value_name = "EXPR", value_parser = super::live::parse_threshold)]
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
     pub thresholds: Vec<Threshold>,
 }
 
-/// `--io-driver` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DriverArg {
-    Auto,
-    Uring,
-    Epoll,
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    Threshold::parse(s).map_err(|e| e.to_string())
 }

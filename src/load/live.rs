@@ -390,10 +390,6 @@ pub(super) fn verdicts_text(vs: &[ThresholdVerdict]) -> String {
 }
 
 /// `--threshold` values, checked by clap so a bad one is a usage error.
-pub(super) fn parse_threshold(s: &str) -> Result<Threshold, String> {
-    Threshold::parse(s).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

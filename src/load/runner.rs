@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use goto_engine::{
-    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetStats,
-    TlsConfig,
+    Engine, EngineConfig, EngineError, ErrorKind, Plan, RunSnapshot, TargetStats, TlsConfig,
 };
 
-use super::flags::{DriverArg, LoadArgs};
+use super::flags::LoadArgs;
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
@@ -80,11 +79,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     }
     let cfg = EngineConfig {
         cores,
-        io_driver: match args.io_driver {
-            DriverArg::Auto => IoDriverChoice::Auto,
-            DriverArg::Uring => IoDriverChoice::Uring,
-            DriverArg::Epoll => IoDriverChoice::Epoll,
-        },
+        io_driver: args.io_driver,
         tls: tls_config(&args),
     };
     let engine = match Engine::start(cfg) {
