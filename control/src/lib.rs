@@ -83,7 +83,7 @@ pub struct App {
     /// Targets, invocations and results of the client API.
     pub client: client::Client,
     /// Jobs and their results.
-    pub jobs: jobs::Jobs,
+    pub jobs: Arc<jobs::Jobs>,
     /// Peers, targets by label and lockers, when this instance is a registry.
     pub registry: registry::Registry,
     /// This instance's registration with a registry (`--registry`).
@@ -116,7 +116,7 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
         .mount(client::routes::table(), |c| &c.app)
-        .mount(jobs::routes::table(), |c| &c.app)
+        .mount(jobs::routes::table(), |c| &c.app.jobs)
         .mount(registry::routes::table(), |c| &c.app)
         .mount(probes::routes::probes_table(), |c| &c.app.probes)
         .mount(probes::routes::health_table(), |c| &c.app)
@@ -147,7 +147,6 @@ impl App {
         let client = client::Client::new(&cfg.certs)
             .with_engine(cfg.cores, cfg.io_driver)
             .with_interval_histograms(cfg.locker && cfg.registry.is_some());
-        let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;
         let out = proxy::client::Outbound {
@@ -156,6 +155,7 @@ impl App {
                 .map(|c| proxy::client::new_client(&c))
                 .map_err(|e| e.to_string()),
         };
+        let jobs = jobs::Jobs::new(cfg.allow_command_jobs, out.clone());
         let http = listeners::serve::new_http_builder(&cfg.timeouts);
         Ok(Arc::new(App {
             cfg,

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::error::ApiError;
-use crate::App;
+use crate::proxy::client::Outbound;
 use spec::{JobInput, JobSpec};
 
 /// How deep trigger chains may go (A's output starts B, whose end starts C,
@@ -86,6 +86,8 @@ pub struct Jobs {
     /// Bumped on every change to results, so reporters can skip idle rounds.
     version: AtomicU64,
     allow_commands: bool,
+    /// The instance's outbound clients, for HTTP tasks.
+    out: Outbound,
 }
 
 /// One run's results, for reporting (`job_<id>_<run>` in the locker).
@@ -97,12 +99,13 @@ pub struct RunReport {
 }
 
 impl Jobs {
-    pub fn new(allow_commands: bool) -> Jobs {
-        Jobs {
+    pub fn new(allow_commands: bool, out: Outbound) -> Arc<Jobs> {
+        Arc::new(Jobs {
             inner: Mutex::new(BTreeMap::new()),
             version: AtomicU64::new(0),
             allow_commands,
-        }
+            out,
+        })
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -129,11 +132,7 @@ impl Jobs {
     }
 
     /// Adds (or replaces) a job; `auto` jobs start a run at once.
-    pub fn add(
-        &self,
-        app: &Arc<App>,
-        input: JobInput,
-    ) -> Result<(Arc<JobSpec>, Option<u32>), String> {
+    pub fn add(self: &Arc<Self>, input: JobInput) -> Result<(Arc<JobSpec>, Option<u32>), String> {
         let spec = Arc::new(JobSpec::new(&input, self.allow_commands)?);
         {
             let mut st = self.inner.lock();
@@ -160,7 +159,7 @@ impl Jobs {
         }
         self.bump();
         let run = if spec.auto {
-            self.start_run(app, &spec.id, BTreeMap::new(), 0).ok()
+            self.start_run(&spec.id, BTreeMap::new(), 0).ok()
         } else {
             None
         };
@@ -169,8 +168,7 @@ impl Jobs {
 
     /// Starts a new run of `id` with marker values for `{name}` placeholders.
     pub fn start_run(
-        &self,
-        app: &Arc<App>,
+        self: &Arc<Self>,
         id: &str,
         markers: BTreeMap<String, String>,
         depth: u32,
@@ -192,7 +190,7 @@ impl Jobs {
             (j.spec.clone(), run, j.stop.subscribe())
         };
         self.bump();
-        tokio::spawn(run::run(app.clone(), spec, run, markers, stop, depth));
+        tokio::spawn(run::run(self.clone(), spec, run, markers, stop, depth));
         Ok(run)
     }
 
@@ -310,13 +308,13 @@ impl Jobs {
     }
 
     /// Starts a run of each job; "id (run n)" for each.
-    fn run_jobs(&self, app: &Arc<App>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    fn run_jobs(self: &Arc<Self>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
         if ids.is_empty() {
             return Err(ApiError::bad("no jobs to run"));
         }
         let mut started = Vec::with_capacity(ids.len());
         for id in ids {
-            let n = self.start_run(app, &id, BTreeMap::new(), 0)?;
+            let n = self.start_run(&id, BTreeMap::new(), 0)?;
             started.push(format!("{id} (run {n})"));
         }
         Ok(started)
