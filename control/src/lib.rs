@@ -99,11 +99,12 @@ pub fn admin_api() -> api::Router<port::Ctx> {
     let mut r = api::Router::new()
         .mount(endpoints(), |c: &port::Ctx| &c.app)
         .mount(listeners::routes::table(), |c| &c.app)
-        .mount(tcp::routes::table(), |c| &c.app)
+        .mount(listeners::tcp_routes::table(), |c| &c.app.listeners)
         .mount(port::label::table(), |c| &*c.port)
         .mount(port::metrics::table(), |c: &port::Ctx| c);
-    // Before the responder's: the fault tables own its delay and status
-    // forms that touch both (set a delay or range, clear).
+    // The fault tables own `/response/status` and `/response/delay` whole
+    // (their forms touch the responder's forced status and fixed delay too);
+    // mount refuses a route claimed twice, so the order does not matter.
     for t in faults::routes::tables() {
         r = r.mount(t, |c: &port::Ctx| &*c.port);
     }

@@ -90,6 +90,10 @@ impl FaultPort for PortState {
     fn clear_forced_status(&self) {
         self.responder.lock().force(0, None);
     }
+
+    fn responder(&self) -> &parking_lot::Mutex<crate::responder::state::Responder> {
+        &self.responder
+    }
 }
 
 /// How a port is set up.
