@@ -357,7 +357,7 @@ async fn apply(app: &Arc<App>, reg: Registration) {
         }
         let added = serde_json::from_value::<JobInput>(j)
             .map_err(|e| format!("invalid job: {e}"))
-            .and_then(|input| app.jobs.add(input));
+            .and_then(|input| app.jobs.add(input).map_err(|e| e.to_string()));
         match added {
             Ok(_) => tracing::info!(job = %id, "job from the registry applied"),
             Err(e) => tracing::warn!(job = %id, error = %e, "cannot apply job"),

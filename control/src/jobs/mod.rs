@@ -4,6 +4,7 @@
 //! another job (`outputTrigger`, with marker values) and its end can start one
 //! (`finishTrigger`). Peers report job results to the registry's locker.
 
+mod error;
 pub mod routes;
 mod run;
 pub mod spec;
@@ -17,8 +18,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
 use crate::proxy::client::Outbound;
+pub use error::JobError;
 use spec::{JobInput, JobSpec};
 
 /// How deep trigger chains may go (A's output starts B, whose end starts C,
@@ -132,7 +133,7 @@ impl Jobs {
     }
 
     /// Adds (or replaces) a job; `auto` jobs start a run at once.
-    pub fn add(self: &Arc<Self>, input: JobInput) -> Result<(Arc<JobSpec>, Option<u32>), String> {
+    pub fn add(self: &Arc<Self>, input: JobInput) -> Result<(Arc<JobSpec>, Option<u32>), JobError> {
         let spec = Arc::new(JobSpec::new(&input, self.allow_commands)?);
         {
             let mut st = self.inner.lock();
@@ -172,17 +173,18 @@ impl Jobs {
         id: &str,
         markers: BTreeMap<String, String>,
         depth: u32,
-    ) -> Result<u32, ApiError> {
+    ) -> Result<u32, JobError> {
         if depth > MAX_TRIGGER_DEPTH {
-            return Err(ApiError::bad(format!(
-                "job {id}: trigger chain deeper than {MAX_TRIGGER_DEPTH}"
-            )));
+            return Err(JobError::TooDeep {
+                job: id.to_string(),
+                limit: MAX_TRIGGER_DEPTH,
+            });
         }
         let (spec, run, stop) = {
             let mut st = self.inner.lock();
             let j = st
                 .get_mut(id)
-                .ok_or_else(|| ApiError::NotFound(format!("unknown job {id:?}")))?;
+                .ok_or_else(|| JobError::Unknown(id.to_string()))?;
             let run = j.next_run;
             j.next_run += 1;
             j.runs.insert(run, RunRecord::default());
@@ -243,12 +245,13 @@ impl Jobs {
         self.version.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn resolve(&self, names: &str) -> Result<Vec<String>, ApiError> {
+    fn resolve(&self, names: &str) -> Result<Vec<String>, JobError> {
         let st = self.inner.lock();
-        let ids = crate::api::names(names, "job ids")?;
+        let ids =
+            crate::api::names(names, "job ids").map_err(|e| JobError::Invalid(e.to_string()))?;
         for id in &ids {
             if !st.contains_key(id) {
-                return Err(ApiError::NotFound(format!("unknown job {id:?}")));
+                return Err(JobError::Unknown(id.to_string()));
             }
         }
         Ok(ids)
@@ -308,9 +311,9 @@ impl Jobs {
     }
 
     /// Starts a run of each job; "id (run n)" for each.
-    fn run_jobs(self: &Arc<Self>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    fn run_jobs(self: &Arc<Self>, ids: Vec<String>) -> Result<Vec<String>, JobError> {
         if ids.is_empty() {
-            return Err(ApiError::bad("no jobs to run"));
+            return Err(JobError::NothingToRun);
         }
         let mut started = Vec::with_capacity(ids.len());
         for id in ids {

@@ -13,7 +13,7 @@ pub fn table() -> Table<Arc<Jobs>> {
         .post("/jobs/add", |jobs, q| {
             let input: JobInput = q.json()?;
             let line = serde_json::to_string(&input).unwrap_or_default();
-            let (_, run) = jobs.add(input).map_err(ApiError::BadRequest)?;
+            let (_, run) = jobs.add(input)?;
             Ok(ok(match run {
                 Some(n) => format!("Added job: {line} (auto run {n} started)"),
                 None => format!("Added job: {line}"),

@@ -37,7 +37,7 @@ pub fn table() -> Table<Listeners> {
                 )));
             }
             let spec: ToxicSpec = q.json()?;
-            let name = t.toxics.add(spec).map_err(ApiError::BadRequest)?;
+            let name = t.toxics.add(spec)?;
             Ok(ok(format!("Toxic {name} added to listener {}", t.port)))
         })
         .post("/listeners/{port}/toxics/{name}/remove", remove)
