@@ -17,7 +17,7 @@ use super::Ctx;
 use crate::api::Table;
 use crate::body::{text, Body};
 use crate::error::ApiError;
-use crate::prom::{self, Exposition, Kind};
+use super::prom::{self, Exposition, Kind};
 use crate::App;
 
 pub fn table() -> Table<Ctx> {
