@@ -716,3 +716,49 @@ fn invalid_targets_are_plan_errors() {
     bad_method.method = "GE T".into();
     assert!(H2Run::start(bad_method, &no_roots()).is_err());
 }
+
+#[test]
+fn a_server_flooding_settings_and_pings_without_reading_is_cut_with_an_error() {
+    use goto_engine::h2codec::frame;
+    // Floods SETTINGS and PING frames and never reads: the client's acks
+    // can never be sent. Counts the connections the client closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let closed = Arc::new(AtomicU64::new(0));
+    let seen = closed.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut chunk = Vec::new();
+                for _ in 0..256 {
+                    frame::put_settings(&mut chunk, &[]);
+                    frame::put_head(&mut chunk, 8, frame::PING, 0, 0);
+                    chunk.extend_from_slice(b"flooding");
+                }
+                let mut tcp = tcp;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline {
+                    if std::io::Write::write_all(&mut tcp, &chunk).is_err() {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let run = H2Run::start(
+        spec(format!("http://127.0.0.1:{port}/"), 1, Some(1)),
+        &no_roots(),
+    )
+    .expect("start");
+    assert!(
+        eventually(Duration::from_secs(15), || closed.load(Ordering::SeqCst)
+            >= 1),
+        "the flooding connection was never closed"
+    );
+    assert!(run.wait(Some(Duration::from_secs(15))), "did not finish");
+    let r = run.snapshot();
+    assert_eq!(r.status_counts, BTreeMap::from([(0, 1)]), "{:?}", r.errors);
+    assert_eq!(r.errors.values().sum::<u64>(), 1, "{:?}", r.errors);
+}
