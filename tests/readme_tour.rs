@@ -34,7 +34,9 @@ fn readme_is_short_and_its_first_screen_reaches_a_load() {
     let first = &lines[..FIRST_SCREEN.min(lines.len())];
     let has = |f: &dyn Fn(&str) -> bool| first.iter().any(|l| f(l.trim()));
     assert!(has(&|l| l == "cargo install --path ."), "no install");
-    assert!(has(&|l| l.starts_with("goto ") && l.contains("a server on :8080")));
+    assert!(has(
+        &|l| l.starts_with("goto ") && l.contains("a server on :8080")
+    ));
     assert!(has(&|l| l.starts_with("goto load http://")), "no load");
     // The test and run commands stay as they are.
     assert!(text.contains("\ncargo test --workspace\n"));
@@ -104,7 +106,9 @@ fn rewrite(s: &str, map: &BTreeMap<u16, u16>) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
-            let end = (i..b.len()).find(|&j| !b[j].is_ascii_digit()).unwrap_or(b.len());
+            let end = (i..b.len())
+                .find(|&j| !b[j].is_ascii_digit())
+                .unwrap_or(b.len());
             let num = &s[i..end];
             match num.parse::<u16>().ok().and_then(|n| map.get(&n)) {
                 Some(to) => out.push_str(&to.to_string()),
@@ -190,8 +194,15 @@ fn run_sh(cmd: &str, dir: &PathBuf) -> Ran {
 /// header, or hit a port while its forced 503s are still being served.
 fn expected_failure(cmd: &str, status: u16) -> bool {
     const ADMIN: [&str; 9] = [
-        "/response/", "/request/", "/listeners/", "/client/", "/jobs/", "/registry/",
-        "/probes", "/metrics", "/label",
+        "/response/",
+        "/request/",
+        "/listeners/",
+        "/client/",
+        "/jobs/",
+        "/registry/",
+        "/probes",
+        "/metrics",
+        "/label",
     ];
     let runtime = !ADMIN.iter().any(|a| cmd.contains(a));
     let closed = status == 0 && cmd.contains("Goto-Fault-Close");
