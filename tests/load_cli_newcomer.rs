@@ -74,3 +74,61 @@ fn nothing_answered_says_so_in_the_latency_table() {
         r.stdout
     );
 }
+
+/// Item 8: a certificate that fails verification stops the run at once,
+/// like a refused connect, and says what to do; -k and --cacert both work.
+#[test]
+fn tls_verification_failure_fails_fast_with_a_hint() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    let tls_port = free_port();
+    let added = goto.post(
+        "/listeners/add",
+        &format!(r#"{{"port":{tls_port},"protocol":"https"}}"#),
+    );
+    assert_eq!(added.status, 200, "{}", added.text());
+    let url = format!("https://127.0.0.1:{tls_port}/");
+    let started = std::time::Instant::now();
+    let r = load(&["--no-progress", "-c", "2", "-d", "20s", &url]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        r.stderr.contains("certificate signed by unknown authority")
+            && r.stderr.contains("-k (--insecure)")
+            && r.stderr.contains("--cacert"),
+        "{}",
+        r.stderr
+    );
+    let json = load(&["--json", "--no-progress", "-d", "20s", &url]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let v = json.json();
+    assert!(v["fatal"].as_str().unwrap_or("").contains("-k"), "{v}");
+
+    let k = load(&["--json", "--no-progress", "-k", "-c", "1", "-d", "1s", &url]);
+    assert_eq!(k.code, 0, "{}\n{}", k.stderr, k.stdout);
+
+    // Trusting the listener's own certificate verifies it.
+    let pem = goto.get(&format!("/listeners/{tls_port}/cert"));
+    assert_eq!(pem.status, 200);
+    let dir = std::env::temp_dir().join(format!("goto-newcomer-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("goto.pem");
+    std::fs::write(&ca, &pem.body).unwrap();
+    let trusted = load(&[
+        "--json",
+        "--no-progress",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "1",
+        "-d",
+        "1s",
+        &format!("https://localhost:{tls_port}/"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(trusted.code, 0, "{}\n{}", trusted.stderr, trusted.stdout);
+    assert!(trusted.json()["answered"].as_u64().unwrap_or(0) > 0);
+}

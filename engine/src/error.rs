@@ -217,6 +217,18 @@ impl ErrorKind {
 }
 
 impl TlsErrorKind {
+    /// The server's certificate was refused: every connect would fail the
+    /// same way until the user trusts its CA or turns verification off.
+    pub fn is_verification(&self) -> bool {
+        matches!(
+            self,
+            TlsErrorKind::UnknownIssuer
+                | TlsErrorKind::Expired
+                | TlsErrorKind::NotValidForName
+                | TlsErrorKind::BadCertificate
+        )
+    }
+
     pub fn from_rustls(e: &rustls::Error) -> TlsErrorKind {
         use rustls::CertificateError as C;
         match e {

@@ -202,7 +202,8 @@ impl TargetSpec {
         }
     }
 
-    fn host_header(&self) -> Option<&str> {
+    /// The `Host` header given for this target, if any (it names the TLS server too).
+    pub fn host_header(&self) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("host"))

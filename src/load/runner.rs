@@ -90,7 +90,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     info.cores = engine.cores();
     info.io_driver = engine.io_driver().to_string();
-    if let Err(f) = probe(&targets, args.connect_timeout) {
+    if let Err(f) = probe(&targets, args.connect_timeout, &tls_config(&args)) {
         return not_started(&args, info, f, &mut rec);
     }
     let run = match engine.submit(Plan { targets }) {
