@@ -19,6 +19,7 @@ pub mod client;
 pub mod conn_guard;
 pub mod error;
 pub mod faults;
+pub mod grpc;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
@@ -174,6 +175,7 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(proxy::routes::table(), |c| &c.port.proxy)
         .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
+        .mount(grpc::routes::table(), |c| &c.port.grpc)
         .mount(client::routes::table(), |c| &c.app)
         .mount(jobs::routes::table(), |c| &c.app)
         .mount(registry::routes::table(), |c| &c.app)
