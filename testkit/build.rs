@@ -1,3 +1,15 @@
 // Test protos are compiled with protox, so no protoc is needed; helpers add
 // their .proto files under testkit/proto and list them here.
-fn main() {}
+fn main() {
+    goto_client_protos();
+}
+
+/// A tonic client of goto's own `goto.Goto` (its proto lives with the server).
+fn goto_client_protos() {
+    println!("cargo:rerun-if-changed=../control/proto/goto.proto");
+    let fds = protox::compile(["goto.proto"], ["../control/proto"]).expect("compile goto.proto");
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_fds(fds)
+        .expect("generate the goto.Goto client");
+}

@@ -20,6 +20,7 @@ pub mod config;
 pub mod conn_guard;
 pub mod error;
 pub mod faults;
+pub mod grpc;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
@@ -115,6 +116,7 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(proxy::routes::table(), |c| &c.port.proxy)
         .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
+        .mount(grpc::routes::table(), |c| &c.port.grpc)
         .mount(client::routes::table(), |c| &c.app)
         .mount(jobs::routes::table(), |c| &c.app.jobs)
         .mount(registry::routes::table(), |c| &c.app)

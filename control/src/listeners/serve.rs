@@ -249,6 +249,10 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // gRPC calls go to their area: HTTP traffic pays one header look-up.
+    if crate::grpc::is_grpc(&parts.headers) {
+        return Box::pin(grpc(app, port, remote, parts, body)).await;
+    }
     let security = &app.cfg.security;
     // Runtime traffic pays for the table look-up only.
     let admin_path = app.api.is_admin(parts.uri.path());
@@ -259,6 +263,28 @@ pub async fn handle(
     // Boxed: the admin path's future is large, and inline it would make
     // every runtime request's future as large (moved by memcpy each time).
     Box::pin(admin(app, port, parts, body, probe)).await
+}
+
+/// One gRPC call, answered by the gRPC area with this listener's identity.
+async fn grpc(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Response<Body> {
+    let who = crate::grpc::Identity {
+        port: port.port,
+        label: port.label_text(),
+        host: app.host.goto_host(port.port),
+        remote,
+        reqlog: app.reqlog.clone().filter(|_| port.logs_on()),
+        fault_headers: port.faults.active() && port.faults.headers_on(),
+        body_timeout: app.cfg.timeouts.body,
+    };
+    let mut resp = crate::grpc::serve(&port.grpc, who, parts, body).await;
+    port.stamp(resp.headers_mut());
+    resp
 }
 
 /// One admin call: checked by the admin security, answered from the route tables.

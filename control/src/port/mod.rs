@@ -63,6 +63,8 @@ pub struct PortState {
     pub proxy: Arc<Proxy>,
     pub triggers: Triggers,
     pub faults: Faults,
+    /// gRPC calls' health, protos, faults and counts.
+    pub grpc: Arc<crate::grpc::GrpcState>,
     /// Connections open on this listener (the accept loop's `--max-conns`
     /// count; read by `/metrics`).
     pub open_conns: Arc<AtomicUsize>,
@@ -122,6 +124,7 @@ impl PortState {
             proxy: Arc::new(Proxy::new(s.out.clone())),
             triggers: Triggers::new(s.out),
             faults: Faults::default(),
+            grpc: Arc::default(),
             open_conns: Arc::new(AtomicUsize::new(0)),
             refused_conns: AtomicU64::new(0),
         }
