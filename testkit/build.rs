@@ -1,3 +1,20 @@
-// Test protos are compiled with protox, so no protoc is needed; helpers add
-// their .proto files under testkit/proto and list them here.
-fn main() {}
+// Test protos are compiled with protox, so no protoc is needed: the
+// descriptors feed tonic's codegen and are written out for reflection.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["proto/echo.proto"];
+    for p in protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler.include_imports(true);
+    compiler.open_files(protos)?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("echo_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+    tonic_prost_build::configure().compile_fds(compiler.file_descriptor_set())?;
+    Ok(())
+}

@@ -39,6 +39,7 @@ pub mod cpus;
 pub mod duration;
 mod engine;
 mod error;
+pub mod grpc;
 pub mod http1;
 mod http2;
 mod limits;

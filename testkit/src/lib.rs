@@ -3,3 +3,5 @@
 //! goto's own protocol code is checked against someone else's.
 //!
 //! Never a dependency of a shipped crate: only `[dev-dependencies]` name it.
+
+pub mod grpc;

@@ -62,6 +62,8 @@ pub struct Conn {
     decoder: Decoder,
     /// Lower-case names of the headers the target tracks.
     tracked_names: Vec<Box<[u8]>>,
+    /// gRPC: read `grpc-status`/`grpc-message` and count body messages.
+    grpc: bool,
 }
 
 impl Conn {
@@ -99,7 +101,13 @@ impl Conn {
             block: Vec::new(),
             decoder: Decoder::new(),
             tracked_names,
+            grpc: false,
         }
+    }
+
+    /// Makes this a gRPC connection (see [`Slot::grpc_status`]).
+    pub fn set_grpc(&mut self, on: bool) {
+        self.grpc = on;
     }
 
     pub fn wake_writer(&mut self) {
@@ -167,6 +175,9 @@ impl Conn {
         s.send_window = self.peer_window;
         s.recv_unacked = 0;
         s.local_done = end_stream;
+        s.grpc_status = None;
+        s.grpc_message.clear();
+        s.deframer.reset();
         self.open.push((id, slot));
         frame::put_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
         slot
@@ -394,6 +405,9 @@ impl Conn {
         }
         s.bytes += data.len() as u64;
         s.recv_unacked += flow;
+        if self.grpc {
+            s.deframer.feed(data);
+        }
         if end {
             self.end(slot, Outcome::Done);
         } else if s.recv_unacked >= STREAM_WINDOW / 2 {
@@ -420,8 +434,10 @@ impl Conn {
             decoder,
             slots,
             tracked_names,
+            grpc,
             ..
         } = self;
+        let grpc = *grpc;
         let mut s = slot.map(|i| &mut slots[i]);
         let had_head = s.as_ref().is_some_and(|s| s.status != 0);
         if let Some(s) = s.as_deref_mut() {
@@ -438,6 +454,16 @@ impl Conn {
                     return;
                 }
                 let Some(s) = s.as_deref_mut() else { return };
+                // gRPC status comes in the trailers, or in the only head.
+                if grpc && name == b"grpc-status" {
+                    s.grpc_status = crate::grpc::parse_status(value);
+                    return;
+                }
+                if grpc && name == b"grpc-message" {
+                    s.grpc_message.clear();
+                    s.grpc_message.extend_from_slice(value);
+                    return;
+                }
                 if had_head {
                     return;
                 }
