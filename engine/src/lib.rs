@@ -41,6 +41,7 @@ mod drive;
 pub mod duration;
 mod engine;
 mod error;
+pub mod grpc;
 pub mod http1;
 mod http2;
 mod limits;

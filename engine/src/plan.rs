@@ -10,6 +10,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::error::PlanError;
+use crate::grpc::GrpcCall;
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
 use crate::http2::request::{H2Request, Parts as H2Parts};
@@ -75,6 +76,10 @@ pub struct TargetSpec {
     /// HTTP/2 only: most replicas (streams) one connection carries, 1 to
     /// [`MAX_STREAMS_PER_CONNECTION`].
     pub streams_per_connection: u32,
+    /// gRPC: the call (path and request message, built at plan time by
+    /// [`crate::grpc::Descriptors::call`]); the target then speaks HTTP/2
+    /// whatever `http2` says, and `method`/`body` are unused.
+    pub grpc: Option<GrpcCall>,
 }
 
 impl Default for TargetSpec {
@@ -107,6 +112,7 @@ impl Default for TargetSpec {
             stages: None,
             http2: false,
             streams_per_connection: MAX_STREAMS_PER_CONNECTION,
+            grpc: None,
         }
     }
 }
@@ -177,13 +183,18 @@ impl TargetSpec {
     /// connection `i % connections` (1 for HTTP/1.1, where each replica has
     /// its own).
     pub fn connections(&self) -> u32 {
-        if self.http2 {
+        if self.speaks_h2() {
             self.replicas
                 .div_ceil(self.streams_per_connection.max(1))
                 .max(1)
         } else {
             self.replicas
         }
+    }
+
+    /// Whether the target runs over HTTP/2 (asked for, or gRPC).
+    pub fn speaks_h2(&self) -> bool {
+        self.http2 || self.grpc.is_some()
     }
 
     /// True when the target asks for the open model (a positive rate, or stages).
@@ -243,7 +254,7 @@ impl PreparedTarget {
         let (url, request) = spec.check()?;
         let tls = if url.https {
             Some(TlsTarget {
-                config: if spec.http2 {
+                config: if spec.speaks_h2() {
                     tls.get_h2(spec.verify_tls)?
                 } else {
                     tls.get(spec.verify_tls)?
@@ -263,7 +274,9 @@ impl PreparedTarget {
         }
         let tracked = tracked_names.iter().map(|n| n.as_bytes().into()).collect();
         let head_request = spec.method.eq_ignore_ascii_case("HEAD");
-        let h2 = if spec.http2 {
+        let h2 = if let Some(call) = &spec.grpc {
+            Some(grpc_request(&spec, call, &url)?)
+        } else if spec.http2 {
             let parts = H2Parts {
                 method: &spec.method,
                 url: &spec.url,
@@ -287,6 +300,39 @@ impl PreparedTarget {
             live_rate: LiveRate::default(),
         })
     }
+}
+
+/// The HTTP/2 request of a gRPC call: POST to the method's path with the
+/// gRPC headers, the target's headers as metadata, the framed message.
+fn grpc_request(spec: &TargetSpec, call: &GrpcCall, url: &Url) -> Result<H2Request, PlanError> {
+    let mut headers: Vec<(String, String)> = vec![
+        ("content-type".into(), "application/grpc".into()),
+        ("te".into(), "trailers".into()),
+    ];
+    if let Some(t) = crate::grpc::timeout_header(spec.request_timeout) {
+        headers.push(("grpc-timeout".into(), t));
+    }
+    headers.extend(
+        spec.headers
+            .iter()
+            .filter(|(k, _)| {
+                let k = k.trim();
+                !(k.eq_ignore_ascii_case("content-type") || k.eq_ignore_ascii_case("te"))
+            })
+            .cloned(),
+    );
+    let url = Url {
+        path_and_query: call.path.clone(),
+        ..url.clone()
+    };
+    let parts = H2Parts {
+        method: "POST",
+        url: &spec.url,
+        headers: &headers,
+        body: &call.framed,
+        send_id: false,
+    };
+    H2Request::prepare(parts, &url)
 }
 
 /// Validates a whole plan: at least one target, unique names.

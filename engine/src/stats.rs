@@ -65,6 +65,11 @@ pub struct TargetStats {
     pub open_connections: u64,
     /// Attempts under way at the snapshot (a live gauge, 0 once finished).
     pub requests_in_flight: u64,
+    /// gRPC targets: answered calls by gRPC status code (0 to 16).
+    pub grpc_status_counts: BTreeMap<u8, u64>,
+    /// gRPC targets: request messages sent and response messages received.
+    pub messages_sent: u64,
+    pub messages_received: u64,
 }
 
 impl Default for TargetStats {
@@ -88,6 +93,9 @@ impl Default for TargetStats {
             in_flight: 0,
             open_connections: 0,
             requests_in_flight: 0,
+            grpc_status_counts: BTreeMap::new(),
+            messages_sent: 0,
+            messages_received: 0,
         }
     }
 }
@@ -123,6 +131,19 @@ impl TargetStats {
         self.in_flight += other.in_flight;
         self.open_connections += other.open_connections;
         self.requests_in_flight += other.requests_in_flight;
+        add_counts(&mut self.grpc_status_counts, &other.grpc_status_counts);
+        self.messages_sent += other.messages_sent;
+        self.messages_received += other.messages_received;
+    }
+
+    /// gRPC calls answered (with any gRPC status).
+    pub fn grpc_answered(&self) -> u64 {
+        self.grpc_status_counts.values().sum()
+    }
+
+    /// gRPC calls answered OK.
+    pub fn grpc_ok(&self) -> u64 {
+        self.grpc_status_counts.get(&0).copied().unwrap_or(0)
     }
 
     /// Requests that ended in a transport error.
@@ -218,6 +239,10 @@ pub(crate) struct CoreStats {
     attempts: Rc<Cell<u64>>,
     /// Attempts that ended in a retry.
     retried: u64,
+    /// gRPC: answered calls by status code, and messages each way.
+    grpc_status: [u64; 17],
+    messages_sent: u64,
+    messages_received: u64,
 }
 
 /// A replica's handle on its core's count of attempts started: a plain
@@ -269,7 +294,24 @@ impl CoreStats {
             open_conns: Rc::new(Cell::new(0)),
             attempts: Rc::new(Cell::new(0)),
             retried: 0,
+            grpc_status: [0; 17],
+            messages_sent: 0,
+            messages_received: 0,
         }
+    }
+
+    /// Counts an answered gRPC call's status (codes past 16 as UNKNOWN).
+    #[inline]
+    pub(crate) fn grpc_call(&mut self, status: u8, received: u32) {
+        let i = if status > 16 { 2 } else { usize::from(status) };
+        self.grpc_status[i] += 1;
+        self.messages_received += u64::from(received);
+    }
+
+    /// Counts request messages sent (every attempt's).
+    #[inline]
+    pub(crate) fn grpc_sent(&mut self, n: u64) {
+        self.messages_sent += n;
     }
 
     /// Counts a final outcome: a status (`Ok`) or a transport error, with
@@ -439,6 +481,13 @@ impl CoreStats {
             }
         }
         out.errors.extend(self.errors.iter().copied());
+        for (code, n) in self.grpc_status.iter().enumerate() {
+            if *n > 0 {
+                out.grpc_status_counts.insert(code as u8, *n);
+            }
+        }
+        out.messages_sent = self.messages_sent;
+        out.messages_received = self.messages_received;
         for (t, name) in self.tracked.iter().zip(names) {
             if t.count == 0 {
                 continue;

@@ -22,6 +22,8 @@ pub enum Metric {
     Rps,
     /// 5xx responses as a percentage of requests.
     Status5xxPercent,
+    /// gRPC calls answered OK as a percentage of requests (calls).
+    GrpcSuccessPercent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,17 +148,18 @@ impl Threshold {
             "errors" => Metric::ErrorsPercent,
             "rps" => Metric::Rps,
             "status5xx" => Metric::Status5xxPercent,
+            "grpc_success" | "grpcsuccess" | "grpc_ok" => Metric::GrpcSuccessPercent,
             "" => return Err(err("no metric before the comparison")),
             _ => {
                 return Err(err(
-                    "unknown metric (p50, p90, p99, p999, max, mean, errors, rps, status5xx)",
+                    "unknown metric (p50, p90, p99, p999, max, mean, errors, rps, status5xx, grpc_success)",
                 ))
             }
         };
         let limit = match metric {
             Metric::Latency(_) => parse_millis(value)
                 .ok_or_else(|| err("the value must be a duration such as 50ms, 1.5s or 800us"))?,
-            Metric::ErrorsPercent | Metric::Status5xxPercent => {
+            Metric::ErrorsPercent | Metric::Status5xxPercent | Metric::GrpcSuccessPercent => {
                 let n = value
                     .strip_suffix('%')
                     .ok_or_else(|| err("the value must be a percentage such as 1%"))?;
@@ -189,6 +192,7 @@ impl Threshold {
                 .sum(),
             errors: stats.error_count(),
             status5xx: stats.status_counts.range(500..600).map(|(_, n)| n).sum(),
+            grpc_ok: stats.grpc_ok(),
             latency: &stats.latency,
             elapsed,
         })
@@ -222,6 +226,7 @@ impl Threshold {
             }
             Metric::ErrorsPercent => (pct(f.errors), "%"),
             Metric::Status5xxPercent => (pct(f.status5xx), "%"),
+            Metric::GrpcSuccessPercent => (pct(f.grpc_ok), "%"),
             Metric::Rps => {
                 // Answered requests, as the report's Requests/sec: attempts
                 // that ended in a transport error (status 0) are not served
@@ -254,6 +259,8 @@ pub struct Figures<'a> {
     pub answered: u64,
     pub errors: u64,
     pub status5xx: u64,
+    /// gRPC calls answered with status OK.
+    pub grpc_ok: u64,
     pub latency: &'a hdrhistogram::Histogram<u64>,
     pub elapsed: Duration,
 }

@@ -116,6 +116,22 @@ pub struct LoadArgs {
     /// counts connections, as h2load's -c and -m do.
     #[arg(long, value_name = "N")]
     pub streams: Option<u32>,
+    /// Send gRPC calls (over HTTP/2: h2c for http URLs, ALPN h2 for https)
+    /// of --call, the request message as JSON from -b/-D; -H adds metadata.
+    #[arg(long, requires = "call")]
+    pub grpc: bool,
+    /// With --grpc: the method, `package.Service/Method`.
+    #[arg(long, value_name = "METHOD")]
+    pub call: Option<String>,
+    /// With --grpc: a .proto file describing the method (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub proto: Vec<PathBuf>,
+    /// With --grpc: a directory imports are looked up in (repeatable).
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    pub import_paths: Vec<PathBuf>,
+    /// With --grpc: a compiled descriptor set (`protoc -o`, `buf build -o`).
+    #[arg(long, value_name = "FILE", conflicts_with = "proto")]
+    pub protoset: Option<PathBuf>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

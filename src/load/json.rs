@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use goto_engine::grpc::status_name;
 use goto_engine::{canonical_reason, Histogram, RunSnapshot, TargetStats};
 use serde_json::{json, Map, Value};
 
@@ -86,6 +87,26 @@ pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         }
         if let Some(f) = &info.fatal {
             obj.insert("fatal".into(), json!(f));
+        }
+        if info.grpc {
+            let by_name: Map<String, Value> = s
+                .grpc_status_counts
+                .iter()
+                .map(|(k, v)| (status_name(*k).to_string(), json!(v)))
+                .collect();
+            let by_code: Map<String, Value> = s
+                .grpc_status_counts
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            obj.insert("countsByGrpcStatus".into(), Value::Object(by_name));
+            obj.insert("countsByGrpcStatusCodes".into(), Value::Object(by_code));
+            obj.insert("messagesSent".into(), json!(s.messages_sent));
+            obj.insert("messagesReceived".into(), json!(s.messages_received));
+            obj.insert(
+                "callsPerSecond".into(),
+                json!(round(per_second(c.answered, snap.elapsed), 2)),
+            );
         }
         if info.urls.len() > 1 {
             obj.insert("urls".into(), json!(info.urls));

@@ -13,6 +13,7 @@
 
 mod duration;
 mod flags;
+mod grpc;
 mod json;
 mod live;
 mod preflight;

@@ -53,7 +53,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
     // HTTP/2 replicas are streams, sharing connections.
-    let sockets = if args.http2 {
+    let sockets = if args.http2 || args.grpc {
         connections.div_ceil(streams)
     } else {
         connections
@@ -65,7 +65,8 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let mut info = RunInfo {
         url: &urls[0],
         urls: urls.clone(),
-        http2: args.http2.then_some(streams),
+        http2: (args.http2 || args.grpc).then_some(streams),
+        grpc: args.grpc,
         connections,
         cores: cores.unwrap_or(0),
         io_driver: String::new(),

@@ -13,6 +13,8 @@ pub(super) struct RunInfo<'a> {
     /// With `--http2`, the streams per connection; `connections` then
     /// counts concurrent streams.
     pub(super) http2: Option<u32>,
+    /// `--grpc`: calls, counted by gRPC status.
+    pub(super) grpc: bool,
     pub(super) connections: u32,
     pub(super) cores: usize,
     pub(super) io_driver: String,
@@ -72,6 +74,10 @@ impl Counts {
             if !(200..300).contains(code) {
                 c.non_2xx += n;
             }
+        }
+        // gRPC: every answered call has a gRPC status; success is OK.
+        if !s.grpc_status_counts.is_empty() {
+            c.succeeded = s.grpc_ok();
         }
         if c.attempts > 0 {
             c.success_rate = c.succeeded as f64 / c.attempts as f64;

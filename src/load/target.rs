@@ -293,8 +293,8 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
     if args.duration == Some(Duration::ZERO) {
         return Err("--duration must be more than 0 (leave it out to run by -n alone)".into());
     }
-    if args.streams.is_some() && !args.http2 {
-        return Err("--streams needs --http2".into());
+    if args.streams.is_some() && !args.http2 && !args.grpc {
+        return Err("--streams needs --http2 (or --grpc)".into());
     }
     let streams = args.streams.unwrap_or(MAX_STREAMS_PER_CONNECTION);
     if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
@@ -303,7 +303,7 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
         ));
     }
     let urls = urls(args)?;
-    if args.unix_socket.is_some() && (args.http2 || urls.iter().any(|u| u.https)) {
+    if args.unix_socket.is_some() && (args.http2 || args.grpc || urls.iter().any(|u| u.https)) {
         return Err("--unix-socket takes plain HTTP/1.1 (http URLs, no --http2) only".into());
     }
     let resolve = args
@@ -316,7 +316,12 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
         .iter()
         .map(|s| parse_connect_to(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let body = body(args)?;
+    let mut body = body(args)?;
+    let grpc = super::grpc::call(args, &body)?;
+    if grpc.is_some() {
+        // The body was the message's JSON; the call carries its bytes.
+        body = Bytes::new();
+    }
     let track_headers: Vec<String> = args
         .track_headers
         .iter()
@@ -403,8 +408,9 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             track_headers: track_headers.clone(),
             endpoint: endpoint_for(url, &connect, &resolve, args.unix_socket.as_deref()),
             stages: stages.clone(),
-            http2: args.http2,
+            http2: args.http2 || grpc.is_some(),
             streams_per_connection: streams,
+            grpc: grpc.clone(),
             ..TargetSpec::default()
         };
         spec.validate().map_err(|e| e.to_string())?;

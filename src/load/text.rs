@@ -67,8 +67,13 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
     );
     let _ = writeln!(
         o,
-        "  Success rate:  {:.2}% (status below 400, of all requests sent)",
-        c.success_rate * 100.0
+        "  Success rate:  {:.2}% ({}, of all requests sent)",
+        c.success_rate * 100.0,
+        if info.grpc {
+            "gRPC status OK"
+        } else {
+            "status below 400"
+        }
     );
     let _ = writeln!(o, "  Non-2xx:       {}", c.non_2xx);
     let _ = writeln!(o, "  Errors:        {}", c.errors);
@@ -131,6 +136,18 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
             format!("{code} {}", canonical_reason(*code))
         };
         let _ = writeln!(o, "    {label:<32} {n}");
+    }
+    if info.grpc {
+        let _ = writeln!(o, "  gRPC status:");
+        for (code, n) in &s.grpc_status_counts {
+            let label = format!("{code} {}", goto_engine::grpc::status_name(*code));
+            let _ = writeln!(o, "    {label:<32} {n}");
+        }
+        let _ = writeln!(
+            o,
+            "  Messages:      {} sent, {} received",
+            s.messages_sent, s.messages_received
+        );
     }
     if !s.errors.is_empty() {
         let _ = writeln!(o, "  Errors:");

@@ -5,6 +5,7 @@
 //! Never a dependency of a shipped crate: only `[dev-dependencies]` name it.
 
 pub mod goto_client;
+pub mod grpc;
 pub mod pki;
 pub mod poll;
 

@@ -66,6 +66,11 @@ pub struct ClientResults {
     pub counts_by_target_headers: BTreeMap<String, Counts>,
     pub counts_by_target_header_values: BTreeMap<String, BTreeMap<String, Counts>>,
     pub latency_by_target: BTreeMap<String, LatencyStats>,
+    /// gRPC targets: answered calls by canonical gRPC status name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts_by_grpc_status: Counts,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts_by_target_grpc_status: BTreeMap<String, Counts>,
     /// How late requests left against their schedule; percentiles do not
     /// add up and no histogram is shipped, so a sum leaves this empty.
     pub lag_by_target: BTreeMap<String, LatencyStats>,
@@ -171,6 +176,14 @@ impl ClientResults {
             &mut self.counts_by_target_headers,
             &other.counts_by_target_headers,
         );
+        add(
+            &mut self.counts_by_grpc_status,
+            &other.counts_by_grpc_status,
+        );
+        add2(
+            &mut self.counts_by_target_grpc_status,
+            &other.counts_by_target_grpc_status,
+        );
         for (t, by_header) in &other.counts_by_target_header_values {
             add2(
                 self.counts_by_target_header_values
@@ -262,6 +275,12 @@ impl ClientResults {
             answered: count(&|c| c != 0),
             errors: count(&|c| c == 0),
             status5xx: count(&|c| (500..600).contains(&c)),
+            grpc_ok: self
+                .counts_by_target_grpc_status
+                .get(t)
+                .and_then(|m| m.get("OK"))
+                .copied()
+                .unwrap_or(0),
             latency: self.histograms.get(t).unwrap_or(&empty),
             elapsed: self.span(t),
         };

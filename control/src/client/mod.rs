@@ -6,6 +6,7 @@
 //! thread keeps answering.
 
 pub mod document;
+pub mod grpc;
 pub mod results;
 pub mod routes;
 pub mod state;

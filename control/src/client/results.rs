@@ -122,6 +122,17 @@ pub fn document(
             bump(tc, &code.to_string(), *n);
             bump(&mut d.counts_by_status_codes, &code.to_string(), *n);
         }
+        if !s.grpc_status_counts.is_empty() {
+            let tg = d
+                .counts_by_target_grpc_status
+                .entry(name.clone())
+                .or_default();
+            for (code, n) in &s.grpc_status_counts {
+                let text = goto_engine::grpc::status_name(*code);
+                bump(tg, text, *n);
+                bump(&mut d.counts_by_grpc_status, text, *n);
+            }
+        }
         let th = d.counts_by_target_headers.entry(name.clone()).or_default();
         for (h, n) in &s.header_counts {
             bump(th, h, *n);

@@ -14,6 +14,8 @@ use goto_engine::duration;
 pub enum Protocol {
     Http1,
     Http2,
+    /// gRPC over HTTP/2 (`"protocol":"grpc"`).
+    Grpc,
 }
 
 /// A target exactly as added, echoed back in the original tool's field
@@ -82,6 +84,21 @@ pub struct TargetInput {
     /// `rate` (or 0); the run lasts their sum.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stages: Option<Vec<Stage>>,
+    /// gRPC (`"protocol":"grpc"`): the method, `package.Service/Method`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// gRPC: the request message, a JSON object or a string of JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// gRPC: request metadata, `[name, value]` pairs like `headers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Vec<Vec<String>>>,
+    /// gRPC: `.proto` sources by file name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto_files: Option<std::collections::BTreeMap<String, String>>,
+    /// gRPC: a descriptor set, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protoset: Option<String>,
     /// Fields of the original goto's targets that goto takes and does not
     /// use, so its payloads keep working while typos are refused.
     #[serde(default, skip_serializing)]
@@ -196,9 +213,10 @@ impl Target {
             {
                 Protocol::Http2
             }
+            Some(p) if p.eq_ignore_ascii_case("grpc") => Protocol::Grpc,
             Some(p) => {
                 return Err(ApiError::bad(format!(
-                    "invalid protocol {p:?}: use HTTP/1.1 or HTTP/2.0"
+                    "invalid protocol {p:?}: use HTTP/1.1, HTTP/2.0 or grpc"
                 )))
             }
         };
@@ -243,7 +261,11 @@ impl Target {
             )));
         }
         let mut headers = Vec::with_capacity(input.headers.len());
-        for h in &input.headers {
+        let metadata = input.metadata.iter().flatten();
+        if protocol != Protocol::Grpc && input.metadata.is_some() {
+            return Err(ApiError::bad("metadata needs protocol grpc (use headers)"));
+        }
+        for h in input.headers.iter().chain(metadata) {
             match h.as_slice() {
                 [k, v] => headers.push((k.clone(), v.clone())),
                 _ => {
@@ -313,6 +335,21 @@ impl Target {
             total_requests: None,
             ..def
         };
+        if protocol == Protocol::Grpc {
+            spec.grpc = Some(super::grpc::call(&super::grpc::GrpcInput {
+                name: &input.name,
+                call: input.call.as_deref(),
+                data: input.data.as_ref(),
+                proto_files: input.proto_files.as_ref(),
+                protoset: input.protoset.as_deref(),
+            })?);
+            spec.method = "POST".into();
+        } else if input.call.is_some() || input.proto_files.is_some() || input.protoset.is_some() {
+            return Err(ApiError::bad(format!(
+                "invalid target {}: call, protoFiles and protoset need protocol grpc",
+                input.name
+            )));
+        }
         if let Some(stages) = &input.stages {
             let shape = Stages::try_new(input.rate.unwrap_or(0.0), stages.clone())
                 .map_err(|e| ApiError::bad(format!("invalid target {}: {e}", input.name)))?;

@@ -69,6 +69,11 @@ pub(crate) struct Response {
     /// Tracked header values: (tracked index, range in `values`).
     pub tracked: Vec<(usize, u32, u32)>,
     pub values: Vec<u8>,
+    /// gRPC: the trailers' status (None: none came), its message as sent,
+    /// and the messages the body held.
+    pub grpc_status: Option<u8>,
+    pub grpc_message: Vec<u8>,
+    pub messages: u32,
 }
 
 /// Why an exchange failed.
@@ -338,11 +343,12 @@ impl Handle {
 
     /// One request: waits for the concurrency limit, sends `block` (the
     /// encoded header block) and `body`, and waits for the whole response
-    /// into `resp`, under `watch`.
+    /// into `resp`, under `watch`; `grpc` reads it as a gRPC response.
     pub(crate) async fn exchange(
         &self,
         block: &[u8],
         body: &[u8],
+        grpc: bool,
         watch: &mut Watch<'_, '_>,
         resp: &mut Response,
     ) -> Result<(), ExchangeError> {
@@ -365,6 +371,7 @@ impl Handle {
             .map_err(ExchangeError::Stream)?;
         let slot = {
             let mut c = shared.conn.borrow_mut();
+            c.set_grpc(grpc);
             let slot = c.open(block, body.is_empty());
             c.wake_writer();
             slot
@@ -393,6 +400,9 @@ impl Handle {
                     resp.bytes = s.bytes;
                     std::mem::swap(&mut resp.tracked, &mut s.tracked);
                     std::mem::swap(&mut resp.values, &mut s.values);
+                    resp.grpc_status = s.grpc_status;
+                    resp.messages = s.deframer.messages;
+                    std::mem::swap(&mut resp.grpc_message, &mut s.grpc_message);
                     Poll::Ready(Ok(()))
                 }
                 Some(Outcome::Failed(e)) => {

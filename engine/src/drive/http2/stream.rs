@@ -107,11 +107,16 @@ impl Stream {
                     let outcome = self.exchange(now, alarm).await;
                     now = Instant::now();
                     let response = &self.response;
+                    let grpc = self.target.prepared.spec.grpc.is_some();
                     let stats = &mut self.target.stats.borrow_mut();
                     // The tracked headers of the final response only (a
                     // retried one is not final).
-                    let counted =
-                        stats.settle(&mut self.schedule, outcome, now, |s, _| track(s, response));
+                    let counted = stats.settle(&mut self.schedule, outcome, now, |s, _| {
+                        track(s, response);
+                        if grpc {
+                            count_grpc(s, response);
+                        }
+                    });
                     if !counted {
                         return;
                     }
@@ -163,8 +168,18 @@ impl Stream {
                 template.write_id(&mut self.block, next_random(&mut self.rng));
             }
             bytes_written += template.request_bytes;
+            let grpc = spec.grpc.is_some();
+            if grpc {
+                target.stats.borrow_mut().grpc_sent(1);
+            }
             let r = handle
-                .exchange(&self.block, &template.body, &mut watch, &mut self.response)
+                .exchange(
+                    &self.block,
+                    &template.body,
+                    grpc,
+                    &mut watch,
+                    &mut self.response,
+                )
                 .await;
             bytes_read += self.response.bytes;
             self.response.bytes = 0;
@@ -200,6 +215,16 @@ impl Stream {
             .add_bytes(bytes_read, bytes_written);
         outcome
     }
+}
+
+/// Counts a gRPC call's status: the trailers' `grpc-status`, else the
+/// HTTP status mapped by the spec's table.
+fn count_grpc(stats: &mut CoreStats, response: &Response) {
+    let status = match response.grpc_status {
+        Some(s) if response.status == 200 => s,
+        _ => crate::grpc::from_http_status(response.status),
+    };
+    stats.grpc_call(status, response.messages);
 }
 
 /// Counts the tracked header values of a final response.

@@ -68,6 +68,8 @@ pub struct Conn {
     tracked_names: Vec<Box<[u8]>>,
     /// Acks queued since the writer last took `out`.
     queued_acks: u32,
+    /// gRPC: read `grpc-status`/`grpc-message` and count body messages.
+    grpc: bool,
 }
 
 impl Conn {
@@ -106,7 +108,13 @@ impl Conn {
             decoder: Decoder::new(),
             tracked_names,
             queued_acks: 0,
+            grpc: false,
         }
+    }
+
+    /// Makes this a gRPC connection (see [`Slot::grpc_status`]).
+    pub fn set_grpc(&mut self, on: bool) {
+        self.grpc = on;
     }
 
     /// Hands the queued bytes to the writer (swapped with its empty buffer).
@@ -189,6 +197,9 @@ impl Conn {
         s.send_window = self.peer_window;
         s.recv_unacked = 0;
         s.local_done = end_stream;
+        s.grpc_status = None;
+        s.grpc_message.clear();
+        s.deframer.reset();
         self.open.push((id, slot));
         frame::put_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
         slot
@@ -417,6 +428,9 @@ impl Conn {
         }
         s.bytes += data.len() as u64;
         s.recv_unacked += flow;
+        if self.grpc {
+            s.deframer.feed(data);
+        }
         if end {
             self.end(slot, Outcome::Done);
         } else if s.recv_unacked >= STREAM_WINDOW / 2 {
@@ -443,8 +457,10 @@ impl Conn {
             decoder,
             slots,
             tracked_names,
+            grpc,
             ..
         } = self;
+        let grpc = *grpc;
         let mut s = slot.map(|i| &mut slots[i]);
         let had_head = s.as_ref().is_some_and(|s| s.status != 0);
         if let Some(s) = s.as_deref_mut() {
@@ -461,6 +477,16 @@ impl Conn {
                     return;
                 }
                 let Some(s) = s.as_deref_mut() else { return };
+                // gRPC status comes in the trailers, or in the only head.
+                if grpc && name == b"grpc-status" {
+                    s.grpc_status = crate::grpc::parse_status(value);
+                    return;
+                }
+                if grpc && name == b"grpc-message" {
+                    s.grpc_message.clear();
+                    s.grpc_message.extend_from_slice(value);
+                    return;
+                }
                 if had_head {
                     return;
                 }

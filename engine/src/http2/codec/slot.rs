@@ -4,6 +4,7 @@
 use std::task::Waker;
 
 use crate::error::ErrorKind;
+use crate::grpc::Deframer;
 
 /// How a stream's exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,12 @@ pub struct Slot {
     pub tracked: Vec<(usize, u32, u32)>,
     pub values: Vec<u8>,
     pub waker: Option<Waker>,
+    /// gRPC connections only: `grpc-status` from the trailers (or a
+    /// trailers-only response), its `grpc-message` as sent, and the
+    /// response messages counted as DATA arrives.
+    pub grpc_status: Option<u8>,
+    pub grpc_message: Vec<u8>,
+    pub deframer: Deframer,
     pub(super) send_window: i64,
     pub(super) recv_unacked: u32,
     /// END_STREAM sent.

@@ -1,0 +1,157 @@
+//! `goto load --grpc` end to end against a tonic server (goto-testkit):
+//! exact counts by gRPC status, trailers after DATA and trailers-only
+//! responses, metadata reaching the server, and the usage errors (unknown
+//! method, JSON that does not fit, a proto that does not compile, exit 2
+//! before any traffic). Real binary, loopback only, bounded in time.
+
+mod common;
+
+use common::load;
+use goto_testkit::grpc::{proto_path, GrpcServer};
+use serde_json::Value;
+
+fn server() -> GrpcServer {
+    GrpcServer::spawn().expect("start the tonic server")
+}
+
+/// `goto load --grpc --json` of `call` with `json` and `extra` flags.
+fn grpc_load(srv: &GrpcServer, call: &str, json: &str, extra: &[&str]) -> common::LoadRun {
+    let proto = proto_path();
+    let url = srv.url();
+    let mut args = vec![
+        "--json",
+        "--no-progress",
+        "--grpc",
+        "--call",
+        call,
+        "--proto",
+        proto.to_str().unwrap(),
+        "-b",
+        json,
+    ];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    load(&args)
+}
+
+fn ok_json(r: &common::LoadRun) -> Value {
+    assert_eq!(r.code, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    r.json()
+}
+
+#[test]
+fn unary_ok_counts_are_exact_and_metadata_reaches_the_server() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        r#"{"text":"hi"}"#,
+        &["-n", "250", "-c", "4", "-H", "x-tenant: blue"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["requests"], 250, "{v}");
+    assert_eq!(v["answered"], 250, "{v}");
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 250, "{v}");
+    assert_eq!(v["countsByGrpcStatusCodes"]["0"], 250, "{v}");
+    assert_eq!(v["messagesSent"], 250, "{v}");
+    assert_eq!(v["messagesReceived"], 250, "{v}");
+    assert_eq!(v["successRate"], 1.0, "{v}");
+    assert_eq!(v["errorCount"], 0, "{v}");
+    let seen = srv.seen();
+    assert_eq!(seen.calls.get("Unary"), Some(&250), "{seen:?}");
+    assert_eq!(
+        seen.metadata["x-tenant"].get("blue"),
+        Some(&250),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn forced_status_is_counted_by_name_and_code_from_a_trailers_only_response() {
+    let srv = server();
+    // tonic answers an error as a trailers-only response (one HEADERS
+    // frame with END_STREAM), with the custom trailers beside the status.
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        r#"{"status":14,"message":"down for a bit","trailers":{"x-why":"test"}}"#,
+        &["-n", "40", "-c", "2"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["answered"], 40, "{v}");
+    assert_eq!(v["countsByGrpcStatus"]["UNAVAILABLE"], 40, "{v}");
+    assert_eq!(v["countsByGrpcStatusCodes"]["14"], 40, "{v}");
+    assert!(v["countsByGrpcStatus"].get("OK").is_none(), "{v}");
+    assert_eq!(v["messagesReceived"], 0, "{v}");
+    assert_eq!(v["successRate"], 0.0, "{v}");
+}
+
+#[test]
+fn server_streaming_counts_every_message() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/ServerStream",
+        r#"{"count":5}"#,
+        &["-n", "20", "-c", "2"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 20, "{v}");
+    assert_eq!(v["messagesReceived"], 100, "{v}");
+}
+
+#[test]
+fn an_unknown_method_exits_2_naming_it() {
+    let srv = server();
+    let r = grpc_load(&srv, "goto.test.Echo/Nope", "{}", &["-n", "1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("\"Nope\""), "{}", r.stderr);
+    assert!(srv.seen().calls.is_empty());
+}
+
+#[test]
+fn json_that_does_not_fit_exits_2_naming_the_field() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        r#"{"txet":"x"}"#,
+        &["-n", "1"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("txet"), "{}", r.stderr);
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        r#"{"status":"x"}"#,
+        &["-n", "1"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(srv.seen().calls.is_empty());
+}
+
+#[test]
+fn a_proto_with_a_syntax_error_exits_2_with_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("goto-grpc-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.proto");
+    std::fs::write(
+        &bad,
+        "syntax = \"proto3\";\n\nmessage Broken {\n  string = 1;\n}\n",
+    )
+    .unwrap();
+    let r = load(&[
+        "--no-progress",
+        "--grpc",
+        "--call",
+        "x.Y/Z",
+        "--proto",
+        bad.to_str().unwrap(),
+        "-n",
+        "1",
+        "http://127.0.0.1:9/",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("bad.proto:4:"), "{}", r.stderr);
+}
