@@ -27,3 +27,5 @@ pub use prost;
 /// What reflection answers carry, to decode them in tests.
 pub use prost_types::FileDescriptorProto;
 pub use tokio_stream;
+/// tonic's prost codec, for calling methods with no generated client.
+pub use tonic_prost::ProstCodec;

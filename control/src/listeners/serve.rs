@@ -282,6 +282,10 @@ async fn grpc(
         fault_headers: port.faults.active() && port.faults.headers_on(),
         body_timeout: app.cfg.timeouts.body,
     };
+    // Tracked headers count gRPC metadata too (a call is a 200 on the wire).
+    if port.tracking.active() {
+        port.tracking.record(&parts.headers, None, 200);
+    }
     let mut resp = crate::grpc::serve(&port.grpc, who, parts, body).await;
     port.stamp(resp.headers_mut());
     resp
