@@ -1,5 +1,6 @@
 //! goto's gRPC side called by Python's grpcio with grpcio-health-checking
-//! and grpcio-reflection (tests/grpc/python_client.py). Mandatory with
+//! and grpcio-reflection (tests/grpc/python_client.py), over h2c and over
+//! TLS with ALPN h2. Mandatory with
 //! `GOTO_TEST_GRPC_PYTHON=1` (.ci/run installs the packages and sets it);
 //! otherwise skipped with one line when the packages are missing.
 
@@ -31,9 +32,25 @@ fn python_grpcio_health_reflection_and_echo() {
             .status,
         200
     );
+    // An https listener and its self-signed certificate, for the TLS call.
+    let tls_port = common::free_port();
+    let add = g.post(
+        "/listeners/add",
+        &format!(r#"{{"port":{tls_port},"protocol":"https","open":true}}"#),
+    );
+    assert_eq!(add.status, 200, "{}", add.text());
+    let cert = g.get(&format!("/listeners/{tls_port}/cert"));
+    assert_eq!(cert.status, 200, "{}", cert.text());
+    let cert_path = std::env::temp_dir().join(format!("goto-grpc-cert-{tls_port}.pem"));
+    std::fs::write(&cert_path, cert.text()).expect("write the certificate");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/python_client.py");
     let mut child = Command::new("python3")
-        .args([script, &g.port.to_string()])
+        .args([
+            script,
+            &g.port.to_string(),
+            &tls_port.to_string(),
+            &cert_path.to_string_lossy(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -53,6 +70,8 @@ fn python_grpcio_health_reflection_and_echo() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = std::fs::remove_file(&cert_path);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("python grpc client ok"), "{text}");
+    assert!(text.contains("python grpc tls ok"), "{text}");
 }

@@ -45,3 +45,19 @@ r = echo(Req(payload="from python"), metadata=[("x-py", "1")], timeout=10)
 assert r.payload == "from python", r
 assert r.metadata["x-py"] == "1", r
 print("python grpc client ok")
+
+# Over TLS (ALPN h2) on an https listener, trusting its own certificate.
+if len(sys.argv) > 3:
+    tls_port, cert = sys.argv[2], sys.argv[3]
+    with open(cert, "rb") as f:
+        creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+    tls = grpc.secure_channel(f"127.0.0.1:{tls_port}", creds)
+    grpc.channel_ready_future(tls).result(timeout=10)
+    tls_echo = tls.unary_unary(
+        "/goto.Goto/Echo",
+        request_serializer=Req.SerializeToString,
+        response_deserializer=Resp.FromString,
+    )
+    r = tls_echo(Req(payload="over tls"), timeout=10)
+    assert r.payload == "over tls" and r.port == int(tls_port), r
+    print("python grpc tls ok")
