@@ -87,7 +87,15 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
         // Resets: the call fails without a grpc-status; the next one works.
         put(&g, "/grpc/reset/set/100");
         let e = echo(&mut c).await.expect_err("reset");
-        assert_ne!(e.code(), Code::Ok);
+        assert_eq!(e.code(), Code::Cancelled, "RST_STREAM(CANCEL): {e:?}");
+        // tonic maps REFUSED_STREAM to UNAVAILABLE.
+        put(&g, "/grpc/reset/set/100?code=REFUSED_STREAM");
+        let e = echo(&mut c).await.expect_err("reset");
+        assert_eq!(
+            e.code(),
+            Code::Unavailable,
+            "RST_STREAM(REFUSED_STREAM): {e:?}"
+        );
         put(&g, "/grpc/faults/clear");
         echo(&mut c).await.expect("after the reset");
 
@@ -107,7 +115,7 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
     });
     let counts = g.get("/grpc/faults/counts").json();
     assert_eq!(counts["status"]["UNAVAILABLE"], 2, "{counts}");
-    assert_eq!(counts["reset"], 1, "{counts}");
+    assert_eq!(counts["reset"], 2, "{counts}");
     let by = g.get("/grpc/counts").json();
     assert_eq!(by["byMethod"]["/goto.Goto/Echo"]["UNAVAILABLE"], 2, "{by}");
     let m = g.get("/metrics").text();
@@ -124,6 +132,7 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
         "/grpc/status/set/14:0",
         "/grpc/delay/set/abc",
         "/grpc/status/set/14?method=nope",
+        "/grpc/reset/set/5?code=NOPE",
     ] {
         let r = g.put(bad);
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
