@@ -4,12 +4,12 @@ fn main() {
     goto_client_protos();
 }
 
-/// A tonic client of goto's own `goto.Goto` (its proto lives with the server).
+/// tonic's client (and a server, as a proxy upstream) of goto's own
+/// `goto.Goto` (its proto lives with goto's server).
 fn goto_client_protos() {
     println!("cargo:rerun-if-changed=../control/proto/goto.proto");
     let fds = protox::compile(["goto.proto"], ["../control/proto"]).expect("compile goto.proto");
     tonic_prost_build::configure()
-        .build_server(false)
         .compile_fds(fds)
-        .expect("generate the goto.Goto client");
+        .expect("generate goto.Goto's client and server");
 }
