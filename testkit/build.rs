@@ -7,12 +7,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     echo_server_protos()
 }
 
-/// A tonic client of goto's own `goto.Goto` (its proto lives with the server).
+/// tonic's client (and a server, as a proxy upstream) of goto's own
+/// `goto.Goto` (its proto lives with goto's server).
 fn goto_client_protos() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../control/proto/goto.proto");
     let fds = protox::compile(["goto.proto"], ["../control/proto"])?;
     tonic_prost_build::configure()
-        .build_server(false)
         .compile_fds(fds)?;
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
 //! `triggers`); `port` (a listener's state and runtime path); `listeners`;
 //! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
-//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`).
+//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`, `prom`).
 //! This file wires them into [`App`] and mounts every table.
 
 pub mod api;
@@ -28,6 +28,7 @@ pub mod listeners;
 pub mod peer;
 pub mod port;
 pub mod probes;
+pub mod prom;
 pub mod proxy;
 pub mod registry;
 pub mod reqlog;

@@ -27,3 +27,9 @@ pub use prost;
 /// What reflection answers carry, to decode them in tests.
 pub use prost_types::FileDescriptorProto;
 pub use tokio_stream;
+/// tonic's prost codec, for calling methods with no generated client.
+pub use tonic_prost::ProstCodec;
+
+/// tonic's own health service, as an upstream goto did not write.
+pub use tonic_health::server::health_reporter as tonic_health_server;
+pub use tonic_health::ServingStatus;

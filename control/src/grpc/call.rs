@@ -222,9 +222,9 @@ pub async fn serve(
     if !plan.delay.is_zero() {
         crate::timer::sleep_for(plan.delay).await;
     }
-    if plan.reset {
+    if let Some(code) = plan.reset {
         call.finish(status::CANCELLED);
-        return crate::faults::body::abort_response();
+        return response(GrpcBody::Reset(code));
     }
     if let Some(s) = plan.status {
         return call.fail(s);

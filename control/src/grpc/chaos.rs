@@ -48,9 +48,16 @@ fn delay_text<S: serde::Serializer>(d: &DelaySpec, s: S) -> Result<S::Ok, S::Err
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ShareFault {
+pub struct ResetFault {
     pub percent: f64,
     pub method: Option<String>,
+    /// The RST_STREAM's HTTP/2 error code.
+    #[serde(serialize_with = "h2_name")]
+    pub code: u32,
+}
+
+fn h2_name<S: serde::Serializer>(c: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(super::frame::h2_code_name(*c))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -67,7 +74,7 @@ pub struct FaultCounts {
 struct Inner {
     status: Option<StatusFault>,
     delay: Option<DelayFault>,
-    reset: Option<ShareFault>,
+    reset: Option<ResetFault>,
     rng: Option<Rng>,
     counts: FaultCounts,
 }
@@ -83,7 +90,8 @@ impl Inner {
 pub struct Plan {
     pub status: Option<Status>,
     pub delay: Duration,
-    pub reset: bool,
+    /// Reset the stream with this HTTP/2 error code.
+    pub reset: Option<u32>,
 }
 
 #[derive(Default)]
@@ -116,7 +124,7 @@ impl GrpcFaults {
         self.update(|g| g.delay = if d.delay.is_zero() { None } else { Some(d) });
     }
 
-    pub fn set_reset(&self, r: ShareFault) {
+    pub fn set_reset(&self, r: ResetFault) {
         self.update(|g| g.reset = if r.percent > 0.0 { Some(r) } else { None });
     }
 
@@ -179,7 +187,7 @@ impl GrpcFaults {
             }
         }
         if let Some(r) = g.reset.as_ref().filter(|r| applies(&r.method, method)) {
-            plan.reset = rng.percent(r.percent);
+            plan.reset = rng.percent(r.percent).then_some(r.code);
         }
         if let Some((hs, hd, pct)) = from_headers {
             if rng.percent(pct) {
@@ -198,7 +206,7 @@ impl GrpcFaults {
         if !plan.delay.is_zero() {
             g.counts.delayed += 1;
         }
-        if plan.reset {
+        if plan.reset.is_some() {
             g.counts.reset += 1;
         }
         self.active.store(g.any(), Ordering::Relaxed);

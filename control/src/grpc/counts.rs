@@ -69,3 +69,37 @@ impl Counts {
         serde_json::json!({"calls": calls, "byMethod": by_method, "byStatus": by_status})
     }
 }
+
+/// `/metrics`: calls by method and code, and forced statuses by code.
+pub fn metrics(e: &mut crate::prom::Exposition, port: u16, g: &super::GrpcState) {
+    use crate::prom::Kind;
+    let port = port.to_string();
+    e.family(
+        "goto_grpc_requests_total",
+        Kind::Counter,
+        "gRPC calls served on this port by method and grpc-status (reset by /grpc/counts/clear).",
+    );
+    for (method, code, n) in g.counts.rows() {
+        e.sample(
+            "goto_grpc_requests_total",
+            &[
+                ("port", &port),
+                ("method", &method),
+                ("code", status::name(code)),
+            ],
+            n as f64,
+        );
+    }
+    e.family(
+        "goto_grpc_fault_statuses_total",
+        Kind::Counter,
+        "gRPC calls whose status was forced by a fault, by code.",
+    );
+    for (code, n) in g.faults.counts().status {
+        e.sample(
+            "goto_grpc_fault_statuses_total",
+            &[("port", &port), ("code", code)],
+            n as f64,
+        );
+    }
+}

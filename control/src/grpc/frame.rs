@@ -63,6 +63,46 @@ pub fn put_status(h: &mut HeaderMap, code: u8, message: &str) {
     }
 }
 
+/// HTTP/2 error codes by name (RFC 9113 section 7), for reset faults.
+const H2_CODES: [&str; 14] = [
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "CONNECT_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "INADEQUATE_SECURITY",
+    "HTTP_1_1_REQUIRED",
+];
+
+/// `CANCEL`, `refused_stream` or `8`.
+pub fn parse_h2_code(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u32>() {
+        if (n as usize) < H2_CODES.len() {
+            return Ok(n);
+        }
+    }
+    H2_CODES
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(s))
+        .map(|i| i as u32)
+        .ok_or_else(|| format!("invalid HTTP/2 error code {s:?}: must be a name such as CANCEL or REFUSED_STREAM, or 0-13"))
+}
+
+pub fn h2_code_name(c: u32) -> &'static str {
+    H2_CODES
+        .get(c as usize)
+        .copied()
+        .unwrap_or("INTERNAL_ERROR")
+}
+
 /// Reads length-prefixed messages off a request body as they arrive.
 pub struct Reader<B> {
     body: B,
@@ -148,6 +188,9 @@ pub enum GrpcBody {
         trailers: Option<HeaderMap>,
     },
     Channel(mpsc::Receiver<Out>),
+    /// Fails at once with this HTTP/2 error code: hyper resets the stream
+    /// (RST_STREAM) with the reason the error carries.
+    Reset(u32),
 }
 
 /// The reset a body asks hyper for by failing.
@@ -180,6 +223,9 @@ impl HttpBody for GrpcBody {
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },
+            GrpcBody::Reset(code) => Poll::Ready(Some(Err(Box::new(h2::Error::from(
+                h2::Reason::from(*code),
+            ))))),
         }
     }
 
@@ -200,7 +246,7 @@ impl HttpBody for GrpcBody {
                 h.set_lower(data.as_ref().map_or(0, |d| d.len() as u64));
                 h
             }
-            GrpcBody::Channel(_) => SizeHint::new(),
+            GrpcBody::Channel(_) | GrpcBody::Reset(_) => SizeHint::new(),
         }
     }
 }

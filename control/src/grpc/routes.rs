@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::chaos::{DelayFault, ShareFault, StatusFault};
+use super::chaos::{DelayFault, ResetFault, StatusFault};
 use super::health;
 use super::status;
 use super::GrpcState;
@@ -148,12 +148,18 @@ pub fn table() -> Table<Arc<GrpcState>> {
         .post("/grpc/reset/set/{percent}", |g, q| {
             let p = pct(q)?;
             let m = method(q)?;
-            g.faults.set_reset(ShareFault {
+            let code = match q.query("code") {
+                Some(c) => super::frame::parse_h2_code(&c).map_err(bad)?,
+                None => 8,
+            };
+            g.faults.set_reset(ResetFault {
                 percent: p,
                 method: m.clone(),
+                code,
             });
             Ok(ok(format!(
-                "gRPC stream resets for {p}% of calls{}",
+                "gRPC stream resets ({}) for {p}% of calls{}",
+                super::frame::h2_code_name(code),
                 for_method(&m)
             )))
         })

@@ -282,7 +282,31 @@ async fn grpc(
         fault_headers: port.faults.active() && port.faults.headers_on(),
         body_timeout: app.cfg.timeouts.body,
     };
-    let mut resp = crate::grpc::serve(&port.grpc, who, parts, body).await;
+    // Tracked headers count gRPC metadata too (a call is a 200 on the wire).
+    if port.tracking.active() {
+        port.tracking.record(&parts.headers, None, 200);
+    }
+    // A proxy target that matches the call forwards it (h2 end to end).
+    let proxied = if port.proxy.active() {
+        port.proxy
+            .find(parts.uri.path(), parts.uri.query(), &parts.headers)
+    } else {
+        None
+    };
+    let mut resp = match proxied {
+        Some((target, m)) => {
+            let log = who
+                .reqlog
+                .as_ref()
+                .map(|l| l.begin(port.port, remote, &parts));
+            let r = crate::proxy::grpc::forward(&port.proxy, target, m, &parts, body).await;
+            if let Some(l) = log {
+                l.finish(r.status().as_u16(), None);
+            }
+            r
+        }
+        None => crate::grpc::serve(&port.grpc, who, parts, body).await,
+    };
     port.stamp(resp.headers_mut());
     resp
 }

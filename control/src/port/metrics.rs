@@ -17,7 +17,7 @@ use super::Ctx;
 use crate::api::Table;
 use crate::body::{text, Body};
 use crate::error::ApiError;
-use super::prom::{self, Exposition, Kind};
+use crate::prom::{self, Exposition, Kind};
 use crate::App;
 
 pub fn table() -> Table<Ctx> {
@@ -30,6 +30,7 @@ pub fn table() -> Table<Ctx> {
             let mut e = Exposition::new();
             server(&mut e, c);
             chaos(&mut e, c);
+            crate::grpc::counts::metrics(&mut e, c.port.port, &c.port.grpc);
             tcp_listeners(&mut e, &c.app);
             registry(&mut e, &c.app);
             client_metrics(&mut e, &client);

@@ -6,7 +6,6 @@
 pub mod echo;
 pub mod label;
 pub mod metrics;
-pub mod prom;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
