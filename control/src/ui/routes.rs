@@ -28,6 +28,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/views.js"),
     ),
     ("app.js", "text/javascript", include_str!("assets/app.js")),
+    (
+        "server.js",
+        "text/javascript",
+        include_str!("assets/server.js"),
+    ),
+    (
+        "registry.js",
+        "text/javascript",
+        include_str!("assets/registry.js"),
+    ),
 ];
 
 const INDEX: &str = include_str!("assets/index.html");

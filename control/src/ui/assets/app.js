@@ -43,6 +43,13 @@
     });
   }
 
+  function getText(path) {
+    return call("GET", path).then(function (r) {
+      if (!r.ok) throw new Error(path + ": " + r.status);
+      return r.text();
+    });
+  }
+
   function post(path) {
     return call("POST", path).then(function (r) {
       return r.text().then(function (t) { return (r.ok ? "" : r.status + ": ") + t.trim(); });
@@ -154,7 +161,7 @@
     timer = setTimeout(tick, 150);
   }
 
-  window.GOTO_UI = { views: views, getJSON: getJSON, post: post, replace: replace, syncSelect: syncSelect, refreshSoon: refreshSoon };
+  window.GOTO_UI = { views: views, getJSON: getJSON, getText: getText, post: post, replace: replace, syncSelect: syncSelect, refreshSoon: refreshSoon };
 
   document.addEventListener("visibilitychange", function () { if (!document.hidden && !timer) tick(); });
   window.addEventListener("hashchange", function () { show(); refreshSoon(); });
@@ -162,6 +169,8 @@
     document.getElementById("instance").textContent = t.trim();
   }, function () {});
   wireClient();
-  show();
-  tick();
+  // Once every view's script (loaded after this one) has registered.
+  function start() { show(); tick(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
