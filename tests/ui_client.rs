@@ -22,6 +22,21 @@ document.querySelectorAll('#targets-table tbody tr[data-target]').forEach(functi
 });
 return out;"#;
 
+/// Draws a synthetic one-hour timeline and answers the milliseconds taken.
+const HOUR: &str = r#"
+var tl = [];
+for (var i = 1; i <= 3600; i++) {
+  tl.push({t: i, unix: 1e9 + i, seconds: 1, requests: 1000, rps: 1000 + (i % 50),
+           countsByStatusCodes: {"200": 990, "503": 10}, errors: {}, latencyMs: {p50: 1, p90: 2, p99: 3 + i % 7, max: 9, mean: 1.2}});
+}
+var d = {timeline: {h: tl}, results: {}, figures: {}, targets: {}};
+var t0 = performance.now();
+var sec = GV.targetSection("h", d, []);
+document.body.appendChild(sec);
+var ms = performance.now() - t0;
+sec.remove();
+return ms;"#;
+
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
@@ -150,6 +165,23 @@ fn client_view_shows_the_results_of_a_run_started_from_the_page() {
     browser.eval("window.scrollTo(0, 0); return 1;");
     let shot = browser.screenshot("client");
     println!("ui_client: screenshot {}", shot.display());
+
+    // A one-hour run at 1 s intervals (3,600 of them) draws in under 1 s.
+    let ms = browser.eval(HOUR);
+    let ms = ms.as_f64().unwrap_or(f64::MAX);
+    println!("ui_client: one hour of 1 s intervals drawn in {ms:.0} ms");
+    assert!(ms < 1000.0, "{ms} ms");
+
+    // On a phone the page does not scroll sideways (wide tables scroll in place).
+    browser.resize(390, 844);
+    let fits = browser.wait_for(
+        "the phone layout",
+        Duration::from_secs(5),
+        "return document.documentElement.scrollWidth <= window.innerWidth ? document.documentElement.scrollWidth : null;",
+    );
+    assert!(fits.as_u64().unwrap_or(0) > 0);
+    browser.screenshot("client-phone");
+    browser.resize(1280, 800);
 
     // Idle page: the instance's CPU over a few seconds of polling.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;

@@ -175,7 +175,9 @@ var GV = (function () {
       ]
     }));
     sec.appendChild(charts);
-    sec.appendChild(latencyTable(name, d));
+    var wrap = el("div", { class: "scroll" });
+    wrap.appendChild(latencyTable(name, d));
+    sec.appendChild(wrap);
     return sec;
   }
 
