@@ -194,3 +194,32 @@ fn client_view_shows_the_results_of_a_run_started_from_the_page() {
     // A debug build on a shared machine: a loose bound; the release figure is in docs/ui.md.
     assert!(share < 25.0, "the open page costs {share:.1}% of a core");
 }
+
+/// With --admin-token the page asks for the token once, then every data
+/// call carries it (the view fills in).
+#[test]
+fn the_page_asks_for_the_admin_token_once() {
+    let Some(browser) = Browser::start("ui_client token") else {
+        return;
+    };
+    let g = Goto::start(&["--request-logs=false", "--admin-token", "s3cret"]);
+    browser.open(&format!("http://127.0.0.1:{}/ui", g.port));
+    browser.wait_for(
+        "the token form",
+        Duration::from_secs(10),
+        "return !document.getElementById('token-form').hidden;",
+    );
+    browser.eval("document.getElementById('token').value = 's3cret'; document.getElementById('token-form').requestSubmit(); return 1;");
+    browser.wait_for(
+        "the client table",
+        Duration::from_secs(10),
+        "var t = document.getElementById('targets-table'); return !!t && document.getElementById('token-form').hidden;",
+    );
+    // Later polls keep working without asking again.
+    let before = browser.eval("return document.body.dataset.updated;");
+    browser.wait_for(
+        "a later poll",
+        Duration::from_secs(10),
+        &format!("return document.body.dataset.updated !== {before} && document.getElementById('token-form').hidden;"),
+    );
+}

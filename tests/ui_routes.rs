@@ -22,6 +22,8 @@ fn page_assets_and_figures_are_served() {
         ("charts.js", "text/javascript"),
         ("views.js", "text/javascript"),
         ("app.js", "text/javascript"),
+        ("server.js", "text/javascript"),
+        ("registry.js", "text/javascript"),
     ] {
         let r = g.get(&format!("/ui/assets/{a}"));
         assert_eq!(r.status, 200, "{a}");
