@@ -44,6 +44,7 @@ pub mod timer;
 pub mod toxics;
 pub mod tracking;
 pub mod triggers;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -124,6 +125,7 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(probes::routes::probes_table(), |c| &c.app.probes)
         .mount(probes::routes::health_table(), |c| &c.app)
         .mount(probes::routes::version_table(), |c| &c.app)
+        .mount(ui::routes::table(), |c| &c.app)
 }
 
 /// `GET /api/endpoints`: every admin route (method and path pattern).

@@ -152,6 +152,10 @@ pub struct LoadArgs {
     /// Write an HdrHistogram interval log (latency per interval) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
+    /// Write a self-contained HTML report (summary, charts, latency
+    /// spectrum, status mix) to FILE; it opens with no network.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Pass/fail check on the results, e.g. "p99 < 50ms", "errors <= 1%",
     /// "rps >= 1000", "status5xx < 0.5%" (repeatable); any failure exits 3.
     #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]

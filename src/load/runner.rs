@@ -49,6 +49,9 @@ pub fn run(args: LoadArgs) -> ExitCode {
         Ok(r) => r,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
+    if let Err(msg) = super::report::check(&args) {
+        return fail(EXIT_USAGE, msg);
+    }
     let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
@@ -155,6 +158,9 @@ fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorde
     let stats = merged(snap);
     let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
     if let Some(e) = rec.error() {
+        eprintln!("goto load: warning: {e}");
+    }
+    if let Err(e) = super::report::write(args, info, snap, &stats, rec.json()) {
         eprintln!("goto load: warning: {e}");
     }
     let out = if args.json {
