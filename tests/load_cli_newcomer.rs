@@ -132,3 +132,51 @@ fn tls_verification_failure_fails_fast_with_a_hint() {
     assert_eq!(trusted.code, 0, "{}\n{}", trusted.stderr, trusted.stdout);
     assert!(trusted.json()["answered"].as_u64().unwrap_or(0) > 0);
 }
+
+/// Item 9: interval lines and timeline entries count answered requests per
+/// second, the summary's meaning, and the interval line says so.
+#[test]
+fn interval_and_timeline_rates_count_answered_requests() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    // Half the requests get no answer: the connection is closed.
+    assert_eq!(goto.put("/response/close/percent/50").status, 200);
+    assert_eq!(goto.put("/response/faults/seed/7").status, 200);
+    let dir = std::env::temp_dir().join(format!("goto-newcomer-tl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tl = dir.join("run.jsonl");
+    let url = format!("http://127.0.0.1:{}/", goto.port);
+    let r = load(&[
+        "--no-progress",
+        "-c",
+        "2",
+        "-d",
+        "2s",
+        "--interval",
+        "500ms",
+        "--timeline",
+        tl.to_str().unwrap(),
+        &url,
+    ]);
+    let lines = std::fs::read_to_string(&tl).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("req/s answered"), "{all}");
+    let mut with_errors = 0;
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let requests = v["requests"].as_u64().unwrap();
+        let failed = v["countsByStatusCodes"]["0"].as_u64().unwrap_or(0);
+        let secs = v["seconds"].as_f64().unwrap();
+        let rps = v["rps"].as_f64().unwrap();
+        if secs > 0.0 {
+            let answered = (requests - failed) as f64 / secs;
+            assert!((rps - answered).abs() <= 0.01 * answered.max(1.0), "{v}");
+        }
+        if failed > 0 {
+            with_errors += 1;
+            assert!(rps < requests as f64 / secs, "{v}");
+        }
+    }
+    assert!(with_errors > 0, "no interval had errors:\n{lines}");
+}
