@@ -180,3 +180,84 @@ fn interval_and_timeline_rates_count_answered_requests() {
     }
     assert!(with_errors > 0, "no interval had errors:\n{lines}");
 }
+
+/// Runs `goto load <args>` with stderr on a pseudo-terminal (where the
+/// progress line is drawn) and returns everything written to it.
+fn load_on_terminal(args: &[&str]) -> String {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    let mut term = unsafe { std::fs::File::from_raw_fd(master) };
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let mut child = {
+        let mut cmd = std::process::Command::new(common::goto_bin());
+        cmd.arg("load")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(slave));
+        cmd.spawn().expect("spawn goto load")
+        // cmd (and this process's copy of the terminal's slave) drops here.
+    };
+    // Reads until the child's side closes (EIO), so bounded by the child.
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = term.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let deadline = std::time::Instant::now() + common::LOAD_LIMIT;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            assert_eq!(st.code(), Some(0), "goto load {args:?}");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("goto load {args:?} did not finish");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    reader.join().unwrap_or_default()
+}
+
+/// Item 10: wrk's Transfer/sec in the text report; on a terminal the
+/// progress line shows the total and the time left, for -d and for -n.
+#[test]
+fn transfer_per_sec_and_progress_total_and_time_left() {
+    let goto = Goto::start(&["--request-logs=false"]);
+    let url = format!("http://127.0.0.1:{}/", goto.port);
+    let r = load(&["--no-progress", "-c", "2", "-d", "1s", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("Transfer/sec:"))
+        .unwrap_or_else(|| panic!("no Transfer/sec:\n{}", r.stdout));
+    assert!(line.contains("read") && line.contains("written"), "{line}");
+
+    let by_time = load_on_terminal(&["-c", "2", "-d", "2s", &url]);
+    assert!(
+        by_time.contains("req/s answered") && by_time.contains("/2s") && by_time.contains("s left"),
+        "{by_time}"
+    );
+    let by_count = load_on_terminal(&["-c", "2", "-r", "400", "-n", "600", &url]);
+    assert!(
+        by_count.contains("/600 requests") && by_count.contains("s left"),
+        "{by_count}"
+    );
+}

@@ -15,7 +15,7 @@ use super::flags::{DriverArg, LoadArgs};
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
-use super::progress::{watch, Signals};
+use super::progress::{watch, Goal, Signals};
 use super::summary::{Counts, RunInfo};
 use super::target::build_targets;
 use super::text::text_report;
@@ -98,13 +98,17 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(f) = probe(&targets, args.connect_timeout, &tls_config(&args)) {
         return not_started(&args, info, f, &mut rec);
     }
+    let goal = Goal {
+        duration: targets.iter().filter_map(|t| t.duration).max(),
+        requests: args.requests,
+    };
     let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
         Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
         Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, &signals, show_progress, &mut rec);
+    watch(&run, &signals, show_progress, goal, &mut rec);
     let snap = run.snapshot();
     rec.finish(merged(&snap), snap.elapsed);
     info.interrupted = signals.caught();

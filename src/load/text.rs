@@ -84,6 +84,13 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         human_bytes(s.bytes_read),
         human_bytes(s.bytes_written)
     );
+    // wrk's name for it, which wrk users look for.
+    let _ = writeln!(
+        o,
+        "  Transfer/sec:  {} read, {} written",
+        human_bytes(per_second(s.bytes_read, snap.elapsed) as u64),
+        human_bytes(per_second(s.bytes_written, snap.elapsed) as u64)
+    );
     let _ = writeln!(o);
     // An empty histogram would print a row of 0.000, which reads as
     // instant answers; say plainly that there is nothing to measure.
