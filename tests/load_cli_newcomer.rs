@@ -261,3 +261,38 @@ fn transfer_per_sec_and_progress_total_and_time_left() {
         "{by_count}"
     );
 }
+
+/// Item 11: `goto man` is goto(1), the server; `goto man load` is the
+/// goto-load(1) it points at, with the load flags and exit codes.
+#[test]
+fn man_pages_for_the_server_and_for_load() {
+    let man = |args: &[&str]| {
+        let out = std::process::Command::new(common::goto_bin())
+            .args(args)
+            .output()
+            .expect("run goto");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, server) = man(&["man"]);
+    assert_eq!(code, Some(0));
+    assert!(server.contains(".TH goto 1"), "{server}");
+    assert!(server.contains("request\\-logs"), "server flags");
+    assert!(server.contains("goto\\-load(1)"), "points at the load page");
+    let (code, page) = man(&["man", "load"]);
+    assert_eq!(code, Some(0));
+    assert!(page.contains(".TH goto-load 1"), "{page}");
+    assert!(page.contains("goto load"), "{page}");
+    for flag in ["urls\\-from\\-file", "\\-\\-insecure", "\\-\\-threshold"] {
+        assert!(page.contains(flag), "{flag} missing");
+    }
+    assert!(page.contains("Exit codes"), "{page}");
+    assert!(
+        !page.contains("request\\-logs"),
+        "server flags in goto-load(1)"
+    );
+    let (code, _) = man(&["man", "nope"]);
+    assert_eq!(code, Some(2));
+}

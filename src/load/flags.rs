@@ -16,7 +16,8 @@ only. Requests still in flight when the run ends are reported apart.
 Exit codes:
   0  the run completed and at least one request was answered
   1  no request was answered at all, or a fatal start (host does not
-     resolve, first connect refused, open-files limit too low)
+     resolve, first connect refused, TLS certificate refused,
+     open-files limit too low)
   2  usage error (bad flag, URL or file)
   3  a --threshold failed (the run itself answered requests)
 
