@@ -296,3 +296,186 @@ fn man_pages_for_the_server_and_for_load() {
     let (code, _) = man(&["man", "nope"]);
     assert_eq!(code, Some(2));
 }
+
+/// A bare HTTP/1.1 server recording (connection number, path) per request;
+/// it stops accepting after 30 s or when dropped.
+struct PathRecorder {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(usize, String)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PathRecorder {
+    fn start() -> PathRecorder {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s2, st2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut conn_no = 0;
+            while !st2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                let Ok((mut c, _)) = l.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let (seen, id) = (s2.clone(), conn_no);
+                conn_no += 1;
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = c.read(&mut chunk) {
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                            buf.drain(..end + 4);
+                            let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                            seen.lock().unwrap().push((id, path));
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            if c.write_all(ok).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        PathRecorder { port, seen, stop }
+    }
+
+    fn seen(&self) -> Vec<(usize, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for PathRecorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn urls_file(name: &str, urls: &[String]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("goto-newcomer-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("urls.txt");
+    std::fs::write(&f, urls.join("\n")).unwrap();
+    f
+}
+
+/// Item 13: URLs on one host and port are taken in turn per request on
+/// each connection (so -c 1 serves three paths); URLs on different hosts
+/// or ports still get connections dealt to them.
+#[test]
+fn urls_from_file_pick_a_url_per_request_where_they_share_a_host() {
+    let srv = PathRecorder::start();
+    let urls: Vec<String> = ["/a", "/b", "/c"]
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{}{p}", srv.port))
+        .collect();
+    let f = urls_file("same", &urls);
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "-c",
+        "1",
+        "-n",
+        "30",
+        "--urls-from-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert_eq!(r.json()["answered"], 30, "{}", r.stdout);
+    let seen = srv.seen();
+    // (The fail-fast probe's connection sends nothing.)
+    let first = seen.first().map(|(c, _)| *c);
+    assert!(
+        seen.iter().all(|(c, _)| Some(*c) == first),
+        "one connection: {seen:?}"
+    );
+    for p in ["/a", "/b", "/c"] {
+        let n = seen.iter().filter(|(_, s)| s == p).count();
+        assert_eq!(n, 10, "{p}: {seen:?}");
+    }
+    // Several connections: each spreads over every path.
+    let srv = PathRecorder::start();
+    let urls: Vec<String> = ["/a", "/b"]
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{}{p}", srv.port))
+        .collect();
+    let f = urls_file("same2", &urls);
+    let r = load(&[
+        "--no-progress",
+        "-c",
+        "3",
+        "-n",
+        "60",
+        "--urls-from-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stdout
+            .contains("each connection takes them in turn per request"),
+        "{}",
+        r.stdout
+    );
+    let seen = srv.seen();
+    let conns: std::collections::BTreeSet<usize> = seen.iter().map(|(c, _)| *c).collect();
+    assert_eq!(conns.len(), 3, "{seen:?}");
+    for c in conns {
+        for p in ["/a", "/b"] {
+            assert!(
+                seen.iter().any(|(k, s)| *k == c && s == p),
+                "conn {c} never sent {p}"
+            );
+        }
+    }
+
+    // Two ports: one connection cannot serve both, so they are dealt.
+    let (one, two) = (PathRecorder::start(), PathRecorder::start());
+    let urls = vec![
+        format!("http://127.0.0.1:{}/one", one.port),
+        format!("http://127.0.0.1:{}/two", two.port),
+    ];
+    let f = urls_file("mixed", &urls);
+    let r = load(&[
+        "--no-progress",
+        "-c",
+        "1",
+        "-n",
+        "10",
+        "--urls-from-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stderr.contains("need at least 2 connections"),
+        "{}",
+        r.stderr
+    );
+    let r = load(&[
+        "--no-progress",
+        "-c",
+        "2",
+        "-n",
+        "10",
+        "--urls-from-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(one.seen().iter().all(|(_, p)| p == "/one") && !one.seen().is_empty());
+    assert!(two.seen().iter().all(|(_, p)| p == "/two") && !two.seen().is_empty());
+    for d in ["same", "same2", "mixed"] {
+        let dir = std::env::temp_dir().join(format!("goto-newcomer-{d}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

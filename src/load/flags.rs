@@ -32,7 +32,8 @@ pub struct LoadArgs {
     #[arg(required_unless_present = "urls_from_file")]
     pub url: Option<String>,
     /// Target URLs, one per line (blank lines and `#` comments skipped);
-    /// connections are dealt round robin over them (connection i -> URL i mod n).
+    /// URLs on one scheme, host and port are taken in turn per request on
+    /// each connection; connections are dealt round robin over the hosts.
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub urls_from_file: Option<PathBuf>,
     /// Concurrent connections.

@@ -50,7 +50,11 @@ pub fn run(args: LoadArgs) -> ExitCode {
         Ok(r) => r,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let urls: Vec<String> = targets
+        .iter()
+        .flat_map(|t| std::iter::once(&t.url).chain(&t.more_urls))
+        .cloned()
+        .collect();
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
     // HTTP/2 replicas are streams, sharing connections.
@@ -66,6 +70,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let mut info = RunInfo {
         url: &urls[0],
         urls: urls.clone(),
+        url_groups: targets.len(),
         http2: args.http2.then_some(streams),
         connections,
         cores: cores.unwrap_or(0),
