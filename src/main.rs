@@ -8,7 +8,7 @@ mod load;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use config::{LogFormat, ServerArgs};
 
@@ -52,8 +52,20 @@ enum Cmd {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `goto man > goto.1; man ./goto.1`.
-    Man,
+    /// Print a man page (roff): `goto man > goto.1; man ./goto.1` for the
+    /// server, `goto man load > goto-load.1` for goto-load(1).
+    Man {
+        /// The subcommand whose page to print (default: goto itself).
+        #[arg(value_enum)]
+        page: Option<ManPage>,
+    },
+}
+
+/// The man pages besides goto(1).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ManPage {
+    /// goto-load(1): the load generator, its flags and exit codes.
+    Load,
 }
 
 fn init_logs(level: &str, format: LogFormat) {
@@ -79,10 +91,26 @@ fn print_completions(shell: clap_complete::Shell) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Writes the man page (roff) to stdout.
-fn print_man() -> ExitCode {
+/// Writes a man page (roff) to stdout: goto(1), or goto-load(1), the page
+/// goto(1) lists under its subcommands.
+fn print_man(page: Option<ManPage>) -> ExitCode {
+    let root = Cli::command();
+    let cmd = match page {
+        None => root,
+        Some(ManPage::Load) => match root.find_subcommand("load") {
+            Some(load) => load
+                .clone()
+                .name("goto-load")
+                .bin_name("goto load")
+                .version(VERSION),
+            None => {
+                eprintln!("goto: no load subcommand to document");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let mut out = std::io::stdout().lock();
-    match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+    match clap_mangen::Man::new(cmd).render(&mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("goto: cannot write the man page: {e}");
@@ -96,7 +124,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Some(Cmd::Load(args)) => return load::run(*args),
         Some(Cmd::Completions { shell }) => return print_completions(shell),
-        Some(Cmd::Man) => return print_man(),
+        Some(Cmd::Man { page }) => return print_man(page),
         None => {}
     }
     let s = cli.server;

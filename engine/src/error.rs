@@ -63,6 +63,10 @@ pub enum PlanError {
     Tls(String),
     #[error("streams per connection must be 1 to {max}, not {0}", max = crate::limits::MAX_STREAMS_PER_CONNECTION)]
     Streams(u32),
+    #[error("URL {0:?} does not share the scheme, host and port of the target's first URL")]
+    OtherAuthority(String),
+    #[error("several URLs on one target need HTTP/1.1")]
+    MoreUrlsHttp2,
 }
 
 /// A transport-level failure of one request; counted with status code 0.

@@ -16,7 +16,8 @@ only. Requests still in flight when the run ends are reported apart.
 Exit codes:
   0  the run completed and at least one request was answered
   1  no request was answered at all, or a fatal start (host does not
-     resolve, first connect refused, open-files limit too low)
+     resolve, first connect refused, TLS certificate refused,
+     open-files limit too low)
   2  usage error (bad flag, URL or file)
   3  a --threshold failed (the run itself answered requests)
 
@@ -31,7 +32,8 @@ pub struct LoadArgs {
     #[arg(required_unless_present = "urls_from_file")]
     pub url: Option<String>,
     /// Target URLs, one per line (blank lines and `#` comments skipped);
-    /// connections are dealt round robin over them (connection i -> URL i mod n).
+    /// URLs on one scheme, host and port are taken in turn per request on
+    /// each connection; connections are dealt round robin over the hosts.
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub urls_from_file: Option<PathBuf>,
     /// Concurrent connections.

@@ -14,7 +14,7 @@ use super::flags::LoadArgs;
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
-use super::progress::{watch, Signals};
+use super::progress::{watch, Goal, Signals};
 use super::summary::{Counts, RunInfo};
 use super::target::build_targets;
 use super::text::text_report;
@@ -52,7 +52,11 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(msg) = super::report::check(&args) {
         return fail(EXIT_USAGE, msg);
     }
-    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let urls: Vec<String> = targets
+        .iter()
+        .flat_map(|t| std::iter::once(&t.url).chain(&t.more_urls))
+        .cloned()
+        .collect();
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
     // HTTP/2 replicas are streams, sharing connections.
@@ -68,6 +72,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let mut info = RunInfo {
         url: &urls[0],
         urls: urls.clone(),
+        url_groups: targets.len(),
         http2: (args.http2 || args.grpc).then_some(streams),
         grpc: args.grpc,
         connections,
@@ -97,13 +102,17 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(f) = probe(&targets, args.connect_timeout, &tls_config(&args)) {
         return not_started(&args, info, f, &mut rec);
     }
+    let goal = Goal {
+        duration: targets.iter().filter_map(|t| t.duration).max(),
+        requests: args.requests,
+    };
     let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
         Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
         Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, &signals, show_progress, &mut rec);
+    watch(&run, &signals, show_progress, goal, &mut rec);
     let snap = run.snapshot();
     rec.finish(merged(&snap), snap.elapsed);
     info.interrupted = signals.caught();
