@@ -144,6 +144,12 @@ impl GrpcFaults {
         self.update(|g| g.delay = None);
     }
 
+    /// Restarts the draws from `seed`: the same calls in the same order get
+    /// the same faults.
+    pub fn seed(&self, seed: u64) {
+        self.inner.lock().rng = Some(Rng::seeded(seed));
+    }
+
     pub fn counts(&self) -> FaultCounts {
         self.inner.lock().counts.clone()
     }
@@ -269,6 +275,28 @@ mod tests {
         }
         assert_eq!(f.draw("/goto.Goto/Echo", &h, false).unwrap().status, None);
         assert_eq!(f.counts().status.get("UNAVAILABLE"), Some(&2));
+    }
+
+    #[test]
+    fn seeded_draws_repeat() {
+        let f = GrpcFaults::default();
+        f.set_status(StatusFault {
+            code: status::UNAVAILABLE,
+            message: String::new(),
+            times: None,
+            percent: 50.0,
+            method: None,
+        });
+        let h = HeaderMap::new();
+        let run = || {
+            f.seed(42);
+            (0..64)
+                .map(|_| f.draw("/a/b", &h, false).unwrap().status.is_some())
+                .collect::<Vec<_>>()
+        };
+        let first = run();
+        assert_eq!(first, run());
+        assert!(first.iter().any(|x| *x) && first.iter().any(|x| !*x));
     }
 
     #[test]

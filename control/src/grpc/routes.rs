@@ -168,6 +168,16 @@ pub fn table() -> Table<Arc<GrpcState>> {
             g.faults.clear();
             Ok(ok("gRPC faults cleared"))
         })
+        .post("/grpc/faults/seed/{seed}", |g, q| {
+            let s = q.param("seed");
+            let seed: u64 = s.parse().map_err(|_| {
+                bad(format!(
+                    "invalid seed {s:?}: must be a non-negative integer"
+                ))
+            })?;
+            g.faults.seed(seed);
+            Ok(ok(format!("gRPC fault seed set to {seed}")))
+        })
         .get("/grpc/faults/counts", |g, _| Ok(json(&g.faults.counts())))
         .post("/grpc/faults/counts/clear", |g, _| {
             g.faults.clear_counts();
