@@ -61,11 +61,7 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
         put(&g, "/grpc/delay/set/1s?method=/goto.Goto/Echo");
         let t = Instant::now();
         echo(&mut c).await.expect("delayed");
-        assert!(
-            t.elapsed() >= Duration::from_secs(1),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
         let t = Instant::now();
         let mut out = c
             .stream_out(pb::StreamOutRequest {
@@ -77,11 +73,7 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
             .expect("not delayed")
             .into_inner();
         assert!(out.message().await.expect("message").is_some());
-        assert!(
-            t.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
         put(&g, "/grpc/delay/clear");
 
         // Resets: the call fails without a grpc-status; the next one works.
