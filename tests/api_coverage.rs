@@ -609,6 +609,7 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     r.bad("PUT", "/grpc/delay/set/soon", "", "/grpc/faults");
     r.good("PUT", "/grpc/delay/clear", "", Line);
     r.good("PUT", "/grpc/reset/set/1", "", Line);
+    r.good("PUT", "/grpc/goaway/set/1", "", Line);
     r.good("GET", "/grpc/faults", "", Json);
     r.good("PUT", "/grpc/faults/seed/7", "", Line);
     r.bad("PUT", "/grpc/faults/seed/x", "", "/grpc/faults");

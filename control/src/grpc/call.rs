@@ -32,6 +32,8 @@ pub struct Identity {
     pub fault_headers: bool,
     /// How long a unary request's message may take to arrive.
     pub body_timeout: Duration,
+    /// Notified, the call's connection shuts down gracefully (GOAWAY).
+    pub goaway: Arc<tokio::sync::Notify>,
 }
 
 /// A call being served: logged and counted once when it ends, or as
@@ -219,6 +221,10 @@ pub async fn serve(
         Ok(p) => p,
         Err(s) => return call.fail(s),
     };
+    if plan.goaway {
+        // The call is still answered; the connection then goes (GOAWAY).
+        call.who.goaway.notify_one();
+    }
     if !plan.delay.is_zero() {
         crate::timer::sleep_for(plan.delay).await;
     }

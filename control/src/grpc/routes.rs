@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::chaos::{DelayFault, ResetFault, StatusFault};
+use super::chaos::{DelayFault, ResetFault, ShareFault, StatusFault};
 use super::health;
 use super::status;
 use super::GrpcState;
@@ -162,6 +162,15 @@ pub fn table() -> Table<Arc<GrpcState>> {
                 super::frame::h2_code_name(code),
                 for_method(&m)
             )))
+        })
+        .post("/grpc/goaway/set/{percent}", |g, q| {
+            let p = pct(q)?;
+            let m = method(q)?;
+            g.faults.set_goaway(ShareFault {
+                percent: p,
+                method: m.clone(),
+            });
+            Ok(ok(format!("GOAWAY after {p}% of calls{}", for_method(&m))))
         })
         .get("/grpc/faults", |g, _| Ok(json(&g.faults.view())))
         .post("/grpc/faults/clear", |g, _| {

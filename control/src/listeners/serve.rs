@@ -172,12 +172,16 @@ async fn serve_conn<S>(
     let clock = Arc::new(Clock::default());
     let io = GuardedIo::new(stream, clock.clone());
     let svc_clock = clock.clone();
+    // A gRPC GOAWAY fault asks the connection to shut down gracefully.
+    let goaway = Arc::new(tokio::sync::Notify::new());
+    let svc_goaway = goaway.clone();
     let svc = service_fn(move |req| {
         let app = app.clone();
         let state = state.clone();
+        let goaway = svc_goaway.clone();
         let in_flight = svc_clock.request_started();
         async move {
-            let resp = handle(&app, &state, remote, req).await;
+            let resp = handle(&app, &state, remote, req, &goaway).await;
             drop(in_flight);
             // A close fault: erring the service is how hyper drops the
             // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
@@ -194,6 +198,7 @@ async fn serve_conn<S>(
         tokio::select! {
             why = conn_guard::watch(clock, timeouts) => Some(why),
             _ = close.changed() => None,
+            _ = goaway.notified() => None,
         }
     });
     match conn_guard::first_of(conn.as_mut(), stop).await {
@@ -247,11 +252,12 @@ pub async fn handle(
     port: &Arc<PortState>,
     remote: SocketAddr,
     req: Request<Incoming>,
+    goaway: &Arc<tokio::sync::Notify>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     // gRPC calls go to their area: HTTP traffic pays one header look-up.
     if crate::grpc::is_grpc(&parts.headers) {
-        return Box::pin(grpc(app, port, remote, parts, body)).await;
+        return Box::pin(grpc(app, port, remote, parts, body, goaway.clone())).await;
     }
     let security = &app.cfg.security;
     // Runtime traffic pays for the table look-up only.
@@ -272,8 +278,10 @@ async fn grpc(
     remote: SocketAddr,
     parts: http::request::Parts,
     body: Incoming,
+    goaway: Arc<tokio::sync::Notify>,
 ) -> Response<Body> {
     let who = crate::grpc::Identity {
+        goaway,
         port: port.port,
         label: port.label_text(),
         host: app.host.goto_host(port.port),
