@@ -32,8 +32,6 @@ pub struct Identity {
     pub fault_headers: bool,
     /// How long a unary request's message may take to arrive.
     pub body_timeout: Duration,
-    /// Notified, the call's connection shuts down gracefully (GOAWAY).
-    pub goaway: Arc<tokio::sync::Notify>,
 }
 
 /// A call being served: logged and counted once when it ends, or as
@@ -200,12 +198,14 @@ pub fn trailers_only(s: &Status) -> Response<Body> {
     r
 }
 
-/// Serves one gRPC call on a listener.
+/// Serves one gRPC call on a listener; notifying `goaway` shuts the call's
+/// connection down gracefully (GOAWAY) once in-flight calls are done.
 pub async fn serve(
     state: &Arc<GrpcState>,
     who: Identity,
     parts: Parts,
     body: Incoming,
+    goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let call = Call {
         state: state.clone(),
@@ -223,7 +223,7 @@ pub async fn serve(
     };
     if plan.goaway {
         // The call is still answered; the connection then goes (GOAWAY).
-        call.who.goaway.notify_one();
+        goaway.notify_one();
     }
     if !plan.delay.is_zero() {
         crate::timer::sleep_for(plan.delay).await;
