@@ -589,6 +589,52 @@ fn every_api_endpoint_is_routed_and_rejects_bad_input() {
     );
     r.good("POST", "/registry/peers/clear", "", Line);
 
+    // gRPC.
+    const PROTO: &str = "syntax = \"proto3\";\npackage demo;\nservice S { rpc M(R) returns (R); }\nmessage R { string a = 1; }\n";
+    r.good("GET", "/grpc/health", "", Json);
+    r.good("PUT", "/grpc/health/set/SERVING", "", Line);
+    r.good("PUT", "/grpc/health/goto.Goto/set/NOT_SERVING", "", Line);
+    r.bad(
+        "PUT",
+        "/grpc/health/goto.Goto/set/MAYBE",
+        "",
+        "/grpc/health",
+    );
+    r.good("PUT", "/grpc/status/set/UNAVAILABLE:2", "", Line);
+    r.good("PUT", "/grpc/status/set/14/percent/10", "", Line);
+    r.bad("PUT", "/grpc/status/set/NOPE", "", "/grpc/faults");
+    r.good("PUT", "/grpc/status/clear", "", Line);
+    r.good("PUT", "/grpc/delay/set/10ms", "", Line);
+    r.good("PUT", "/grpc/delay/set/10ms-20ms/percent/5", "", Line);
+    r.bad("PUT", "/grpc/delay/set/soon", "", "/grpc/faults");
+    r.good("PUT", "/grpc/delay/clear", "", Line);
+    r.good("PUT", "/grpc/reset/set/1", "", Line);
+    r.good("PUT", "/grpc/goaway/set/1", "", Line);
+    r.good("GET", "/grpc/faults", "", Json);
+    r.good("PUT", "/grpc/faults/seed/7", "", Line);
+    r.bad("PUT", "/grpc/faults/seed/x", "", "/grpc/faults");
+    r.good("GET", "/grpc/faults/counts", "", Json);
+    r.good("PUT", "/grpc/faults/counts/clear", "", Line);
+    r.good("PUT", "/grpc/faults/clear", "", Line);
+    r.good("POST", "/grpc/protos/add/demo", PROTO, Json);
+    r.bad(
+        "POST",
+        "/grpc/protos/add/broken",
+        "syntax = ",
+        "/grpc/protos",
+    );
+    r.good("GET", "/grpc/protos", "", Json);
+    r.good("POST", "/grpc/responses/set/demo.S/M", r#"{"a":"x"}"#, Line);
+    r.bad(
+        "POST",
+        "/grpc/responses/set/demo.S/Nope",
+        "{}",
+        "/grpc/protos",
+    );
+    r.good("POST", "/grpc/protos/clear", "", Line);
+    r.good("GET", "/grpc/counts", "", Json);
+    r.good("PUT", "/grpc/counts/clear", "", Line);
+
     assert!(
         r.failures.is_empty(),
         "{} API calls misbehaved:\n{}",

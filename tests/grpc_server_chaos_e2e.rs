@@ -58,14 +58,10 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
         echo(&mut c).await.expect("cleared");
 
         // A delay for one method only.
-        put(&g, "/grpc/delay/set/300ms?method=/goto.Goto/Echo");
+        put(&g, "/grpc/delay/set/1s?method=/goto.Goto/Echo");
         let t = Instant::now();
         echo(&mut c).await.expect("delayed");
-        assert!(
-            t.elapsed() >= Duration::from_millis(300),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
         let t = Instant::now();
         let mut out = c
             .stream_out(pb::StreamOutRequest {
@@ -77,11 +73,7 @@ fn unavailable_twice_then_ok_and_shares_delays_resets() {
             .expect("not delayed")
             .into_inner();
         assert!(out.message().await.expect("message").is_some());
-        assert!(
-            t.elapsed() < Duration::from_millis(300),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
         put(&g, "/grpc/delay/clear");
 
         // Resets: the call fails without a grpc-status; the next one works.
@@ -243,4 +235,41 @@ fn the_request_log_has_one_line_per_call_with_its_grpc_status() {
         .collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].contains("grpc-status 14 -> 200"), "{}", lines[0]);
+}
+
+/// `goto_connections_open` of the listener (the scrape's own connection counts too).
+fn open_conns(g: &Goto) -> Option<u64> {
+    let m = g.get("/metrics").text();
+    let key = format!("goto_connections_open{{port=\"{}\"}} ", g.port);
+    m.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn goaway_answers_the_call_then_closes_its_connection() {
+    let g = Goto::start(&["--request-logs=false"]);
+    rt().block_on(async {
+        let mut c = GotoClient::new(channel(g.port).await.expect("connect"));
+        echo(&mut c).await.expect("plain call");
+        // The tonic connection plus the scrape's.
+        assert!(
+            common::eventually(Duration::from_secs(5), || open_conns(&g) == Some(2)),
+            "{:?}",
+            open_conns(&g)
+        );
+        put(&g, "/grpc/goaway/set/100");
+        let r = echo(&mut c).await.expect("answered before the GOAWAY");
+        assert_eq!(r.payload, "p");
+        assert!(
+            common::eventually(Duration::from_secs(10), || open_conns(&g) == Some(1)),
+            "the connection stayed open: {:?}",
+            open_conns(&g)
+        );
+        put(&g, "/grpc/faults/clear");
+        // A new connection is served as usual.
+        let mut c = GotoClient::new(channel(g.port).await.expect("reconnect"));
+        echo(&mut c).await.expect("after the GOAWAY");
+    });
+    assert_eq!(g.get("/grpc/faults/counts").json()["goaway"], 1);
 }

@@ -2,7 +2,7 @@
 //! h2c end to end, to another goto (streams both ways, its forced statuses
 //! passed back in its trailers) and to a tonic health server (a server goto
 //! did not write); its own failures answer UNAVAILABLE and
-//! DEADLINE_EXCEEDED (from the call's grpc-timeout).
+//! DEADLINE_EXCEEDED (past the target's timeout).
 
 mod common;
 
@@ -32,7 +32,13 @@ fn add_target(g: &Goto, name: &str, uri: &str, upstream: u16, extra: &str) {
 fn grpc_calls_are_proxied_to_goto_and_tonic_upstreams() {
     let upstream = Goto::start(&["--label", "upstream"]);
     let proxy = Goto::start(&["--label", "proxy"]);
-    add_target(&proxy, "g", "/goto.Goto/{m}", upstream.port, "");
+    add_target(
+        &proxy,
+        "g",
+        "/goto.Goto/{m}",
+        upstream.port,
+        r#","timeout":"1s""#,
+    );
     let tonic_port = free_port();
     add_target(
         &proxy,
@@ -85,15 +91,20 @@ fn grpc_calls_are_proxied_to_goto_and_tonic_upstreams() {
             .expect_err("upstream's status");
         assert_eq!((e.code(), e.message()), (Code::ResourceExhausted, "full"));
 
-        // A delayed upstream past the call's deadline: DEADLINE_EXCEEDED.
-        assert_eq!(upstream.put("/grpc/delay/set/2s").status, 200);
-        let mut req = tonic::Request::new(pb::EchoRequest {
-            payload: "x".into(),
-        });
-        req.metadata_mut()
-            .insert("grpc-timeout", "300m".parse().unwrap());
-        let e = c.echo(req).await.expect_err("deadline");
+        // A delayed upstream past the target's timeout: DEADLINE_EXCEEDED
+        // from the proxy. (A call's own grpc-timeout bounds the wait the
+        // same way, but tonic's client enforces that deadline itself too,
+        // so which side answers first would be a race.)
+        assert_eq!(upstream.put("/grpc/delay/set/3s").status, 200);
+        let t = std::time::Instant::now();
+        let e = c
+            .echo(pb::EchoRequest {
+                payload: "x".into(),
+            })
+            .await
+            .expect_err("deadline");
         assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 
         // Nothing listening upstream: UNAVAILABLE from the proxy itself.
         use health::health_client::HealthClient;

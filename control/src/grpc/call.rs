@@ -198,12 +198,14 @@ pub fn trailers_only(s: &Status) -> Response<Body> {
     r
 }
 
-/// Serves one gRPC call on a listener.
+/// Serves one gRPC call on a listener; notifying `goaway` shuts the call's
+/// connection down gracefully (GOAWAY) once in-flight calls are done.
 pub async fn serve(
     state: &Arc<GrpcState>,
     who: Identity,
     parts: Parts,
     body: Incoming,
+    goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let call = Call {
         state: state.clone(),
@@ -219,6 +221,10 @@ pub async fn serve(
         Ok(p) => p,
         Err(s) => return call.fail(s),
     };
+    if plan.goaway {
+        // The call is still answered; the connection then goes (GOAWAY).
+        goaway.notify_one();
+    }
     if !plan.delay.is_zero() {
         crate::timer::sleep_for(plan.delay).await;
     }

@@ -48,6 +48,12 @@ fn delay_text<S: serde::Serializer>(d: &DelaySpec, s: S) -> Result<S::Ok, S::Err
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct ShareFault {
+    pub percent: f64,
+    pub method: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct ResetFault {
     pub percent: f64,
     pub method: Option<String>,
@@ -68,6 +74,7 @@ pub struct FaultCounts {
     pub status: BTreeMap<&'static str, u64>,
     pub delayed: u64,
     pub reset: u64,
+    pub goaway: u64,
 }
 
 #[derive(Default)]
@@ -75,13 +82,17 @@ struct Inner {
     status: Option<StatusFault>,
     delay: Option<DelayFault>,
     reset: Option<ResetFault>,
+    goaway: Option<ShareFault>,
     rng: Option<Rng>,
     counts: FaultCounts,
 }
 
 impl Inner {
     fn any(&self) -> bool {
-        self.status.is_some() || self.delay.is_some() || self.reset.is_some()
+        self.status.is_some()
+            || self.delay.is_some()
+            || self.reset.is_some()
+            || self.goaway.is_some()
     }
 }
 
@@ -92,6 +103,8 @@ pub struct Plan {
     pub delay: Duration,
     /// Reset the stream with this HTTP/2 error code.
     pub reset: Option<u32>,
+    /// Close the call's connection gracefully (GOAWAY) after it.
+    pub goaway: bool,
 }
 
 #[derive(Default)]
@@ -128,11 +141,16 @@ impl GrpcFaults {
         self.update(|g| g.reset = if r.percent > 0.0 { Some(r) } else { None });
     }
 
+    pub fn set_goaway(&self, r: ShareFault) {
+        self.update(|g| g.goaway = if r.percent > 0.0 { Some(r) } else { None });
+    }
+
     pub fn clear(&self) {
         self.update(|g| {
             g.status = None;
             g.delay = None;
             g.reset = None;
+            g.goaway = None;
         });
     }
 
@@ -142,6 +160,12 @@ impl GrpcFaults {
 
     pub fn clear_delay(&self) {
         self.update(|g| g.delay = None);
+    }
+
+    /// Restarts the draws from `seed`: the same calls in the same order get
+    /// the same faults.
+    pub fn seed(&self, seed: u64) {
+        self.inner.lock().rng = Some(Rng::seeded(seed));
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -154,7 +178,7 @@ impl GrpcFaults {
 
     pub fn view(&self) -> serde_json::Value {
         let g = self.inner.lock();
-        serde_json::json!({"status": g.status, "delay": g.delay, "reset": g.reset})
+        serde_json::json!({"status": g.status, "delay": g.delay, "reset": g.reset, "goaway": g.goaway})
     }
 
     /// Draws the faults of one call to `method`, and counts them. With
@@ -189,6 +213,9 @@ impl GrpcFaults {
         if let Some(r) = g.reset.as_ref().filter(|r| applies(&r.method, method)) {
             plan.reset = rng.percent(r.percent).then_some(r.code);
         }
+        if let Some(r) = g.goaway.as_ref().filter(|r| applies(&r.method, method)) {
+            plan.goaway = rng.percent(r.percent);
+        }
         if let Some((hs, hd, pct)) = from_headers {
             if rng.percent(pct) {
                 if let Some(c) = hs {
@@ -208,6 +235,9 @@ impl GrpcFaults {
         }
         if plan.reset.is_some() {
             g.counts.reset += 1;
+        }
+        if plan.goaway {
+            g.counts.goaway += 1;
         }
         self.active.store(g.any(), Ordering::Relaxed);
         Ok(plan)
@@ -269,6 +299,28 @@ mod tests {
         }
         assert_eq!(f.draw("/goto.Goto/Echo", &h, false).unwrap().status, None);
         assert_eq!(f.counts().status.get("UNAVAILABLE"), Some(&2));
+    }
+
+    #[test]
+    fn seeded_draws_repeat() {
+        let f = GrpcFaults::default();
+        f.set_status(StatusFault {
+            code: status::UNAVAILABLE,
+            message: String::new(),
+            times: None,
+            percent: 50.0,
+            method: None,
+        });
+        let h = HeaderMap::new();
+        let run = || {
+            f.seed(42);
+            (0..64)
+                .map(|_| f.draw("/a/b", &h, false).unwrap().status.is_some())
+                .collect::<Vec<_>>()
+        };
+        let first = run();
+        assert_eq!(first, run());
+        assert!(first.iter().any(|x| *x) && first.iter().any(|x| !*x));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::chaos::{DelayFault, ResetFault, StatusFault};
+use super::chaos::{DelayFault, ResetFault, ShareFault, StatusFault};
 use super::health;
 use super::status;
 use super::GrpcState;
@@ -163,10 +163,29 @@ pub fn table() -> Table<Arc<GrpcState>> {
                 for_method(&m)
             )))
         })
+        .post("/grpc/goaway/set/{percent}", |g, q| {
+            let p = pct(q)?;
+            let m = method(q)?;
+            g.faults.set_goaway(ShareFault {
+                percent: p,
+                method: m.clone(),
+            });
+            Ok(ok(format!("GOAWAY after {p}% of calls{}", for_method(&m))))
+        })
         .get("/grpc/faults", |g, _| Ok(json(&g.faults.view())))
         .post("/grpc/faults/clear", |g, _| {
             g.faults.clear();
             Ok(ok("gRPC faults cleared"))
+        })
+        .post("/grpc/faults/seed/{seed}", |g, q| {
+            let s = q.param("seed");
+            let seed: u64 = s.parse().map_err(|_| {
+                bad(format!(
+                    "invalid seed {s:?}: must be a non-negative integer"
+                ))
+            })?;
+            g.faults.seed(seed);
+            Ok(ok(format!("gRPC fault seed set to {seed}")))
         })
         .get("/grpc/faults/counts", |g, _| Ok(json(&g.faults.counts())))
         .post("/grpc/faults/counts/clear", |g, _| {

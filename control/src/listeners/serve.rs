@@ -172,12 +172,19 @@ async fn serve_conn<S>(
     let clock = Arc::new(Clock::default());
     let io = GuardedIo::new(stream, clock.clone());
     let svc_clock = clock.clone();
+    // One shared value per connection, so a request clones one Arc; its
+    // `goaway` lets a gRPC GOAWAY fault shut the connection down gracefully.
+    let conn = Arc::new(ConnCtx {
+        app,
+        state,
+        goaway: tokio::sync::Notify::new(),
+    });
+    let svc_conn = conn.clone();
     let svc = service_fn(move |req| {
-        let app = app.clone();
-        let state = state.clone();
+        let c = svc_conn.clone();
         let in_flight = svc_clock.request_started();
         async move {
-            let resp = handle(&app, &state, remote, req).await;
+            let resp = handle(&c.app, &c.state, remote, req, &c.goaway).await;
             drop(in_flight);
             // A close fault: erring the service is how hyper drops the
             // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
@@ -187,6 +194,7 @@ async fn serve_conn<S>(
             Ok(resp)
         }
     });
+    let ctx = conn;
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     // Polled only when they fire, not on every wake of the connection.
@@ -194,6 +202,7 @@ async fn serve_conn<S>(
         tokio::select! {
             why = conn_guard::watch(clock, timeouts) => Some(why),
             _ = close.changed() => None,
+            _ = ctx.goaway.notified() => None,
         }
     });
     match conn_guard::first_of(conn.as_mut(), stop).await {
@@ -212,6 +221,13 @@ async fn serve_conn<S>(
             let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
         }
     }
+}
+
+/// What every request of one connection shares.
+struct ConnCtx {
+    app: Arc<App>,
+    state: Arc<PortState>,
+    goaway: tokio::sync::Notify,
 }
 
 /// Shows IPv4 clients of the dual-stack socket as plain IPv4 addresses.
@@ -247,11 +263,12 @@ pub async fn handle(
     port: &Arc<PortState>,
     remote: SocketAddr,
     req: Request<Incoming>,
+    goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     // gRPC calls go to their area: HTTP traffic pays one header look-up.
     if crate::grpc::is_grpc(&parts.headers) {
-        return Box::pin(grpc(app, port, remote, parts, body)).await;
+        return Box::pin(grpc(app, port, remote, parts, body, goaway)).await;
     }
     let security = &app.cfg.security;
     // Runtime traffic pays for the table look-up only.
@@ -272,6 +289,7 @@ async fn grpc(
     remote: SocketAddr,
     parts: http::request::Parts,
     body: Incoming,
+    goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let who = crate::grpc::Identity {
         port: port.port,
@@ -305,7 +323,7 @@ async fn grpc(
             }
             r
         }
-        None => crate::grpc::serve(&port.grpc, who, parts, body).await,
+        None => crate::grpc::serve(&port.grpc, who, parts, body, goaway).await,
     };
     port.stamp(resp.headers_mut());
     resp
