@@ -155,3 +155,63 @@ fn a_proto_with_a_syntax_error_exits_2_with_file_and_line() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("bad.proto:4:"), "{}", r.stderr);
 }
+
+#[test]
+fn reflection_and_a_protoset_give_the_descriptors() {
+    let srv = server();
+    let url = srv.url();
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "--grpc",
+        "--reflect",
+        "--call",
+        "goto.test.Echo/Unary",
+        "-b",
+        r#"{"text":"r"}"#,
+        "-n",
+        "30",
+        "-c",
+        "3",
+        &url,
+    ]);
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 30, "{v}");
+    let r = load(&[
+        "--no-progress",
+        "--grpc",
+        "--reflect",
+        "--call",
+        "goto.test.Nope/Unary",
+        "-n",
+        "1",
+        &url,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("goto.test.Nope"), "{}", r.stderr);
+
+    let dir = std::env::temp_dir().join(format!("goto-grpc-set-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let set = dir.join("echo.protoset");
+    std::fs::write(&set, goto_testkit::grpc::DESCRIPTOR_SET).unwrap();
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "--grpc",
+        "--protoset",
+        set.to_str().unwrap(),
+        "--call",
+        "goto.test.Echo/Unary",
+        "-n",
+        "10",
+        "-c",
+        "2",
+        "--threshold",
+        "grpc_success >= 100%",
+        &url,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["thresholds"][0]["ok"], true, "{v}");
+}

@@ -1,5 +1,5 @@
 //! `goto load --grpc`: the call from `--call`, descriptors from `--proto`
-//! (with `-I`) or `--protoset`, and the request message from the body
+//! (with `-I`), `--protoset` or `--reflect` (the server's reflection), and the request message from the body
 //! flags as JSON, built once before any traffic; every mistake is a usage
 //! error naming the method, the field or the proto's file:line.
 
@@ -14,8 +14,9 @@ const MAX_PROTOSET: u64 = 64 << 20;
 /// request body as the body flags gave it.
 pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, String> {
     if !args.grpc {
-        if args.call.is_some() || !args.proto.is_empty() || args.protoset.is_some() {
-            return Err("--call, --proto and --protoset need --grpc".into());
+        if args.call.is_some() || !args.proto.is_empty() || args.protoset.is_some() || args.reflect
+        {
+            return Err("--call, --proto, --protoset and --reflect need --grpc".into());
         }
         return Ok(None);
     }
@@ -39,8 +40,18 @@ pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, Str
         Descriptors::from_protoset(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
     } else if !args.proto.is_empty() {
         Descriptors::from_proto_files(&args.proto, &args.import_paths).map_err(|e| e.to_string())?
+    } else if args.reflect {
+        let Some(url) = &args.url else {
+            return Err("--reflect takes one URL, not --urls-from-file".into());
+        };
+        let service = method
+            .trim()
+            .trim_start_matches('/')
+            .rsplit_once('/')
+            .map_or(method.as_str(), |(s, _)| s);
+        goto_control::client::reflect::fetch_blocking(url.trim(), service, args.connect_timeout)?
     } else {
-        return Err("--grpc needs --proto FILE or --protoset FILE".into());
+        return Err("--grpc needs --proto FILE, --protoset FILE or --reflect".into());
     };
     let json = std::str::from_utf8(json).map_err(|_| "the request JSON is not UTF-8")?;
     descriptors
