@@ -74,7 +74,7 @@ fn forced_status_is_counted_by_name_and_code_from_a_trailers_only_response() {
     let r = grpc_load(
         &srv,
         "goto.test.Echo/Unary",
-        r#"{"status":14,"message":"down for a bit","trailers":{"x-why":"test"}}"#,
+        r#"{"status":14,"message":"café down","trailers":{"x-why":"test"}}"#,
         &["-n", "40", "-c", "2"],
     );
     let v = ok_json(&r);
@@ -84,6 +84,8 @@ fn forced_status_is_counted_by_name_and_code_from_a_trailers_only_response() {
     assert!(v["countsByGrpcStatus"].get("OK").is_none(), "{v}");
     assert_eq!(v["messagesReceived"], 0, "{v}");
     assert_eq!(v["successRate"], 0.0, "{v}");
+    // Sent percent-encoded (é is not ASCII), reported decoded.
+    assert_eq!(v["grpcMessages"]["UNAVAILABLE"], "café down", "{v}");
 }
 
 #[test]
@@ -214,4 +216,37 @@ fn reflection_and_a_protoset_give_the_descriptors() {
     let v = ok_json(&r);
     assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
     assert_eq!(v["thresholds"][0]["ok"], true, "{v}");
+}
+
+#[test]
+fn client_and_bidi_streams_send_every_message() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/ClientStream",
+        r#"{"text":"c"}"#,
+        &["-n", "10", "-c", "2", "--stream-messages", "4"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["messagesSent"], 40, "{v}");
+    assert_eq!(v["messagesReceived"], 10, "{v}");
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Bidi",
+        r#"{"text":"b"}"#,
+        &["-n", "10", "-c", "2", "--stream-messages", "3"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["messagesSent"], 30, "{v}");
+    assert_eq!(v["messagesReceived"], 30, "{v}");
+    assert_eq!(srv.seen().messages, 40 + 30, "{:?}", srv.seen());
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        "{}",
+        &["-n", "1", "--stream-messages", "3"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }

@@ -70,6 +70,9 @@ pub struct TargetStats {
     /// gRPC targets: request messages sent and response messages received.
     pub messages_sent: u64,
     pub messages_received: u64,
+    /// gRPC targets: the last `grpc-message` seen per status code
+    /// (percent-decoded), for the report.
+    pub grpc_messages: BTreeMap<u8, String>,
 }
 
 impl Default for TargetStats {
@@ -96,6 +99,7 @@ impl Default for TargetStats {
             grpc_status_counts: BTreeMap::new(),
             messages_sent: 0,
             messages_received: 0,
+            grpc_messages: BTreeMap::new(),
         }
     }
 }
@@ -134,6 +138,9 @@ impl TargetStats {
         add_counts(&mut self.grpc_status_counts, &other.grpc_status_counts);
         self.messages_sent += other.messages_sent;
         self.messages_received += other.messages_received;
+        for (code, m) in &other.grpc_messages {
+            self.grpc_messages.entry(*code).or_insert_with(|| m.clone());
+        }
     }
 
     /// gRPC calls answered (with any gRPC status).
@@ -243,6 +250,9 @@ pub(crate) struct CoreStats {
     grpc_status: [u64; 17],
     messages_sent: u64,
     messages_received: u64,
+    /// The last raw `grpc-message` per code (copied only when it changes,
+    /// into a buffer that keeps its capacity).
+    grpc_messages: [Vec<u8>; 17],
 }
 
 /// A replica's handle on its core's count of attempts started: a plain
@@ -297,15 +307,21 @@ impl CoreStats {
             grpc_status: [0; 17],
             messages_sent: 0,
             messages_received: 0,
+            grpc_messages: Default::default(),
         }
     }
 
     /// Counts an answered gRPC call's status (codes past 16 as UNKNOWN).
     #[inline]
-    pub(crate) fn grpc_call(&mut self, status: u8, received: u32) {
+    pub(crate) fn grpc_call(&mut self, status: u8, received: u32, message: &[u8]) {
         let i = if status > 16 { 2 } else { usize::from(status) };
         self.grpc_status[i] += 1;
         self.messages_received += u64::from(received);
+        let last = &mut self.grpc_messages[i];
+        if !message.is_empty() && last.as_slice() != message {
+            last.clear();
+            last.extend_from_slice(message);
+        }
     }
 
     /// Counts request messages sent (every attempt's).
@@ -484,6 +500,12 @@ impl CoreStats {
         for (code, n) in self.grpc_status.iter().enumerate() {
             if *n > 0 {
                 out.grpc_status_counts.insert(code as u8, *n);
+            }
+        }
+        for (code, m) in self.grpc_messages.iter().enumerate() {
+            if !m.is_empty() {
+                out.grpc_messages
+                    .insert(code as u8, crate::grpc::decode_message(m));
             }
         }
         out.messages_sent = self.messages_sent;

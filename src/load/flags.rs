@@ -136,6 +136,10 @@ pub struct LoadArgs {
     /// then v1alpha), fetched once before the run (h2c URLs).
     #[arg(long, conflicts_with_all = ["proto", "protoset"])]
     pub reflect: bool,
+    /// With --grpc, client or bidi streaming methods: messages each call
+    /// sends (default 1).
+    #[arg(long, value_name = "N")]
+    pub stream_messages: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

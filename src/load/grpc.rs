@@ -9,11 +9,16 @@ use super::flags::LoadArgs;
 
 /// Most bytes a `--protoset` file may have.
 const MAX_PROTOSET: u64 = 64 << 20;
+/// Most messages `--stream-messages` may ask a call to send.
+const MAX_STREAM_MESSAGES: u32 = 100_000;
 
 /// The gRPC call of the run, or `None` without `--grpc`; `json` is the
 /// request body as the body flags gave it.
 pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, String> {
     if !args.grpc {
+        if args.stream_messages.is_some() {
+            return Err("--stream-messages needs --grpc".into());
+        }
         if args.call.is_some() || !args.proto.is_empty() || args.protoset.is_some() || args.reflect
         {
             return Err("--call, --proto, --protoset and --reflect need --grpc".into());
@@ -54,8 +59,24 @@ pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, Str
         return Err("--grpc needs --proto FILE, --protoset FILE or --reflect".into());
     };
     let json = std::str::from_utf8(json).map_err(|_| "the request JSON is not UTF-8")?;
-    descriptors
-        .call(method, json)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let call = descriptors.call(method, json).map_err(|e| e.to_string())?;
+    match args.stream_messages {
+        None => Ok(Some(call)),
+        Some(n) if !(1..=MAX_STREAM_MESSAGES).contains(&n) => Err(format!(
+            "--stream-messages must be 1 to {MAX_STREAM_MESSAGES}"
+        )),
+        Some(_) if !call.client_streams() => Err(format!(
+            "--stream-messages needs a client or bidi streaming method; {method} is not"
+        )),
+        Some(n) => {
+            let one = call.framed.len() as u64;
+            if one * u64::from(n) > goto_engine::MAX_BODY as u64 {
+                return Err(format!(
+                    "--stream-messages {n} x {one} bytes is more than {} bytes a call",
+                    goto_engine::MAX_BODY
+                ));
+            }
+            Ok(Some(call.with_messages(n)))
+        }
+    }
 }

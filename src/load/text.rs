@@ -141,7 +141,14 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         let _ = writeln!(o, "  gRPC status:");
         for (code, n) in &s.grpc_status_counts {
             let label = format!("{code} {}", goto_engine::grpc::status_name(*code));
-            let _ = writeln!(o, "    {label:<32} {n}");
+            match s.grpc_messages.get(code) {
+                Some(m) => {
+                    let _ = writeln!(o, "    {label:<32} {n}  ({m})");
+                }
+                None => {
+                    let _ = writeln!(o, "    {label:<32} {n}");
+                }
+            }
         }
         let _ = writeln!(
             o,

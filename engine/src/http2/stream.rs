@@ -169,8 +169,11 @@ impl Stream {
             }
             bytes_written += template.request_bytes;
             let grpc = spec.grpc.is_some();
-            if grpc {
-                target.stats.borrow_mut().grpc_sent(1);
+            if let Some(call) = &spec.grpc {
+                target
+                    .stats
+                    .borrow_mut()
+                    .grpc_sent(u64::from(call.messages));
             }
             let r = handle
                 .exchange(
@@ -224,7 +227,7 @@ fn count_grpc(stats: &mut CoreStats, response: &Response) {
         Some(s) if response.status == 200 => s,
         _ => crate::grpc::from_http_status(response.status),
     };
-    stats.grpc_call(status, response.messages);
+    stats.grpc_call(status, response.messages, &response.grpc_message);
 }
 
 /// Counts the tracked header values of a final response.
