@@ -202,7 +202,12 @@ pub struct GrpcServer {
 impl GrpcServer {
     /// Starts the server on a free port of 127.0.0.1 (with reflection).
     pub fn spawn() -> std::io::Result<GrpcServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::spawn_on("127.0.0.1:0")
+    }
+
+    /// Starts the server on `addr` (`127.0.0.1:0` for a free port).
+    pub fn spawn_on(addr: &str) -> std::io::Result<GrpcServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let service = Service::default();
