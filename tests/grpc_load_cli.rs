@@ -100,6 +100,12 @@ fn server_streaming_counts_every_message() {
     let v = ok_json(&r);
     assert_eq!(v["countsByGrpcStatus"]["OK"], 20, "{v}");
     assert_eq!(v["messagesReceived"], 100, "{v}");
+    let ttfm = &v["timeToFirstMessageMs"];
+    assert!(ttfm["p50"].as_f64().is_some_and(|p| p > 0.0), "{v}");
+    assert!(
+        ttfm["max"].as_f64() <= v["latencyMs"]["max"].as_f64(),
+        "{v}"
+    );
 }
 
 #[test]

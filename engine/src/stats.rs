@@ -73,6 +73,9 @@ pub struct TargetStats {
     /// gRPC targets: the last `grpc-message` seen per status code
     /// (percent-decoded), for the report.
     pub grpc_messages: BTreeMap<u8, String>,
+    /// gRPC targets: from a call's send to its first response message,
+    /// microseconds (calls that got one).
+    pub time_to_first_message: Option<Histogram<u64>>,
 }
 
 impl Default for TargetStats {
@@ -100,6 +103,7 @@ impl Default for TargetStats {
             messages_sent: 0,
             messages_received: 0,
             grpc_messages: BTreeMap::new(),
+            time_to_first_message: None,
         }
     }
 }
@@ -140,6 +144,13 @@ impl TargetStats {
         self.messages_received += other.messages_received;
         for (code, m) in &other.grpc_messages {
             self.grpc_messages.entry(*code).or_insert_with(|| m.clone());
+        }
+        if let Some(h) = &other.time_to_first_message {
+            add_histogram(
+                self.time_to_first_message
+                    .get_or_insert_with(latency_histogram),
+                h,
+            );
         }
     }
 
@@ -253,6 +264,8 @@ pub(crate) struct CoreStats {
     /// The last raw `grpc-message` per code (copied only when it changes,
     /// into a buffer that keeps its capacity).
     grpc_messages: [Vec<u8>; 17],
+    /// Allocated with the first call that got a message.
+    first_message: Option<Box<Histogram<u64>>>,
 }
 
 /// A replica's handle on its core's count of attempts started: a plain
@@ -308,6 +321,7 @@ impl CoreStats {
             messages_sent: 0,
             messages_received: 0,
             grpc_messages: Default::default(),
+            first_message: None,
         }
     }
 
@@ -322,6 +336,14 @@ impl CoreStats {
             last.clear();
             last.extend_from_slice(message);
         }
+    }
+
+    /// Records a call's time to its first response message.
+    #[inline]
+    pub(crate) fn first_message(&mut self, d: Duration) {
+        self.first_message
+            .get_or_insert_with(|| Box::new(latency_histogram()))
+            .saturating_record(micros(d));
     }
 
     /// Counts request messages sent (every attempt's).
@@ -508,6 +530,7 @@ impl CoreStats {
                     .insert(code as u8, crate::grpc::decode_message(m));
             }
         }
+        out.time_to_first_message = self.first_message.as_deref().cloned();
         out.messages_sent = self.messages_sent;
         out.messages_received = self.messages_received;
         for (t, name) in self.tracked.iter().zip(names) {

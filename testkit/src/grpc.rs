@@ -230,7 +230,13 @@ impl GrpcServer {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                // No Nagle: a stream's small writes (messages, trailers)
+                // must not wait for the client's delayed ACK.
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+                    s.inspect(|s| {
+                        let _ = s.set_nodelay(true);
+                    })
+                });
                 let _ = tonic::transport::Server::builder()
                     .add_service(EchoServer::new(service))
                     .add_service(v1)
