@@ -54,6 +54,16 @@ fn a_grpc_target_counts_calls_by_status_exactly() {
     assert_eq!(add(&c, &t).status, 200);
     let r = c.post("/client/targets/u/invoke", "").json();
     assert_eq!(r["countsByTargetGrpcStatus"]["u"]["UNAVAILABLE"], 10, "{r}");
+    let metrics = c.get("/metrics").text();
+    assert!(
+        metrics
+            .contains(r#"goto_client_grpc_calls_total{target="u",grpc_status="UNAVAILABLE"} 10"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"goto_client_grpc_calls_total{target="g",grpc_status="OK"} 21"#),
+        "{metrics}"
+    );
     let all = c.get("/client/results").json();
     assert_eq!(all["countsByGrpcStatus"]["OK"], 21, "{all}");
     assert_eq!(all["countsByGrpcStatus"]["UNAVAILABLE"], 10, "{all}");
