@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{eventually, Goto};
+use goto_testkit::{pki, Pki};
 use serde_json::Value;
 
 fn ok(g: &Goto, method: &str, path: &str, body: &str) -> String {
@@ -369,30 +370,6 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(c.get("/client/track/headers").text(), "x\n");
     assert_eq!(results(&c), before);
     assert_eq!(c.get("/client/blocking").json()["blocking"], true);
-}
-
-/// A CA and a server certificate for `goto.test`, signed by it.
-struct Pki {
-    ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let leaf = CertificateParams::new(vec!["goto.test".to_string()]).expect("leaf params");
-    let cert = leaf.signed_by(&key, &issuer).expect("leaf");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    }
 }
 
 /// An HTTPS/1.1 server answering 200 to every request; threads end with

@@ -5,7 +5,10 @@
 //! - a request head (from the accept, or from the first byte after the last
 //!   response) not complete within the header timeout (slowloris);
 //! - nothing in flight and no byte written for the idle timeout (idle
-//!   keep-alive; HTTP/2 pings do not count as use).
+//!   keep-alive). On HTTP/2 only response frames (HEADERS, DATA,
+//!   CONTINUATION) count as use, not PING, SETTINGS or WINDOW_UPDATE: a
+//!   client that opens a stream, advertises a zero window and answers pings
+//!   is cut like an idle one (its stalled response makes no progress).
 //!
 //! hyper's own header timeout is not used: it also runs between keep-alive
 //! requests, so it could not give a short header timeout and a longer idle
@@ -37,13 +40,22 @@ pub struct ConnTimeouts {
     pub h2_ping: Duration,
 }
 
+/// `--header-timeout`'s default.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--idle-timeout`'s default.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--body-timeout`'s default.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `--h2-ping`'s default.
+pub const H2_PING: Duration = Duration::from_secs(30);
+
 impl Default for ConnTimeouts {
     fn default() -> Self {
         ConnTimeouts {
-            header: Duration::from_secs(10),
-            idle: Duration::from_secs(60),
-            body: Duration::from_secs(30),
-            h2_ping: Duration::from_secs(30),
+            header: HEADER_TIMEOUT,
+            idle: IDLE_TIMEOUT,
+            body: BODY_TIMEOUT,
+            h2_ping: H2_PING,
         }
     }
 }
@@ -284,11 +296,84 @@ where
 pub struct GuardedIo<S> {
     inner: S,
     clock: Arc<Clock>,
+    frames: WrittenFrames,
 }
 
 impl<S> GuardedIo<S> {
     pub fn new(inner: S, clock: Arc<Clock>) -> Self {
-        GuardedIo { inner, clock }
+        GuardedIo {
+            inner,
+            clock,
+            frames: WrittenFrames::default(),
+        }
+    }
+
+    /// `n` bytes of `bufs` were written: use, unless this is HTTP/2 and
+    /// none of them belongs to a response frame.
+    fn wrote<'a>(&mut self, n: usize, bufs: impl Iterator<Item = &'a [u8]>) {
+        if n == 0 {
+            return;
+        }
+        if !self.clock.h2.load(Ordering::Relaxed) {
+            self.clock.on_write();
+            return;
+        }
+        let mut left = n;
+        let mut progress = false;
+        for b in bufs {
+            if left == 0 {
+                break;
+            }
+            let take = b.len().min(left);
+            progress |= self.frames.feed(&b[..take]);
+            left -= take;
+        }
+        if progress {
+            self.clock.on_write();
+        }
+    }
+}
+
+/// Follows the frame boundaries of what the server writes on an HTTP/2
+/// connection (a frame may be split over writes), to tell response frames
+/// from control frames.
+#[derive(Default)]
+struct WrittenFrames {
+    head: [u8; 9],
+    head_len: usize,
+    /// Payload bytes of the current frame not yet written.
+    payload_left: usize,
+    /// Whether the current frame is a response frame.
+    response: bool,
+}
+
+impl WrittenFrames {
+    /// Feeds written bytes; true when some belong to a response frame.
+    fn feed(&mut self, mut b: &[u8]) -> bool {
+        let mut progress = false;
+        while !b.is_empty() {
+            if self.payload_left > 0 {
+                let n = self.payload_left.min(b.len());
+                self.payload_left -= n;
+                progress |= self.response;
+                b = &b[n..];
+                continue;
+            }
+            let n = (9 - self.head_len).min(b.len());
+            self.head[self.head_len..self.head_len + n].copy_from_slice(&b[..n]);
+            self.head_len += n;
+            b = &b[n..];
+            if self.head_len == 9 {
+                self.head_len = 0;
+                let h = &self.head;
+                self.payload_left =
+                    (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+                // DATA, HEADERS, CONTINUATION.
+                self.response = matches!(h[3], 0x0 | 0x1 | 0x9);
+                progress |= self.response;
+            }
+        }
+        progress
     }
 }
 
@@ -315,9 +400,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for GuardedIo<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                self.clock.on_write();
-            }
+            self.wrote(n, std::iter::once(buf));
         }
         r
     }
@@ -329,9 +412,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for GuardedIo<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                self.clock.on_write();
-            }
+            self.wrote(n, bufs.iter().map(|b| &**b));
         }
         r
     }
@@ -432,6 +513,26 @@ mod tests {
             first_of(ready.as_mut(), never).await,
             First::Main(7)
         ));
+    }
+
+    #[test]
+    fn only_http2_response_frames_count_as_use_even_when_split() {
+        let mut f = WrittenFrames::default();
+        // PING (8 bytes), split inside its head and its payload.
+        let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        assert!(!f.feed(&ping[..4]));
+        assert!(!f.feed(&ping[4..12]));
+        assert!(!f.feed(&ping[12..]));
+        // SETTINGS ack then WINDOW_UPDATE in one write: control only.
+        let mut w = vec![0, 0, 0, 4, 1, 0, 0, 0, 0];
+        w.extend_from_slice(&[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        assert!(!f.feed(&w));
+        // DATA (3 bytes) after a PING, then its payload alone.
+        let mut d = ping.to_vec();
+        d.extend_from_slice(&[0, 0, 3, 0, 1, 0, 0, 0, 1]);
+        assert!(f.feed(&d));
+        assert!(f.feed(b"abc"));
+        assert!(!f.feed(&ping));
     }
 
     #[test]

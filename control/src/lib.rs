@@ -16,9 +16,11 @@ pub mod api;
 pub mod body;
 pub mod bounded;
 pub mod client;
+pub mod config;
 pub mod conn_guard;
 pub mod error;
 pub mod faults;
+pub mod grpc;
 pub mod histcodec;
 pub mod host;
 pub mod jobs;
@@ -42,76 +44,17 @@ pub mod timer;
 pub mod toxics;
 pub mod tracking;
 pub mod triggers;
+pub mod ui;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper_util::rt::TokioExecutor;
 
+pub use config::ServerConfig;
 use host::HostInfo;
 use listeners::Listeners;
 use reqlog::RequestLog;
-
-/// Startup configuration of the server, validated by the CLI.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub port: u16,
-    pub label: Option<String>,
-    pub registry: Option<String>,
-    pub locker: bool,
-    pub certs: PathBuf,
-    pub request_logs: bool,
-    /// The request log writes one JSON object a line instead of text.
-    pub json_logs: bool,
-    /// Workers of the load engine behind the client API (None: the default).
-    pub cores: Option<usize>,
-    pub io_driver: goto_engine::IoDriverChoice,
-    /// What `goto --version` prints: version, git revision, build date.
-    pub build: probes::BuildInfo,
-    pub control_threads: usize,
-    pub remind_interval: Duration,
-    /// Whether jobs may run OS commands (off unless asked for at startup).
-    pub allow_command_jobs: bool,
-    /// How often a registry probes its pods (None: never in the background).
-    pub peer_health_interval: Option<Duration>,
-    /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
-    pub timeouts: conn_guard::ConnTimeouts,
-    /// Most open connections per listener; past it new ones are closed at once.
-    pub max_conns: usize,
-    /// Where the registry keeps its state (None: memory only).
-    pub data_dir: Option<PathBuf>,
-    /// Admin API protection (token, admin port, allowed hosts).
-    pub security: security::AdminSecurity,
-}
-
-impl Default for ServerConfig {
-    /// The command line's defaults (a fixed connection cap rather than one
-    /// from the open-file limit), so that configurations built in code, such
-    /// as tests', name only what they change.
-    fn default() -> ServerConfig {
-        ServerConfig {
-            port: 8080,
-            label: None,
-            registry: None,
-            locker: false,
-            certs: PathBuf::from("/etc/certs"),
-            request_logs: true,
-            json_logs: false,
-            cores: None,
-            io_driver: Default::default(),
-            build: Default::default(),
-            control_threads: 1,
-            remind_interval: Duration::from_secs(30),
-            allow_command_jobs: false,
-            peer_health_interval: Some(Duration::from_secs(30)),
-            timeouts: Default::default(),
-            max_conns: 10_000,
-            data_dir: None,
-            security: Default::default(),
-        }
-    }
-}
 
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +85,7 @@ pub struct App {
     /// Targets, invocations and results of the client API.
     pub client: client::Client,
     /// Jobs and their results.
-    pub jobs: jobs::Jobs,
+    pub jobs: Arc<jobs::Jobs>,
     /// Peers, targets by label and lockers, when this instance is a registry.
     pub registry: registry::Registry,
     /// This instance's registration with a registry (`--registry`).
@@ -158,11 +101,12 @@ pub fn admin_api() -> api::Router<port::Ctx> {
     let mut r = api::Router::new()
         .mount(endpoints(), |c: &port::Ctx| &c.app)
         .mount(listeners::routes::table(), |c| &c.app)
-        .mount(tcp::routes::table(), |c| &c.app)
+        .mount(listeners::tcp_routes::table(), |c| &c.app.listeners)
         .mount(port::label::table(), |c| &*c.port)
         .mount(port::metrics::table(), |c: &port::Ctx| c);
-    // Before the responder's: the fault tables own its delay and status
-    // forms that touch both (set a delay or range, clear).
+    // The fault tables own `/response/status` and `/response/delay` whole
+    // (their forms touch the responder's forced status and fixed delay too);
+    // mount refuses a route claimed twice, so the order does not matter.
     for t in faults::routes::tables() {
         r = r.mount(t, |c: &port::Ctx| &*c.port);
     }
@@ -174,12 +118,14 @@ pub fn admin_api() -> api::Router<port::Ctx> {
         .mount(proxy::routes::table(), |c| &c.port.proxy)
         .mount(proxy::toxic_routes::table(), |c| &c.port.proxy)
         .mount(triggers::routes::table(), |c| &c.port.triggers)
+        .mount(grpc::routes::table(), |c| &c.port.grpc)
         .mount(client::routes::table(), |c| &c.app)
-        .mount(jobs::routes::table(), |c| &c.app)
+        .mount(jobs::routes::table(), |c| &c.app.jobs)
         .mount(registry::routes::table(), |c| &c.app)
         .mount(probes::routes::probes_table(), |c| &c.app.probes)
         .mount(probes::routes::health_table(), |c| &c.app)
         .mount(probes::routes::version_table(), |c| &c.app)
+        .mount(ui::routes::table(), |c| &c.app)
 }
 
 /// `GET /api/endpoints`: every admin route (method and path pattern).
@@ -206,7 +152,6 @@ impl App {
         let client = client::Client::new(&cfg.certs)
             .with_engine(cfg.cores, cfg.io_driver)
             .with_interval_histograms(cfg.locker && cfg.registry.is_some());
-        let jobs = jobs::Jobs::new(cfg.allow_command_jobs);
         let insecure = goto_engine::client_config(client.tls(), false, &[])
             .map_err(|e| ControlError::Tls(e.to_string()))?;
         let out = proxy::client::Outbound {
@@ -215,6 +160,7 @@ impl App {
                 .map(|c| proxy::client::new_client(&c))
                 .map_err(|e| e.to_string()),
         };
+        let jobs = jobs::Jobs::new(cfg.allow_command_jobs, out.clone());
         let http = listeners::serve::new_http_builder(&cfg.timeouts);
         Ok(Arc::new(App {
             cfg,
@@ -336,11 +282,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         engine_cores = cores,
         // The driver the engine will run, not the flag's `auto`.
         io_driver = %app.cfg.io_driver.expected(),
-        io_driver_flag = match app.cfg.io_driver {
-            goto_engine::IoDriverChoice::Auto => "auto",
-            goto_engine::IoDriverChoice::Uring => "uring",
-            goto_engine::IoDriverChoice::Epoll => "epoll",
-        },
+        io_driver_flag = %app.cfg.io_driver,
         "goto serving"
     );
     peer::start(&app)?;

@@ -114,6 +114,8 @@ pub struct Entry<'a> {
     pub bytes: Option<u64>,
     /// The client closed the connection before the answer.
     pub aborted: bool,
+    /// A gRPC call's `grpc-status`.
+    pub grpc_status: Option<u8>,
 }
 
 /// A request's line, not yet written: [`Pending::finish`] writes it with the
@@ -143,6 +145,7 @@ impl Pending<'_> {
             duration: self.started.elapsed(),
             bytes,
             aborted,
+            grpc_status: None,
         });
     }
 }

@@ -25,6 +25,18 @@ pub enum IoDriverChoice {
 }
 
 impl IoDriverChoice {
+    /// The spellings flags and the API take.
+    pub const NAMES: [&'static str; 3] = ["auto", "uring", "epoll"];
+
+    /// The flag's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoDriverChoice::Auto => "auto",
+            IoDriverChoice::Uring => "uring",
+            IoDriverChoice::Epoll => "epoll",
+        }
+    }
+
     /// The driver an engine started with this choice runs: `Auto` is
     /// io_uring where the kernel allows it, else epoll.
     pub fn expected(self) -> IoDriver {
@@ -33,6 +45,25 @@ impl IoDriverChoice {
             IoDriverChoice::Uring => IoDriver::IoUring,
             IoDriverChoice::Auto if monoio::utils::detect_uring() => IoDriver::IoUring,
             IoDriverChoice::Auto => IoDriver::Epoll,
+        }
+    }
+}
+
+impl fmt::Display for IoDriverChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for IoDriverChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IoDriverChoice, String> {
+        match s {
+            "auto" => Ok(IoDriverChoice::Auto),
+            "uring" | "io_uring" => Ok(IoDriverChoice::Uring),
+            "epoll" => Ok(IoDriverChoice::Epoll),
+            _ => Err(format!("unknown I/O driver {s:?} (auto, uring or epoll)")),
         }
     }
 }

@@ -63,6 +63,10 @@ pub enum PlanError {
     Tls(String),
     #[error("streams per connection must be 1 to {max}, not {0}", max = crate::limits::MAX_STREAMS_PER_CONNECTION)]
     Streams(u32),
+    #[error("URL {0:?} does not share the scheme, host and port of the target's first URL")]
+    OtherAuthority(String),
+    #[error("several URLs on one target need HTTP/1.1")]
+    MoreUrlsHttp2,
 }
 
 /// A transport-level failure of one request; counted with status code 0.
@@ -217,6 +221,18 @@ impl ErrorKind {
 }
 
 impl TlsErrorKind {
+    /// The server's certificate was refused: every connect would fail the
+    /// same way until the user trusts its CA or turns verification off.
+    pub fn is_verification(&self) -> bool {
+        matches!(
+            self,
+            TlsErrorKind::UnknownIssuer
+                | TlsErrorKind::Expired
+                | TlsErrorKind::NotValidForName
+                | TlsErrorKind::BadCertificate
+        )
+    }
+
     pub fn from_rustls(e: &rustls::Error) -> TlsErrorKind {
         use rustls::CertificateError as C;
         match e {

@@ -20,9 +20,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Modules: one folder per protocol: [`http1`] (the pure codec and its
-//! connection driver) and `http2` (the codec, [`h2codec`], frames and HPACK
-//! without I/O; the prepared request; connections and the streams' loop).
+//! Modules: one folder per protocol for what the protocol is, without I/O:
+//! [`http1`] (the codec) and `http2` ([`h2codec`], frames and HPACK, and the
+//! request template); `drive` the loops that run them on a core (one folder
+//! per protocol: HTTP/1.1 connections, HTTP/2 connections and streams).
 //! [`schedule`] is the I/O-free request schedule (pacing, limits, retries,
 //! where latency counts from) that every protocol's loop drives; `conn` the
 //! connection and its timeouts; `engine` the workers and plan dealing;
@@ -36,6 +37,7 @@
 
 mod conn;
 pub mod cpus;
+mod drive;
 pub mod duration;
 mod engine;
 mod error;
@@ -78,7 +80,7 @@ pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
 pub use threshold::{Figures, Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
-pub use tls::{client_config, tls_server_name, TlsConfig};
+pub use tls::{check_handshake, client_config, tls_server_name, TlsConfig};
 
 pub(crate) use engine::EngineShared;
 pub use engine::{Engine, EngineConfig, IoDriver, IoDriverChoice};

@@ -80,6 +80,10 @@ pub struct TargetSpec {
     /// [`crate::grpc::Descriptors::call`]); the target then speaks HTTP/2
     /// whatever `http2` says, and `method`/`body` are unused.
     pub grpc: Option<GrpcCall>,
+    /// HTTP/1.1 only: more URLs with the scheme, host and port of `url`;
+    /// each connection's requests go to `url` and these in turn, so every
+    /// connection spreads over all the paths (oha's and vegeta's habit).
+    pub more_urls: Vec<String>,
 }
 
 impl Default for TargetSpec {
@@ -113,6 +117,7 @@ impl Default for TargetSpec {
             http2: false,
             streams_per_connection: MAX_STREAMS_PER_CONNECTION,
             grpc: None,
+            more_urls: Vec::new(),
         }
     }
 }
@@ -136,6 +141,33 @@ impl TargetSpec {
     /// headers, counts, rate.
     pub fn validate(&self) -> Result<(), PlanError> {
         self.check().map(|_| ())
+    }
+
+    /// The request to each of `more_urls`, which must share `url`'s
+    /// scheme, host and port (one connection serves them all).
+    fn alternates(&self, url: &Url) -> Result<Vec<RequestTemplate>, PlanError> {
+        if !self.more_urls.is_empty() && self.http2 {
+            return Err(PlanError::MoreUrlsHttp2);
+        }
+        self.more_urls
+            .iter()
+            .map(|u| {
+                let other = Url::parse(u).map_err(|reason| PlanError::Url {
+                    url: u.clone(),
+                    reason,
+                })?;
+                if (other.https, &other.host, other.port) != (url.https, &url.host, url.port) {
+                    return Err(PlanError::OtherAuthority(u.clone()));
+                }
+                RequestTemplate::build(
+                    &self.method,
+                    &other,
+                    &self.headers,
+                    &self.body,
+                    self.send_id,
+                )
+            })
+            .collect()
     }
 
     fn check(&self) -> Result<(Url, RequestTemplate), PlanError> {
@@ -176,6 +208,7 @@ impl TargetSpec {
         if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&self.streams_per_connection) {
             return Err(PlanError::Streams(self.streams_per_connection));
         }
+        self.alternates(&url)?;
         Ok((url, request))
     }
 
@@ -213,7 +246,8 @@ impl TargetSpec {
         }
     }
 
-    fn host_header(&self) -> Option<&str> {
+    /// The `Host` header given for this target, if any (it names the TLS server too).
+    pub fn host_header(&self) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("host"))
@@ -236,6 +270,8 @@ pub(crate) struct PreparedTarget {
     /// the host did not resolve: each request then counts an error).
     pub endpoints: Endpoints,
     pub request: RequestTemplate,
+    /// The requests to `more_urls`, sent in turn after `request`.
+    pub alternates: Vec<RequestTemplate>,
     pub head_request: bool,
     pub tls: Option<TlsTarget>,
     /// Lower-case tracked names, as bytes for the parser and as strings for reports.
@@ -248,9 +284,19 @@ pub(crate) struct PreparedTarget {
 }
 
 impl PreparedTarget {
+    /// The request a connection sends `k`-th: `request`, then each of the
+    /// alternates, in turn.
+    pub(crate) fn request_at(&self, k: usize) -> &RequestTemplate {
+        match k % (self.alternates.len() + 1) {
+            0 => &self.request,
+            i => &self.alternates[i - 1],
+        }
+    }
+
     /// Validates and prepares a target; resolves its host (blocking).
     pub(crate) fn prepare(spec: TargetSpec, tls: &TlsConfigs) -> Result<PreparedTarget, PlanError> {
         let (url, request) = spec.check()?;
+        let alternates = spec.alternates(&url)?;
         let tls = if url.https {
             Some(TlsTarget {
                 config: if spec.speaks_h2() {
@@ -292,6 +338,7 @@ impl PreparedTarget {
             spec,
             endpoints,
             request,
+            alternates,
             head_request,
             tls,
             tracked,
@@ -351,6 +398,20 @@ pub(crate) fn validate_plan(plan: &Plan) -> Result<(), PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_urls_share_the_first_urls_destination() {
+        let mut t = TargetSpec::try_new("t", "http://127.0.0.1:9/a").unwrap();
+        t.more_urls = vec!["http://127.0.0.1:9/b?q=1".into()];
+        assert!(t.validate().is_ok());
+        t.more_urls = vec!["http://127.0.0.1:10/b".into()];
+        assert!(matches!(t.validate(), Err(PlanError::OtherAuthority(_))));
+        t.more_urls = vec!["https://127.0.0.1:9/b".into()];
+        assert!(matches!(t.validate(), Err(PlanError::OtherAuthority(_))));
+        t.more_urls = vec!["http://127.0.0.1:9/b".into()];
+        t.http2 = true;
+        assert!(matches!(t.validate(), Err(PlanError::MoreUrlsHttp2)));
+    }
 
     #[test]
     fn validation() {

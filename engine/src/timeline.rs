@@ -68,7 +68,8 @@ pub struct Interval {
     pub errors: BTreeMap<String, u64>,
     pub bytes_read: u64,
     pub bytes_written: u64,
-    /// Achieved requests per second over the interval.
+    /// Answered requests (a response of any status) per second over the
+    /// interval: the report's Requests/sec; transport errors not counted.
     pub rps: f64,
     pub latency_ms: LatencySummary,
 }
@@ -77,6 +78,12 @@ impl Interval {
     /// Transport errors in this interval.
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Requests answered with a status (status 0 counts transport errors).
+    pub fn answered(&self) -> u64 {
+        let failed = self.counts_by_status_codes.get(&0).copied().unwrap_or(0);
+        self.requests.saturating_sub(failed)
     }
 }
 
@@ -149,12 +156,16 @@ impl Timeline {
                 .collect(),
             bytes_read,
             bytes_written,
+            rps: 0.0,
+            latency_ms: LatencySummary::of(&latency),
+        };
+        let interval = Interval {
             rps: if seconds > 0.0 {
-                round3(requests as f64 / seconds)
+                round3(interval.answered() as f64 / seconds)
             } else {
                 0.0
             },
-            latency_ms: LatencySummary::of(&latency),
+            ..interval
         };
         if self.intervals.len() == self.cap {
             self.intervals.pop_front();
@@ -263,7 +274,8 @@ mod tests {
         );
         assert!(iv[0].latency_ms.max < 1.1);
         assert_eq!(iv[1].t, 2.0);
-        assert_eq!(iv[1].rps, 3.0);
+        // Issue 25 item 9: 2 answered of 3 attempts in 1 s (was 3.0, attempts).
+        assert_eq!(iv[1].rps, 2.0);
         let sum: u64 = iv.iter().map(|i| i.requests).sum();
         assert_eq!(sum, tl.totals().requests);
     }

@@ -120,6 +120,46 @@ pub fn tls_server_name(
     server_name(url_host, host_header)
 }
 
+/// Most reads and writes one probe handshake may take (a TLS 1.3 handshake
+/// needs a handful).
+const HANDSHAKE_STEPS: usize = 32;
+
+/// One blocking TLS handshake over a connected socket, each read and write
+/// bounded by `timeout`: lets a command line fail fast on a certificate the
+/// run would refuse on every connect.
+pub fn check_handshake(
+    mut sock: std::net::TcpStream,
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    timeout: std::time::Duration,
+) -> Result<(), crate::error::TlsErrorKind> {
+    use crate::error::TlsErrorKind;
+    let _ = sock.set_read_timeout(Some(timeout));
+    let _ = sock.set_write_timeout(Some(timeout));
+    let mut conn =
+        rustls::ClientConnection::new(config, name).map_err(|e| TlsErrorKind::from_rustls(&e))?;
+    for _ in 0..HANDSHAKE_STEPS {
+        if !conn.is_handshaking() {
+            return Ok(());
+        }
+        if let Err(e) = conn.complete_io(&mut sock) {
+            let tls = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            return Err(match tls {
+                Some(t) => TlsErrorKind::from_rustls(t),
+                None if e.kind() == std::io::ErrorKind::UnexpectedEof => TlsErrorKind::HandshakeEof,
+                None => TlsErrorKind::Protocol,
+            });
+        }
+    }
+    if conn.is_handshaking() {
+        Err(TlsErrorKind::Protocol)
+    } else {
+        Ok(())
+    }
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
+use crate::drive::http1::Replica;
 use crate::error::EngineError;
-use crate::http1::driver::Replica;
 use crate::local::LocalRun;
 use crate::run::{Assignment, Command, RunShared};
 use crate::timer::PaceTimer;
@@ -207,7 +207,7 @@ fn start_run(
             continue;
         };
         if target.prepared.h2.is_some() {
-            crate::http2::spawn_streams(&run, &target, a.replicas, start);
+            crate::drive::http2::spawn_streams(&run, &target, a.replicas, start);
             continue;
         }
         for index in a.replicas {

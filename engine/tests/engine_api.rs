@@ -13,6 +13,7 @@ use goto_engine::{
     Engine, EngineConfig, ErrorKind, IoDriverChoice, Plan, RunHandle, TargetSpec, TlsConfig,
     TlsErrorKind,
 };
+use goto_testkit::eventually;
 
 const DRIVERS: [IoDriverChoice; 2] = [IoDriverChoice::Uring, IoDriverChoice::Epoll];
 
@@ -91,17 +92,6 @@ fn target(name: &str, port: u16) -> TargetSpec {
     t
 }
 
-fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    f()
-}
-
 fn requests(run: &RunHandle, name: &str) -> u64 {
     run.snapshot().targets.get(name).map_or(0, |t| t.requests)
 }
@@ -153,20 +143,20 @@ fn snapshot_while_running_then_stop_within_a_second() {
             })
             .expect("submit");
         assert!(
-            wait_until(Duration::from_secs(10), || requests(&run, "a") > 100),
+            eventually(Duration::from_secs(10), || requests(&run, "a") > 100),
             "{driver:?}: no progress"
         );
         assert!(!run.is_finished());
         // Stopping one target leaves the other running.
         run.stop_target("b");
         assert!(
-            wait_until(Duration::from_secs(1), || run.snapshot().targets["b"]
+            eventually(Duration::from_secs(1), || run.snapshot().targets["b"]
                 .finished),
             "{driver:?}"
         );
         let before = requests(&run, "a");
         assert!(
-            wait_until(Duration::from_secs(5), || requests(&run, "a") > before),
+            eventually(Duration::from_secs(5), || requests(&run, "a") > before),
             "{driver:?}"
         );
         let stopped_at = Instant::now();
@@ -447,7 +437,7 @@ fn timeouts_and_stops_release_stalled_connections() {
         let snap = run.snapshot();
         assert_eq!(snap.targets["t"].errors.get(&ErrorKind::Timeout), Some(&6));
         assert!(
-            wait_until(Duration::from_secs(3), || {
+            eventually(Duration::from_secs(3), || {
                 let n = accepted.load(Ordering::SeqCst);
                 n >= 3 && closed.load(Ordering::SeqCst) == n
             }),
@@ -462,7 +452,7 @@ fn timeouts_and_stops_release_stalled_connections() {
         t.requests_per_replica = None;
         t.request_timeout = Duration::ZERO;
         let run = engine.submit(Plan { targets: vec![t] }).expect("submit");
-        assert!(wait_until(Duration::from_secs(5), || accepted
+        assert!(eventually(Duration::from_secs(5), || accepted
             .load(Ordering::SeqCst)
             == 3));
         // Give the requests time to be written and the reads to be waiting.
@@ -473,7 +463,7 @@ fn timeouts_and_stops_release_stalled_connections() {
         assert!(stopped_at.elapsed() < Duration::from_secs(1));
         assert_eq!(requests(&run, "s"), 0, "aborted requests are not counted");
         assert!(
-            wait_until(Duration::from_secs(3), || closed.load(Ordering::SeqCst)
+            eventually(Duration::from_secs(3), || closed.load(Ordering::SeqCst)
                 == 3),
             "{driver:?}: {} closed",
             closed.load(Ordering::SeqCst)

@@ -14,6 +14,7 @@ use goto_engine::{
     Engine, EngineConfig, ErrorKind, IoDriverChoice, Plan, PlanError, RunHandle, TargetSpec,
     TargetStats, TlsConfig, TlsErrorKind,
 };
+use goto_testkit::{eventually, pki, Pki};
 use http::{Response, StatusCode};
 use tokio::runtime::Runtime;
 
@@ -262,20 +263,6 @@ fn no_roots() -> TlsConfig {
     TlsConfig {
         extra_roots: Vec::new(),
         use_system_roots: false,
-    }
-}
-
-/// Polls `f` every 10 ms until true or `timeout`.
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -660,30 +647,6 @@ fn request_timeout_counts_a_timeout() {
     );
 }
 
-/// A CA and a server certificate for `goto.test` signed by it.
-struct Pki {
-    ca_pem: String,
-    cert_der: Vec<u8>,
-    key_der: Vec<u8>,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let leaf = CertificateParams::new(vec!["goto.test".to_string()]).expect("leaf params");
-    let cert = leaf.signed_by(&key, &issuer).expect("leaf");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_der: cert.der().to_vec(),
-        key_der: key.serialize_der(),
-    }
-}
-
 fn write_ca(name: &str, pem: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("goto-h2-{name}-{}.pem", std::process::id()));
     std::fs::write(&path, pem).expect("write ca");
@@ -752,4 +715,50 @@ fn invalid_targets_are_plan_errors() {
     let mut bad_method = spec("http://127.0.0.1:1/".into(), 1, Some(1));
     bad_method.method = "GE T".into();
     assert!(H2Run::start(bad_method, &no_roots()).is_err());
+}
+
+#[test]
+fn a_server_flooding_settings_and_pings_without_reading_is_cut_with_an_error() {
+    use goto_engine::h2codec::frame;
+    // Floods SETTINGS and PING frames and never reads: the client's acks
+    // can never be sent. Counts the connections the client closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let closed = Arc::new(AtomicU64::new(0));
+    let seen = closed.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut chunk = Vec::new();
+                for _ in 0..256 {
+                    frame::put_settings(&mut chunk, &[]);
+                    frame::put_head(&mut chunk, 8, frame::PING, 0, 0);
+                    chunk.extend_from_slice(b"flooding");
+                }
+                let mut tcp = tcp;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline {
+                    if std::io::Write::write_all(&mut tcp, &chunk).is_err() {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let run = H2Run::start(
+        spec(format!("http://127.0.0.1:{port}/"), 1, Some(1)),
+        &no_roots(),
+    )
+    .expect("start");
+    assert!(
+        eventually(Duration::from_secs(15), || closed.load(Ordering::SeqCst)
+            >= 1),
+        "the flooding connection was never closed"
+    );
+    assert!(run.wait(Some(Duration::from_secs(15))), "did not finish");
+    let r = run.snapshot();
+    assert_eq!(r.status_counts, BTreeMap::from([(0, 1)]), "{:?}", r.errors);
+    assert_eq!(r.errors.values().sum::<u64>(), 1, "{:?}", r.errors);
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goto_engine::Threshold;
+use goto_engine::{IoDriverChoice, Threshold};
 
 use super::duration::parse_duration;
 
@@ -16,7 +16,8 @@ only. Requests still in flight when the run ends are reported apart.
 Exit codes:
   0  the run completed and at least one request was answered
   1  no request was answered at all, or a fatal start (host does not
-     resolve, first connect refused, open-files limit too low)
+     resolve, first connect refused, TLS certificate refused,
+     open-files limit too low)
   2  usage error (bad flag, URL or file)
   3  a --threshold failed (the run itself answered requests)
 
@@ -31,7 +32,8 @@ pub struct LoadArgs {
     #[arg(required_unless_present = "urls_from_file")]
     pub url: Option<String>,
     /// Target URLs, one per line (blank lines and `#` comments skipped);
-    /// connections are dealt round robin over them (connection i -> URL i mod n).
+    /// URLs on one scheme, host and port are taken in turn per request on
+    /// each connection; connections are dealt round robin over the hosts.
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub urls_from_file: Option<PathBuf>,
     /// Concurrent connections.
@@ -105,8 +107,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub cacert: Vec<PathBuf>,
     /// I/O driver of the engine.
-    #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
-    pub io_driver: DriverArg,
+    #[arg(long, default_value = "auto", value_parser = crate::config::io_driver_parser())]
+    pub io_driver: IoDriverChoice,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
     /// -c is the number of concurrent streams, at most 100 per connection
     /// (unless --streams is given).
@@ -160,16 +162,16 @@ pub struct LoadArgs {
     /// Write an HdrHistogram interval log (latency per interval) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
+    /// Write a self-contained HTML report (summary, charts, latency
+    /// spectrum, status mix) to FILE; it opens with no network.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Pass/fail check on the results, e.g. "p99 < 50ms", "errors <= 1%",
     /// "rps >= 1000", "status5xx < 0.5%" (repeatable); any failure exits 3.
-    #[arg(long = "threshold", value_name = "EXPR", value_parser = super::live::parse_threshold)]
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
     pub thresholds: Vec<Threshold>,
 }
 
-/// `--io-driver` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DriverArg {
-    Auto,
-    Uring,
-    Epoll,
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    Threshold::parse(s).map_err(|e| e.to_string())
 }

@@ -320,10 +320,11 @@ impl<'a> Recorder<'a> {
     }
 }
 
-/// One `--interval` line: time, req/s, errors, p50, p99.
+/// One `--interval` line: time, answered req/s (as the summary's
+/// Requests/sec), errors, p50, p99.
 fn interval_line(i: &Interval) -> String {
     format!(
-        "  [{:>7.1}s] {:>10.1} req/s  {:>6} errors  p50 {:>9.3}ms  p99 {:>9.3}ms",
+        "  [{:>7.1}s] {:>10.1} req/s answered  {:>6} errors  p50 {:>9.3}ms  p99 {:>9.3}ms",
         i.t,
         i.rps,
         i.error_count(),
@@ -390,10 +391,6 @@ pub(super) fn verdicts_text(vs: &[ThresholdVerdict]) -> String {
 }
 
 /// `--threshold` values, checked by clap so a bad one is a usage error.
-pub(super) fn parse_threshold(s: &str) -> Result<Threshold, String> {
-    Threshold::parse(s).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

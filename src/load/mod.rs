@@ -8,8 +8,9 @@
 //! checks), `runner` (starts the engine or the HTTP/2 runner and picks the
 //! exit code), `progress` (the live line and signals), `summary` (figures
 //! shared by both reports), `text` and `json` (the two report formats),
-//! `duration` (the Go-duration flag parser), and `live` (the timeline,
-//! its outputs, the latency spectrum and thresholds).
+//! `duration` (the Go-duration flag parser), `live` (the timeline,
+//! its outputs, the latency spectrum and thresholds), and `report` (the
+//! `--report` HTML file).
 
 mod duration;
 mod flags;
@@ -18,6 +19,7 @@ mod json;
 mod live;
 mod preflight;
 mod progress;
+mod report;
 mod runner;
 mod summary;
 mod target;

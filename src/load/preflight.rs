@@ -1,12 +1,16 @@
 //! Checks before a run, so `goto load` fails fast as wrk does: every host
-//! resolves, the first connect to each endpoint succeeds, the open-files
-//! limit fits the connections, `--cores` is capped at the cores available.
+//! resolves, the first connect to each endpoint succeeds (and for https
+//! its certificate verifies), the open-files limit fits the connections,
+//! `--cores` is capped at the cores available.
 
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use goto_engine::{resolve_all, Endpoint, ErrorKind, TargetSpec};
+use goto_engine::{
+    check_handshake, client_config, resolve_all, tls_server_name, Endpoint, ErrorKind, TargetSpec,
+    TlsConfig,
+};
 
 use super::target::parse_url;
 
@@ -47,8 +51,14 @@ pub(super) fn cap_cores(asked: Option<usize>) -> (Option<usize>, Option<usize>) 
     }
 }
 
-/// Resolves and connects once to each distinct endpoint of `targets`.
-pub(super) fn probe(targets: &[TargetSpec], connect_timeout: Duration) -> Result<(), Fatal> {
+/// Resolves and connects once to each distinct endpoint of `targets`; for
+/// https, handshakes once, so a certificate that fails verification stops
+/// the run at once (every connect would fail the same way).
+pub(super) fn probe(
+    targets: &[TargetSpec],
+    connect_timeout: Duration,
+    tls: &TlsConfig,
+) -> Result<(), Fatal> {
     let timeout = if connect_timeout.is_zero() {
         PROBE_TIMEOUT
     } else {
@@ -64,24 +74,61 @@ pub(super) fn probe(targets: &[TargetSpec], connect_timeout: Duration) -> Result
             continue;
         }
         seen.push(key);
-        match &t.endpoint {
+        let sock = match &t.endpoint {
             Endpoint::Unix(path) => {
+                // Plain http only: nothing to verify.
                 if let Err(e) = UnixStream::connect(path) {
                     return Err(Fatal {
                         message: format!("cannot connect to {}: {e}", path.display()),
                         error: Some(ErrorKind::from_connect(&e)),
                     });
                 }
+                continue;
             }
             Endpoint::Addrs(addrs) => connect_any(addrs, timeout)?,
             Endpoint::Url => connect_name(&url.host, url.port, timeout)?,
             Endpoint::Host(h, p) => connect_name(h, *p, timeout)?,
+        };
+        if url.https {
+            verify_tls(sock, t, &url.host, tls, timeout)?;
         }
     }
     Ok(())
 }
 
-fn connect_name(host: &str, port: u16, timeout: Duration) -> Result<(), Fatal> {
+/// Fails when the server's certificate is refused; other handshake
+/// troubles are left to the run, which counts them per attempt.
+fn verify_tls(
+    sock: TcpStream,
+    t: &TargetSpec,
+    host: &str,
+    tls: &TlsConfig,
+    timeout: Duration,
+) -> Result<(), Fatal> {
+    let alpn: &[&[u8]] = if t.http2 { &[b"h2"] } else { &[b"http/1.1"] };
+    let (Ok(config), Ok(name)) = (
+        client_config(tls, t.verify_tls, alpn),
+        tls_server_name(host, t.host_header()),
+    ) else {
+        // The engine reports a bad configuration or name itself.
+        return Ok(());
+    };
+    let peer = sock
+        .peer_addr()
+        .map_or_else(|_| host.to_string(), |a| a.to_string());
+    match check_handshake(sock, config, name, timeout) {
+        Err(kind) if kind.is_verification() => Err(Fatal {
+            message: format!(
+                "TLS handshake with {peer} failed: {kind}; use -k (--insecure) to skip \
+                 verification, or --cacert FILE to trust the server's CA"
+            ),
+            error: Some(ErrorKind::Tls(kind)),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn connect_name(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Fatal> {
     let addrs = resolve_all(host, port);
     if addrs.is_empty() {
         return Err(Fatal {
@@ -94,11 +141,11 @@ fn connect_name(host: &str, port: u16, timeout: Duration) -> Result<(), Fatal> {
 
 /// Succeeds when any address accepts a connection (the engine likewise
 /// moves on to the next address after a refused one).
-fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<(), Fatal> {
+fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Fatal> {
     let mut last = None;
     for a in addrs {
         match TcpStream::connect_timeout(a, timeout) {
-            Ok(_) => return Ok(()),
+            Ok(s) => return Ok(s),
             Err(e) => last = Some((a, e)),
         }
     }

@@ -86,6 +86,50 @@ impl Signals {
     }
 }
 
+/// Where a run ends, for the progress line's total and time left.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Goal {
+    /// -d (or the stages' sum, or the default duration).
+    pub(super) duration: Option<Duration>,
+    /// -n.
+    pub(super) requests: Option<u64>,
+}
+
+/// The progress line (without its terminal control codes): answered
+/// req/s as the summary counts them, and for -d/-n the total and the
+/// time left (-n's from the current rate; the earlier end wins).
+pub(super) fn progress_line(
+    requests: u64,
+    errors: u64,
+    rate: f64,
+    elapsed: Duration,
+    goal: Goal,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mut line = match goal.requests {
+        Some(n) => format!("{requests}/{n} requests"),
+        None => format!("{requests} requests"),
+    };
+    line.push_str(&format!(
+        "  {rate:.0} req/s answered  {errors} errors  {secs:.1}s"
+    ));
+    if let Some(d) = goal.duration {
+        line.push_str(&format!("/{:.0}s", d.as_secs_f64()));
+    }
+    let by_time = goal.duration.map(|d| (d.as_secs_f64() - secs).max(0.0));
+    let by_count = goal
+        .requests
+        .and_then(|n| (rate > 0.0).then(|| n.saturating_sub(requests) as f64 / rate));
+    let left = match (by_time, by_count) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(left) = left {
+        line.push_str(&format!("  {left:.1}s left"));
+    }
+    line
+}
+
 /// Waits for the run, drawing the progress line when asked and feeding the
 /// timeline at each interval (whose lines, when printed, replace the
 /// progress line).
@@ -93,6 +137,7 @@ pub(super) fn watch(
     run: &impl Progress,
     signals: &Signals,
     show_progress: bool,
+    goal: Goal,
     rec: &mut Recorder<'_>,
 ) {
     let show_progress = show_progress && !rec.prints();
@@ -108,16 +153,45 @@ pub(super) fn watch(
         if show_progress {
             let (requests, errors, elapsed) = run.totals();
             let now = Instant::now();
-            let rate = (requests - last.1.min(requests)) as f64
+            // Answered, as the summary's Requests/sec.
+            let answered = requests.saturating_sub(errors);
+            let rate = (answered - last.1.min(answered)) as f64
                 / now.duration_since(last.0).as_secs_f64().max(1e-9);
-            last = (now, requests);
-            eprint!(
-                "\r\x1b[2K{requests} requests  {rate:.0} req/s  {errors} errors  {:.1}s",
-                elapsed.as_secs_f64()
-            );
+            last = (now, answered);
+            let line = progress_line(requests, errors, rate, elapsed, goal);
+            eprint!("\r\x1b[2K{line}");
         }
     }
     if show_progress {
         eprint!("\r\x1b[2K");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_shows_total_and_time_left() {
+        let d = Goal {
+            duration: Some(Duration::from_secs(30)),
+            requests: None,
+        };
+        let l = progress_line(100, 2, 50.0, Duration::from_secs(10), d);
+        assert_eq!(
+            l,
+            "100 requests  50 req/s answered  2 errors  10.0s/30s  20.0s left"
+        );
+        let n = Goal {
+            duration: None,
+            requests: Some(1000),
+        };
+        let l = progress_line(400, 0, 100.0, Duration::from_secs(4), n);
+        assert_eq!(
+            l,
+            "400/1000 requests  100 req/s answered  0 errors  4.0s  6.0s left"
+        );
+        let open = progress_line(1, 0, 0.0, Duration::ZERO, Goal::default());
+        assert!(!open.contains("left"), "{open}");
     }
 }

@@ -7,15 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use goto_engine::{
-    Engine, EngineConfig, EngineError, ErrorKind, IoDriverChoice, Plan, RunSnapshot, TargetStats,
-    TlsConfig,
+    Engine, EngineConfig, EngineError, ErrorKind, Plan, RunSnapshot, TargetStats, TlsConfig,
 };
 
-use super::flags::{DriverArg, LoadArgs};
+use super::flags::LoadArgs;
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
-use super::progress::{watch, Signals};
+use super::progress::{watch, Goal, Signals};
 use super::summary::{Counts, RunInfo};
 use super::target::build_targets;
 use super::text::text_report;
@@ -50,7 +49,14 @@ pub fn run(args: LoadArgs) -> ExitCode {
         Ok(r) => r,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    if let Err(msg) = super::report::check(&args) {
+        return fail(EXIT_USAGE, msg);
+    }
+    let urls: Vec<String> = targets
+        .iter()
+        .flat_map(|t| std::iter::once(&t.url).chain(&t.more_urls))
+        .cloned()
+        .collect();
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
     // HTTP/2 replicas are streams, sharing connections.
@@ -66,6 +72,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let mut info = RunInfo {
         url: &urls[0],
         urls: urls.clone(),
+        url_groups: targets.len(),
         http2: (args.http2 || args.grpc).then_some(streams),
         grpc: args.grpc,
         connections,
@@ -81,11 +88,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
     }
     let cfg = EngineConfig {
         cores,
-        io_driver: match args.io_driver {
-            DriverArg::Auto => IoDriverChoice::Auto,
-            DriverArg::Uring => IoDriverChoice::Uring,
-            DriverArg::Epoll => IoDriverChoice::Epoll,
-        },
+        io_driver: args.io_driver,
         tls: tls_config(&args),
     };
     let engine = match Engine::start(cfg) {
@@ -96,16 +99,20 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     info.cores = engine.cores();
     info.io_driver = engine.io_driver().to_string();
-    if let Err(f) = probe(&targets, args.connect_timeout) {
+    if let Err(f) = probe(&targets, args.connect_timeout, &tls_config(&args)) {
         return not_started(&args, info, f, &mut rec);
     }
+    let goal = Goal {
+        duration: targets.iter().filter_map(|t| t.duration).max(),
+        requests: args.requests,
+    };
     let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
         Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
         Err(e) => return fail(EXIT_FAILED, e),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    watch(&run, &signals, show_progress, &mut rec);
+    watch(&run, &signals, show_progress, goal, &mut rec);
     let snap = run.snapshot();
     rec.finish(merged(&snap), snap.elapsed);
     info.interrupted = signals.caught();
@@ -160,6 +167,9 @@ fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorde
     let stats = merged(snap);
     let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
     if let Some(e) = rec.error() {
+        eprintln!("goto load: warning: {e}");
+    }
+    if let Err(e) = super::report::write(args, info, snap, &stats, rec.json()) {
         eprintln!("goto load: warning: {e}");
     }
     let out = if args.json {

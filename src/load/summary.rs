@@ -10,6 +10,9 @@ pub(super) struct RunInfo<'a> {
     pub(super) url: &'a str,
     /// Every URL when `--urls-from-file` gave more than one.
     pub(super) urls: Vec<String>,
+    /// Groups of URLs sharing a destination: connections are dealt over
+    /// these, and each takes its group's URLs in turn per request.
+    pub(super) url_groups: usize,
     /// With `--http2`, the streams per connection; `connections` then
     /// counts concurrent streams.
     pub(super) http2: Option<u32>,

@@ -278,8 +278,9 @@ fn headers(args: &LoadArgs, credentials: Option<&str>) -> Result<Vec<(String, St
     Ok(headers)
 }
 
-/// Turns flags into validated targets, one per URL, with the connections
-/// (and `-n`, `-r`) dealt over them round robin.
+/// Turns flags into validated targets, one per group of URLs sharing a
+/// connection's destination, with the connections (and `-n`, `-r`) dealt
+/// over them round robin.
 pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> {
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
@@ -343,10 +344,30 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
         Some(n) => connections.min(u32::try_from(n).unwrap_or(u32::MAX)),
         None => connections,
     };
-    let n = urls.len() as u32;
+    // URLs one connection can serve (same scheme, host, port, credentials
+    // and endpoint) form a group whose connections take them in turn per
+    // request; connections are dealt over the groups. HTTP/2 keeps one
+    // group per URL.
+    let endpoint = |u: &TargetUrl| endpoint_for(u, &connect, &resolve, args.unix_socket.as_deref());
+    let mut groups: Vec<Vec<&TargetUrl>> = Vec::new();
+    for u in &urls {
+        let same = |g: &Vec<&TargetUrl>| {
+            let f = g[0];
+            !args.http2
+                && (f.https, &f.host, f.port, &f.credentials)
+                    == (u.https, &u.host, u.port, &u.credentials)
+                && endpoint(f) == endpoint(u)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(u),
+            None => groups.push(vec![u]),
+        }
+    }
+    let n = groups.len() as u32;
     if connections < n {
         return Err(format!(
-            "{n} URLs need at least {n} connections (-c), got {connections}"
+            "{n} URLs on different hosts (or ports) need at least {n} connections (-c), \
+             got {connections}"
         ));
     }
     let stages = match &args.stages {
@@ -370,10 +391,11 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
         (None, None, None) => Some(DEFAULT_DURATION),
         (None, Some(_), None) => None,
     };
-    let mut out = Vec::with_capacity(urls.len());
-    for (i, url) in urls.iter().enumerate() {
+    let mut out = Vec::with_capacity(groups.len());
+    for (i, group) in groups.iter().enumerate() {
+        let url = group[0];
         let i = i as u32;
-        // Connection c goes to URL c mod n.
+        // Connection c goes to group c mod n.
         let replicas = connections / n + u32::from(i < connections % n);
         // Connection c sends total/connections (+1 for the first total%connections).
         let total = args.requests.map(|total| {
@@ -406,7 +428,8 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             idle_timeout: Duration::ZERO,
             verify_tls: !args.insecure,
             track_headers: track_headers.clone(),
-            endpoint: endpoint_for(url, &connect, &resolve, args.unix_socket.as_deref()),
+            endpoint: endpoint(url),
+            more_urls: group[1..].iter().map(|u| u.engine_url.clone()).collect(),
             stages: stages.clone(),
             http2: args.http2 || grpc.is_some(),
             streams_per_connection: streams,

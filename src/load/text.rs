@@ -11,12 +11,24 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
     let c = Counts::of(s);
     let mut o = String::new();
     let _ = writeln!(o, "goto load {}", info.url);
-    if info.urls.len() > 1 {
-        let _ = writeln!(
-            o,
-            "  {} URLs, connections dealt round robin over them",
-            info.urls.len()
-        );
+    match (info.urls.len(), info.url_groups) {
+        (0 | 1, _) => {}
+        (n, 1) => {
+            let _ = writeln!(
+                o,
+                "  {n} URLs, each connection takes them in turn per request"
+            );
+        }
+        (n, g) if g == n => {
+            let _ = writeln!(o, "  {n} URLs, connections dealt round robin over them");
+        }
+        (n, g) => {
+            let _ = writeln!(
+                o,
+                "  {n} URLs on {g} hosts: connections dealt over the hosts, \
+                 each taking its host's URLs in turn per request"
+            );
+        }
     }
     if let Some(f) = &info.fatal {
         let _ = writeln!(o, "  NOT STARTED: {f}");
@@ -88,6 +100,13 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         "  Transfer:      {} read, {} written",
         human_bytes(s.bytes_read),
         human_bytes(s.bytes_written)
+    );
+    // wrk's name for it, which wrk users look for.
+    let _ = writeln!(
+        o,
+        "  Transfer/sec:  {} read, {} written",
+        human_bytes(per_second(s.bytes_read, snap.elapsed) as u64),
+        human_bytes(per_second(s.bytes_written, snap.elapsed) as u64)
     );
     let _ = writeln!(o);
     // An empty histogram would print a row of 0.000, which reads as

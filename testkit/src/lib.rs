@@ -4,4 +4,10 @@
 //!
 //! Never a dependency of a shipped crate: only `[dev-dependencies]` name it.
 
+pub mod goto_client;
 pub mod grpc;
+pub mod pki;
+pub mod poll;
+
+pub use pki::{pki, Pki};
+pub use poll::eventually;

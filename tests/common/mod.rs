@@ -226,19 +226,9 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Polls `f` until it returns true or `within` elapses; returns the last result.
-pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
+// Not every test file polls.
+#[allow(unused_imports)]
+pub use goto_testkit::eventually;
 
 /// Longest any single `goto load` may take before the test fails.
 pub const LOAD_LIMIT: Duration = Duration::from_secs(60);

@@ -63,6 +63,17 @@ enum Found<'r> {
     Nothing,
 }
 
+/// Whether two patterns match the same paths: equal literals, parameters
+/// in the same places.
+fn same_shape(a: &[Seg], b: &[Seg]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Seg::Lit(x), Seg::Lit(y)) => x == y,
+            (Seg::Param(_), Seg::Param(_)) => true,
+            _ => false,
+        })
+}
+
 fn split(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
@@ -83,6 +94,12 @@ impl<C: Sync + 'static> Router<C> {
     }
 
     /// Adds a table whose handlers see `project(ctx)`.
+    ///
+    /// # Panics
+    /// When a route of `table` is already mounted (same method and path
+    /// shape, whatever its parameters are called): each route belongs to one
+    /// table, so the answer never depends on mount order. Tables are code,
+    /// not input; every test that builds the admin API checks this.
     pub fn mount<S: Sync + 'static>(mut self, table: Table<S>, project: fn(&C) -> &S) -> Router<C> {
         let prefix: Vec<&'static str> = split(table.prefix).collect();
         if let Some(first) = prefix.first() {
@@ -99,7 +116,19 @@ impl<C: Sync + 'static> Router<C> {
                         None => Seg::Lit(s),
                     },
                 )
-                .collect();
+                .collect::<Vec<Seg>>();
+            if let Some(old) = self
+                .routes
+                .iter()
+                .find(|m| m.verb == r.verb && same_shape(&m.segs, &segs))
+            {
+                panic!(
+                    "route {} {} is mounted twice (already as {})",
+                    r.verb.methods(),
+                    r.pattern,
+                    old.pattern
+                );
+            }
             self.routes.push(Mounted {
                 verb: r.verb,
                 pattern: r.pattern,
@@ -244,5 +273,33 @@ impl<C: Sync + 'static> Router<C> {
             Found::Route(i, _) => Some(self.routes[i].pattern),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::ok;
+
+    fn one(prefix: &'static str, pattern: &'static str) -> Table<()> {
+        Table::<()>::new(prefix).post(pattern, |_, _| Ok(ok("done")))
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "route POST, PUT /a/{y}/set is mounted twice (already as /a/{x}/set)"
+    )]
+    fn a_route_claimed_by_two_tables_is_refused() {
+        let _ = Router::<()>::new()
+            .mount(one("/a", "/a/{x}/set"), |c| c)
+            .mount(one("/a", "/a/{y}/set"), |c| c);
+    }
+
+    #[test]
+    fn a_literal_beside_a_parameter_is_not_a_duplicate() {
+        let r = Router::<()>::new()
+            .mount(one("/a", "/a/all/set"), |c| c)
+            .mount(one("/a", "/a/{x}/set"), |c| c);
+        assert_eq!(r.endpoints().len(), 2);
     }
 }

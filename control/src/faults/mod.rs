@@ -317,6 +317,11 @@ impl Faults {
         self.refresh(&g);
     }
 
+    /// Whether `Goto-Fault-*` headers are read (the gRPC faults follow it too).
+    pub fn headers_on(&self) -> bool {
+        self.inner.lock().headers
+    }
+
     pub fn set_headers(&self, on: bool) {
         let mut g = self.inner.lock();
         g.headers = on;

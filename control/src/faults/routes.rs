@@ -10,16 +10,22 @@ use super::Drip;
 use crate::api::{status_code, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
+use crate::responder::state::Responder;
 use goto_engine::duration;
+use parking_lot::Mutex;
+use serde_json::json as j;
 
 /// What the fault routes need of a port: its faults, and the responder's
-/// fixed delay and forced status, which some forms replace or clear too.
+/// fixed delay, forced status and status counts, which these tables own
+/// the routes of (some forms replace or clear both).
 pub trait FaultPort: Sync + 'static {
     fn faults(&self) -> &super::Faults;
     fn port_number(&self) -> u16;
     fn set_fixed_delay(&self, d: std::time::Duration);
     fn fixed_delay(&self) -> std::time::Duration;
     fn clear_forced_status(&self);
+    /// The responder's state: its forced status and the status counts.
+    fn responder(&self) -> &Mutex<Responder>;
 }
 
 fn pct(q: &Req<'_>) -> Result<f64, ApiError> {
@@ -54,8 +60,8 @@ fn update<P: FaultPort>(
         .map_err(ApiError::BadRequest)
 }
 
-/// The fault tables; mounted before the responder's, whose delay and status
-/// clearing they extend.
+/// The fault tables, which own `/response/status`, `/response/delay` and
+/// the other fault prefixes outright.
 pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
     vec![
         Table::<P>::new("/response/faults")
@@ -94,6 +100,35 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
                 Ok(ok("Faults from Goto-Fault-* request headers disabled"))
             }),
         Table::<P>::new("/response/status")
+            .post("/response/status/set/{code}", set_status)
+            .post("/response/status/counts/clear", |p, _| {
+                p.responder().lock().clear_status_counts();
+                Ok(ok("Response status counts cleared"))
+            })
+            .get("/response/status", |p, _| {
+                let f = p.responder().lock().forced;
+                Ok(json(&j!({
+                    "status": f.map(|f| f.status).unwrap_or(0),
+                    "times": f.and_then(|f| f.times),
+                    "remaining": f.and_then(|f| f.remaining),
+                })))
+            })
+            .get("/response/status/counts", |p, _| {
+                let r = p.responder().lock();
+                Ok(json(&j!({
+                    "countsByRequestedStatus": r.counts_requested,
+                    "countsByResponseStatus": r.counts_response,
+                })))
+            })
+            .get("/response/status/counts/{code}", |p, q| {
+                let c = status_code(q.param("code"), false)?;
+                let r = p.responder().lock();
+                Ok(json(&j!({
+                    "status": c,
+                    "requested": r.counts_requested.get(&c).copied().unwrap_or(0),
+                    "responded": r.counts_response.get(&c).copied().unwrap_or(0),
+                })))
+            })
             .post("/response/status/set/{code}/percent/{percent}", |p, q| {
                 let code = status_code(q.param("code"), false)?;
                 let share = pct(q)?;
@@ -263,4 +298,28 @@ fn set_drip<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
         "Will send response bodies {bytes} bytes every {} to {share}% of requests",
         duration::format(every)
     )))
+}
+
+fn set_status<P: FaultPort>(p: &P, q: &Req<'_>) -> ApiResult {
+    let spec = q.param("code");
+    let (code_s, times_s) = match spec.split_once(':') {
+        Some((c, t)) => (c, Some(t)),
+        None => (spec, None),
+    };
+    let code = status_code(code_s, true)?;
+    let times = match times_s.map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(t)) if t > 0 => Some(t),
+        Some(_) => {
+            return Err(ApiError::bad(format!(
+                "invalid times in {spec:?}: must be a positive integer"
+            )))
+        }
+    };
+    p.responder().lock().force(code, times);
+    Ok(ok(match (code, times) {
+        (0, _) => "Forced response status cleared".to_string(),
+        (_, Some(t)) => format!("Will respond with forced status: {code} times {t}"),
+        (_, None) => format!("Will respond with forced status: {code}"),
+    }))
 }

@@ -4,6 +4,7 @@
 //! another job (`outputTrigger`, with marker values) and its end can start one
 //! (`finishTrigger`). Peers report job results to the registry's locker.
 
+mod error;
 pub mod routes;
 mod run;
 pub mod spec;
@@ -17,8 +18,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
-use crate::App;
+use crate::proxy::client::Outbound;
+pub use error::JobError;
 use spec::{JobInput, JobSpec};
 
 /// How deep trigger chains may go (A's output starts B, whose end starts C,
@@ -86,6 +87,8 @@ pub struct Jobs {
     /// Bumped on every change to results, so reporters can skip idle rounds.
     version: AtomicU64,
     allow_commands: bool,
+    /// The instance's outbound clients, for HTTP tasks.
+    out: Outbound,
 }
 
 /// One run's results, for reporting (`job_<id>_<run>` in the locker).
@@ -97,12 +100,13 @@ pub struct RunReport {
 }
 
 impl Jobs {
-    pub fn new(allow_commands: bool) -> Jobs {
-        Jobs {
+    pub fn new(allow_commands: bool, out: Outbound) -> Arc<Jobs> {
+        Arc::new(Jobs {
             inner: Mutex::new(BTreeMap::new()),
             version: AtomicU64::new(0),
             allow_commands,
-        }
+            out,
+        })
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -129,11 +133,7 @@ impl Jobs {
     }
 
     /// Adds (or replaces) a job; `auto` jobs start a run at once.
-    pub fn add(
-        &self,
-        app: &Arc<App>,
-        input: JobInput,
-    ) -> Result<(Arc<JobSpec>, Option<u32>), String> {
+    pub fn add(self: &Arc<Self>, input: JobInput) -> Result<(Arc<JobSpec>, Option<u32>), JobError> {
         let spec = Arc::new(JobSpec::new(&input, self.allow_commands)?);
         {
             let mut st = self.inner.lock();
@@ -160,7 +160,7 @@ impl Jobs {
         }
         self.bump();
         let run = if spec.auto {
-            self.start_run(app, &spec.id, BTreeMap::new(), 0).ok()
+            self.start_run(&spec.id, BTreeMap::new(), 0).ok()
         } else {
             None
         };
@@ -169,22 +169,22 @@ impl Jobs {
 
     /// Starts a new run of `id` with marker values for `{name}` placeholders.
     pub fn start_run(
-        &self,
-        app: &Arc<App>,
+        self: &Arc<Self>,
         id: &str,
         markers: BTreeMap<String, String>,
         depth: u32,
-    ) -> Result<u32, ApiError> {
+    ) -> Result<u32, JobError> {
         if depth > MAX_TRIGGER_DEPTH {
-            return Err(ApiError::bad(format!(
-                "job {id}: trigger chain deeper than {MAX_TRIGGER_DEPTH}"
-            )));
+            return Err(JobError::TooDeep {
+                job: id.to_string(),
+                limit: MAX_TRIGGER_DEPTH,
+            });
         }
         let (spec, run, stop) = {
             let mut st = self.inner.lock();
             let j = st
                 .get_mut(id)
-                .ok_or_else(|| ApiError::NotFound(format!("unknown job {id:?}")))?;
+                .ok_or_else(|| JobError::Unknown(id.to_string()))?;
             let run = j.next_run;
             j.next_run += 1;
             j.runs.insert(run, RunRecord::default());
@@ -192,7 +192,7 @@ impl Jobs {
             (j.spec.clone(), run, j.stop.subscribe())
         };
         self.bump();
-        tokio::spawn(run::run(app.clone(), spec, run, markers, stop, depth));
+        tokio::spawn(run::run(self.clone(), spec, run, markers, stop, depth));
         Ok(run)
     }
 
@@ -245,12 +245,13 @@ impl Jobs {
         self.version.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn resolve(&self, names: &str) -> Result<Vec<String>, ApiError> {
+    fn resolve(&self, names: &str) -> Result<Vec<String>, JobError> {
         let st = self.inner.lock();
-        let ids = crate::api::names(names, "job ids")?;
+        let ids =
+            crate::api::names(names, "job ids").map_err(|e| JobError::Invalid(e.to_string()))?;
         for id in &ids {
             if !st.contains_key(id) {
-                return Err(ApiError::NotFound(format!("unknown job {id:?}")));
+                return Err(JobError::Unknown(id.to_string()));
             }
         }
         Ok(ids)
@@ -310,13 +311,13 @@ impl Jobs {
     }
 
     /// Starts a run of each job; "id (run n)" for each.
-    fn run_jobs(&self, app: &Arc<App>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    fn run_jobs(self: &Arc<Self>, ids: Vec<String>) -> Result<Vec<String>, JobError> {
         if ids.is_empty() {
-            return Err(ApiError::bad("no jobs to run"));
+            return Err(JobError::NothingToRun);
         }
         let mut started = Vec::with_capacity(ids.len());
         for id in ids {
-            let n = self.start_run(app, &id, BTreeMap::new(), 0)?;
+            let n = self.start_run(&id, BTreeMap::new(), 0)?;
             started.push(format!("{id} (run {n})"));
         }
         Ok(started)

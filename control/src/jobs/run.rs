@@ -13,8 +13,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::spec::{CommandTask, HttpTask, JobSpec, Task};
+use super::Jobs;
 use crate::body::Body;
-use crate::App;
+use crate::proxy::client::Outbound;
 
 /// A response body kept as a result is cut here.
 const MAX_BODY: usize = 1024 * 1024;
@@ -55,7 +56,7 @@ impl Stopper {
 }
 
 pub(super) async fn run(
-    app: Arc<App>,
+    jobs: Arc<Jobs>,
     spec: Arc<JobSpec>,
     run: u32,
     markers: Markers,
@@ -67,7 +68,7 @@ pub(super) async fn run(
         deadline: spec.timeout.map(|t| Instant::now() + t),
     };
     let ctx = RunCtx {
-        app,
+        jobs,
         spec,
         run,
         markers,
@@ -87,23 +88,19 @@ pub(super) async fn run(
             stopped = !stopper.pause(spec.delay).await;
         }
     }
-    ctx.app.jobs.finish(&spec.id, ctx.run, stopped);
+    ctx.jobs.finish(&spec.id, ctx.run, stopped);
     if let Some(next) = &spec.finish_trigger {
-        if let Err(e) = ctx
-            .app
-            .jobs
-            .start_run(&ctx.app, next, Markers::new(), ctx.depth + 1)
-        {
+        if let Err(e) = ctx.jobs.start_run(next, Markers::new(), ctx.depth + 1) {
             tracing::warn!(job = %spec.id, trigger = %next, "finish trigger not started: {e}");
         }
     }
 }
 
-/// What every part of one run needs: the instance, the job, the run's index,
+/// What every part of one run needs: the jobs' state, the job, the run's index,
 /// the marker values it was started with and its depth in a trigger chain.
 #[derive(Clone)]
 struct RunCtx {
-    app: Arc<App>,
+    jobs: Arc<Jobs>,
     spec: Arc<JobSpec>,
     run: u32,
     markers: Markers,
@@ -114,13 +111,9 @@ impl RunCtx {
     /// Records an output and hands `found` markers to the `outputTrigger` job.
     fn output(&self, data: serde_json::Value, found: Markers) {
         let spec = &self.spec;
-        self.app.jobs.push(&spec.id, self.run, data);
+        self.jobs.push(&spec.id, self.run, data);
         if let Some(next) = &spec.output_trigger {
-            if let Err(e) = self
-                .app
-                .jobs
-                .start_run(&self.app, next, found, self.depth + 1)
-            {
+            if let Err(e) = self.jobs.start_run(next, found, self.depth + 1) {
                 tracing::warn!(job = %spec.id, trigger = %next, "output trigger not started: {e}");
             }
         }
@@ -151,7 +144,7 @@ async fn http_iteration(ctx: &RunCtx, t: &HttpTask, stopper: &mut Stopper) -> bo
         let (ctx, t) = (ctx.clone(), t.clone());
         set.spawn(async move {
             for _ in 0..t.request_count {
-                let data = send(&ctx.app, &t, &ctx.markers).await;
+                let data = send(&ctx.jobs.out, &t, &ctx.markers).await;
                 let found = if t.parse_json {
                     json_markers(&data)
                 } else {
@@ -169,7 +162,7 @@ async fn http_iteration(ctx: &RunCtx, t: &HttpTask, stopper: &mut Stopper) -> bo
     }
 }
 
-async fn send(app: &Arc<App>, t: &HttpTask, markers: &Markers) -> serde_json::Value {
+async fn send(out: &Outbound, t: &HttpTask, markers: &Markers) -> serde_json::Value {
     let err = |e: String| serde_json::Value::String(format!("error: {e}"));
     let url = fill(&t.url, markers);
     let uri: http::Uri = match url.parse() {
@@ -190,7 +183,7 @@ async fn send(app: &Arc<App>, t: &HttpTask, markers: &Markers) -> serde_json::Va
     *req.method_mut() = t.method.clone();
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
-    let client = match app.outbound(t.verify_tls) {
+    let client = match out.pick(t.verify_tls) {
         Ok(c) => c,
         Err(e) => return err(e),
     };

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::JobError;
 use http::{HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 
@@ -152,7 +153,11 @@ fn bounded(field: &str, v: Option<u32>, default: u32, max: u32) -> Result<u32, S
 
 impl JobSpec {
     /// Validates a job; `allow_commands` is the startup switch for command tasks.
-    pub fn new(input: &JobInput, allow_commands: bool) -> Result<JobSpec, String> {
+    pub fn new(input: &JobInput, allow_commands: bool) -> Result<JobSpec, JobError> {
+        JobSpec::build(input, allow_commands).map_err(JobError::Invalid)
+    }
+
+    fn build(input: &JobInput, allow_commands: bool) -> Result<JobSpec, String> {
         let id = input.id.trim();
         if id.is_empty() {
             return Err("job id is required".into());
@@ -313,7 +318,10 @@ mod tests {
         assert_eq!((t.method, t.replicas, t.request_count), (Method::GET, 1, 1));
         let mut i = input(serde_json::json!({"url": "http://127.0.0.1:1/{a}"}));
         i.count = Some(MAX_COUNT + 1);
-        assert!(JobSpec::new(&i, false).unwrap_err().contains("count"));
+        assert!(JobSpec::new(&i, false)
+            .unwrap_err()
+            .to_string()
+            .contains("count"));
     }
 
     #[test]
@@ -327,14 +335,17 @@ mod tests {
             ),
             (serde_json::json!({"cmd": "echo"}), "--allow-command-jobs"),
         ] {
-            let e = JobSpec::new(&input(task.clone()), false).unwrap_err();
+            let e = JobSpec::new(&input(task.clone()), false)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{task}: {e}");
         }
         let e = JobSpec::new(
             &input(serde_json::json!({"cmd": "echo", "outputMarkers": {"a": 0}})),
             true,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("start at 1"), "{e}");
     }
 }

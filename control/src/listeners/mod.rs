@@ -5,6 +5,7 @@
 
 pub mod routes;
 pub mod serve;
+pub mod tcp_routes;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -249,6 +249,10 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // gRPC calls go to their area: HTTP traffic pays one header look-up.
+    if crate::grpc::is_grpc(&parts.headers) {
+        return Box::pin(grpc(app, port, remote, parts, body)).await;
+    }
     let security = &app.cfg.security;
     // Runtime traffic pays for the table look-up only.
     let admin_path = app.api.is_admin(parts.uri.path());
@@ -261,6 +265,52 @@ pub async fn handle(
     Box::pin(admin(app, port, parts, body, probe)).await
 }
 
+/// One gRPC call, answered by the gRPC area with this listener's identity.
+async fn grpc(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Response<Body> {
+    let who = crate::grpc::Identity {
+        port: port.port,
+        label: port.label_text(),
+        host: app.host.goto_host(port.port),
+        remote,
+        reqlog: app.reqlog.clone().filter(|_| port.logs_on()),
+        fault_headers: port.faults.active() && port.faults.headers_on(),
+        body_timeout: app.cfg.timeouts.body,
+    };
+    // Tracked headers count gRPC metadata too (a call is a 200 on the wire).
+    if port.tracking.active() {
+        port.tracking.record(&parts.headers, None, 200);
+    }
+    // A proxy target that matches the call forwards it (h2 end to end).
+    let proxied = if port.proxy.active() {
+        port.proxy
+            .find(parts.uri.path(), parts.uri.query(), &parts.headers)
+    } else {
+        None
+    };
+    let mut resp = match proxied {
+        Some((target, m)) => {
+            let log = who
+                .reqlog
+                .as_ref()
+                .map(|l| l.begin(port.port, remote, &parts));
+            let r = crate::proxy::grpc::forward(&port.proxy, target, m, &parts, body).await;
+            if let Some(l) = log {
+                l.finish(r.status().as_u16(), None);
+            }
+            r
+        }
+        None => crate::grpc::serve(&port.grpc, who, parts, body).await,
+    };
+    port.stamp(resp.headers_mut());
+    resp
+}
+
 /// One admin call: checked by the admin security, answered from the route tables.
 async fn admin(
     app: &Arc<App>,
@@ -270,8 +320,9 @@ async fn admin(
     probe: bool,
 ) -> Response<Body> {
     let security = &app.cfg.security;
-    // Probes answer whatever the token says.
-    let checked = if probe {
+    // Probes, and the UI page and assets (no data in them), answer
+    // whatever the token says.
+    let checked = if probe || crate::ui::is_asset(&parts.method, parts.uri.path()) {
         Ok(())
     } else {
         security.check(&parts.method, &parts.headers)

@@ -30,6 +30,7 @@ pub fn table() -> Table<Ctx> {
             let mut e = Exposition::new();
             server(&mut e, c);
             chaos(&mut e, c);
+            crate::grpc::counts::metrics(&mut e, c.port.port, &c.port.grpc);
             tcp_listeners(&mut e, &c.app);
             registry(&mut e, &c.app);
             client_metrics(&mut e, &client);

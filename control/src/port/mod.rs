@@ -62,6 +62,8 @@ pub struct PortState {
     pub proxy: Arc<Proxy>,
     pub triggers: Triggers,
     pub faults: Faults,
+    /// gRPC calls' health, protos, faults and counts.
+    pub grpc: Arc<crate::grpc::GrpcState>,
     /// Connections open on this listener (the accept loop's `--max-conns`
     /// count; read by `/metrics`).
     pub open_conns: Arc<AtomicUsize>,
@@ -90,6 +92,10 @@ impl FaultPort for PortState {
     fn clear_forced_status(&self) {
         self.responder.lock().force(0, None);
     }
+
+    fn responder(&self) -> &parking_lot::Mutex<crate::responder::state::Responder> {
+        &self.responder
+    }
 }
 
 /// How a port is set up.
@@ -117,6 +123,7 @@ impl PortState {
             proxy: Arc::new(Proxy::new(s.out.clone())),
             triggers: Triggers::new(s.out),
             faults: Faults::default(),
+            grpc: Arc::default(),
             open_conns: Arc::new(AtomicUsize::new(0)),
             refused_conns: AtomicU64::new(0),
         }

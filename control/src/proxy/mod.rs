@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod forward;
+pub mod grpc;
 pub mod matcher;
 pub mod routes;
 pub mod spec;

@@ -21,7 +21,7 @@ pub fn table() -> Table<Arc<Proxy>> {
         .post("/request/proxy/targets/{target}/toxics/add", |p, q| {
             let t = target(p, q)?;
             let spec: ToxicSpec = q.json()?;
-            let name = p.toxics.add(t, spec).map_err(ApiError::BadRequest)?;
+            let name = p.toxics.add(t, spec)?;
             Ok(ok(format!("Toxic {name} added to proxy target {t}")))
         })
         .get("/request/proxy/targets/{target}/toxics", |p, q| {

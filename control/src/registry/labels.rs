@@ -48,7 +48,7 @@ pub fn parse_job(body: &[u8]) -> Result<(String, Value), ApiError> {
     // peer's own startup choice (a peer without it refuses the push).
     let input: crate::jobs::spec::JobInput = serde_json::from_value(v.clone())
         .map_err(|e| ApiError::bad(format!("invalid job: {e}")))?;
-    crate::jobs::spec::JobSpec::new(&input, true).map_err(ApiError::BadRequest)?;
+    crate::jobs::spec::JobSpec::new(&input, true)?;
     Ok((id, v))
 }
 

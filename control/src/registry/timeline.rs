@@ -98,7 +98,8 @@ impl Merge {
         s.sum.bytes_read += i.bytes_read;
         s.sum.bytes_written += i.bytes_written;
         let p = s.per_peer.entry(who.to_string()).or_default();
-        p.0 += i.requests;
+        // Answered requests, as each peer's own `rps`.
+        p.0 += i.answered();
         p.1 += i.seconds;
         match histogram.map(histcodec::decode) {
             Some(Ok(h)) => {

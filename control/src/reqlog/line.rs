@@ -46,6 +46,10 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     if e.aborted {
         s.push_str(" client gave up");
     }
+    if let Some(g) = e.grpc_status {
+        s.push_str(" grpc-status ");
+        push_u64(s, u64::from(g));
+    }
     s.push_str(" -> ");
     push_u64(s, u64::from(e.status));
 }
@@ -112,6 +116,10 @@ pub fn json_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     }
     if e.aborted {
         s.push_str(",\"aborted\":true");
+    }
+    if let Some(g) = e.grpc_status {
+        s.push_str(",\"grpcStatus\":");
+        push_u64(s, u64::from(g));
     }
     s.push('}');
 }
@@ -205,6 +213,7 @@ mod tests {
             duration: Duration::from_micros(1500),
             bytes: None,
             aborted: true,
+            grpc_status: None,
         };
         let mut s = String::new();
         json_line(&mut s, UNIX_EPOCH + Duration::from_secs(86_400), &e);
@@ -256,6 +265,7 @@ mod tests {
             duration: Duration::from_millis(2),
             bytes: Some(27),
             aborted: false,
+            grpc_status: None,
         };
         let mut s = String::new();
         text_line(&mut s, UNIX_EPOCH, &e);

@@ -1,5 +1,7 @@
-//! The responder's admin routes: forced status, delay, headers, payloads,
-//! URI bypass and URI counts (`/response/...`, `/request/uri/...`).
+//! The responder's admin routes: headers, payloads, URI bypass and URI
+//! counts (`/response/...`, `/request/uri/...`). Its forced status and fixed
+//! delay are set through the fault tables, which own `/response/status` and
+//! `/response/delay` (their forms touch both).
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -15,36 +17,6 @@ type R = Mutex<Responder>;
 /// The responder's tables, on its per-port state.
 pub fn tables() -> Vec<Table<R>> {
     vec![
-        Table::<R>::new("/response/status")
-            .post("/response/status/set/{code}", set_status)
-            .post("/response/status/counts/clear", |r, _| {
-                r.lock().clear_status_counts();
-                Ok(ok("Response status counts cleared"))
-            })
-            .get("/response/status", |r, _| {
-                let f = r.lock().forced;
-                Ok(json(&json!({
-                    "status": f.map(|f| f.status).unwrap_or(0),
-                    "times": f.and_then(|f| f.times),
-                    "remaining": f.and_then(|f| f.remaining),
-                })))
-            })
-            .get("/response/status/counts", |r, _| {
-                let r = r.lock();
-                Ok(json(&json!({
-                    "countsByRequestedStatus": r.counts_requested,
-                    "countsByResponseStatus": r.counts_response,
-                })))
-            })
-            .get("/response/status/counts/{code}", |r, q| {
-                let c = status_code(q.param("code"), false)?;
-                let r = r.lock();
-                Ok(json(&json!({
-                    "status": c,
-                    "requested": r.counts_requested.get(&c).copied().unwrap_or(0),
-                    "responded": r.counts_response.get(&c).copied().unwrap_or(0),
-                })))
-            }),
         Table::<R>::new("/response/headers")
             .post("/response/headers/add/{header}/{value}", |r, q| {
                 let (name, value) = (q.param("header"), q.param("value"));
@@ -185,30 +157,6 @@ pub fn tables() -> Vec<Table<R>> {
 }
 
 /// `{code}` or `{code}:{times}`: forces a status (0 clears it).
-fn set_status(r: &R, q: &Req<'_>) -> ApiResult {
-    let spec = q.param("code");
-    let (code_s, times_s) = match spec.split_once(':') {
-        Some((c, t)) => (c, Some(t)),
-        None => (spec, None),
-    };
-    let code = status_code(code_s, true)?;
-    let times = match times_s.map(str::parse::<u32>) {
-        None => None,
-        Some(Ok(t)) if t > 0 => Some(t),
-        Some(_) => {
-            return Err(ApiError::bad(format!(
-                "invalid times in {spec:?}: must be a positive integer"
-            )))
-        }
-    };
-    r.lock().force(code, times);
-    Ok(ok(match (code, times) {
-        (0, _) => "Forced response status cleared".to_string(),
-        (_, Some(t)) => format!("Will respond with forced status: {code} times {t}"),
-        (_, None) => format!("Will respond with forced status: {code}"),
-    }))
-}
-
 fn list_headers(r: &R, _: &Req<'_>) -> ApiResult {
     Ok(json(&r.lock().header_view()))
 }

@@ -3,7 +3,6 @@
 //! their connection and byte counts.
 
 pub mod proxy;
-pub mod routes;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -32,7 +32,7 @@ impl TargetToxics {
         self.map.read().get(target).filter(|t| t.active()).cloned()
     }
 
-    pub fn add(&self, target: &str, spec: ToxicSpec) -> Result<String, String> {
+    pub fn add(&self, target: &str, spec: ToxicSpec) -> Result<String, super::ToxicError> {
         let set = self
             .map
             .write()

@@ -96,6 +96,17 @@ pub struct Toxic {
     pub kind: Kind,
 }
 
+/// A toxic that does not validate; the text names the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToxicError(String);
+
+impl From<ToxicError> for crate::error::ApiError {
+    fn from(e: ToxicError) -> crate::error::ApiError {
+        crate::error::ApiError::BadRequest(e.0)
+    }
+}
+
 /// Reads attribute `name`: a number in `unit`, or a Go duration string.
 fn dur(attrs: &Map<String, Value>, name: &str, unit: Duration) -> Result<Duration, String> {
     match attrs.get(name) {
@@ -133,7 +144,11 @@ const MS: Duration = Duration::from_millis(1);
 const US: Duration = Duration::from_micros(1);
 
 impl Toxic {
-    pub fn new(mut spec: ToxicSpec) -> Result<Toxic, String> {
+    pub fn new(spec: ToxicSpec) -> Result<Toxic, ToxicError> {
+        Toxic::build(spec).map_err(ToxicError)
+    }
+
+    fn build(mut spec: ToxicSpec) -> Result<Toxic, String> {
         if !(0.0..=1.0).contains(&spec.toxicity) {
             return Err(format!(
                 "toxicity {} must be between 0 and 1",
@@ -267,7 +282,7 @@ impl Toxics {
     }
 
     /// Adds a toxic, replacing one of the same name; returns its name.
-    pub fn add(&self, spec: ToxicSpec) -> Result<String, String> {
+    pub fn add(&self, spec: ToxicSpec) -> Result<String, ToxicError> {
         let t = Arc::new(Toxic::new(spec)?);
         let name = t.spec.name.clone();
         let mut list = self.list.write();

@@ -102,16 +102,16 @@ impl HeaderTracking {
     }
 
     /// The first of `names` not tracked, if any.
-    fn untracked(inner: &BTreeMap<String, Tracked>, names: &[HeaderName]) -> Result<(), String> {
+    fn untracked(inner: &BTreeMap<String, Tracked>, names: &[HeaderName]) -> Result<(), Untracked> {
         match names.iter().find(|n| !inner.contains_key(n.as_str())) {
-            Some(n) => Err(format!("header {n} is not tracked")),
+            Some(n) => Err(Untracked(n.clone())),
             None => Ok(()),
         }
     }
 
     /// Zeroes the counts of some headers (all when `None`); every named
     /// header must be tracked.
-    pub fn clear_counts(&self, names: Option<&[HeaderName]>) -> Result<(), String> {
+    pub fn clear_counts(&self, names: Option<&[HeaderName]>) -> Result<(), Untracked> {
         let mut inner = self.inner.lock();
         match names {
             None => inner
@@ -130,7 +130,7 @@ impl HeaderTracking {
     }
 
     /// Stops tracking headers; every one must be tracked.
-    pub fn remove(&self, names: &[HeaderName]) -> Result<(), String> {
+    pub fn remove(&self, names: &[HeaderName]) -> Result<(), Untracked> {
         let mut inner = self.inner.lock();
         Self::untracked(&inner, names)?;
         for n in names {
@@ -158,6 +158,17 @@ impl HeaderTracking {
         let inner = self.inner.lock();
         let t = inner.get(&header.to_ascii_lowercase())?;
         serde_json::to_value(&t.counts).ok()
+    }
+}
+
+/// A header named in a call that is not tracked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("header {0} is not tracked")]
+pub struct Untracked(pub HeaderName);
+
+impl From<Untracked> for crate::error::ApiError {
+    fn from(e: Untracked) -> crate::error::ApiError {
+        crate::error::ApiError::BadRequest(e.to_string())
     }
 }
 

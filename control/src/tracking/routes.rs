@@ -18,19 +18,17 @@ pub fn table() -> Table<HeaderTracking> {
             Ok(ok("All tracking headers cleared"))
         })
         .post("/request/headers/track/counts/clear", |t, _| {
-            t.clear_counts(None).map_err(ApiError::BadRequest)?;
+            t.clear_counts(None)?;
             Ok(ok("Header tracking counts cleared"))
         })
         .post("/request/headers/track/counts/clear/{headers}", |t, q| {
             let headers = q.param("headers");
-            t.clear_counts(Some(&header_names(headers)?))
-                .map_err(ApiError::BadRequest)?;
+            t.clear_counts(Some(&header_names(headers)?))?;
             Ok(ok(format!("Header tracking counts cleared for {headers}")))
         })
         .post("/request/headers/track/{headers}/remove", |t, q| {
             let headers = q.param("headers");
-            t.remove(&header_names(headers)?)
-                .map_err(ApiError::BadRequest)?;
+            t.remove(&header_names(headers)?)?;
             Ok(ok(format!("Header {headers} removed from tracking")))
         })
         .get("/request/headers/track", list)

@@ -79,6 +79,23 @@ struct Trigger {
     timeout: std::time::Duration,
 }
 
+/// What can go wrong with triggers, apart from the HTTP answer it becomes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    /// A trigger definition that does not validate (the reason says which field).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown trigger {0:?}")]
+    Unknown(String),
+}
+
+// Unknown names stay 400s, as the original goto answers them.
+impl From<TriggerError> for ApiError {
+    fn from(e: TriggerError) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl Trigger {
     fn new(spec: TriggerSpec) -> Result<Trigger, String> {
         if !valid_name(&spec.name) {
@@ -197,8 +214,8 @@ impl Triggers {
     }
 
     /// Adds (or replaces, by name) a trigger; returns its JSON echo.
-    pub fn add(&self, spec: TriggerSpec) -> Result<String, ApiError> {
-        let t = Arc::new(Trigger::new(spec).map_err(ApiError::BadRequest)?);
+    pub fn add(&self, spec: TriggerSpec) -> Result<String, TriggerError> {
+        let t = Arc::new(Trigger::new(spec).map_err(TriggerError::Invalid)?);
         let line = serde_json::to_string(&t.spec).unwrap_or_default();
         let mut st = self.inner.lock();
         match st.targets.iter().position(|x| x.spec.name == t.spec.name) {
@@ -239,13 +256,13 @@ impl Triggers {
     }
 
     /// Removes, enables or disables a trigger; an unknown name is an error.
-    pub fn act(&self, name: &str, action: TriggerAction) -> Result<(), ApiError> {
+    pub fn act(&self, name: &str, action: TriggerAction) -> Result<(), TriggerError> {
         let mut st = self.inner.lock();
         let i = st
             .targets
             .iter()
             .position(|t| t.spec.name == name)
-            .ok_or_else(|| ApiError::bad(format!("unknown trigger {name:?}")))?;
+            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
         match action {
             TriggerAction::Remove => {
                 st.targets.remove(i);
@@ -259,17 +276,18 @@ impl Triggers {
     }
 
     /// Calls the named triggers now, one after the other; one outcome line each.
-    pub async fn invoke(&self, names: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn invoke(&self, names: &str) -> Result<Vec<String>, TriggerError> {
         let targets = {
             let st = self.inner.lock();
-            crate::api::names(names, "trigger names")?
+            crate::api::names(names, "trigger names")
+                .map_err(|e| TriggerError::Invalid(e.to_string()))?
                 .iter()
                 .map(|n| {
                     st.targets
                         .iter()
                         .find(|t| t.spec.name == *n)
                         .cloned()
-                        .ok_or_else(|| ApiError::bad(format!("unknown trigger {n:?}")))
+                        .ok_or_else(|| TriggerError::Unknown(n.clone()))
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };

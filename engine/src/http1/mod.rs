@@ -1,14 +1,12 @@
-//! HTTP/1.1 on the engine: the client codec, pure (it encodes requests and
-//! parses responses from byte slices and never touches a socket), and
-//! `driver`, the replica's loop that runs it over a connection from
-//! `crate::conn`.
+//! The HTTP/1.1 client codec, pure: it encodes requests and parses responses
+//! from byte slices and never touches a socket (the loop that runs it over a
+//! connection is `crate::drive::http1`).
 //!
 //! [`ResponseReader`] ties head parsing and body framing together; it is fed
 //! whatever bytes have arrived and reports how many it consumed and whether a
 //! response is complete, so any split of the input gives the same result.
 
 pub mod body;
-pub(crate) mod driver;
 pub mod request;
 pub mod response;
 pub mod status;

@@ -23,6 +23,10 @@ const MAX_HEADER_BLOCK: usize = 256 * 1024;
 const REFUSED_STREAM: u32 = 0x7;
 /// The last client stream id.
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+/// SETTINGS and PING acks queued in `out` and not yet taken by the writer.
+/// A peer that floods them and never reads would otherwise grow `out`
+/// without end; past this it gets GOAWAY ENHANCE_YOUR_CALM, as servers do.
+pub const MAX_QUEUED_ACKS: u32 = 1024;
 
 /// A connection error: its GOAWAY code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub struct Conn {
     decoder: Decoder,
     /// Lower-case names of the headers the target tracks.
     tracked_names: Vec<Box<[u8]>>,
+    /// Acks queued since the writer last took `out`.
+    queued_acks: u32,
     /// gRPC: read `grpc-status`/`grpc-message` and count body messages.
     grpc: bool,
 }
@@ -101,6 +107,7 @@ impl Conn {
             block: Vec::new(),
             decoder: Decoder::new(),
             tracked_names,
+            queued_acks: 0,
             grpc: false,
         }
     }
@@ -108,6 +115,21 @@ impl Conn {
     /// Makes this a gRPC connection (see [`Slot::grpc_status`]).
     pub fn set_grpc(&mut self, on: bool) {
         self.grpc = on;
+    }
+
+    /// Hands the queued bytes to the writer (swapped with its empty buffer).
+    pub fn take_out(&mut self, into: &mut Vec<u8>) {
+        std::mem::swap(&mut self.out, into);
+        self.queued_acks = 0;
+    }
+
+    /// Counts one more queued ack; an error past [`MAX_QUEUED_ACKS`].
+    fn queue_ack(&mut self) -> Result<(), ConnError> {
+        self.queued_acks += 1;
+        if self.queued_acks > MAX_QUEUED_ACKS {
+            return Err(ConnError(frame::ENHANCE_YOUR_CALM));
+        }
+        Ok(())
     }
 
     pub fn wake_writer(&mut self) {
@@ -361,6 +383,7 @@ impl Conn {
             Frame::Settings { ack: true, .. } => Ok(()),
             Frame::Settings { ack: false, pairs } => self.settings(pairs),
             Frame::Ping { ack: false, data } => {
+                self.queue_ack()?;
                 frame::put_ping_ack(&mut self.out, &data);
                 Ok(())
             }
@@ -506,6 +529,7 @@ impl Conn {
     }
 
     fn settings(&mut self, pairs: &[u8]) -> Result<(), ConnError> {
+        self.queue_ack()?;
         for (id, value) in frame::settings(pairs) {
             match id {
                 frame::SETTINGS_MAX_CONCURRENT_STREAMS => self.peer_max_streams = value,

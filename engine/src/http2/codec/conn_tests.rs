@@ -271,3 +271,39 @@ fn informational_heads_are_skipped_but_cannot_end_a_stream() {
     put_headers(&mut b, 1, &[0x08, 3, b'1', b'0', b'0'], true, 16_384);
     assert_eq!(feed(&mut c, &b), Err(ConnError(frame::PROTOCOL_ERROR)));
 }
+
+#[test]
+fn a_flood_of_settings_and_pings_the_writer_never_takes_ends_with_enhance_your_calm() {
+    let mut c = conn();
+    let s = c.open(&[0x82], true);
+    let mut one = Vec::new();
+    frame::put_settings(&mut one, &[]);
+    put_head(&mut one, 8, frame::PING, 0, 0);
+    one.extend_from_slice(b"12345678");
+    // While the writer takes what is queued, acks never pile up.
+    let mut taken = Vec::new();
+    for _ in 0..MAX_QUEUED_ACKS * 2 {
+        feed(&mut c, &one).unwrap();
+        c.take_out(&mut taken);
+        taken.clear();
+    }
+    assert!(!c.is_dead());
+    // A writer that never takes them (the peer does not read): bounded.
+    let mut r = Ok(0);
+    for _ in 0..MAX_QUEUED_ACKS {
+        r = feed(&mut c, &one);
+        if r.is_err() {
+            break;
+        }
+    }
+    assert_eq!(r, Err(ConnError(frame::ENHANCE_YOUR_CALM)));
+    assert!(c.is_dead());
+    assert!(c.out.len() < (MAX_QUEUED_ACKS as usize + 1) * 40);
+    assert!(matches!(c.slots[s].outcome, Some(Outcome::Failed(_))));
+    let f = frames(&c.out);
+    assert_eq!(f.last().map(|f| f.0), Some(frame::GOAWAY));
+    assert_eq!(
+        f.last().map(|f| f.3[4..8].to_vec()),
+        Some(frame::ENHANCE_YOUR_CALM.to_be_bytes().to_vec())
+    );
+}

@@ -1,10 +1,12 @@
 //! The peer side of the registry: register at startup with `--registry`,
 //! apply what comes back, remind periodically, report results to the locker
-//! with `--locker`, and deregister at shutdown.
+//! with `--locker` (`report`), and deregister at shutdown.
 //!
 //! What the registry hands out is applied by calling the client and jobs
 //! state directly, through the same constructors the admin API validates
 //! with; results are read from the client state, not over HTTP.
+
+mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,16 +23,14 @@ use crate::client::target::Target;
 use crate::jobs::spec::JobInput;
 use crate::proxy::client::HttpClient;
 use crate::registry::call::{call, seg};
-use crate::registry::TIMELINE_KEY;
 use crate::{App, ControlError};
+use report::{report_loop, report_once};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Bound of one call to the registry.
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often results are compared with what the locker last got.
-const REPORT_EVERY: Duration = Duration::from_millis(500);
 /// Shutdown budget: a last report, then deregistration.
 const FLUSH_TIMEOUT: Duration = Duration::from_millis(900);
 const DEREGISTER_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -357,160 +357,12 @@ async fn apply(app: &Arc<App>, reg: Registration) {
         }
         let added = serde_json::from_value::<JobInput>(j)
             .map_err(|e| format!("invalid job: {e}"))
-            .and_then(|input| app.jobs.add(app, input));
+            .and_then(|input| app.jobs.add(input).map_err(|e| e.to_string()));
         match added {
             Ok(_) => tracing::info!(job = %id, "job from the registry applied"),
             Err(e) => tracing::warn!(job = %id, error = %e, "cannot apply job"),
         }
     }
-}
-
-/// Reports results to the locker every [`REPORT_EVERY`] once registered.
-async fn report_loop(app: Arc<App>) {
-    let Some(ctx) = app.peer.ctx.get() else {
-        return;
-    };
-    let mut rx = app.peer.stop.subscribe();
-    loop {
-        if !pause(&mut rx, REPORT_EVERY).await {
-            return;
-        }
-        if app.peer.registered.load(Ordering::Acquire) {
-            report_once(&app, ctx).await;
-        }
-    }
-}
-
-/// Stores what changed since the last report: `client` (overall results,
-/// with histograms so the registry can merge latency), `client_<id>` per
-/// invocation (a finished invocation's key is locked once) and
-/// `client_timeline_<minute>` (the intervals that ended in that wall-clock
-/// minute, with their histograms: only the current minute's key changes, so
-/// a long run's timeline is not sent again and again).
-async fn report_once(app: &Arc<App>, ctx: &Ctx) {
-    let mut sent = app.peer.sent.lock().await;
-    let generation = app.peer.generation.load(Ordering::Acquire);
-    if sent.generation != generation {
-        // A new registration: the registry may be new or may have moved the
-        // old locker away, so everything is sent again.
-        *sent = Sent {
-            generation,
-            ..Sent::default()
-        };
-    }
-    let mut docs: Vec<(String, String, bool)> = Vec::new();
-    let a = app.clone();
-    let read = blocking(move || {
-        Ok((
-            a.client.results(true),
-            a.client.invocation_results(),
-            a.client.reported_timelines(),
-        ))
-    })
-    .await;
-    // Timeline keys held at the locker that this report no longer has
-    // (results cleared, or intervals past the bound): removed below.
-    let mut stale: BTreeSet<String> = BTreeSet::new();
-    match read {
-        Ok((overall, invocations, timelines)) => {
-            stale = sent
-                .data
-                .keys()
-                .filter(|k| k.starts_with(TIMELINE_KEY))
-                .cloned()
-                .collect();
-            for (minute, chunk) in timelines {
-                let key = format!("{TIMELINE_KEY}{minute}");
-                stale.remove(&key);
-                docs.push((key, text(&chunk), false));
-            }
-            if !overall.is_empty() || sent.data.contains_key(crate::registry::CLIENT_KEY) {
-                docs.push((crate::registry::CLIENT_KEY.into(), text(&overall), false));
-            }
-            for (id, doc) in invocations {
-                let finished = doc.finished.unwrap_or(false);
-                docs.push((format!("client_{id}"), text(&doc), finished));
-            }
-        }
-        Err(e) => tracing::debug!(error = %e, "cannot read own results"),
-    }
-    // Job runs as `job_<id>_<run>`: their results as a JSON array.
-    for r in app.jobs.reports() {
-        let runs: Vec<Value> = r.results.iter().map(|x| x.locker_json()).collect();
-        let text = Value::Array(runs).to_string();
-        docs.push((format!("job_{}_{}", r.id, r.run), text, r.finished));
-    }
-    let locker = format!(
-        "{}/registry/peers/{}/{}/locker",
-        ctx.base,
-        seg(&ctx.label),
-        seg(&ctx.address)
-    );
-    for key in stale {
-        let url = format!("{locker}/remove/{}", seg(&key));
-        match call(
-            registry_client(app, ctx),
-            Method::POST,
-            &url,
-            "",
-            REGISTRY_TIMEOUT,
-        )
-        .await
-        {
-            // Gone either way (a 404: the registry no longer had it).
-            Ok(r) if r.status.is_success() || r.status == StatusCode::NOT_FOUND => {
-                sent.data.remove(&key);
-            }
-            Ok(r) => tracing::warn!(key = %key, status = %r.status, "locker refused a removal"),
-            Err(e) => tracing::warn!(key = %key, error = %e, "cannot remove from the locker"),
-        }
-    }
-    for (key, text, finished) in docs {
-        if sent.data.get(&key) != Some(&text) {
-            let url = format!("{locker}/store/{}", seg(&key));
-            match call(
-                registry_client(app, ctx),
-                Method::POST,
-                &url,
-                text.clone(),
-                REGISTRY_TIMEOUT,
-            )
-            .await
-            {
-                Ok(r) if r.status.is_success() => {
-                    sent.data.insert(key.clone(), text);
-                }
-                Ok(r) => {
-                    tracing::warn!(key = %key, status = %r.status, "locker refused results");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(key = %key, error = %e, "cannot report results");
-                    continue;
-                }
-            }
-        }
-        if finished && !sent.locked.contains(&key) {
-            let url = format!("{locker}/lock/{}", seg(&key));
-            if let Ok(r) = call(
-                registry_client(app, ctx),
-                Method::POST,
-                &url,
-                "",
-                REGISTRY_TIMEOUT,
-            )
-            .await
-            {
-                if r.status.is_success() {
-                    sent.locked.insert(key);
-                }
-            }
-        }
-    }
-}
-
-fn text<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ async fn writer(mut wr: OwnedWriteHalf<TcpStream>, shared: Rc<Shared>) {
                 .as_ref()
                 .is_some_and(|t| t.borrow().wants_write());
             if !c.out.is_empty() || tls_wants {
-                std::mem::swap(&mut c.out, &mut buf);
+                c.take_out(&mut buf);
                 return Poll::Ready(true);
             }
             if c.closing || c.is_dead() {

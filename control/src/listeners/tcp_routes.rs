@@ -1,21 +1,22 @@
-//! Routes of TCP listeners: counts and toxics (`/listeners/{port}/...`).
+//! Routes of TCP listeners: counts and toxics (`/listeners/{port}/...`),
+//! over the listeners that own them.
 
 use std::sync::Arc;
 
-use super::TcpState;
+use super::Listeners;
 use crate::api::{Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
+use crate::tcp::TcpState;
 use crate::toxics::{http::list, ToxicSpec};
-use crate::App;
 
-fn tcp(app: &App, q: &Req<'_>) -> Result<Arc<TcpState>, ApiError> {
+fn tcp(listeners: &Listeners, q: &Req<'_>) -> Result<Arc<TcpState>, ApiError> {
     let port = q.port_param("port")?;
-    app.listeners.tcp(port)
+    listeners.tcp(port)
 }
 
-pub fn table() -> Table<Arc<App>> {
-    Table::<Arc<App>>::new("/listeners")
+pub fn table() -> Table<Listeners> {
+    Table::<Listeners>::new("/listeners")
         .get("/listeners/{port}/counts", |app, q| {
             Ok(json(&tcp(app, q)?.counts.view()))
         })
@@ -36,7 +37,7 @@ pub fn table() -> Table<Arc<App>> {
                 )));
             }
             let spec: ToxicSpec = q.json()?;
-            let name = t.toxics.add(spec).map_err(ApiError::BadRequest)?;
+            let name = t.toxics.add(spec)?;
             Ok(ok(format!("Toxic {name} added to listener {}", t.port)))
         })
         .post("/listeners/{port}/toxics/{name}/remove", remove)
@@ -47,7 +48,7 @@ pub fn table() -> Table<Arc<App>> {
         })
 }
 
-fn remove(app: &Arc<App>, q: &Req<'_>) -> ApiResult {
+fn remove(app: &Listeners, q: &Req<'_>) -> ApiResult {
     let t = tcp(app, q)?;
     let name = q.param("name");
     if t.toxics.remove(name) {

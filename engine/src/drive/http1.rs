@@ -42,6 +42,8 @@ pub(crate) struct Replica {
     rng: u64,
     /// Set after the first connection: later ones count as reconnects.
     connected_before: bool,
+    /// Requests sent, to take the target's URLs in turn.
+    sent: usize,
 }
 
 impl Replica {
@@ -54,7 +56,15 @@ impl Replica {
         let p = &target.prepared;
         let schedule = Schedule::new(&p.spec, index, start).follow(p.live_rate.clone());
         let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
-        let req = p.request.bytes().to_vec();
+        // Room for the longest request: taking the URLs in turn then copies
+        // into this buffer without allocating.
+        let longest = p
+            .alternates
+            .iter()
+            .map(|r| r.bytes().len())
+            .fold(p.request.bytes().len(), usize::max);
+        let mut req = Vec::with_capacity(longest);
+        req.extend_from_slice(p.request.bytes());
         let reader = ResponseReader::new(p.head_request);
         let rng = seed(index);
         let attempts = target.stats.borrow().attempts();
@@ -71,6 +81,8 @@ impl Replica {
             last_used: start,
             rng,
             connected_before: false,
+            // Replicas start at different URLs, so a burst spreads too.
+            sent: index as usize,
         }
     }
 
@@ -137,6 +149,12 @@ impl Replica {
         {
             self.transport = None;
         }
+        let template = p.request_at(self.sent);
+        if !p.alternates.is_empty() {
+            self.sent = self.sent.wrapping_add(1);
+            self.req.clear();
+            self.req.extend_from_slice(template.bytes());
+        }
         let deadline = timeout_at(now, spec.request_timeout);
         let mut watch = Watch::new(alarm, &self.stop, deadline);
         let mut reused = self.transport.is_some();
@@ -172,13 +190,13 @@ impl Replica {
             let Some((transport, _)) = self.transport.as_mut() else {
                 break Outcome::Error(ErrorKind::Closed);
             };
-            if let Some(off) = p.request.id_offset() {
+            if let Some(off) = template.id_offset() {
                 write_request_id(&mut self.req, off, next_random(&mut self.rng));
             }
             let (r, req) = transport
                 .write_all(std::mem::take(&mut self.req), &mut watch)
                 .await;
-            self.req = req.unwrap_or_else(|| p.request.bytes().to_vec());
+            self.req = req.unwrap_or_else(|| template.bytes().to_vec());
             if let Err(f) = r {
                 self.transport = None;
                 if reused && is_stale(f) {

@@ -1,0 +1,97 @@
+//! The registry view in headless Chromium against real binaries: two peers
+//! register, one is killed and restarted at the same address, and the
+//! view's pod table and lifecycle timeline show both pods with the
+//! restarted one's two epochs; the fleet's merged timeline and the
+//! lockers show what the peers reported.
+
+mod common;
+mod ui_browser;
+
+use std::time::Duration;
+
+use common::{free_port, Goto};
+use ui_browser::Browser;
+
+const QUIET: &str = "--request-logs=false";
+
+fn peer_on(port: u16, reg: u16) -> Goto {
+    let registry = format!("http://127.0.0.1:{reg}");
+    let args = [
+        "--label",
+        "fleet",
+        "--registry",
+        &registry,
+        "--locker",
+        "--remind-seconds",
+        "1",
+        QUIET,
+    ];
+    Goto::start_on(port, &args, &[])
+}
+
+#[test]
+fn peers_and_a_restarted_one_show_in_the_registry_view() {
+    let Some(browser) = Browser::start("ui_registry") else {
+        return;
+    };
+    let reg = Goto::start(&["--label", "registry", QUIET]);
+    let server = Goto::start(&["--label", "server", QUIET]);
+    let t = format!(
+        r#"{{"name":"t1","method":"GET","url":"http://127.0.0.1:{}/status/200","replicas":1,
+            "requestCount":0,"rate":50,"duration":"2s","autoInvoke":true}}"#,
+        server.port
+    );
+    assert_eq!(
+        reg.post("/registry/peers/fleet/targets/add", &t).status,
+        200
+    );
+    let (pa, pb) = (free_port(), free_port());
+    let _a = peer_on(pa, reg.port);
+    let mut b = peer_on(pb, reg.port);
+    let addr_b = format!("127.0.0.1:{pb}");
+    assert!(common::eventually(Duration::from_secs(10), || {
+        reg.get("/registry/peers").json()["fleet"]["pods"]
+            .as_object()
+            .is_some_and(|p| p.len() == 2)
+    }));
+    // Killed with no chance to deregister, then back at the same address.
+    b.signal(libc::SIGKILL);
+    assert!(b.wait_exit(Duration::from_secs(5)).is_some());
+    drop(b);
+    let _b = peer_on(pb, reg.port);
+    assert!(common::eventually(Duration::from_secs(10), || {
+        reg.get("/registry/peers").json()["fleet"]["pods"][&addr_b]["currentEpoch"]["epoch"] == 1
+    }));
+
+    browser.open(&format!("http://127.0.0.1:{}/ui#registry", reg.port));
+    let epochs = browser.wait_for(
+        "both pods and the restart in the lifecycle view",
+        Duration::from_secs(10),
+        &format!(
+            "var n = a => document.querySelectorAll('svg.lifecycle g[data-address=\"' + a + '\"] rect.epoch').length; \
+             var a = n('127.0.0.1:{pa}'), b = n('{addr_b}'); \
+             return a === 1 && b === 2 ? [a, b, document.querySelectorAll('svg.lifecycle line.restart').length] : null;"
+        ),
+    );
+    assert_eq!(epochs, serde_json::json!([1, 2, 1]));
+    let pods = browser.eval(&format!(
+        "var c = document.querySelector('table.pods tr[data-address=\"{addr_b}\"] td[data-field=epoch]'); \
+         return [document.querySelector('section.label[data-label=fleet] h2').textContent, c && c.textContent];"
+    ));
+    assert_eq!(pods, serde_json::json!(["fleet: 2 pods", "1"]));
+    // The peers ran t1 and reported it: the merged fleet timeline is drawn.
+    browser.wait_for(
+        "the fleet timeline of t1",
+        Duration::from_secs(20),
+        "return [...document.querySelectorAll('section.label svg .ctitle')].some(e => e.textContent.indexOf('fleet / t1') === 0);",
+    );
+    browser.eval("[...document.querySelectorAll('section.label button')].find(b => b.textContent === 'Browse lockers').click(); return 1;");
+    let lockers = browser.wait_for(
+        "the lockers",
+        Duration::from_secs(10),
+        "var n = document.querySelectorAll('.lockers details').length; return n >= 2 ? n : null;",
+    );
+    assert!(lockers.as_u64().unwrap_or(0) >= 2, "{lockers}");
+    let shot = browser.screenshot("registry");
+    println!("ui_registry: screenshot {}", shot.display());
+}
