@@ -12,8 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn goto_client_protos() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../control/proto/goto.proto");
     let fds = protox::compile(["goto.proto"], ["../control/proto"])?;
-    tonic_prost_build::configure()
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().compile_fds(fds)?;
     Ok(())
 }
 
