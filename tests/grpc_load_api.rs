@@ -54,8 +54,36 @@ fn a_grpc_target_counts_calls_by_status_exactly() {
     assert_eq!(add(&c, &t).status, 200);
     let r = c.post("/client/targets/u/invoke", "").json();
     assert_eq!(r["countsByTargetGrpcStatus"]["u"]["UNAVAILABLE"], 10, "{r}");
+    let metrics = c.get("/metrics").text();
+    assert!(
+        metrics
+            .contains(r#"goto_client_grpc_calls_total{target="u",grpc_status="UNAVAILABLE"} 10"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"goto_client_grpc_calls_total{target="g",grpc_status="OK"} 21"#),
+        "{metrics}"
+    );
+    // Client streaming: every call sends streamMessages messages.
+    let t = json!({
+        "name": "cs",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/ClientStream",
+        "data": {"text": "c"},
+        "protoFiles": {"echo.proto": proto_text()},
+        "streamMessages": 6,
+        "replicas": 2,
+        "requestCount": 3,
+        "delay": "0s",
+    });
+    let before = srv.seen().messages;
+    assert_eq!(add(&c, &t).status, 200);
+    let r = c.post("/client/targets/cs/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["cs"]["OK"], 6, "{r}");
+    assert_eq!(srv.seen().messages - before, 36);
     let all = c.get("/client/results").json();
-    assert_eq!(all["countsByGrpcStatus"]["OK"], 21, "{all}");
+    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6, "{all}");
     assert_eq!(all["countsByGrpcStatus"]["UNAVAILABLE"], 10, "{all}");
 }
 

@@ -74,7 +74,7 @@ fn forced_status_is_counted_by_name_and_code_from_a_trailers_only_response() {
     let r = grpc_load(
         &srv,
         "goto.test.Echo/Unary",
-        r#"{"status":14,"message":"down for a bit","trailers":{"x-why":"test"}}"#,
+        r#"{"status":14,"message":"café down","trailers":{"x-why":"test"}}"#,
         &["-n", "40", "-c", "2"],
     );
     let v = ok_json(&r);
@@ -84,6 +84,8 @@ fn forced_status_is_counted_by_name_and_code_from_a_trailers_only_response() {
     assert!(v["countsByGrpcStatus"].get("OK").is_none(), "{v}");
     assert_eq!(v["messagesReceived"], 0, "{v}");
     assert_eq!(v["successRate"], 0.0, "{v}");
+    // Sent percent-encoded (é is not ASCII), reported decoded.
+    assert_eq!(v["grpcMessages"]["UNAVAILABLE"], "café down", "{v}");
 }
 
 #[test]
@@ -98,6 +100,12 @@ fn server_streaming_counts_every_message() {
     let v = ok_json(&r);
     assert_eq!(v["countsByGrpcStatus"]["OK"], 20, "{v}");
     assert_eq!(v["messagesReceived"], 100, "{v}");
+    let ttfm = &v["timeToFirstMessageMs"];
+    assert!(ttfm["p50"].as_f64().is_some_and(|p| p > 0.0), "{v}");
+    assert!(
+        ttfm["max"].as_f64() <= v["latencyMs"]["max"].as_f64(),
+        "{v}"
+    );
 }
 
 #[test]
@@ -154,4 +162,97 @@ fn a_proto_with_a_syntax_error_exits_2_with_file_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("bad.proto:4:"), "{}", r.stderr);
+}
+
+#[test]
+fn reflection_and_a_protoset_give_the_descriptors() {
+    let srv = server();
+    let url = srv.url();
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "--grpc",
+        "--reflect",
+        "--call",
+        "goto.test.Echo/Unary",
+        "-b",
+        r#"{"text":"r"}"#,
+        "-n",
+        "30",
+        "-c",
+        "3",
+        &url,
+    ]);
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 30, "{v}");
+    let r = load(&[
+        "--no-progress",
+        "--grpc",
+        "--reflect",
+        "--call",
+        "goto.test.Nope/Unary",
+        "-n",
+        "1",
+        &url,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("goto.test.Nope"), "{}", r.stderr);
+
+    let dir = std::env::temp_dir().join(format!("goto-grpc-set-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let set = dir.join("echo.protoset");
+    std::fs::write(&set, goto_testkit::grpc::DESCRIPTOR_SET).unwrap();
+    let r = load(&[
+        "--json",
+        "--no-progress",
+        "--grpc",
+        "--protoset",
+        set.to_str().unwrap(),
+        "--call",
+        "goto.test.Echo/Unary",
+        "-n",
+        "10",
+        "-c",
+        "2",
+        "--threshold",
+        "grpc_success >= 100%",
+        &url,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["thresholds"][0]["ok"], true, "{v}");
+}
+
+#[test]
+fn client_and_bidi_streams_send_every_message() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/ClientStream",
+        r#"{"text":"c"}"#,
+        &["-n", "10", "-c", "2", "--stream-messages", "4"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["messagesSent"], 40, "{v}");
+    assert_eq!(v["messagesReceived"], 10, "{v}");
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Bidi",
+        r#"{"text":"b"}"#,
+        &["-n", "10", "-c", "2", "--stream-messages", "3"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 10, "{v}");
+    assert_eq!(v["messagesSent"], 30, "{v}");
+    assert_eq!(v["messagesReceived"], 30, "{v}");
+    assert_eq!(srv.seen().messages, 40 + 30, "{:?}", srv.seen());
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        "{}",
+        &["-n", "1", "--stream-messages", "3"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }

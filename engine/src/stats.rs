@@ -70,6 +70,12 @@ pub struct TargetStats {
     /// gRPC targets: request messages sent and response messages received.
     pub messages_sent: u64,
     pub messages_received: u64,
+    /// gRPC targets: the last `grpc-message` seen per status code
+    /// (percent-decoded), for the report.
+    pub grpc_messages: BTreeMap<u8, String>,
+    /// gRPC targets: from a call's send to its first response message,
+    /// microseconds (calls that got one).
+    pub time_to_first_message: Option<Histogram<u64>>,
 }
 
 impl Default for TargetStats {
@@ -96,6 +102,8 @@ impl Default for TargetStats {
             grpc_status_counts: BTreeMap::new(),
             messages_sent: 0,
             messages_received: 0,
+            grpc_messages: BTreeMap::new(),
+            time_to_first_message: None,
         }
     }
 }
@@ -134,6 +142,16 @@ impl TargetStats {
         add_counts(&mut self.grpc_status_counts, &other.grpc_status_counts);
         self.messages_sent += other.messages_sent;
         self.messages_received += other.messages_received;
+        for (code, m) in &other.grpc_messages {
+            self.grpc_messages.entry(*code).or_insert_with(|| m.clone());
+        }
+        if let Some(h) = &other.time_to_first_message {
+            add_histogram(
+                self.time_to_first_message
+                    .get_or_insert_with(latency_histogram),
+                h,
+            );
+        }
     }
 
     /// gRPC calls answered (with any gRPC status).
@@ -243,6 +261,11 @@ pub(crate) struct CoreStats {
     grpc_status: [u64; 17],
     messages_sent: u64,
     messages_received: u64,
+    /// The last raw `grpc-message` per code (copied only when it changes,
+    /// into a buffer that keeps its capacity).
+    grpc_messages: [Vec<u8>; 17],
+    /// Allocated with the first call that got a message.
+    first_message: Option<Box<Histogram<u64>>>,
 }
 
 /// A replica's handle on its core's count of attempts started: a plain
@@ -297,15 +320,30 @@ impl CoreStats {
             grpc_status: [0; 17],
             messages_sent: 0,
             messages_received: 0,
+            grpc_messages: Default::default(),
+            first_message: None,
         }
     }
 
     /// Counts an answered gRPC call's status (codes past 16 as UNKNOWN).
     #[inline]
-    pub(crate) fn grpc_call(&mut self, status: u8, received: u32) {
+    pub(crate) fn grpc_call(&mut self, status: u8, received: u32, message: &[u8]) {
         let i = if status > 16 { 2 } else { usize::from(status) };
         self.grpc_status[i] += 1;
         self.messages_received += u64::from(received);
+        let last = &mut self.grpc_messages[i];
+        if !message.is_empty() && last.as_slice() != message {
+            last.clear();
+            last.extend_from_slice(message);
+        }
+    }
+
+    /// Records a call's time to its first response message.
+    #[inline]
+    pub(crate) fn first_message(&mut self, d: Duration) {
+        self.first_message
+            .get_or_insert_with(|| Box::new(latency_histogram()))
+            .saturating_record(micros(d));
     }
 
     /// Counts request messages sent (every attempt's).
@@ -486,6 +524,13 @@ impl CoreStats {
                 out.grpc_status_counts.insert(code as u8, *n);
             }
         }
+        for (code, m) in self.grpc_messages.iter().enumerate() {
+            if !m.is_empty() {
+                out.grpc_messages
+                    .insert(code as u8, crate::grpc::decode_message(m));
+            }
+        }
+        out.time_to_first_message = self.first_message.as_deref().cloned();
         out.messages_sent = self.messages_sent;
         out.messages_received = self.messages_received;
         for (t, name) in self.tracked.iter().zip(names) {

@@ -134,6 +134,14 @@ pub struct LoadArgs {
     /// With --grpc: a compiled descriptor set (`protoc -o`, `buf build -o`).
     #[arg(long, value_name = "FILE", conflicts_with = "proto")]
     pub protoset: Option<PathBuf>,
+    /// With --grpc: descriptors from the server's reflection service (v1,
+    /// then v1alpha), fetched once before the run (h2c URLs).
+    #[arg(long, conflicts_with_all = ["proto", "protoset"])]
+    pub reflect: bool,
+    /// With --grpc, client or bidi streaming methods: messages each call
+    /// sends (default 1).
+    #[arg(long, value_name = "N")]
+    pub stream_messages: Option<u32>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

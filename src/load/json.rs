@@ -101,6 +101,15 @@ pub(super) fn json_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
                 .collect();
             obj.insert("countsByGrpcStatus".into(), Value::Object(by_name));
             obj.insert("countsByGrpcStatusCodes".into(), Value::Object(by_code));
+            let messages: Map<String, Value> = s
+                .grpc_messages
+                .iter()
+                .map(|(k, v)| (status_name(*k).to_string(), json!(v)))
+                .collect();
+            obj.insert("grpcMessages".into(), Value::Object(messages));
+            if let Some(h) = s.time_to_first_message.as_ref().filter(|h| !h.is_empty()) {
+                obj.insert("timeToFirstMessageMs".into(), latency_json(h));
+            }
             obj.insert("messagesSent".into(), json!(s.messages_sent));
             obj.insert("messagesReceived".into(), json!(s.messages_received));
             obj.insert(

@@ -160,13 +160,27 @@ pub(super) fn text_report(info: &RunInfo<'_>, snap: &RunSnapshot, s: &TargetStat
         let _ = writeln!(o, "  gRPC status:");
         for (code, n) in &s.grpc_status_counts {
             let label = format!("{code} {}", goto_engine::grpc::status_name(*code));
-            let _ = writeln!(o, "    {label:<32} {n}");
+            match s.grpc_messages.get(code) {
+                Some(m) => {
+                    let _ = writeln!(o, "    {label:<32} {n}  ({m})");
+                }
+                None => {
+                    let _ = writeln!(o, "    {label:<32} {n}");
+                }
+            }
         }
         let _ = writeln!(
             o,
             "  Messages:      {} sent, {} received",
             s.messages_sent, s.messages_received
         );
+        if let Some(h) = s.time_to_first_message.as_ref().filter(|h| !h.is_empty()) {
+            let [p50, p90, p99, max] = lag_row(h);
+            let _ = writeln!(
+                o,
+                "  First message (ms)  p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  max {max:.3}"
+            );
+        }
     }
     if !s.errors.is_empty() {
         let _ = writeln!(o, "  Errors:");

@@ -202,7 +202,12 @@ pub struct GrpcServer {
 impl GrpcServer {
     /// Starts the server on a free port of 127.0.0.1 (with reflection).
     pub fn spawn() -> std::io::Result<GrpcServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::spawn_on("127.0.0.1:0")
+    }
+
+    /// Starts the server on `addr` (`127.0.0.1:0` for a free port).
+    pub fn spawn_on(addr: &str) -> std::io::Result<GrpcServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let service = Service::default();
@@ -225,7 +230,13 @@ impl GrpcServer {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                // No Nagle: a stream's small writes (messages, trailers)
+                // must not wait for the client's delayed ACK.
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+                    s.inspect(|s| {
+                        let _ = s.set_nodelay(true);
+                    })
+                });
                 let _ = tonic::transport::Server::builder()
                     .add_service(EchoServer::new(service))
                     .add_service(v1)

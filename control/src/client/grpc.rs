@@ -13,6 +13,8 @@ use crate::error::ApiError;
 
 /// Most proto text or protoset bytes a target may carry.
 const MAX_DESCRIPTORS: usize = 16 << 20;
+/// Most messages `streamMessages` may ask a call to send.
+const MAX_STREAM_MESSAGES: u32 = 100_000;
 
 /// The gRPC fields of a target, as given.
 pub struct GrpcInput<'a> {
@@ -21,6 +23,7 @@ pub struct GrpcInput<'a> {
     pub data: Option<&'a serde_json::Value>,
     pub proto_files: Option<&'a BTreeMap<String, String>>,
     pub protoset: Option<&'a str>,
+    pub stream_messages: Option<u32>,
 }
 
 /// Builds the call of a gRPC target.
@@ -64,7 +67,27 @@ pub fn call(g: &GrpcInput<'_>) -> Result<GrpcCall, ApiError> {
         Some(v @ serde_json::Value::Object(_)) => v.to_string(),
         Some(_) => return Err(bad("data must be a JSON object or a string of JSON".into())),
     };
-    descriptors
+    let call = descriptors
         .call(method, &json)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(e.to_string()))?;
+    let Some(n) = g.stream_messages else {
+        return Ok(call);
+    };
+    if !(1..=MAX_STREAM_MESSAGES).contains(&n) {
+        return Err(bad(format!(
+            "streamMessages must be 1 to {MAX_STREAM_MESSAGES}"
+        )));
+    }
+    if !call.client_streams() {
+        return Err(bad(format!(
+            "streamMessages needs a client or bidi streaming method; {method} is not"
+        )));
+    }
+    if call.framed.len() as u64 * u64::from(n) > goto_engine::MAX_BODY as u64 {
+        return Err(bad(format!(
+            "streamMessages {n} makes a call larger than {} bytes",
+            goto_engine::MAX_BODY
+        )));
+    }
+    Ok(call.with_messages(n))
 }

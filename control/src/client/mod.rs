@@ -7,6 +7,7 @@
 
 pub mod document;
 pub mod grpc;
+pub mod reflect;
 pub mod results;
 pub mod routes;
 pub mod state;

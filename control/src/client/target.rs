@@ -99,6 +99,9 @@ pub struct TargetInput {
     /// gRPC: a descriptor set, base64.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protoset: Option<String>,
+    /// gRPC client and bidi streaming: messages each call sends (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_messages: Option<u32>,
     /// Fields of the original goto's targets that goto takes and does not
     /// use, so its payloads keep working while typos are refused.
     #[serde(default, skip_serializing)]
@@ -342,6 +345,7 @@ impl Target {
                 data: input.data.as_ref(),
                 proto_files: input.proto_files.as_ref(),
                 protoset: input.protoset.as_deref(),
+                stream_messages: input.stream_messages,
             })?);
             spec.method = "POST".into();
         } else if input.call.is_some() || input.proto_files.is_some() || input.protoset.is_some() {

@@ -343,6 +343,24 @@ fn client_metrics(e: &mut Exposition, c: &ClientView) {
             );
         }
     }
+    // gRPC targets only: the family is left out while none has answered.
+    if c.stats.values().any(|s| !s.grpc_status_counts.is_empty()) {
+        e.family(
+            "goto_client_grpc_calls_total",
+            Kind::Counter,
+            "Client gRPC calls answered, by target and gRPC status name.",
+        );
+        for (target, s) in &c.stats {
+            for (code, n) in &s.grpc_status_counts {
+                let name = goto_engine::grpc::status_name(*code);
+                e.sample(
+                    "goto_client_grpc_calls_total",
+                    &[("target", target), ("grpc_status", name)],
+                    *n as f64,
+                );
+            }
+        }
+    }
     e.family(
         "goto_client_errors_total",
         Kind::Counter,

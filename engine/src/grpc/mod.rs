@@ -113,9 +113,12 @@ pub enum CallKind {
 pub struct GrpcCall {
     /// `/package.Service/Method`.
     pub path: String,
-    /// The request message with its 5-byte prefix (uncompressed).
+    /// The request message with its 5-byte prefix (uncompressed), as
+    /// many times as a call sends it.
     pub framed: Bytes,
     pub kind: CallKind,
+    /// Request messages each call sends (1 unless streaming from the client).
+    pub messages: u32,
 }
 
 impl GrpcCall {
@@ -125,7 +128,27 @@ impl GrpcCall {
             path,
             framed: frame_message(message),
             kind,
+            messages: 1,
         }
+    }
+
+    /// Client and bidi streaming: each call sends the message `n` times
+    /// (at least once; the framed bytes are built here, once).
+    pub fn with_messages(mut self, n: u32) -> GrpcCall {
+        let n = n.max(1);
+        let one = self.framed.clone();
+        let mut all = Vec::with_capacity(one.len() * n as usize);
+        for _ in 0..n {
+            all.extend_from_slice(&one);
+        }
+        self.framed = Bytes::from(all);
+        self.messages = n;
+        self
+    }
+
+    /// Whether the client side streams.
+    pub fn client_streams(&self) -> bool {
+        matches!(self.kind, CallKind::ClientStreaming | CallKind::Bidi)
     }
 }
 

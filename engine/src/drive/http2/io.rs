@@ -74,6 +74,7 @@ pub(crate) struct Response {
     pub grpc_status: Option<u8>,
     pub grpc_message: Vec<u8>,
     pub messages: u32,
+    pub first_message: Option<std::time::Instant>,
 }
 
 /// Why an exchange failed.
@@ -402,6 +403,7 @@ impl Handle {
                     std::mem::swap(&mut resp.values, &mut s.values);
                     resp.grpc_status = s.grpc_status;
                     resp.messages = s.deframer.messages;
+                    resp.first_message = s.first_message;
                     std::mem::swap(&mut resp.grpc_message, &mut s.grpc_message);
                     Poll::Ready(Ok(()))
                 }

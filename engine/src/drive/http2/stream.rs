@@ -38,6 +38,8 @@ pub(crate) struct Stream {
     /// The last response (its buffers are reused).
     response: Response,
     rng: u64,
+    /// When the last attempt's request went out (time to first message).
+    sent: Instant,
 }
 
 impl Stream {
@@ -68,6 +70,7 @@ impl Stream {
             block,
             response: Response::default(),
             rng: seed(index),
+            sent: start,
         }
     }
 
@@ -107,6 +110,7 @@ impl Stream {
                     let outcome = self.exchange(now, alarm).await;
                     now = Instant::now();
                     let response = &self.response;
+                    let sent = self.sent;
                     let grpc = self.target.prepared.spec.grpc.is_some();
                     let stats = &mut self.target.stats.borrow_mut();
                     // The tracked headers of the final response only (a
@@ -114,7 +118,7 @@ impl Stream {
                     let counted = stats.settle(&mut self.schedule, outcome, now, |s, _| {
                         track(s, response);
                         if grpc {
-                            count_grpc(s, response);
+                            count_grpc(s, response, sent);
                         }
                     });
                     if !counted {
@@ -169,8 +173,12 @@ impl Stream {
             }
             bytes_written += template.request_bytes;
             let grpc = spec.grpc.is_some();
-            if grpc {
-                target.stats.borrow_mut().grpc_sent(1);
+            self.sent = Instant::now();
+            if let Some(call) = &spec.grpc {
+                target
+                    .stats
+                    .borrow_mut()
+                    .grpc_sent(u64::from(call.messages));
             }
             let r = handle
                 .exchange(
@@ -219,12 +227,15 @@ impl Stream {
 
 /// Counts a gRPC call's status: the trailers' `grpc-status`, else the
 /// HTTP status mapped by the spec's table.
-fn count_grpc(stats: &mut CoreStats, response: &Response) {
+fn count_grpc(stats: &mut CoreStats, response: &Response, sent: Instant) {
     let status = match response.grpc_status {
         Some(s) if response.status == 200 => s,
         _ => crate::grpc::from_http_status(response.status),
     };
-    stats.grpc_call(status, response.messages);
+    stats.grpc_call(status, response.messages, &response.grpc_message);
+    if let Some(at) = response.first_message {
+        stats.first_message(at.saturating_duration_since(sent));
+    }
 }
 
 /// Counts the tracked header values of a final response.

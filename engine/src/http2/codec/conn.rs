@@ -200,6 +200,7 @@ impl Conn {
         s.grpc_status = None;
         s.grpc_message.clear();
         s.deframer.reset();
+        s.first_message = None;
         self.open.push((id, slot));
         frame::put_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
         slot
@@ -430,6 +431,9 @@ impl Conn {
         s.recv_unacked += flow;
         if self.grpc {
             s.deframer.feed(data);
+            if s.first_message.is_none() && s.deframer.messages > 0 {
+                s.first_message = Some(std::time::Instant::now());
+            }
         }
         if end {
             self.end(slot, Outcome::Done);

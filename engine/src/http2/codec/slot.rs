@@ -48,6 +48,8 @@ pub struct Slot {
     pub grpc_status: Option<u8>,
     pub grpc_message: Vec<u8>,
     pub deframer: Deframer,
+    /// When the first response message's prefix arrived (gRPC).
+    pub first_message: Option<std::time::Instant>,
     pub(super) send_window: i64,
     pub(super) recv_unacked: u32,
     /// END_STREAM sent.
