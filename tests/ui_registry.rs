@@ -94,4 +94,43 @@ fn peers_and_a_restarted_one_show_in_the_registry_view() {
     assert!(lockers.as_u64().unwrap_or(0) >= 2, "{lockers}");
     let shot = browser.screenshot("registry");
     println!("ui_registry: screenshot {}", shot.display());
+
+    // The label's report: one file, drawn offline, with the fleet's sum
+    // (once the peers' runs have ended and their last reports are in).
+    let count = || {
+        reg.get("/registry/peers/lockers/targets/results").json()["fleet"]["targetInvocationCounts"]
+            ["t1"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let mut last = count();
+    assert!(common::eventually(Duration::from_secs(20), || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let now = count();
+        let settled = now == last && now > 0;
+        last = now;
+        settled
+    }));
+    let sum = last;
+    let html = browser.eval("return window.GOTO_UI.labelReport('fleet');");
+    let html = html.as_str().expect("report text");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui_registry");
+    std::fs::create_dir_all(&dir).expect("report dir");
+    let path = dir.join("fleet.html");
+    std::fs::write(&path, html).expect("write report");
+    let url = format!("file://{}", path.display());
+    browser.requests_sent();
+    browser.open(&url);
+    let shown = browser.wait_for(
+        "the label report's table",
+        Duration::from_secs(10),
+        "var c = document.querySelector('#targets-table tr[data-target=t1] td[data-field=requests]'); return c && c.textContent;",
+    );
+    assert_eq!(shown, sum.to_string());
+    let sent = browser.requests_sent();
+    assert!(
+        sent.iter().all(|u| *u == url),
+        "the report made requests: {sent:?}"
+    );
+    browser.screenshot("registry-report");
 }

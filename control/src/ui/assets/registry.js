@@ -139,6 +139,35 @@
     });
   }
 
+  // A label's report as one self-contained HTML text: the page's own
+  // stylesheet and drawing code inlined with the label's summed results
+  // and merged timeline (GET /registry/peers/lockers/targets/results and
+  // .../timeline), the same page as /ui/report draws.
+  function labelReport(label) {
+    var a = function (n) { return U.getText("/ui/assets/" + n); };
+    return Promise.all([a("style.css"), a("charts.js"), a("views.js"),
+      U.getJSON("/registry/peers/lockers/targets/results"),
+      U.getJSON("/registry/peers/lockers/targets/results/timeline")]).then(function (v) {
+      var tl = {};
+      var merged = v[4][label] || {};
+      Object.keys(merged).forEach(function (t) {
+        // Merged seconds are one wall-clock second each.
+        tl[t] = merged[t].map(function (x) { var y = Object.assign({}, x); y.seconds = 1; return y; });
+      });
+      var data = { title: "goto fleet results: " + label, generated: new Date().toISOString(),
+        results: v[3][label] || {}, timeline: tl, figures: {}, targets: {} };
+      var json = JSON.stringify(data).replace(/<\//g, "<\\/").replace(/<!--/g, "<\\u0021--");
+      var esc = function (x) { return x.replace(/&/g, "&amp;").replace(/</g, "&lt;"); };
+      return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" +
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" + esc(data.title) + "</title>" +
+        "<style>" + v[0] + "</style></head><body><main id=\"report\"></main>" +
+        "<script>" + v[1] + "</script><script>" + v[2] + "</script>" +
+        "<script id=\"report-data\" type=\"application/json\">" + json + "</script>" +
+        "<script>GV.renderReport(document.getElementById(\"report\"), JSON.parse(document.getElementById(\"report-data\").textContent));</script>" +
+        "</body></html>";
+    });
+  }
+
   function poll() {
     return Promise.all([
       U.getJSON("/registry/peers"),
@@ -158,6 +187,13 @@
         var b = el("button", { type: "button" }, lockerOpen === label ? "Hide lockers" : "Browse lockers");
         b.onclick = function () { lockerOpen = lockerOpen === label ? null : label; U.refreshSoon(); };
         sec.appendChild(b);
+        var rep = el("button", { type: "button" }, "HTML report");
+        rep.onclick = function () {
+          labelReport(label).then(function (html) {
+            window.open(URL.createObjectURL(new Blob([html], { type: "text/html" })), "_blank");
+          });
+        };
+        sec.appendChild(rep);
         if (lockerOpen === label) {
           var slot = el("div");
           sec.appendChild(slot);
@@ -176,4 +212,5 @@
   }
 
   U.views.registry = poll;
+  U.labelReport = labelReport;
 })();
