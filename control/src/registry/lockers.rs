@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
+use super::fold::Folds;
 use crate::timefmt::rfc3339;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -46,15 +47,24 @@ pub struct Lockers {
     /// must write.
     pub by_label: BTreeMap<String, BTreeMap<String, Locker>>,
     marks: BTreeSet<Mark>,
+    /// Aggregates of the `client` and timeline keys, kept in step with
+    /// every change below.
+    folds: Folds,
 }
 
 impl Lockers {
     /// Loaded lockers: nothing to write back.
     pub fn loaded(by_label: BTreeMap<String, BTreeMap<String, Locker>>) -> Lockers {
         Lockers {
+            folds: Folds::rebuild(&by_label),
             by_label,
             marks: BTreeSet::new(),
         }
+    }
+
+    /// The folded aggregates.
+    pub fn folds(&self) -> &Folds {
+        &self.folds
     }
 
     /// What changed since the last call.
@@ -80,6 +90,8 @@ impl Lockers {
             .or_default()
             .entry(addr.to_string())
             .or_default();
+        let old = locker.get(key).map(|e| e.data.as_str());
+        self.folds.change(label, addr, key, old, Some(&data));
         match locker.get_mut(key) {
             Some(e) => {
                 e.data = data;
@@ -100,9 +112,11 @@ impl Lockers {
 
     /// Removes a key; false if it was not there.
     pub fn remove(&mut self, label: &str, addr: &str, key: &str) -> bool {
-        let removed = self
-            .instance_mut(label, addr)
-            .is_some_and(|l| l.remove(key).is_some());
+        let old = self.instance_mut(label, addr).and_then(|l| l.remove(key));
+        if let Some(e) = &old {
+            self.folds.change(label, addr, key, Some(&e.data), None);
+        }
+        let removed = old.is_some();
         if removed {
             self.mark_entry(label, addr, key);
         }
@@ -129,7 +143,11 @@ impl Lockers {
 
     /// Clears one instance's locker; false if it had none.
     pub fn clear_instance(&mut self, label: &str, addr: &str) -> bool {
-        let had = self.instance_mut(label, addr).map(Locker::clear).is_some();
+        let taken = self.instance_mut(label, addr).map(std::mem::take);
+        for (k, e) in taken.iter().flatten() {
+            self.folds.change(label, addr, k, Some(&e.data), None);
+        }
+        let had = taken.is_some();
         self.marks.insert(Mark::Instance(label.into(), addr.into()));
         had
     }
@@ -137,11 +155,13 @@ impl Lockers {
     /// Clears a label's lockers (all instances); false if it had none.
     pub fn clear_label(&mut self, label: &str) -> bool {
         self.marks.insert(Mark::Label(label.into()));
+        self.folds.clear_label(label);
         self.by_label.remove(label).is_some()
     }
 
     pub fn clear_all(&mut self) {
         self.marks.insert(Mark::All);
+        self.folds.clear_all();
         self.by_label.clear();
     }
 

@@ -7,6 +7,11 @@
 
 pub mod call;
 pub mod fanout;
+pub mod fold;
+pub mod fold_results;
+#[cfg(test)]
+mod fold_tests;
+pub mod fold_timeline;
 pub mod labels;
 pub mod lockers;
 pub mod peers;
@@ -14,6 +19,7 @@ pub mod persist;
 pub mod results;
 pub mod routes;
 pub mod rows;
+pub mod sparse;
 pub mod timeline;
 
 use std::sync::Arc;

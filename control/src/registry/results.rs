@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::CLIENT_KEY;
 use crate::body::json;
 use crate::client::document::{ClientResults, TargetResults};
 use crate::App;
@@ -71,47 +70,35 @@ fn configured_thresholds(app: &App) -> BTreeMap<String, BTreeMap<String, Vec<Str
         .collect()
 }
 
-/// `{label: summed results}`, or per target with `?detailed=Y`.
+/// `{label: summed results}`, or per target with `?detailed=Y`, from the
+/// sums folded on arrival.
 pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate::body::Body> {
-    // Copied out so that decoding and merging run without the lock.
-    let reports: BTreeMap<String, Vec<(String, String)>> = {
+    let configured = configured_thresholds(app);
+    // Only the sums are copied under the lock: one document per label.
+    let sums: Vec<(String, ClientResults)> = {
         let st = app.registry.inner.lock();
         st.lockers
-            .by_label
-            .iter()
-            .map(|(label, by_addr)| {
-                let docs = by_addr
-                    .iter()
-                    .filter_map(|(addr, l)| Some((addr.clone(), l.get(CLIENT_KEY)?.data.clone())))
-                    .collect::<Vec<_>>();
-                (label.clone(), docs)
-            })
-            .filter(|(_, docs)| !docs.is_empty())
+            .folds()
+            .labels()
+            .filter(|(_, f)| !f.results.is_empty())
+            .map(|(label, f)| (label.clone(), f.results.document().clone()))
             .collect()
     };
-    let configured = configured_thresholds(app);
     let mut out = Map::new();
-    for (label, docs) in &reports {
-        let mut sum = Sum::default();
-        for (addr, data) in docs {
-            sum.add_text(addr, data);
-        }
+    for (label, mut doc) in sums {
         // The label's targets' thresholds, evaluated on the sum even when
         // a peer reported no verdicts of its own.
-        for (t, texts) in configured.get(label).into_iter().flatten() {
-            if sum.doc.target_invocation_counts.contains_key(t) {
-                sum.doc.add_thresholds(t, texts);
+        for (t, texts) in configured.get(&label).into_iter().flatten() {
+            if doc.target_invocation_counts.contains_key(t) {
+                doc.add_thresholds(t, texts);
             }
         }
-        for s in &sum.skipped {
-            tracing::warn!(peer = ?label, "locker results skipped: {s}");
-        }
-        let doc = if detailed {
-            serde_json::to_value(sum.detailed())
+        let v = if detailed {
+            serde_json::to_value(doc.detailed())
         } else {
-            serde_json::to_value(sum.document())
+            serde_json::to_value(&doc)
         };
-        out.insert(label.clone(), doc.unwrap_or_default());
+        out.insert(label, v.unwrap_or_default());
     }
     json(&Value::Object(out))
 }

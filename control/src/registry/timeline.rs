@@ -11,7 +11,6 @@ use goto_engine::{Histogram, Interval, LatencySummary};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::TIMELINE_KEY;
 use crate::body::json;
 use crate::client::timeline::ReportedTimeline;
 use crate::{histcodec, App};
@@ -150,48 +149,21 @@ impl Merge {
     }
 }
 
-/// `client_timeline_<minute>` (not a `_last` copy of one).
-fn is_timeline_key(k: &str) -> bool {
-    k.strip_prefix(TIMELINE_KEY)
-        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// `{label: {target: [merged seconds]}}`.
+/// `{label: {target: [merged seconds]}}`, from the seconds folded on
+/// arrival (built under the lock: the cost is the seconds shown).
 pub(super) fn merged_timelines(app: &App) -> http::Response<crate::body::Body> {
-    // Copied out so that decoding and merging run without the lock.
-    let reports: BTreeMap<String, Vec<(String, String)>> = {
+    let out: serde_json::Map<String, Value> = {
         let st = app.registry.inner.lock();
         st.lockers
-            .by_label
-            .iter()
-            .map(|(label, by_addr)| {
-                let docs = by_addr
-                    .iter()
-                    .flat_map(|(addr, l)| {
-                        l.iter()
-                            .filter(|(k, _)| is_timeline_key(k))
-                            .map(move |(_, e)| (addr.clone(), e.data.clone()))
-                    })
-                    .collect::<Vec<_>>();
-                (label.clone(), docs)
+            .folds()
+            .labels()
+            .filter(|(_, f)| !f.timeline.is_empty())
+            .map(|(label, f)| {
+                let v = serde_json::to_value(f.timeline.timelines()).unwrap_or(Value::Null);
+                (label.clone(), v)
             })
-            .filter(|(_, docs)| !docs.is_empty())
             .collect()
     };
-    let mut out = serde_json::Map::new();
-    for (label, docs) in &reports {
-        let mut m = Merge::default();
-        for (addr, data) in docs {
-            m.add_text(addr, data);
-        }
-        for s in &m.skipped {
-            tracing::warn!(peer = ?label, "locker timeline skipped: {s}");
-        }
-        out.insert(
-            label.clone(),
-            serde_json::to_value(m.timelines()).unwrap_or(Value::Null),
-        );
-    }
     json(&Value::Object(out))
 }
 

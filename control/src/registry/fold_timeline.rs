@@ -1,0 +1,233 @@
+//! Timelines folded on arrival: per label and target, one merged second per
+//! wall-clock second (the second an interval ended in). Each stored
+//! `client_timeline_<minute>` key is read once into its contribution (its
+//! intervals grouped by second) and added; a replaced key's earlier text is
+//! read again and its contribution taken out first, a removed key's taken
+//! out, so the sums stay exactly those of the keys held. Reads cost the
+//! seconds shown, not peers x seconds.
+
+use std::collections::BTreeMap;
+
+use goto_engine::{Interval, LatencySummary};
+
+use super::sparse::Sparse;
+use super::timeline::MergedInterval;
+use crate::client::timeline::ReportedTimeline;
+use crate::histcodec;
+
+/// One key's intervals that ended in one second.
+#[derive(Debug, Default, Clone)]
+pub struct KeySecond {
+    requests: u64,
+    codes: BTreeMap<u16, u64>,
+    errors: BTreeMap<String, u64>,
+    bytes_read: u64,
+    bytes_written: u64,
+    seconds: f64,
+    hist: Sparse,
+    hists: u32,
+    without_hist: u32,
+}
+
+/// What one key adds: target -> second -> its part.
+pub type Contribution = BTreeMap<String, BTreeMap<u64, KeySecond>>;
+
+/// Reads a key's text into its contribution; what cannot be read is named
+/// in `skipped` and left out (the same text always gives the same parts,
+/// so taking it out later is exact).
+pub fn contribution(text: &str, skipped: &mut Vec<String>) -> Contribution {
+    let mut out = Contribution::new();
+    let parsed = match serde_json::from_str::<BTreeMap<String, ReportedTimeline>>(text) {
+        Ok(m) => m,
+        Err(e) => {
+            skipped.push(format!("not a timeline: {e}"));
+            return out;
+        }
+    };
+    for (target, r) in parsed {
+        let by_sec = out.entry(target.clone()).or_default();
+        for (k, i) in r.intervals.iter().enumerate() {
+            let h = r.histograms.get(k).and_then(Option::as_deref);
+            add_interval(by_sec, &target, i, h, skipped);
+        }
+        if by_sec.is_empty() {
+            out.remove(&target);
+        }
+    }
+    out
+}
+
+fn add_interval(
+    by_sec: &mut BTreeMap<u64, KeySecond>,
+    target: &str,
+    i: &Interval,
+    histogram: Option<&str>,
+    skipped: &mut Vec<String>,
+) {
+    if !i.unix.is_finite() || i.unix < 0.0 {
+        skipped.push(format!("{target}: interval without a time"));
+        return;
+    }
+    let s = by_sec.entry(i.unix.floor() as u64).or_default();
+    s.requests += i.requests;
+    for (c, n) in &i.counts_by_status_codes {
+        *s.codes.entry(*c).or_default() += n;
+    }
+    for (e, n) in &i.errors {
+        *s.errors.entry(e.clone()).or_default() += n;
+    }
+    s.bytes_read += i.bytes_read;
+    s.bytes_written += i.bytes_written;
+    s.seconds += i.seconds;
+    match histogram.map(histcodec::decode) {
+        Some(Ok(h)) => {
+            s.hist.apply(&Sparse::of(&h), true);
+            s.hists += 1;
+        }
+        Some(Err(e)) => {
+            skipped.push(format!("{target}: {e}"));
+            s.without_hist += 1;
+        }
+        None => s.without_hist += 1,
+    }
+}
+
+/// One merged second of a target.
+#[derive(Debug, Default, Clone)]
+struct Second {
+    requests: u64,
+    codes: BTreeMap<u16, u64>,
+    errors: BTreeMap<String, u64>,
+    bytes_read: u64,
+    bytes_written: u64,
+    /// Sum of each key's achieved rate in this second, in millionths (an
+    /// integer, so adding and taking out leave no rounding behind).
+    rps_micro: u64,
+    /// Keys with intervals in this second (one per instance: a key holds
+    /// one minute of one instance).
+    peers: u32,
+    hist: Sparse,
+    hists: u32,
+    without_hist: u32,
+}
+
+fn apply_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>, add: bool) {
+    for (k, n) in from {
+        let v = into.entry(k.clone()).or_default();
+        *v = if add {
+            v.saturating_add(*n)
+        } else {
+            v.saturating_sub(*n)
+        };
+        if *v == 0 {
+            into.remove(k);
+        }
+    }
+}
+
+fn rps_micro(k: &KeySecond) -> u64 {
+    if k.seconds > 0.0 {
+        (k.requests as f64 / k.seconds * 1e6).round() as u64
+    } else {
+        0
+    }
+}
+
+/// A label's merged timelines: target -> second -> sum.
+#[derive(Debug, Default)]
+pub struct TimelineFold {
+    targets: BTreeMap<String, BTreeMap<u64, Second>>,
+}
+
+impl TimelineFold {
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// Adds (`add`) or takes out one key's contribution.
+    pub fn apply(&mut self, c: &Contribution, add: bool) {
+        for (target, secs) in c {
+            let by_sec = self.targets.entry(target.clone()).or_default();
+            for (unix, k) in secs {
+                let s = by_sec.entry(*unix).or_default();
+                let f = |a: u64, b: u64| {
+                    if add {
+                        a.saturating_add(b)
+                    } else {
+                        a.saturating_sub(b)
+                    }
+                };
+                s.requests = f(s.requests, k.requests);
+                apply_map(&mut s.codes, &k.codes, add);
+                apply_map(&mut s.errors, &k.errors, add);
+                s.bytes_read = f(s.bytes_read, k.bytes_read);
+                s.bytes_written = f(s.bytes_written, k.bytes_written);
+                s.rps_micro = f(s.rps_micro, rps_micro(k));
+                s.peers = if add {
+                    s.peers.saturating_add(1)
+                } else {
+                    s.peers.saturating_sub(1)
+                };
+                s.hist.apply(&k.hist, add);
+                s.hists = if add {
+                    s.hists.saturating_add(k.hists)
+                } else {
+                    s.hists.saturating_sub(k.hists)
+                };
+                s.without_hist = if add {
+                    s.without_hist.saturating_add(k.without_hist)
+                } else {
+                    s.without_hist.saturating_sub(k.without_hist)
+                };
+                if s.peers == 0 {
+                    by_sec.remove(unix);
+                }
+            }
+            if by_sec.is_empty() {
+                self.targets.remove(target);
+            }
+        }
+    }
+
+    /// `{target: [seconds, oldest first]}`, in the shape reads always had.
+    pub fn timelines(&self) -> BTreeMap<String, Vec<MergedInterval>> {
+        let mut dense = goto_engine::stats::latency_histogram();
+        self.targets
+            .iter()
+            .map(|(target, seconds)| {
+                let first = seconds.keys().next().copied().unwrap_or(0);
+                let list = seconds
+                    .iter()
+                    .map(|(unix, s)| MergedInterval {
+                        t: unix - first,
+                        unix: *unix,
+                        requests: s.requests,
+                        counts_by_status_codes: s.codes.clone(),
+                        errors: s.errors.clone(),
+                        bytes_read: s.bytes_read,
+                        bytes_written: s.bytes_written,
+                        rps: (s.rps_micro as f64 / 1000.0).round() / 1000.0,
+                        peers: s.peers as usize,
+                        latency_ms: (s.without_hist == 0 && s.hists > 0).then(|| {
+                            s.hist.fill(&mut dense);
+                            LatencySummary::of(&dense)
+                        }),
+                    })
+                    .collect();
+                (target.clone(), list)
+            })
+            .collect()
+    }
+
+    /// Seconds held and bytes their histograms hold (for the simulator).
+    pub fn footprint(&self) -> (usize, usize) {
+        let secs = self.targets.values().map(BTreeMap::len).sum();
+        let bytes = self
+            .targets
+            .values()
+            .flat_map(|s| s.values())
+            .map(|s| s.hist.heap_bytes())
+            .sum();
+        (secs, bytes)
+    }
+}
