@@ -35,7 +35,6 @@ pub mod reqlog;
 pub mod responder;
 pub mod rng;
 pub mod security;
-pub mod store;
 pub mod tcp;
 pub mod textfmt;
 pub mod timefmt;

@@ -20,6 +20,7 @@ pub mod results;
 pub mod routes;
 pub mod rows;
 pub mod sparse;
+pub mod store;
 pub mod timeline;
 
 use std::sync::Arc;

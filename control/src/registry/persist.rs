@@ -19,8 +19,8 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
 use super::lockers::{Locker, Lockers, Mark};
+use super::store::{Op, Store, StoreError};
 use super::State;
-use crate::store::{Op, Store, StoreError};
 
 const PEERS: &str = "registry.peers";
 const LABELS: &str = "registry.labels";
