@@ -257,7 +257,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     let app = App::new(cfg)?;
     if let Some(dir) = &app.cfg.data_dir {
         app.registry
-            .open_store(dir)
+            .open_store(dir, app.cfg.reset_damaged_store)
             .map_err(ControlError::Registry)?;
         tracing::info!(dir = ?dir, "registry state kept in the data directory");
     }

@@ -6,6 +6,7 @@
 //! handler reads or changes it, drops the lock, then talks to pods.
 
 pub mod call;
+pub mod damage;
 pub mod fanout;
 pub mod fold;
 pub mod fold_results;
@@ -53,9 +54,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads the state kept in `dir` and keeps saving there from now on.
-    pub fn open_store(&self, dir: &std::path::Path) -> Result<(), String> {
-        let (p, st) = persist::Persist::open(dir)?;
+    /// Loads the state kept in `dir` and keeps saving there from now on;
+    /// `reset`: a damaged store file is moved aside and the state starts empty.
+    pub fn open_store(&self, dir: &std::path::Path, reset: bool) -> Result<(), String> {
+        let (p, st) = persist::Persist::open(dir, reset)?;
         *self.inner.lock() = st;
         self.persist
             .set(p)

@@ -194,9 +194,28 @@ fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op
 }
 
 impl Persist {
-    /// Opens the store in `dir` and reads the state it holds.
-    pub(super) fn open(dir: &Path) -> Result<(Persist, State), String> {
-        let store = Store::open(dir).map_err(|e| e.to_string())?;
+    /// Opens the store in `dir` and reads the state it holds; `reset`: a
+    /// damaged file (the store's check, or rows that do not parse) is moved
+    /// aside and the state starts empty.
+    pub(super) fn open(dir: &Path, reset: bool) -> Result<(Persist, State), String> {
+        let store = Store::open_or_reset(dir, reset).map_err(|e| e.to_string())?;
+        match Persist::read(store) {
+            Ok(done) => Ok(done),
+            Err(what) => {
+                let path = dir.join(super::store::FILE_NAME);
+                let err = StoreError::damaged(&path, what.trim_start_matches("data store: "));
+                if !reset {
+                    return Err(err.to_string());
+                }
+                let kept = Store::move_aside(dir).map_err(|e| e.to_string())?;
+                tracing::warn!(error = %err, kept = %kept.display(), "damaged data store moved aside; starting empty");
+                Persist::read(Store::open(dir).map_err(|e| e.to_string())?)
+            }
+        }
+    }
+
+    /// The state `store` holds (its file stays open in the result).
+    fn read(store: Store) -> Result<(Persist, State), String> {
         let mut st = State {
             peers: section(&store, PEERS)?.into_iter().collect(),
             labels: section(&store, LABELS)?.into_iter().collect(),
@@ -283,7 +302,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_only_changes_are_written() {
         let dir = temp_dir();
-        let (p, empty) = Persist::open(&dir).unwrap();
+        let (p, empty) = Persist::open(&dir, false).unwrap();
         assert!(empty.peers.is_empty() && empty.tracked.is_empty());
         let state = Mutex::new(State::default());
         {
@@ -313,7 +332,7 @@ mod tests {
         state.lock().lockers.clear_all();
         p.save(&state).unwrap();
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         let st = state.lock();
         assert_eq!(json(&back.peers), json(&st.peers));
         assert_eq!(back.peers["a"].pod_epochs["127.0.0.1:1"].len(), 2);
@@ -338,7 +357,7 @@ mod tests {
     #[test]
     fn a_locker_change_writes_one_row_and_clears_stay_exact() {
         let dir = temp_dir();
-        let (p, _) = Persist::open(&dir).unwrap();
+        let (p, _) = Persist::open(&dir, false).unwrap();
         let state = Mutex::new(State::default());
         let now = SystemTime::now();
         {
@@ -368,13 +387,13 @@ mod tests {
         }
         p.save(&state).unwrap();
         drop(p);
-        let (p, back) = Persist::open(&dir).unwrap();
+        let (p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), entries(&state.lock().lockers));
         assert!(entries(&back.lockers).contains(&"big|h:1#3|k9_last=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_string()));
         state.lock().lockers.clear_label("big");
         p.save(&state).unwrap();
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), ["big\"|h:1|k=z", "bigger|h:1|k=z"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -387,13 +406,13 @@ mod tests {
             let row = r#"{"h:1":{"k":{"data":"v","first":{"secs_since_epoch":1,"nanos_since_epoch":0},"last":{"secs_since_epoch":2,"nanos_since_epoch":0}}}}"#;
             store.put(LOCKERS_BY_LABEL, "a", row.as_bytes()).unwrap();
         }
-        let (p, st) = Persist::open(&dir).unwrap();
+        let (p, st) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&st.lockers), ["a|h:1|k=v"]);
         let state = Mutex::new(st);
         p.save(&state).unwrap();
         assert!(p.store.load(LOCKERS_BY_LABEL).unwrap().is_empty());
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), ["a|h:1|k=v"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
