@@ -260,6 +260,11 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
             .open_store(dir, app.cfg.reset_damaged_store)
             .map_err(ControlError::Registry)?;
         tracing::info!(dir = ?dir, "registry state kept in the data directory");
+        let weak = Arc::downgrade(&app);
+        app.probes.unready_when(Box::new(move || {
+            let why = weak.upgrade()?.registry.store_failure()?;
+            Some(format!("registry data store failing: {why}"))
+        }));
     }
     app.listeners
         .add_startup(&app, port)

@@ -78,6 +78,12 @@ impl Registry {
             .collect()
     }
 
+    /// Why the `--data-dir` store is failing (its last write failed and a
+    /// new try failed too), for `/health` and the readiness probe.
+    pub fn store_failure(&self) -> Option<String> {
+        self.persist.get()?.failure()
+    }
+
     /// Writes the state's changes to the store (if any) before a mutation is
     /// acknowledged; a failure is a 503: the change is not durable.
     pub fn save(&self) -> Result<(), ApiError> {

@@ -34,6 +34,8 @@ const TRACKED_KEY: &str = "headers";
 pub struct Persist {
     store: Store,
     saved: Mutex<Saved>,
+    /// The last write's error while the store fails (`/health` says so).
+    failing: Mutex<Option<String>>,
 }
 
 struct Saved {
@@ -216,15 +218,51 @@ impl Persist {
 
     /// The state `store` holds (its file stays open in the result).
     fn read(store: Store) -> Result<(Persist, State), String> {
+        let (st, resync) = read_state(&store)?;
+        let saved = Saved {
+            tracked: st.tracked.clone(),
+            resync,
+        };
+        Ok((
+            Persist {
+                store,
+                saved: Mutex::new(saved),
+                failing: Mutex::new(None),
+            },
+            st,
+        ))
+    }
+
+    /// Why the store is failing (its last write failed), after one more
+    /// try: a 64 KiB write, so the answer turns healthy when space returns.
+    pub(super) fn failure(&self) -> Option<String> {
+        let mut failing = self.failing.lock();
+        // 64 KiB: a few bytes fit in the file's free pages even on a full
+        // disk, which would call a failing store healthy.
+        if failing.is_some() && self.store.put(PROBE, PROBE_KEY, &[0; 64 << 10]).is_ok() {
+            tracing::info!("registry data store writable again");
+            *failing = None;
+        }
+        failing.clone()
+    }
+}
+
+/// A section only [`Persist::failure`]'s probe writes to.
+const PROBE: &str = "store.probe";
+const PROBE_KEY: &str = "last";
+
+/// The state in `store`, and whether it holds the first layout (resync).
+fn read_state(store: &Store) -> Result<(State, bool), String> {
+    {
         let mut st = State {
-            peers: section(&store, PEERS)?.into_iter().collect(),
-            labels: section(&store, LABELS)?.into_iter().collect(),
+            peers: section(store, PEERS)?.into_iter().collect(),
+            labels: section(store, LABELS)?.into_iter().collect(),
             ..State::default()
         };
-        let old: Vec<(String, BTreeMap<String, Locker>)> = section(&store, LOCKERS_BY_LABEL)?;
+        let old: Vec<(String, BTreeMap<String, Locker>)> = section(store, LOCKERS_BY_LABEL)?;
         let resync = !old.is_empty();
         let mut by_label: BTreeMap<String, BTreeMap<String, Locker>> = old.into_iter().collect();
-        for (k, e) in section::<super::lockers::Entry>(&store, LOCKER_ENTRIES)? {
+        for (k, e) in section::<super::lockers::Entry>(store, LOCKER_ENTRIES)? {
             let parts: [String; 3] = serde_json::from_str(&k)
                 .map_err(|e| format!("data store: unreadable {LOCKER_ENTRIES} key {k:?}: {e}"))?;
             let [l, a, key] = parts;
@@ -236,25 +274,17 @@ impl Persist {
                 .insert(key, e);
         }
         st.lockers = Lockers::loaded(by_label);
-        if let Some((_, tracked)) = section::<Vec<String>>(&store, TRACKED)?
+        if let Some((_, tracked)) = section::<Vec<String>>(store, TRACKED)?
             .into_iter()
             .find(|(k, _)| k == TRACKED_KEY)
         {
             st.tracked = tracked;
         }
-        let saved = Saved {
-            tracked: st.tracked.clone(),
-            resync,
-        };
-        Ok((
-            Persist {
-                store,
-                saved: Mutex::new(saved),
-            },
-            st,
-        ))
+        Ok((st, resync))
     }
+}
 
+impl Persist {
     /// Writes what changed in `state` since the last save.
     pub(super) fn save(&self, state: &Mutex<State>) -> Result<(), StoreError> {
         let mut saved = self.saved.lock();
@@ -270,12 +300,27 @@ impl Persist {
             Ok(()) => {
                 saved.tracked = tracked;
                 saved.resync = false;
+                *self.failing.lock() = None;
                 Ok(())
             }
             Err(e) => {
-                // The marks were taken: only a full rewrite is sure to
-                // include what this save should have written.
-                saved.resync = true;
+                *self.failing.lock() = Some(e.to_string());
+                // The caller is told this change failed: it must not stay
+                // visible (nor be written by a later save). The store holds
+                // the last state that was acknowledged: back to it.
+                match read_state(&self.store) {
+                    Ok((st, resync)) => {
+                        saved.tracked = st.tracked.clone();
+                        saved.resync = resync;
+                        *state.lock() = st;
+                    }
+                    Err(why) => {
+                        tracing::error!("registry state not rolled back: {why}");
+                        // The marks were taken: only a full rewrite is sure
+                        // to include what this save should have written.
+                        saved.resync = true;
+                    }
+                }
                 Err(e)
             }
         }

@@ -75,8 +75,12 @@ pub enum Op {
 }
 
 /// An open store (the file stays locked while it lives).
+///
+/// After a failed write redb refuses every later call ("Previous I/O error
+/// occurred"): the failed handle is dropped and the next call opens the
+/// file again, so the store recovers when the cause (a full disk) is gone.
 pub struct Store {
-    db: Database,
+    db: parking_lot::Mutex<Option<Database>>,
     path: PathBuf,
 }
 
@@ -108,7 +112,10 @@ impl Store {
             }
         }
         let db = Database::create(&path).map_err(|e| fail(e.to_string()))?;
-        Ok(Store { db, path })
+        Ok(Store {
+            db: parking_lot::Mutex::new(Some(db)),
+            path,
+        })
     }
 
     /// Opens the store in `dir`; when its file is damaged and `reset` is
@@ -149,12 +156,36 @@ impl Store {
         }
     }
 
+    /// Runs `f` on the open database, opening it again first if an earlier
+    /// call failed; a failure drops the handle for the next call to reopen.
+    fn with_db<R>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut db = self.db.lock();
+        if db.is_none() {
+            *db = Some(Database::create(&self.path).map_err(|e| self.error(e))?);
+        }
+        let Some(open) = db.as_ref() else {
+            return Err(self.error("not open"));
+        };
+        let r = f(open);
+        if r.is_err() {
+            *db = None;
+        }
+        r
+    }
+
     /// Applies `ops` atomically and durably: all or none survive a crash.
     pub fn apply(&self, ops: &[Op]) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
+        self.with_db(|db| self.apply_in(db, ops))
+    }
+
+    fn apply_in(&self, db: &Database, ops: &[Op]) -> Result<(), StoreError> {
+        let tx = db.begin_write().map_err(|e| self.error(e))?;
         for op in ops {
             match op {
                 Op::Put {
@@ -212,7 +243,11 @@ impl Store {
 
     /// Every key and value of a section, in key order (none if never written).
     pub fn load(&self, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
+        self.with_db(|db| self.load_in(db, section))
+    }
+
+    fn load_in(&self, db: &Database, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let tx = db.begin_read().map_err(|e| self.error(e))?;
         let t = match tx.open_table(table(section)) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -228,9 +263,11 @@ impl Store {
 
     /// The names of the sections holding data.
     pub fn sections(&self) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
-        let tables = tx.list_tables().map_err(|e| self.error(e))?;
-        Ok(tables.map(|t| t.name().to_string()).collect())
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(|e| self.error(e))?;
+            let tables = tx.list_tables().map_err(|e| self.error(e))?;
+            Ok(tables.map(|t| t.name().to_string()).collect())
+        })
     }
 }
 
