@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub max_conns: usize,
     /// Where the registry keeps its state (None: memory only).
     pub data_dir: Option<PathBuf>,
+    /// A damaged store file in `data_dir` is moved aside and the state
+    /// starts empty (else startup fails, naming the file and the problem).
+    pub reset_damaged_store: bool,
     /// Admin API protection (token, admin port, allowed hosts).
     pub security: crate::security::AdminSecurity,
 }
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             timeouts: Default::default(),
             max_conns: defaults::MAX_CONNS,
             data_dir: None,
+            reset_damaged_store: false,
             security: Default::default(),
         }
     }
