@@ -219,7 +219,7 @@ impl TryFrom<ServerArgs> for ServerConfig {
             allow_command_jobs: s.allow_command_jobs,
             peer_health_interval: (s.peer_health_seconds > 0)
                 .then(|| Duration::from_secs(s.peer_health_seconds)),
-            timeouts: goto_control::conn_guard::ConnTimeouts {
+            timeouts: goto_control::listeners::conn_guard::ConnTimeouts {
                 header: s.header_timeout.0,
                 idle: s.idle_timeout.0,
                 body: s.body_timeout.0,

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub mod defaults {
     use std::time::Duration;
 
-    pub use crate::conn_guard::{BODY_TIMEOUT, H2_PING, HEADER_TIMEOUT, IDLE_TIMEOUT};
+    pub use crate::listeners::conn_guard::{BODY_TIMEOUT, H2_PING, HEADER_TIMEOUT, IDLE_TIMEOUT};
 
     pub const PORT: u16 = 8080;
     /// Root CAs for outbound TLS, every .crt and .pem in it.
@@ -50,7 +50,7 @@ pub struct ServerConfig {
     /// How often a registry probes its pods (None: never in the background).
     pub peer_health_interval: Option<Duration>,
     /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
-    pub timeouts: crate::conn_guard::ConnTimeouts,
+    pub timeouts: crate::listeners::conn_guard::ConnTimeouts,
     /// Most open connections per listener; past it new ones are closed at once.
     pub max_conns: usize,
     /// Where the registry keeps its state (None: memory only).

@@ -17,7 +17,6 @@ pub mod body;
 pub mod bounded;
 pub mod client;
 pub mod config;
-pub mod conn_guard;
 pub mod error;
 pub mod faults;
 pub mod grpc;
