@@ -42,6 +42,42 @@ impl fmt::Display for GoDuration {
     }
 }
 
+/// A positive byte count flag: a number with an optional `KB`, `MB` or `GB`
+/// (powers of 1024), printed back the same way in `--help`'s defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteSize(pub(crate) usize);
+
+const BYTE_UNITS: [(&str, usize); 3] = [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)];
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let upper = t.to_ascii_uppercase();
+        let (digits, unit) = BYTE_UNITS
+            .iter()
+            .find_map(|(u, n)| upper.strip_suffix(u).map(|d| (d.to_string(), *n)))
+            .unwrap_or_else(|| (upper.strip_suffix('B').unwrap_or(&upper).to_string(), 1));
+        let bad = || format!("invalid size {s:?}: a number of bytes, or with KB, MB or GB");
+        let n: usize = digits.trim().parse().map_err(|_| bad())?;
+        match n.checked_mul(unit) {
+            Some(0) => Err("must be more than 0".into()),
+            Some(b) => Ok(ByteSize(b)),
+            None => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match BYTE_UNITS.iter().find(|(_, n)| self.0.is_multiple_of(*n)) {
+            Some((u, n)) => write!(f, "{}{u}", self.0 / n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 /// Format of the app logs and the request log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -133,6 +169,12 @@ pub(crate) struct ServerArgs {
     /// (and logged). Default: 10,000, lowered to fit the open-files limit.
     #[arg(long, env = "GOTO_MAX_CONNS", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_conns: Option<u64>,
+
+    /// Memory unfinished request heads may hold together per listener,
+    /// beyond 8 KiB each (`512KB`, `64MB`, `1GB`); a connection growing its
+    /// head past it gets 431 and is closed.
+    #[arg(long, env = "GOTO_MAX_HEAD_MEMORY", default_value_t = ByteSize(defaults::MAX_HEAD_MEMORY))]
+    pub(crate) max_head_memory: ByteSize,
 
     /// Directory where a registry keeps its peers, targets, jobs, tracked
     /// headers and lockers across restarts (default: memory only).
@@ -226,6 +268,7 @@ impl TryFrom<ServerArgs> for ServerConfig {
                 h2_ping: s.h2_ping.0,
             },
             max_conns: s.max_conns.map_or_else(default_max_conns, |n| n as usize),
+            max_head_memory: s.max_head_memory.0,
             data_dir: s.data_dir,
             reset_damaged_store: s.reset_damaged_store,
             security: goto_control::security::AdminSecurity {

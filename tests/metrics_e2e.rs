@@ -422,8 +422,13 @@ fn metrics_show_client_connections_while_targets_run() {
 #[test]
 fn metrics_count_connections_refused_at_the_cap() {
     let g = Goto::start(&["--request-logs=false", "--max-conns", "3"]);
+    // Mid-head, so not idle: idle ones would make room (issue 24 row 11).
     let held: Vec<std::net::TcpStream> = (0..3)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", g.port)).expect("connect"))
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", g.port)).expect("connect");
+            std::io::Write::write_all(&mut s, b"GET /echo HTTP/1.1\r\n").expect("write");
+            s
+        })
         .collect();
     // Connections past the cap are closed at once; keep opening them until
     // the accept loop has counted the held ones and refuses one (bounded).

@@ -5,7 +5,7 @@
 //! registry with its peers.
 //!
 //! Layers, bottom up (no module imports one above it): vocabulary (`body`,
-//! `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
+//! `conn_cap`, `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
 //! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
 //! `triggers`); `port` (a listener's state and runtime path); `listeners`;
 //! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
@@ -17,6 +17,7 @@ pub mod body;
 pub mod bounded;
 pub mod client;
 pub mod config;
+pub mod conn_cap;
 pub mod error;
 pub mod faults;
 pub mod grpc;

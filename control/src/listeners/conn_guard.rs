@@ -10,6 +10,12 @@
 //!   client that opens a stream, advertises a zero window and answers pings
 //!   is cut like an idle one (its stalled response makes no progress).
 //!
+//! [`Clock`] also tells the connection cap whether the connection is idle
+//! (so it may be closed to make room), and charges the bytes of an
+//! unfinished request head past [`HEAD_FREE`] to the listener's
+//! [`HeadBudget`]: a read that would pass it fails the connection, which
+//! [`GuardedIo`] answers with a 431 before closing.
+//!
 //! hyper's own header timeout is not used: it also runs between keep-alive
 //! requests, so it could not give a short header timeout and a longer idle
 //! one, and it does not apply to HTTP/2.
@@ -17,7 +23,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -84,10 +90,23 @@ pub struct Clock {
     /// HTTP/2: streams are counted, heads are hyper's business.
     h2: AtomicBool,
     first_read: AtomicBool,
+    /// Bytes read toward the pending request head. Only this connection's
+    /// task touches it (reads and request starts), so plain loads and
+    /// stores serve.
+    head_bytes: AtomicUsize,
+    /// Bytes of `budget` this connection holds for its pending head.
+    charged: AtomicUsize,
+    budget: Option<Arc<HeadBudget>>,
 }
 
 impl Default for Clock {
     fn default() -> Self {
+        Clock::new(None)
+    }
+}
+
+impl Clock {
+    fn new(budget: Option<Arc<HeadBudget>>) -> Clock {
         Clock {
             start: coarse_ms(),
             in_flight: AtomicU32::new(0),
@@ -95,11 +114,71 @@ impl Default for Clock {
             last_use: AtomicU64::new(1),
             h2: AtomicBool::new(false),
             first_read: AtomicBool::new(true),
+            head_bytes: AtomicUsize::new(0),
+            charged: AtomicUsize::new(0),
+            budget,
+        }
+    }
+}
+
+/// Bytes of a pending head a connection holds without charge: heads this
+/// size are the norm (and hyper's first read buffer is 8 KiB), so ordinary
+/// requests never touch the listener-wide count.
+pub const HEAD_FREE: usize = 8 * 1024;
+/// Charges are taken in steps this size, to touch the shared count rarely.
+const HEAD_STEP: usize = 16 * 1024;
+
+/// The memory unfinished request heads of one listener may hold together
+/// (`--max-head-memory`), beyond each connection's [`HEAD_FREE`].
+#[derive(Debug)]
+pub struct HeadBudget {
+    max: usize,
+    held: AtomicUsize,
+    /// Set while full, so the warning is logged once per episode.
+    full: AtomicBool,
+    port: u16,
+}
+
+impl HeadBudget {
+    pub fn new(port: u16, max: usize) -> HeadBudget {
+        HeadBudget {
+            max,
+            held: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
+            port,
+        }
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, n: usize) -> bool {
+        let before = self.held.fetch_add(n, Ordering::AcqRel);
+        if before + n <= self.max {
+            return true;
+        }
+        self.held.fetch_sub(n, Ordering::AcqRel);
+        if !self.full.swap(true, Ordering::Relaxed) {
+            tracing::warn!(port = self.port, max = self.max, "unfinished request heads reached the listener's memory cap: connections growing one further get 431 and are closed (--max-head-memory)");
+        }
+        false
+    }
+
+    fn give(&self, n: usize) {
+        let before = self.held.fetch_sub(n, Ordering::AcqRel);
+        if before - n < self.max / 2 {
+            self.full.store(false, Ordering::Relaxed);
         }
     }
 }
 
 impl Clock {
+    /// A connection's clock whose unfinished heads are charged to `budget`.
+    pub fn with_head_budget(budget: Arc<HeadBudget>) -> Clock {
+        Clock::new(Some(budget))
+    }
+
     fn now(&self) -> u64 {
         coarse_ms().saturating_sub(self.start) + 1
     }
@@ -108,12 +187,39 @@ impl Clock {
     pub fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         self.head_since.store(0, Ordering::SeqCst);
+        self.head_bytes.store(0, Ordering::Relaxed);
+        self.release_head();
         InFlight(self.clone())
     }
 
-    fn on_read(&self, bytes: &[u8]) {
+    fn release_head(&self) {
+        if self.charged.load(Ordering::Relaxed) != 0 {
+            let n = self.charged.swap(0, Ordering::Relaxed);
+            if let Some(b) = &self.budget {
+                b.give(n);
+            }
+        }
+    }
+
+    /// When (coarse ms) this connection became idle, if it is: nothing in
+    /// flight and no partial request head (HTTP/2: no stream open).
+    pub fn idle_since(&self) -> Option<u64> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let h2 = self.h2.load(Ordering::Relaxed);
+        let silent = self.first_read.load(Ordering::Relaxed);
+        if !h2 && !silent && self.head_since.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        Some(self.start + self.last_use.load(Ordering::Relaxed))
+    }
+
+    /// Notes bytes read; false when they grow a pending head past the
+    /// listener's budget (the connection must go).
+    pub(crate) fn on_read(&self, bytes: &[u8]) -> bool {
         if bytes.is_empty() {
-            return;
+            return true;
         }
         // A plain load first: the swap (a locked instruction) runs once.
         if self.first_read.load(Ordering::Relaxed) && self.first_read.swap(false, Ordering::SeqCst)
@@ -122,16 +228,36 @@ impl Clock {
             if bytes[..n] == H2_PREFACE[..n] {
                 self.h2.store(true, Ordering::SeqCst);
                 self.head_since.store(0, Ordering::SeqCst);
-                return;
+                return true;
             }
         }
         if self.h2.load(Ordering::Relaxed) || self.in_flight.load(Ordering::SeqCst) > 0 {
-            return;
+            return true;
         }
         let now = self.now();
         let _ = self
             .head_since
             .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+        let held = self.head_bytes.load(Ordering::Relaxed) + bytes.len();
+        self.head_bytes.store(held, Ordering::Relaxed);
+        match &self.budget {
+            Some(b) if held > HEAD_FREE => self.charge(b, held - HEAD_FREE),
+            _ => true,
+        }
+    }
+
+    /// Holds at least `need` bytes of the budget for the pending head.
+    fn charge(&self, b: &HeadBudget, need: usize) -> bool {
+        let charged = self.charged.load(Ordering::Relaxed);
+        if need <= charged {
+            return true;
+        }
+        let more = (need - charged).div_ceil(HEAD_STEP) * HEAD_STEP;
+        if !b.take(more) {
+            return false;
+        }
+        self.charged.store(charged + more, Ordering::Relaxed);
+        true
     }
 
     fn on_write(&self) {
@@ -162,6 +288,12 @@ impl Clock {
     }
 }
 
+impl crate::conn_cap::Idle for Clock {
+    fn idle_since(&self) -> Option<u64> {
+        Clock::idle_since(self)
+    }
+}
+
 /// Milliseconds of a monotonic clock with the resolution these timeouts
 /// need. On Linux the coarse clock (the kernel's tick, 1-4 ms) is read
 /// without the TSC: a connection reads it about three times a request, and
@@ -188,6 +320,12 @@ fn coarse_ms() -> u64 {
 fn instant_ms() -> u64 {
     static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+impl Drop for Clock {
+    fn drop(&mut self) {
+        self.release_head();
+    }
 }
 
 /// Held while a request is handled; its end counts as use.
@@ -377,7 +515,10 @@ impl WrittenFrames {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for GuardedIo<S> {
+/// What a connection whose head passed the listener's budget is told.
+const HEADS_OVER_CAP: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 64\r\n\r\nunfinished request heads on this port are over their memory cap\n";
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for GuardedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -386,7 +527,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedIo<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
-            self.clock.on_read(&buf.filled()[before..]);
+            if !self.clock.on_read(&buf.filled()[before..]) {
+                buf.set_filled(before);
+                // Best effort: nothing is in flight, so the 431 cannot cut
+                // into a response; a full send buffer just means no answer.
+                let inner = Pin::new(&mut self.inner);
+                let _ = inner.poll_write(cx, HEADS_OVER_CAP);
+                let _ = Pin::new(&mut self.inner).poll_flush(cx);
+                return Poll::Ready(Err(io::Error::other(
+                    "unfinished request heads over the listener's memory cap",
+                )));
+            }
         }
         r
     }
@@ -533,6 +684,40 @@ mod tests {
         assert!(f.feed(&d));
         assert!(f.feed(b"abc"));
         assert!(!f.feed(&ping));
+    }
+
+    #[test]
+    fn big_unfinished_heads_are_charged_to_the_listener_until_they_complete() {
+        let budget = Arc::new(HeadBudget::new(1, 64 * 1024));
+        let a = Arc::new(Clock::with_head_budget(budget.clone()));
+        let b = Arc::new(Clock::with_head_budget(budget.clone()));
+        // Small heads cost nothing shared.
+        assert!(a.on_read(&[b'a'; HEAD_FREE]));
+        assert_eq!(budget.held(), 0);
+        // Past the free part, charges come in steps; the budget caps them.
+        assert!(a.on_read(&[b'a'; 40 * 1024]));
+        assert_eq!(budget.held(), 48 * 1024);
+        assert!(b.on_read(&[b'b'; HEAD_FREE + 1]));
+        assert_eq!(budget.held(), 64 * 1024);
+        assert!(!b.on_read(&[b'b'; HEAD_STEP]));
+        // A finished head gives its charge back; so does a closed connection.
+        drop(a.request_started());
+        assert_eq!(budget.held(), 16 * 1024);
+        assert!(b.on_read(&[b'b'; HEAD_STEP]));
+        drop(b);
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn idle_means_nothing_in_flight_and_no_partial_head() {
+        let c = Arc::new(Clock::default());
+        assert!(c.idle_since().is_some(), "silent since the accept");
+        c.on_read(b"GET / HTTP/1.1\r\n");
+        assert!(c.idle_since().is_none(), "mid-head");
+        let req = c.request_started();
+        assert!(c.idle_since().is_none(), "in flight");
+        drop(req);
+        assert!(c.idle_since().is_some(), "keep-alive, between requests");
     }
 
     #[test]

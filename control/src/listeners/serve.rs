@@ -4,7 +4,6 @@
 //! features and the catch-all echo).
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +14,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo};
+use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo, HeadBudget};
 use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
+use crate::conn_cap::Slot;
 use crate::error::ApiError;
 use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, Ctx, PortState};
@@ -81,36 +81,27 @@ async fn accept_loop(
     tls: Option<Arc<ServerTls>>,
     mut close: watch::Receiver<bool>,
 ) {
-    let open = state.open_conns.clone();
     let max = app.cfg.max_conns;
-    let mut at_limit = false;
+    let heads = Arc::new(HeadBudget::new(state.port, app.cfg.max_head_memory));
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
-                    // Past the cap the connection is closed at once: a flood
-                    // of idle connections must not use up the descriptors the
-                    // other listeners and the admin API need.
-                    if open.load(Ordering::Acquire) >= max {
-                        state.refused_conns.fetch_add(1, Ordering::Relaxed);
-                        if !at_limit {
-                            at_limit = true;
-                            tracing::warn!(port = state.port, max, "connection limit reached: new connections are closed until some end (--max-conns)");
-                        }
+                    // At the cap the longest-idle connection makes room; with
+                    // none idle the newcomer is closed at once: a flood of
+                    // connections must not use up the descriptors the other
+                    // listeners and the admin API need.
+                    let Some(slot) = state.conns.admit(state.port, max, true) else {
                         drop(stream);
                         continue;
-                    }
-                    at_limit = false;
+                    };
                     let _ = stream.set_nodelay(true);
                     let remote = unmap(remote);
-                    let counted = OpenConn::new(&open);
                     let (app, state, close) = (app.clone(), state.clone(), close.clone());
+                    let conn = Conn { remote, slot, heads: heads.clone() };
                     match &tls {
                         None => {
-                            tokio::spawn(async move {
-                                serve_conn(app, state, stream, remote, close).await;
-                                drop(counted);
-                            });
+                            tokio::spawn(serve_conn(app, state, stream, conn, close));
                         }
                         Some(tls) => {
                             let acceptor = tls.acceptor.clone();
@@ -118,11 +109,10 @@ async fn accept_loop(
                                 // A client that never finishes its handshake
                                 // must not hold a task and a socket forever.
                                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(s)) => serve_conn(app, state, s, remote, close).await,
+                                    Ok(Ok(s)) => serve_conn(app, state, s, conn, close).await,
                                     Ok(Err(e)) => tracing::debug!(port = state.port, %remote, "TLS handshake failed: {e}"),
                                     Err(_) => tracing::debug!(port = state.port, %remote, "TLS handshake timed out"),
                                 }
-                                drop(counted);
                             });
                         }
                     }
@@ -141,35 +131,35 @@ async fn accept_loop(
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One open connection of a listener, counted until dropped.
-struct OpenConn(Arc<AtomicUsize>);
-
-impl OpenConn {
-    fn new(open: &Arc<AtomicUsize>) -> OpenConn {
-        open.fetch_add(1, Ordering::AcqRel);
-        OpenConn(open.clone())
-    }
-}
-
-impl Drop for OpenConn {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+/// What the accept loop hands a connection: its peer, its place under the
+/// cap (given back when the connection ends) and the listener's budget for
+/// unfinished heads.
+struct Conn {
+    remote: SocketAddr,
+    slot: Slot,
+    heads: Arc<HeadBudget>,
 }
 
 async fn serve_conn<S>(
     app: Arc<App>,
     state: Arc<PortState>,
     stream: S,
-    remote: SocketAddr,
+    conn: Conn,
     mut close: watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let Conn {
+        remote,
+        mut slot,
+        heads,
+    } = conn;
     let builder = app.http.clone();
     let timeouts = app.cfg.timeouts;
     let port = state.port;
-    let clock = Arc::new(Clock::default());
+    let clock = Arc::new(Clock::with_head_budget(heads));
+    // Listed after the TLS handshake: one under way is not idle.
+    let evicted = slot.evictable(clock.clone());
     let io = GuardedIo::new(stream, clock.clone());
     let svc_clock = clock.clone();
     // One shared value per connection, so a request clones one Arc; its
@@ -201,6 +191,8 @@ async fn serve_conn<S>(
     let stop = std::pin::pin!(async {
         tokio::select! {
             why = conn_guard::watch(clock, timeouts) => Some(why),
+            // The cap closes it like an idle one (it was idle when chosen).
+            _ = evicted.notified() => Some(Expired::Idle),
             _ = close.changed() => None,
             _ = ctx.goaway.notified() => None,
         }

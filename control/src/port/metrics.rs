@@ -143,21 +143,29 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         Kind::Gauge,
         "Connections open on this listener.",
     );
-    let open = c.port.open_conns.load(std::sync::atomic::Ordering::Relaxed);
+    let open = c.port.conns.open();
     e.sample("goto_connections_open", &[("port", &port)], open as f64);
     e.family(
         "goto_connections_refused_total",
         Kind::Counter,
         "Connections this listener closed at once: at its --max-conns cap.",
     );
-    let refused = c
-        .port
-        .refused_conns
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let refused = c.port.conns.refused();
     e.sample(
         "goto_connections_refused_total",
         &[("port", &port)],
         refused as f64,
+    );
+    e.family(
+        "goto_connections_evicted_total",
+        Kind::Counter,
+        "Idle connections this listener closed to make room for a new one at its --max-conns cap.",
+    );
+    let evicted = c.port.conns.evicted();
+    e.sample(
+        "goto_connections_evicted_total",
+        &[("port", &port)],
+        evicted as f64,
     );
 
     let f = c.port.faults.counts();

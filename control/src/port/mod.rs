@@ -8,7 +8,7 @@ pub mod label;
 pub mod metrics;
 pub mod runtime;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
@@ -64,12 +64,9 @@ pub struct PortState {
     pub faults: Faults,
     /// gRPC calls' health, protos, faults and counts.
     pub grpc: Arc<crate::grpc::GrpcState>,
-    /// Connections open on this listener (the accept loop's `--max-conns`
-    /// count; read by `/metrics`).
-    pub open_conns: Arc<AtomicUsize>,
-    /// Connections closed at once because the listener was at its
+    /// Connections open on this listener, refused and evicted at its
     /// `--max-conns` cap (read by `/metrics`).
-    pub refused_conns: AtomicU64,
+    pub conns: crate::conn_cap::ConnCap,
 }
 
 impl FaultPort for PortState {
@@ -124,8 +121,7 @@ impl PortState {
             triggers: Triggers::new(s.out),
             faults: Faults::default(),
             grpc: Arc::default(),
-            open_conns: Arc::new(AtomicUsize::new(0)),
-            refused_conns: AtomicU64::new(0),
+            conns: Default::default(),
         }
     }
 

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::conn_cap::ConnCap;
 use crate::toxics::Toxics;
 use goto_engine::duration;
 
@@ -126,14 +127,13 @@ impl TcpSpec {
 #[derive(Debug, Default)]
 pub struct TcpCounts {
     connections: AtomicU64,
-    active: AtomicU64,
+    /// Open connections and refusals at `--max-conns` (as HTTP listeners).
+    conns: ConnCap,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     upstream_failures: AtomicU64,
     closed_by_toxics: AtomicU64,
     reset_by_toxics: AtomicU64,
-    /// Connections closed at once: the listener was at its cap.
-    refused: AtomicU64,
 }
 
 #[derive(Debug, Serialize)]
@@ -154,13 +154,13 @@ impl TcpCounts {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         TcpCountsView {
             connections: g(&self.connections),
-            active: g(&self.active),
+            active: self.conns.open() as u64,
             bytes_in: g(&self.bytes_in),
             bytes_out: g(&self.bytes_out),
             upstream_failures: g(&self.upstream_failures),
             closed_by_toxics: g(&self.closed_by_toxics),
             reset_by_toxics: g(&self.reset_by_toxics),
-            refused_at_limit: g(&self.refused),
+            refused_at_limit: self.conns.refused(),
         }
     }
 
@@ -172,10 +172,10 @@ impl TcpCounts {
             &self.upstream_failures,
             &self.closed_by_toxics,
             &self.reset_by_toxics,
-            &self.refused,
         ] {
             a.store(0, Ordering::Relaxed);
         }
+        self.conns.clear_counts();
     }
 
     fn add(a: &AtomicU64, n: u64) {
@@ -211,53 +211,33 @@ impl TcpState {
     }
 }
 
-/// One accepted connection, counted as open until dropped.
-struct Counted<'a>(&'a TcpCounts);
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Accepts connections until `close` flips, serving each on its own task.
 pub async fn accept_loop(
     state: Arc<TcpState>,
     listener: TcpListener,
     mut close: watch::Receiver<bool>,
 ) {
-    let mut at_limit = false;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    // Past the cap the connection is closed at once, as on
-                    // HTTP listeners: a flood of silent connections must not
-                    // use up the descriptors the rest of the process needs.
-                    // Counted here, not in the task, so a burst of accepts
-                    // cannot pass the cap before the tasks run.
-                    if state.counts.active.load(Ordering::Relaxed) >= state.max_conns as u64 {
-                        if !at_limit {
-                            at_limit = true;
-                            tracing::warn!(port = state.port, max = state.max_conns, "connection limit reached: new connections are closed until some end (--max-conns)");
-                        }
-                        TcpCounts::add(&state.counts.refused, 1);
+                    // Past the cap the connection is closed at once: a flood
+                    // of silent connections must not use up the descriptors
+                    // the rest of the process needs. No eviction: a silent
+                    // connection may be just what the test wants.
+                    let Some(slot) = state.counts.conns.admit(state.port, state.max_conns, false) else {
                         drop(stream);
                         continue;
-                    }
-                    at_limit = false;
+                    };
                     let _ = stream.set_nodelay(true);
                     TcpCounts::add(&state.counts.connections, 1);
-                    TcpCounts::add(&state.counts.active, 1);
                     let (state, mut close) = (state.clone(), close.clone());
                     tokio::spawn(async move {
-                        // The counts above, released when the task ends.
-                        let counted = Counted(&state.counts);
                         tokio::select! {
                             _ = serve_mode(&state, stream) => {}
                             _ = close.changed() => {}
                         }
-                        drop(counted);
+                        drop(slot);
                     });
                 }
                 Err(e) => {
