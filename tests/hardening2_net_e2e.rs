@@ -333,3 +333,78 @@ fn unfinished_big_heads_past_the_listeners_memory_cap_get_431() {
     s.write_all(b"\r\n\r\n").expect("write");
     assert_eq!(read_one(&mut s).map(|r| r.0), Some(200));
 }
+
+/// Row 9: with `--admin-port`, `/port/{port}/` before an admin path on the
+/// admin listener configures that port; without it the admin listener's
+/// own state, as before; the token guards both.
+#[test]
+fn the_admin_port_configures_another_port_under_its_prefix() {
+    let admin = free_port();
+    let a = admin.to_string();
+    let g = Goto::start(&[
+        "--request-logs=false",
+        "--admin-port",
+        &a,
+        "--admin-token",
+        "s3cret",
+    ]);
+    let auth = [("Authorization", "Bearer s3cret")];
+    let on_admin = |method: &str, path: &str| common::request(admin, method, path, &auth, b"");
+    let set = format!("/port/{}/response/status/set/503:2", g.port);
+    let r = on_admin("PUT", &set);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let statuses: Vec<u16> = (0..3).map(|_| g.get("/echo").status).collect();
+    assert_eq!(
+        statuses,
+        [503, 503, 200],
+        "the runtime port's forced status"
+    );
+    assert_eq!(
+        on_admin("GET", "/echo").status,
+        200,
+        "admin listener untouched"
+    );
+
+    // No prefix: the admin listener's own state, as before.
+    assert_eq!(on_admin("PUT", "/response/status/set/418:1").status, 200);
+    assert_eq!(g.get("/echo").status, 200);
+    assert_eq!(on_admin("GET", "/echo").status, 418);
+
+    // Per-port reads work under the prefix too.
+    let label = on_admin("GET", &format!("/port/{}/label", g.port));
+    assert_eq!(label.status, 200, "{}", label.text());
+
+    // The token still applies; bad prefixes get a one-line reason.
+    let r = common::request(admin, "PUT", &set, &[], b"");
+    assert_eq!(r.status, 401, "{}", r.text());
+    for (path, status, says) in [
+        (
+            "/port/1/response/status/set/503".to_string(),
+            404,
+            "no HTTP listener on port 1",
+        ),
+        (
+            "/port/abc/response/status/set/503".to_string(),
+            400,
+            "not a port number",
+        ),
+        (
+            format!("/port/{}/nothing", g.port),
+            404,
+            "not an admin path",
+        ),
+        (format!("/port/{}", g.port), 400, "needs an admin path"),
+    ] {
+        let r = on_admin("PUT", &path);
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains(says) && text.trim().lines().count() == 1,
+            "{path}: {text}"
+        );
+    }
+    // On a runtime port the prefix is runtime traffic like any path.
+    let r = g.put(&set);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(g.get("/echo").status, 200);
+}

@@ -4,6 +4,7 @@
 //! admin calls from runtime traffic.
 
 pub mod conn_guard;
+pub mod port_prefix;
 pub mod routes;
 pub mod serve;
 pub mod tcp_routes;
@@ -105,6 +106,15 @@ pub struct ListenerSpec<'a> {
 impl Listeners {
     pub fn get(&self, port: u16) -> Option<Arc<PortState>> {
         self.inner.lock().get(&port).map(|e| e.state.clone())
+    }
+
+    /// An HTTP (or HTTPS) listener's state; `None` for TCP ones.
+    pub fn http(&self, port: u16) -> Option<Arc<PortState>> {
+        let inner = self.inner.lock();
+        inner
+            .get(&port)
+            .filter(|e| e.tcp.is_none())
+            .map(|e| e.state.clone())
     }
 
     pub fn ports(&self) -> Vec<u16> {

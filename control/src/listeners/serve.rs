@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo, HeadBudget};
+use super::port_prefix;
 use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
@@ -267,11 +268,45 @@ pub async fn handle(
     let admin_path = app.api.is_admin(parts.uri.path());
     let probe = admin_path && crate::security::is_probe(&parts.method, parts.uri.path());
     if !admin_path || !(probe || security.serves_admin(port.port)) {
+        // The admin listener reaches the others' state under `/port/{port}/`
+        // (one comparison for runtime traffic without `--admin-port`).
+        if security.admin_port == Some(port.port)
+            && !admin_path
+            && parts.uri.path().starts_with(port_prefix::PREFIX)
+        {
+            return Box::pin(admin_of_port(app, port, parts, body)).await;
+        }
         return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
     }
     // Boxed: the admin path's future is large, and inline it would make
     // every runtime request's future as large (moved by memcpy each time).
-    Box::pin(admin(app, port, parts, body, probe)).await
+    Box::pin(admin(app, port, port, parts, body, probe)).await
+}
+
+/// An admin call on the admin listener under `/port/{port}/`: checked as
+/// any admin call, then answered with that port's state.
+async fn admin_of_port(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    mut parts: http::request::Parts,
+    body: Incoming,
+) -> Response<Body> {
+    match port_prefix::resolve(app, &parts.uri) {
+        Ok((target, uri)) => {
+            parts.uri = uri;
+            admin(app, port, &target, parts, body, false).await
+        }
+        Err(e) => {
+            // The token still guards what the reason would tell.
+            let e = match app.cfg.security.check(&parts.method, &parts.headers) {
+                Ok(()) => e,
+                Err(denied) => denied,
+            };
+            let mut r = e.into_response();
+            port.stamp(r.headers_mut());
+            r
+        }
+    }
 }
 
 /// One gRPC call, answered by the gRPC area with this listener's identity.
@@ -321,10 +356,13 @@ async fn grpc(
     resp
 }
 
-/// One admin call: checked by the admin security, answered from the route tables.
+/// One admin call: checked by the admin security, answered from the route
+/// tables with `target`'s state (the listener it arrived on, `port`, unless
+/// it named another under `/port/{port}/`).
 async fn admin(
     app: &Arc<App>,
     port: &Arc<PortState>,
+    target: &Arc<PortState>,
     parts: http::request::Parts,
     body: Incoming,
     probe: bool,
@@ -346,7 +384,7 @@ async fn admin(
         Ok(body) => {
             let ctx = Ctx {
                 app: app.clone(),
-                port: port.clone(),
+                port: target.clone(),
             };
             app.api
                 .dispatch(
