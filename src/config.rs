@@ -317,4 +317,21 @@ mod tests {
         cfg.build = want.build.clone();
         assert_eq!(format!("{cfg:?}"), format!("{want:?}"));
     }
+
+    #[test]
+    fn byte_sizes_take_units_and_print_them_back() {
+        for (text, bytes, shown) in [
+            ("256KB", 256 << 10, "256KB"),
+            ("64mb", 64 << 20, "64MB"),
+            ("1GB", 1 << 30, "1GB"),
+            ("1000", 1000, "1000"),
+            ("2048B", 2048, "2KB"),
+        ] {
+            let b: ByteSize = text.parse().expect(text);
+            assert_eq!((b.0, b.to_string().as_str()), (bytes, shown), "{text}");
+        }
+        for bad in ["0", "", "KB", "1.5MB", "-1", "12XB", "99999999999999GB"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
+        }
+    }
 }
