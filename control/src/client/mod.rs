@@ -6,6 +6,7 @@
 //! thread keeps answering.
 
 pub mod document;
+mod fold;
 pub mod grpc;
 pub mod reflect;
 pub mod results;

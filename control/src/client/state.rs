@@ -1,11 +1,14 @@
 //! The client's state: configured targets, tracked headers, the blocking
 //! flag, and numbered invocations, each a live or finished run on the engine
-//! (HTTP/1.1 and HTTP/2.0 targets alike).
+//! (HTTP/1.1 and HTTP/2.0 targets alike). The latest [`KEPT_INVOCATIONS`]
+//! finished invocations are kept one by one; older ones are folded into
+//! one record of per-target totals ([`super::fold`]), so a long-lived
+//! client holds bounded memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use goto_engine::{
     Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig,
@@ -21,6 +24,8 @@ use crate::error::ApiError;
 /// Response headers every invocation counts besides the tracked ones, so
 /// results show which instance answered (as the original tool's do).
 pub const ALWAYS_TRACKED: [&str; 2] = ["goto-host", "via-goto"];
+
+pub use super::fold::{FOLDED_ID, KEPT_INVOCATIONS};
 
 /// One invocation: the targets it started and how they run.
 pub struct Invocation {
@@ -43,26 +48,110 @@ impl Invocation {
         self.done.is_some() || self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
     }
 
+    /// A finished invocation with nothing in it.
+    pub(super) fn finished(id: u64) -> Invocation {
+        Invocation {
+            id,
+            targets: Vec::new(),
+            meta: HashMap::new(),
+            started: Instant::now(),
+            engine_run: None,
+            hidden: BTreeSet::new(),
+            stop_requested: BTreeSet::new(),
+            done: Some(BTreeMap::new()),
+            timelines: Arc::default(),
+        }
+    }
+
+    /// Once the run has ended, keeps its final stats and lets the run go
+    /// (its per-core finals hold a full set of histograms each); true when
+    /// it just did.
+    pub(super) fn settle(&mut self) -> bool {
+        if self.done.is_some() || !self.is_finished() {
+            return false;
+        }
+        // Finished: every core's finals are in, so this asks no core.
+        let mut finals = self.engine_run.take().map(|r| r.snapshot().targets);
+        for st in finals.iter_mut().flat_map(BTreeMap::values_mut) {
+            super::fold::compact(st);
+        }
+        self.done = Some(finals.unwrap_or_default());
+        true
+    }
+
     /// Stats per target (blocks briefly while cores answer); caches the
     /// final ones.
     pub fn snapshot(&mut self) -> BTreeMap<String, TargetStats> {
-        if let Some(done) = &self.done {
-            return self.visible(done.clone());
+        self.settle();
+        match (&self.done, &self.engine_run) {
+            (Some(done), _) => done
+                .iter()
+                .filter(|(k, _)| !self.hidden.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            (None, Some(r)) => {
+                let mut s = r.snapshot().targets;
+                s.retain(|k, _| !self.hidden.contains(k));
+                s
+            }
+            (None, None) => BTreeMap::new(),
         }
-        let finished = self.is_finished();
-        let out = match &self.engine_run {
-            Some(r) => r.snapshot().targets,
-            None => BTreeMap::new(),
-        };
-        if finished {
-            self.done = Some(out.clone());
-        }
-        self.visible(out)
     }
 
-    fn visible(&self, mut s: BTreeMap<String, TargetStats>) -> BTreeMap<String, TargetStats> {
-        s.retain(|k, _| !self.hidden.contains(k));
-        s
+    /// Adds this invocation's stats into `totals` (final ones without
+    /// copying them first).
+    pub fn merge_into(&mut self, totals: &mut BTreeMap<String, TargetStats>) {
+        self.settle();
+        let live;
+        let stats = match (&self.done, &self.engine_run) {
+            (Some(done), _) => done,
+            (None, Some(r)) => {
+                live = r.snapshot().targets;
+                &live
+            }
+            (None, None) => return,
+        };
+        for (name, st) in stats {
+            if !self.hidden.contains(name) {
+                totals.entry(name.clone()).or_default().merge(st);
+            }
+        }
+    }
+
+    /// Merges a finished invocation's stats (what of it is not hidden) and
+    /// its targets' meta into this record (see [`super::fold`]).
+    pub(super) fn absorb(&mut self, other: &mut Invocation) {
+        other.settle();
+        let mut totals = self.done.take().unwrap_or_default();
+        other.merge_into(&mut totals);
+        self.done = Some(totals);
+        for t in &other.targets {
+            if other.hidden.contains(t) {
+                continue;
+            }
+            if !self.targets.contains(t) {
+                self.targets.push(t.clone());
+            }
+            if let Some(m) = other.meta.remove(t) {
+                self.meta.insert(t.clone(), m);
+            }
+        }
+    }
+
+    /// Drops a record's stats: all (`None`) or some targets'.
+    pub(super) fn forget(&mut self, only: Option<&[String]>) {
+        match only {
+            None => *self = Invocation::finished(self.id),
+            Some(names) => {
+                self.targets.retain(|t| !names.contains(t));
+                for n in names {
+                    self.meta.remove(n);
+                    if let Some(done) = &mut self.done {
+                        done.remove(n);
+                    }
+                }
+            }
+        }
     }
 
     /// The kept intervals per target (live while running).
@@ -113,7 +202,8 @@ impl Invocation {
     }
 }
 
-/// One invocation's stats at a moment.
+/// One invocation's stats at a moment ([`FOLDED_ID`] for the folded
+/// record's).
 pub struct Snapshot {
     pub id: u64,
     pub finished: bool,
@@ -142,6 +232,9 @@ pub struct Inner {
     pub blocking: bool,
     pub invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
     pub next_id: u64,
+    /// The finished invocations folded away (see [`super::fold`]), as one
+    /// record with no run whose final stats are their per-target totals.
+    pub(super) folded: Arc<Mutex<Invocation>>,
 }
 
 impl Client {
@@ -164,6 +257,7 @@ impl Client {
                 blocking: true,
                 invocations: BTreeMap::new(),
                 next_id: 1,
+                folded: Arc::new(Mutex::new(Invocation::folded_record())),
             }),
             engine: Mutex::new(None),
             cores: None,
@@ -255,7 +349,7 @@ impl Client {
             .submit(Plan { targets: specs })
             .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
         let timelines = Arc::new(Mutex::new(BTreeMap::new()));
-        sample(
+        super::timeline::sample(
             run.clone(),
             intervals,
             timelines.clone(),
@@ -279,11 +373,39 @@ impl Client {
                 timelines,
             })),
         );
+        let folded = inner.fold_old();
+        drop(inner);
+        if folded {
+            super::fold::give_back_memory();
+        }
         Ok(id)
     }
 
+    /// Every invocation: the folded record first when it holds any target
+    /// (so that a sum over the list is the totals), then the kept ones by
+    /// id. Folds the old finished ones first.
     pub fn invocations(&self) -> Vec<Arc<Mutex<Invocation>>> {
-        self.inner.lock().invocations.values().cloned().collect()
+        self.listed(true)
+    }
+
+    /// The invocations kept one by one, by id (folding first).
+    fn kept(&self) -> Vec<Arc<Mutex<Invocation>>> {
+        self.listed(false)
+    }
+
+    fn listed(&self, with_folded: bool) -> Vec<Arc<Mutex<Invocation>>> {
+        let mut inner = self.inner.lock();
+        let let_go = inner.fold_old();
+        let mut out = Vec::with_capacity(inner.invocations.len() + 1);
+        if with_folded && !inner.folded.lock().targets.is_empty() {
+            out.push(inner.folded.clone());
+        }
+        out.extend(inner.invocations.values().cloned());
+        drop(inner);
+        if let_go {
+            super::fold::give_back_memory();
+        }
+        out
     }
 
     /// Adds a target, or replaces the one of the same name in its place;
@@ -314,10 +436,15 @@ impl Client {
         }
     }
 
-    /// Every invocation's stats as (id, finished, stats, meta); blocks
+    /// Every invocation's stats as (id, finished, stats, meta), the folded
+    /// record's first (see [`invocations`](Self::invocations)); blocks
     /// briefly while the cores answer.
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        self.invocations()
+        Self::snapshots_of(&self.invocations())
+    }
+
+    fn snapshots_of(invocations: &[Arc<Mutex<Invocation>>]) -> Vec<Snapshot> {
+        invocations
             .iter()
             .map(|inv| {
                 let mut g = inv.lock();
@@ -333,22 +460,22 @@ impl Client {
             .collect()
     }
 
-    /// The results over all invocations (`/client/results`); blocking.
+    /// The results over all invocations, folded ones included
+    /// (`/client/results`); blocking.
     pub fn results(&self, histograms: bool) -> ClientResults {
-        let mut merged: BTreeMap<String, TargetStats> = BTreeMap::new();
+        let mut merged = BTreeMap::new();
         let mut meta = HashMap::new();
-        for s in self.snapshots() {
-            for (name, st) in s.stats {
-                merged.entry(name).or_default().merge(&st);
-            }
-            meta.extend(s.meta);
+        for inv in self.invocations() {
+            let mut g = inv.lock();
+            g.merge_into(&mut merged);
+            meta.extend(g.meta.iter().map(|(k, m)| (k.clone(), m.clone())));
         }
         results::document(&merged, &meta, histograms)
     }
 
-    /// Each invocation's results with its `finished` flag; blocking.
+    /// Each kept invocation's results with its `finished` flag; blocking.
     pub fn invocation_results(&self) -> BTreeMap<u64, ClientResults> {
-        self.snapshots()
+        Self::snapshots_of(&self.kept())
             .into_iter()
             .map(|s| {
                 let mut doc = results::document(&s.stats, &s.meta, false);
@@ -385,6 +512,7 @@ impl Client {
     /// with nothing left are dropped; running ones hide the cleared targets.
     pub fn clear_results(&self, only: Option<&[String]>) {
         let mut inner = self.inner.lock();
+        inner.folded.lock().forget(only);
         let mut keep = BTreeMap::new();
         for (id, inv) in std::mem::take(&mut inner.invocations) {
             let mut g = inv.lock();
@@ -404,53 +532,8 @@ impl Client {
         }
         inner.next_id = keep.keys().next_back().map_or(1, |id| id + 1);
         inner.invocations = keep;
-    }
-}
-
-/// Feeds an invocation's timelines from its run on a thread of its own:
-/// each target sampled at its interval, then once more at the end so the
-/// intervals add up to the final results. Ends with the run.
-fn sample(
-    run: RunHandle,
-    intervals: Vec<(String, Duration)>,
-    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
-    keep_histograms: bool,
-) {
-    let wall = SystemTime::now();
-    let tick = intervals
-        .iter()
-        .map(|(_, d)| *d)
-        .min()
-        .unwrap_or(goto_engine::timeline::DEFAULT_INTERVAL);
-    let mut next: Vec<Duration> = intervals.iter().map(|(_, d)| *d).collect();
-    let spawned = std::thread::Builder::new()
-        .name("goto-timeline".into())
-        .spawn(move || loop {
-            let finished = run.wait(Some(tick));
-            let snap = run.snapshot();
-            let mut tl = timelines.lock();
-            for (i, (name, every)) in intervals.iter().enumerate() {
-                if !finished && snap.elapsed < next[i] {
-                    continue;
-                }
-                while next[i] <= snap.elapsed {
-                    next[i] += *every;
-                }
-                if let Some(stats) = snap.targets.get(name) {
-                    tl.entry(name.clone()).or_default().push(
-                        snap.elapsed,
-                        wall + snap.elapsed,
-                        stats.clone(),
-                        keep_histograms,
-                    );
-                }
-            }
-            if finished {
-                return;
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!("no timeline for this invocation: {e}");
+        drop(inner);
+        super::fold::give_back_memory();
     }
 }
 
