@@ -5,202 +5,25 @@
 //! one record of per-target totals ([`super::fold`]), so a long-lived
 //! client holds bounded memory.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
-use goto_engine::{
-    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig,
-};
+use goto_engine::{Engine, EngineConfig, Interval, IoDriverChoice, Plan, TargetStats, TlsConfig};
 use parking_lot::Mutex;
 
 use super::document::ClientResults;
+use super::error::ClientError;
+pub use super::invocation::Invocation;
 use super::results::{self, TargetMeta};
 use super::target::{Protocol, Target};
-use super::timeline::{ReportedTimeline, TargetTimeline};
-use crate::error::ApiError;
+use super::timeline::ReportedTimeline;
 
 /// Response headers every invocation counts besides the tracked ones, so
 /// results show which instance answered (as the original tool's do).
 pub const ALWAYS_TRACKED: [&str; 2] = ["goto-host", "via-goto"];
 
 pub use super::fold::{FOLDED_ID, KEPT_INVOCATIONS};
-
-/// One invocation: the targets it started and how they run.
-pub struct Invocation {
-    pub id: u64,
-    pub targets: Vec<String>,
-    pub meta: HashMap<String, TargetMeta>,
-    pub started: Instant,
-    engine_run: Option<RunHandle>,
-    /// Targets whose results were cleared while this invocation lived.
-    hidden: BTreeSet<String>,
-    pub stop_requested: BTreeSet<String>,
-    /// Final stats, kept once every part finished so reads stop asking.
-    done: Option<BTreeMap<String, TargetStats>>,
-    /// Per-target timelines, fed by this invocation's sampler thread.
-    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
-}
-
-impl Invocation {
-    pub fn is_finished(&self) -> bool {
-        self.done.is_some() || self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
-    }
-
-    /// A finished invocation with nothing in it.
-    pub(super) fn finished(id: u64) -> Invocation {
-        Invocation {
-            id,
-            targets: Vec::new(),
-            meta: HashMap::new(),
-            started: Instant::now(),
-            engine_run: None,
-            hidden: BTreeSet::new(),
-            stop_requested: BTreeSet::new(),
-            done: Some(BTreeMap::new()),
-            timelines: Arc::default(),
-        }
-    }
-
-    /// Once the run has ended, keeps its final stats and lets the run go
-    /// (its per-core finals hold a full set of histograms each); true when
-    /// it just did.
-    pub(super) fn settle(&mut self) -> bool {
-        if self.done.is_some() || !self.is_finished() {
-            return false;
-        }
-        // Finished: every core's finals are in, so this asks no core.
-        let mut finals = self.engine_run.take().map(|r| r.snapshot().targets);
-        for st in finals.iter_mut().flat_map(BTreeMap::values_mut) {
-            super::fold::compact(st);
-        }
-        self.done = Some(finals.unwrap_or_default());
-        true
-    }
-
-    /// Stats per target (blocks briefly while cores answer); caches the
-    /// final ones.
-    pub fn snapshot(&mut self) -> BTreeMap<String, TargetStats> {
-        self.settle();
-        match (&self.done, &self.engine_run) {
-            (Some(done), _) => done
-                .iter()
-                .filter(|(k, _)| !self.hidden.contains(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            (None, Some(r)) => {
-                let mut s = r.snapshot().targets;
-                s.retain(|k, _| !self.hidden.contains(k));
-                s
-            }
-            (None, None) => BTreeMap::new(),
-        }
-    }
-
-    /// Adds this invocation's stats into `totals` (final ones without
-    /// copying them first).
-    pub fn merge_into(&mut self, totals: &mut BTreeMap<String, TargetStats>) {
-        self.settle();
-        let live;
-        let stats = match (&self.done, &self.engine_run) {
-            (Some(done), _) => done,
-            (None, Some(r)) => {
-                live = r.snapshot().targets;
-                &live
-            }
-            (None, None) => return,
-        };
-        for (name, st) in stats {
-            if !self.hidden.contains(name) {
-                totals.entry(name.clone()).or_default().merge(st);
-            }
-        }
-    }
-
-    /// Merges a finished invocation's stats (what of it is not hidden) and
-    /// its targets' meta into this record (see [`super::fold`]).
-    pub(super) fn absorb(&mut self, other: &mut Invocation) {
-        other.settle();
-        let mut totals = self.done.take().unwrap_or_default();
-        other.merge_into(&mut totals);
-        self.done = Some(totals);
-        for t in &other.targets {
-            if other.hidden.contains(t) {
-                continue;
-            }
-            if !self.targets.contains(t) {
-                self.targets.push(t.clone());
-            }
-            if let Some(m) = other.meta.remove(t) {
-                self.meta.insert(t.clone(), m);
-            }
-        }
-    }
-
-    /// Drops a record's stats: all (`None`) or some targets'.
-    pub(super) fn forget(&mut self, only: Option<&[String]>) {
-        match only {
-            None => *self = Invocation::finished(self.id),
-            Some(names) => {
-                self.targets.retain(|t| !names.contains(t));
-                for n in names {
-                    self.meta.remove(n);
-                    if let Some(done) = &mut self.done {
-                        done.remove(n);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The kept intervals per target (live while running).
-    pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
-        let tl = self.timelines.lock();
-        tl.iter()
-            .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.intervals()))
-            .collect()
-    }
-
-    /// The kept intervals per target with their histograms (a peer's report).
-    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
-        let tl = self.timelines.lock();
-        tl.iter()
-            .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.reported()))
-            .collect()
-    }
-
-    /// Sets a running target's rate; false when it is not running here or
-    /// not on the open model.
-    pub fn set_rate(&self, name: &str, rate: f64) -> bool {
-        !self.is_finished()
-            && self
-                .engine_run
-                .as_ref()
-                .is_some_and(|r| r.set_rate(name, rate))
-    }
-
-    pub fn stop_target(&mut self, name: &str) {
-        if !self.targets.iter().any(|t| t == name) {
-            return;
-        }
-        self.stop_requested.insert(name.to_string());
-        if let Some(r) = &self.engine_run {
-            r.stop_target(name);
-        }
-    }
-
-    pub fn stop_all(&mut self) {
-        for t in self.targets.clone() {
-            self.stop_target(&t);
-        }
-        if let Some(r) = &self.engine_run {
-            r.stop();
-        }
-    }
-}
 
 /// One invocation's stats at a moment ([`FOLDED_ID`] for the folded
 /// record's).
@@ -211,9 +34,10 @@ pub struct Snapshot {
     pub meta: HashMap<String, TargetMeta>,
 }
 
-/// Everything under `/client`.
+/// Everything under `/client`. Its state is reached through the methods
+/// below, each saying what a caller needs; none hands out the lock.
 pub struct Client {
-    pub inner: Mutex<Inner>,
+    inner: Mutex<Inner>,
     engine: Mutex<Option<Arc<Engine>>>,
     tls: TlsConfig,
     /// `--cores` and `--io-driver` of the server, for the engine.
@@ -224,14 +48,14 @@ pub struct Client {
     interval_histograms: bool,
 }
 
-pub struct Inner {
+pub(super) struct Inner {
     /// In the order added; a re-added name keeps its place.
-    pub targets: Vec<Target>,
+    targets: Vec<Target>,
     /// Lower-case names, in the order added.
-    pub tracked: Vec<String>,
-    pub blocking: bool,
-    pub invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
-    pub next_id: u64,
+    tracked: Vec<String>,
+    blocking: bool,
+    pub(super) invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
+    next_id: u64,
     /// The finished invocations folded away (see [`super::fold`]), as one
     /// record with no run whose final stats are their per-target totals.
     pub(super) folded: Arc<Mutex<Invocation>>,
@@ -291,7 +115,7 @@ impl Client {
     }
 
     /// The engine, started on first use (blocking: spawns pinned workers).
-    fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+    fn engine(&self) -> Result<Arc<Engine>, ClientError> {
         let mut g = self.engine.lock();
         if let Some(e) = &*g {
             return Ok(e.clone());
@@ -301,20 +125,31 @@ impl Client {
             cores: self.cores,
             io_driver: self.io_driver,
         })
-        .map_err(|e| ApiError::Unavailable(format!("cannot start the load engine: {e}")))?;
+        .map_err(ClientError::Engine)?;
         tracing::info!(cores = e.cores(), driver = %e.io_driver(), "load engine started");
         let e = Arc::new(e);
         *g = Some(e.clone());
         Ok(e)
     }
 
-    /// Starts the given targets as one new invocation (blocking: resolves
-    /// hosts and may start the engine). Returns its id.
-    pub fn invoke(&self, targets: Vec<Target>, tracked: &[String]) -> Result<u64, ApiError> {
+    /// Starts the named targets, or all (`None`), as one new invocation
+    /// tracking the tracked headers (blocking: resolves hosts and may start
+    /// the engine). Returns its id.
+    pub fn invoke_named(&self, names: Option<&[String]>) -> Result<u64, ClientError> {
+        let targets = match names {
+            Some(n) => self.named(n)?,
+            None => self.targets(),
+        };
+        self.invoke(targets)
+    }
+
+    /// Starts the given targets as one new invocation (blocking: see
+    /// [`invoke_named`](Self::invoke_named)). Returns its id.
+    pub fn invoke(&self, targets: Vec<Target>) -> Result<u64, ClientError> {
         if targets.is_empty() {
-            return Err(ApiError::bad("no targets to invoke"));
+            return Err(ClientError::NothingToInvoke);
         }
-        let mut track: Vec<String> = tracked.to_vec();
+        let mut track = self.tracked();
         for h in ALWAYS_TRACKED {
             if !track.iter().any(|t| t == h) {
                 track.push(h.to_string());
@@ -347,7 +182,7 @@ impl Client {
         }
         let run = engine
             .submit(Plan { targets: specs })
-            .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
+            .map_err(ClientError::Plan)?;
         let timelines = Arc::new(Mutex::new(BTreeMap::new()));
         super::timeline::sample(
             run.clone(),
@@ -355,24 +190,11 @@ impl Client {
             timelines.clone(),
             self.interval_histograms,
         );
-        let engine_run = Some(run);
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.invocations.insert(
-            id,
-            Arc::new(Mutex::new(Invocation {
-                id,
-                targets: names,
-                meta,
-                started: Instant::now(),
-                engine_run,
-                hidden: BTreeSet::new(),
-                stop_requested: BTreeSet::new(),
-                done: None,
-                timelines,
-            })),
-        );
+        let inv = Invocation::started(id, names, meta, run, timelines);
+        inner.invocations.insert(id, Arc::new(Mutex::new(inv)));
         let folded = inner.fold_old();
         drop(inner);
         if folded {
@@ -386,6 +208,11 @@ impl Client {
     /// id. Folds the old finished ones first.
     pub fn invocations(&self) -> Vec<Arc<Mutex<Invocation>>> {
         self.listed(true)
+    }
+
+    /// One invocation by id (not the folded ones).
+    pub fn invocation(&self, id: u64) -> Option<Arc<Mutex<Invocation>>> {
+        self.inner.lock().invocations.get(&id).cloned()
     }
 
     /// The invocations kept one by one, by id (folding first).
@@ -410,20 +237,83 @@ impl Client {
 
     /// Adds a target, or replaces the one of the same name in its place;
     /// an `autoInvoke` one starts at once (blocking: see [`invoke`](Self::invoke)).
-    pub fn add_target(&self, t: Target) -> Result<(), ApiError> {
+    pub fn add_target(&self, t: Target) -> Result<(), ClientError> {
         let auto = t.auto_invoke();
-        let tracked = {
+        {
             let mut inner = self.inner.lock();
             match inner.targets.iter_mut().find(|x| x.name() == t.name()) {
                 Some(slot) => *slot = t.clone(),
                 None => inner.targets.push(t.clone()),
             }
-            inner.tracked.clone()
-        };
+        }
         if auto {
-            self.invoke(vec![t], &tracked)?;
+            self.invoke(vec![t])?;
         }
         Ok(())
+    }
+
+    /// The configured targets, in the order added.
+    pub fn targets(&self) -> Vec<Target> {
+        self.inner.lock().targets.clone()
+    }
+
+    pub fn has_target(&self, name: &str) -> bool {
+        self.inner.lock().targets.iter().any(|t| t.name() == name)
+    }
+
+    /// The targets of these names, in the order given; every unknown name
+    /// is refused at once.
+    pub fn named(&self, names: &[String]) -> Result<Vec<Target>, ClientError> {
+        if names.is_empty() {
+            return Err(ClientError::NoNames);
+        }
+        let inner = self.inner.lock();
+        let mut out = Vec::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for w in names {
+            match inner.targets.iter().find(|t| t.name() == w) {
+                Some(t) => out.push(t.clone()),
+                None => missing.push(w.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ClientError::UnknownTargets(missing));
+        }
+        Ok(out)
+    }
+
+    /// Removes the named targets (all must exist); returns their names.
+    /// Their results stay.
+    pub fn remove_targets(&self, names: &[String]) -> Result<Vec<String>, ClientError> {
+        let removed: Vec<String> = self
+            .named(names)?
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        self.inner
+            .lock()
+            .targets
+            .retain(|t| !removed.iter().any(|r| r == t.name()));
+        Ok(removed)
+    }
+
+    /// Forgets every target (their results stay).
+    pub fn clear_targets(&self) {
+        self.inner.lock().targets.clear();
+    }
+
+    /// Whether an invocation waits for its results by default.
+    pub fn blocking(&self) -> bool {
+        self.inner.lock().blocking
+    }
+
+    pub fn set_blocking(&self, on: bool) {
+        self.inner.lock().blocking = on;
+    }
+
+    /// The tracked response headers (lower-case), in the order added.
+    pub fn tracked(&self) -> Vec<String> {
+        self.inner.lock().tracked.clone()
     }
 
     /// Tracks more response headers (valid lower-case names).
@@ -434,6 +324,60 @@ impl Client {
                 inner.tracked.push(h.clone());
             }
         }
+    }
+
+    /// Stops tracking these headers (from the next invocation on).
+    pub fn untrack(&self, names: &[String]) {
+        self.inner.lock().tracked.retain(|h| !names.contains(h));
+    }
+
+    pub fn clear_tracked(&self) {
+        self.inner.lock().tracked.clear();
+    }
+
+    /// Sets the rate of these targets wherever they run; refused, naming
+    /// them, for those not running on the open model.
+    pub fn set_rate(&self, targets: &[Target], rate: f64) -> Result<(), ClientError> {
+        let invocations = self.kept();
+        let not_running: Vec<String> = targets
+            .iter()
+            .filter(|t| {
+                // Every invocation is told, not just the first that takes it.
+                let mut set = false;
+                for inv in &invocations {
+                    set |= inv.lock().set_rate(t.name(), rate);
+                }
+                !set
+            })
+            .map(|t| t.name().to_string())
+            .collect();
+        if not_running.is_empty() {
+            Ok(())
+        } else {
+            Err(ClientError::NotRunning(not_running))
+        }
+    }
+
+    /// Stops the named targets (all must exist) or all (`None`) wherever
+    /// they run.
+    pub fn stop(&self, names: Option<&[String]>) -> Result<(), ClientError> {
+        let names: Option<Vec<String>> = match names {
+            Some(n) => Some(
+                self.named(n)?
+                    .iter()
+                    .map(|t| t.name().to_string())
+                    .collect(),
+            ),
+            None => None,
+        };
+        for inv in self.kept() {
+            let mut g = inv.lock();
+            match &names {
+                None => g.stop_all(),
+                Some(ns) => ns.iter().for_each(|n| g.stop_target(n)),
+            }
+        }
+        Ok(())
     }
 
     /// Every invocation's stats as (id, finished, stats, meta), the folded
@@ -515,18 +459,7 @@ impl Client {
         inner.folded.lock().forget(only);
         let mut keep = BTreeMap::new();
         for (id, inv) in std::mem::take(&mut inner.invocations) {
-            let mut g = inv.lock();
-            let names: Vec<String> = match only {
-                None => g.targets.clone(),
-                Some(ts) => ts.to_vec(),
-            };
-            for n in names {
-                g.hidden.insert(n);
-            }
-            let all_hidden = g.targets.iter().all(|t| g.hidden.contains(t));
-            let drop_it = all_hidden && g.is_finished();
-            drop(g);
-            if !drop_it {
+            if !inv.lock().hide(only) {
                 keep.insert(id, inv);
             }
         }
