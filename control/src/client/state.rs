@@ -433,18 +433,18 @@ impl Client {
     /// more than once shows its latest invocation.
     pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
         let mut out = BTreeMap::new();
-        for inv in self.invocations() {
+        for inv in self.kept() {
             out.extend(inv.lock().timelines());
         }
         out
     }
 
-    /// Every invocation's intervals with their histograms, by the
+    /// Every kept invocation's intervals with their histograms, by the
     /// wall-clock minute they ended in (a peer's locker reports: a past
     /// minute no longer changes, so it is sent once).
     pub fn reported_timelines(&self) -> BTreeMap<u64, BTreeMap<String, ReportedTimeline>> {
         let mut out = BTreeMap::new();
-        for inv in self.invocations() {
+        for inv in self.kept() {
             for (target, r) in inv.lock().reported_timelines() {
                 r.split_by_minute(&target, &mut out);
             }
