@@ -181,7 +181,7 @@ async fn client_flags_use_the_one_parser() {
     let (app, port) = app("routes-test");
     let r = call(&app, &port, Method::POST, "/client/blocking/set/N", "").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(!app.client.inner.lock().blocking);
+    assert!(!app.client.blocking());
     let r = call(&app, &port, Method::POST, "/client/blocking/set/maybe", "").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = call(

@@ -6,7 +6,10 @@
 //! thread keeps answering.
 
 pub mod document;
+pub mod error;
+mod fold;
 pub mod grpc;
+pub mod invocation;
 pub mod reflect;
 pub mod results;
 pub mod routes;

@@ -1,4 +1,10 @@
-//! `/client/...`: the client API's routes and handlers over [`Client`].
+//! `/client/...`: the client API's routes and handlers over [`Client`]:
+//! they parse the request, ask the client's state through its methods (never
+//! its lock) and render the answer; its refusals ([`ClientError`]) become
+//! API errors through one `From`.
+//!
+//! [`Client`]: super::Client
+//! [`ClientError`]: super::error::ClientError
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +40,7 @@ pub fn table() -> Table<Arc<App>> {
             set_blocking(app, q.param("flag"))
         })
         .get("/client/blocking", |app, _| {
-            Ok(json(
-                &json!({ "blocking": app.client.inner.lock().blocking }),
-            ))
+            Ok(json(&json!({ "blocking": app.client.blocking() })))
         })
         .post("/client/track/headers/add/{headers}", |app, q| {
             track_add(app, q.param("headers"))
@@ -45,7 +49,7 @@ pub fn table() -> Table<Arc<App>> {
             track_remove(app, q.param("headers"))
         })
         .post("/client/track/headers/clear", |app, _| {
-            app.client.inner.lock().tracked.clear();
+            app.client.clear_tracked();
             Ok(ok("All tracking headers cleared"))
         })
         .get("/client/track/headers", list_tracked)
@@ -78,29 +82,14 @@ fn timeline(app: &Arc<App>) -> http::Response<crate::body::Body> {
 
 /// Changes running targets' rate (requests/s over all replicas).
 fn set_rate(app: &Arc<App>, names: &str, rate: &str) -> ApiResult {
-    let ts = named(app, names)?;
+    let ts = app.client.named(&api::list(names))?;
     let r: f64 = rate
         .trim()
         .parse()
         .ok()
         .filter(|r: &f64| r.is_finite() && *r > 0.0)
         .ok_or_else(|| ApiError::bad(format!("invalid rate {rate:?}: a number above 0")))?;
-    let mut not_running = Vec::new();
-    for t in &ts {
-        let mut set = false;
-        for inv in app.client.invocations() {
-            set |= inv.lock().set_rate(t.name(), r);
-        }
-        if !set {
-            not_running.push(t.name());
-        }
-    }
-    if !not_running.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "not running with a rate or stages: {}",
-            not_running.join(",")
-        )));
-    }
+    app.client.set_rate(&ts, r)?;
     let names: Vec<&str> = ts.iter().map(Target::name).collect();
     Ok(ok(format!(
         "Rate of {} set to {r} requests/s",
@@ -109,7 +98,7 @@ fn set_rate(app: &Arc<App>, names: &str, rate: &str) -> ApiResult {
 }
 
 fn list_tracked(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
-    Ok(ok(app.client.inner.lock().tracked.join(",")))
+    Ok(ok(app.client.tracked().join(",")))
 }
 
 fn invoke_all<'a>(app: &'a Arc<App>, q: &'a Req<'a>) -> BoxFuture<'a, ApiResult> {
@@ -133,19 +122,18 @@ async fn add_target(app: &Arc<App>, body: &[u8]) -> ApiResult {
     let t = Target::from_json(body)?;
     let echo = t.echo();
     let a2 = app.clone();
-    blocking(move || a2.client.add_target(t)).await?;
+    blocking(move || Ok(a2.client.add_target(t)?)).await?;
     Ok(ok(format!("Added target: {echo}")))
 }
 
 fn clear_targets(app: &Arc<App>) -> ApiResult {
-    app.client.inner.lock().targets.clear();
+    app.client.clear_targets();
     Ok(ok("Targets cleared"))
 }
 
 fn list_targets(app: &Arc<App>) -> http::Response<crate::body::Body> {
-    let inner = app.client.inner.lock();
     let mut m = Map::new();
-    for t in &inner.targets {
+    for t in app.client.targets() {
         m.insert(
             t.name().to_string(),
             serde_json::to_value(&t.input).unwrap_or(Value::Null),
@@ -154,37 +142,8 @@ fn list_targets(app: &Arc<App>) -> http::Response<crate::body::Body> {
     json(&Value::Object(m))
 }
 
-/// Resolves a comma list of target names; unknown ones are a 404.
-fn named(app: &Arc<App>, names: &str) -> Result<Vec<Target>, ApiError> {
-    let wanted = api::list(names);
-    if wanted.is_empty() {
-        return Err(ApiError::bad("no target names given"));
-    }
-    let inner = app.client.inner.lock();
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut missing = Vec::new();
-    for w in &wanted {
-        match inner.targets.iter().find(|t| t.name() == w) {
-            Some(t) => out.push(t.clone()),
-            None => missing.push(w.as_str()),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no such target: {}",
-            missing.join(",")
-        )));
-    }
-    Ok(out)
-}
-
 fn remove_targets(app: &Arc<App>, names: &str) -> ApiResult {
-    let ts = named(app, names)?;
-    let mut inner = app.client.inner.lock();
-    inner
-        .targets
-        .retain(|t| !ts.iter().any(|r| r.name() == t.name()));
-    let removed: Vec<&str> = ts.iter().map(Target::name).collect();
+    let removed = app.client.remove_targets(&api::list(names))?;
     Ok(ok(format!("Targets removed: {}", removed.join(","))))
 }
 
@@ -192,24 +151,14 @@ fn remove_targets(app: &Arc<App>, names: &str) -> ApiResult {
 /// overrides the blocking flag for this call only (a registry fanning out
 /// must not wait for the traffic to end).
 async fn invoke(app: &Arc<App>, names: Option<&str>, block_now: Option<bool>) -> ApiResult {
-    let targets = match names {
-        Some(n) => named(app, n)?,
-        None => app.client.inner.lock().targets.clone(),
-    };
-    if targets.is_empty() {
-        return Err(ApiError::bad("no targets to invoke"));
-    }
-    let (tracked, block) = {
-        let inner = app.client.inner.lock();
-        (inner.tracked.clone(), block_now.unwrap_or(inner.blocking))
-    };
+    let names = names.map(api::list);
+    let block = block_now.unwrap_or_else(|| app.client.blocking());
     let a2 = app.clone();
-    let id = blocking(move || a2.client.invoke(targets, &tracked)).await?;
+    let id = blocking(move || Ok(a2.client.invoke_named(names.as_deref())?)).await?;
     if !block {
         return Ok(ok("Targets invoked"));
     }
-    let inv = app.client.inner.lock().invocations.get(&id).cloned();
-    let Some(inv) = inv else {
+    let Some(inv) = app.client.invocation(id) else {
         return Ok(ok("Targets invoked"));
     };
     // Polling keeps the control thread free; if the caller hangs up, hyper
@@ -229,28 +178,13 @@ async fn invoke(app: &Arc<App>, names: Option<&str>, block_now: Option<bool>) ->
 }
 
 fn stop(app: &Arc<App>, names: Option<&str>) -> ApiResult {
-    let names: Option<Vec<String>> = match names {
-        Some(n) => Some(
-            named(app, n)?
-                .iter()
-                .map(|t| t.name().to_string())
-                .collect(),
-        ),
-        None => None,
-    };
-    for inv in app.client.invocations() {
-        let mut g = inv.lock();
-        match &names {
-            None => g.stop_all(),
-            Some(ns) => ns.iter().for_each(|n| g.stop_target(n)),
-        }
-    }
+    app.client.stop(names.map(api::list).as_deref())?;
     Ok(ok("Targets stopped"))
 }
 
 fn set_blocking(app: &Arc<App>, flag: &str) -> ApiResult {
     let on = parse_flag(flag, "blocking")?;
-    app.client.inner.lock().blocking = on;
+    app.client.set_blocking(on);
     Ok(ok(if on {
         "Invocation will block for results"
     } else {
@@ -264,12 +198,7 @@ fn track_add(app: &Arc<App>, names: &str) -> ApiResult {
 }
 
 fn track_remove(app: &Arc<App>, names: &str) -> ApiResult {
-    let list = header_names(names)?;
-    app.client
-        .inner
-        .lock()
-        .tracked
-        .retain(|h| !list.contains(h));
+    app.client.untrack(&header_names(names)?);
     Ok(ok(format!("Header {names} will not be tracked")))
 }
 

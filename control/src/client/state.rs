@@ -1,119 +1,32 @@
 //! The client's state: configured targets, tracked headers, the blocking
 //! flag, and numbered invocations, each a live or finished run on the engine
-//! (HTTP/1.1 and HTTP/2.0 targets alike).
+//! (HTTP/1.1 and HTTP/2.0 targets alike). The latest [`KEPT_INVOCATIONS`]
+//! finished invocations are kept one by one; older ones are folded into
+//! one record of per-target totals ([`super::fold`]), so a long-lived
+//! client holds bounded memory.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
 
-use goto_engine::{
-    Engine, EngineConfig, Interval, IoDriverChoice, Plan, RunHandle, TargetStats, TlsConfig,
-};
+use goto_engine::{Engine, EngineConfig, Interval, IoDriverChoice, Plan, TargetStats, TlsConfig};
 use parking_lot::Mutex;
 
 use super::document::ClientResults;
+use super::error::ClientError;
+pub use super::invocation::Invocation;
 use super::results::{self, TargetMeta};
 use super::target::{Protocol, Target};
-use super::timeline::{ReportedTimeline, TargetTimeline};
-use crate::error::ApiError;
+use super::timeline::ReportedTimeline;
 
 /// Response headers every invocation counts besides the tracked ones, so
 /// results show which instance answered (as the original tool's do).
 pub const ALWAYS_TRACKED: [&str; 2] = ["goto-host", "via-goto"];
 
-/// One invocation: the targets it started and how they run.
-pub struct Invocation {
-    pub id: u64,
-    pub targets: Vec<String>,
-    pub meta: HashMap<String, TargetMeta>,
-    pub started: Instant,
-    engine_run: Option<RunHandle>,
-    /// Targets whose results were cleared while this invocation lived.
-    hidden: BTreeSet<String>,
-    pub stop_requested: BTreeSet<String>,
-    /// Final stats, kept once every part finished so reads stop asking.
-    done: Option<BTreeMap<String, TargetStats>>,
-    /// Per-target timelines, fed by this invocation's sampler thread.
-    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
-}
+pub use super::fold::{FOLDED_ID, KEPT_INVOCATIONS};
 
-impl Invocation {
-    pub fn is_finished(&self) -> bool {
-        self.done.is_some() || self.engine_run.as_ref().is_none_or(RunHandle::is_finished)
-    }
-
-    /// Stats per target (blocks briefly while cores answer); caches the
-    /// final ones.
-    pub fn snapshot(&mut self) -> BTreeMap<String, TargetStats> {
-        if let Some(done) = &self.done {
-            return self.visible(done.clone());
-        }
-        let finished = self.is_finished();
-        let out = match &self.engine_run {
-            Some(r) => r.snapshot().targets,
-            None => BTreeMap::new(),
-        };
-        if finished {
-            self.done = Some(out.clone());
-        }
-        self.visible(out)
-    }
-
-    fn visible(&self, mut s: BTreeMap<String, TargetStats>) -> BTreeMap<String, TargetStats> {
-        s.retain(|k, _| !self.hidden.contains(k));
-        s
-    }
-
-    /// The kept intervals per target (live while running).
-    pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
-        let tl = self.timelines.lock();
-        tl.iter()
-            .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.intervals()))
-            .collect()
-    }
-
-    /// The kept intervals per target with their histograms (a peer's report).
-    pub fn reported_timelines(&self) -> BTreeMap<String, ReportedTimeline> {
-        let tl = self.timelines.lock();
-        tl.iter()
-            .filter(|(k, _)| !self.hidden.contains(*k))
-            .map(|(k, t)| (k.clone(), t.reported()))
-            .collect()
-    }
-
-    /// Sets a running target's rate; false when it is not running here or
-    /// not on the open model.
-    pub fn set_rate(&self, name: &str, rate: f64) -> bool {
-        !self.is_finished()
-            && self
-                .engine_run
-                .as_ref()
-                .is_some_and(|r| r.set_rate(name, rate))
-    }
-
-    pub fn stop_target(&mut self, name: &str) {
-        if !self.targets.iter().any(|t| t == name) {
-            return;
-        }
-        self.stop_requested.insert(name.to_string());
-        if let Some(r) = &self.engine_run {
-            r.stop_target(name);
-        }
-    }
-
-    pub fn stop_all(&mut self) {
-        for t in self.targets.clone() {
-            self.stop_target(&t);
-        }
-        if let Some(r) = &self.engine_run {
-            r.stop();
-        }
-    }
-}
-
-/// One invocation's stats at a moment.
+/// One invocation's stats at a moment ([`FOLDED_ID`] for the folded
+/// record's).
 pub struct Snapshot {
     pub id: u64,
     pub finished: bool,
@@ -121,9 +34,10 @@ pub struct Snapshot {
     pub meta: HashMap<String, TargetMeta>,
 }
 
-/// Everything under `/client`.
+/// Everything under `/client`. Its state is reached through the methods
+/// below, each saying what a caller needs; none hands out the lock.
 pub struct Client {
-    pub inner: Mutex<Inner>,
+    inner: Mutex<Inner>,
     engine: Mutex<Option<Arc<Engine>>>,
     tls: TlsConfig,
     /// `--cores` and `--io-driver` of the server, for the engine.
@@ -134,14 +48,17 @@ pub struct Client {
     interval_histograms: bool,
 }
 
-pub struct Inner {
+pub(super) struct Inner {
     /// In the order added; a re-added name keeps its place.
-    pub targets: Vec<Target>,
+    targets: Vec<Target>,
     /// Lower-case names, in the order added.
-    pub tracked: Vec<String>,
-    pub blocking: bool,
-    pub invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
-    pub next_id: u64,
+    tracked: Vec<String>,
+    blocking: bool,
+    pub(super) invocations: BTreeMap<u64, Arc<Mutex<Invocation>>>,
+    next_id: u64,
+    /// The finished invocations folded away (see [`super::fold`]), as one
+    /// record with no run whose final stats are their per-target totals.
+    pub(super) folded: Arc<Mutex<Invocation>>,
 }
 
 impl Client {
@@ -164,6 +81,7 @@ impl Client {
                 blocking: true,
                 invocations: BTreeMap::new(),
                 next_id: 1,
+                folded: Arc::new(Mutex::new(Invocation::folded_record())),
             }),
             engine: Mutex::new(None),
             cores: None,
@@ -197,7 +115,7 @@ impl Client {
     }
 
     /// The engine, started on first use (blocking: spawns pinned workers).
-    fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+    fn engine(&self) -> Result<Arc<Engine>, ClientError> {
         let mut g = self.engine.lock();
         if let Some(e) = &*g {
             return Ok(e.clone());
@@ -207,20 +125,31 @@ impl Client {
             cores: self.cores,
             io_driver: self.io_driver,
         })
-        .map_err(|e| ApiError::Unavailable(format!("cannot start the load engine: {e}")))?;
+        .map_err(ClientError::Engine)?;
         tracing::info!(cores = e.cores(), driver = %e.io_driver(), "load engine started");
         let e = Arc::new(e);
         *g = Some(e.clone());
         Ok(e)
     }
 
-    /// Starts the given targets as one new invocation (blocking: resolves
-    /// hosts and may start the engine). Returns its id.
-    pub fn invoke(&self, targets: Vec<Target>, tracked: &[String]) -> Result<u64, ApiError> {
+    /// Starts the named targets, or all (`None`), as one new invocation
+    /// tracking the tracked headers (blocking: resolves hosts and may start
+    /// the engine). Returns its id.
+    pub fn invoke_named(&self, names: Option<&[String]>) -> Result<u64, ClientError> {
+        let targets = match names {
+            Some(n) => self.named(n)?,
+            None => self.targets(),
+        };
+        self.invoke(targets)
+    }
+
+    /// Starts the given targets as one new invocation (blocking: see
+    /// [`invoke_named`](Self::invoke_named)). Returns its id.
+    pub fn invoke(&self, targets: Vec<Target>) -> Result<u64, ClientError> {
         if targets.is_empty() {
-            return Err(ApiError::bad("no targets to invoke"));
+            return Err(ClientError::NothingToInvoke);
         }
-        let mut track: Vec<String> = tracked.to_vec();
+        let mut track = self.tracked();
         for h in ALWAYS_TRACKED {
             if !track.iter().any(|t| t == h) {
                 track.push(h.to_string());
@@ -253,55 +182,138 @@ impl Client {
         }
         let run = engine
             .submit(Plan { targets: specs })
-            .map_err(|e| ApiError::bad(format!("cannot invoke: {e}")))?;
+            .map_err(ClientError::Plan)?;
         let timelines = Arc::new(Mutex::new(BTreeMap::new()));
-        sample(
+        super::timeline::sample(
             run.clone(),
             intervals,
             timelines.clone(),
             self.interval_histograms,
         );
-        let engine_run = Some(run);
         let mut inner = self.inner.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.invocations.insert(
-            id,
-            Arc::new(Mutex::new(Invocation {
-                id,
-                targets: names,
-                meta,
-                started: Instant::now(),
-                engine_run,
-                hidden: BTreeSet::new(),
-                stop_requested: BTreeSet::new(),
-                done: None,
-                timelines,
-            })),
-        );
+        let inv = Invocation::started(id, names, meta, run, timelines);
+        inner.invocations.insert(id, Arc::new(Mutex::new(inv)));
+        let folded = inner.fold_old();
+        drop(inner);
+        if folded {
+            super::fold::give_back_memory();
+        }
         Ok(id)
     }
 
+    /// Every invocation: the folded record first when it holds any target
+    /// (so that a sum over the list is the totals), then the kept ones by
+    /// id. Folds the old finished ones first.
     pub fn invocations(&self) -> Vec<Arc<Mutex<Invocation>>> {
-        self.inner.lock().invocations.values().cloned().collect()
+        self.listed(true)
+    }
+
+    /// One invocation by id (not the folded ones).
+    pub fn invocation(&self, id: u64) -> Option<Arc<Mutex<Invocation>>> {
+        self.inner.lock().invocations.get(&id).cloned()
+    }
+
+    /// The invocations kept one by one, by id (folding first).
+    fn kept(&self) -> Vec<Arc<Mutex<Invocation>>> {
+        self.listed(false)
+    }
+
+    fn listed(&self, with_folded: bool) -> Vec<Arc<Mutex<Invocation>>> {
+        let mut inner = self.inner.lock();
+        let let_go = inner.fold_old();
+        let mut out = Vec::with_capacity(inner.invocations.len() + 1);
+        if with_folded && !inner.folded.lock().targets.is_empty() {
+            out.push(inner.folded.clone());
+        }
+        out.extend(inner.invocations.values().cloned());
+        drop(inner);
+        if let_go {
+            super::fold::give_back_memory();
+        }
+        out
     }
 
     /// Adds a target, or replaces the one of the same name in its place;
     /// an `autoInvoke` one starts at once (blocking: see [`invoke`](Self::invoke)).
-    pub fn add_target(&self, t: Target) -> Result<(), ApiError> {
+    pub fn add_target(&self, t: Target) -> Result<(), ClientError> {
         let auto = t.auto_invoke();
-        let tracked = {
+        {
             let mut inner = self.inner.lock();
             match inner.targets.iter_mut().find(|x| x.name() == t.name()) {
                 Some(slot) => *slot = t.clone(),
                 None => inner.targets.push(t.clone()),
             }
-            inner.tracked.clone()
-        };
+        }
         if auto {
-            self.invoke(vec![t], &tracked)?;
+            self.invoke(vec![t])?;
         }
         Ok(())
+    }
+
+    /// The configured targets, in the order added.
+    pub fn targets(&self) -> Vec<Target> {
+        self.inner.lock().targets.clone()
+    }
+
+    pub fn has_target(&self, name: &str) -> bool {
+        self.inner.lock().targets.iter().any(|t| t.name() == name)
+    }
+
+    /// The targets of these names, in the order given; every unknown name
+    /// is refused at once.
+    pub fn named(&self, names: &[String]) -> Result<Vec<Target>, ClientError> {
+        if names.is_empty() {
+            return Err(ClientError::NoNames);
+        }
+        let inner = self.inner.lock();
+        let mut out = Vec::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for w in names {
+            match inner.targets.iter().find(|t| t.name() == w) {
+                Some(t) => out.push(t.clone()),
+                None => missing.push(w.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ClientError::UnknownTargets(missing));
+        }
+        Ok(out)
+    }
+
+    /// Removes the named targets (all must exist); returns their names.
+    /// Their results stay.
+    pub fn remove_targets(&self, names: &[String]) -> Result<Vec<String>, ClientError> {
+        let removed: Vec<String> = self
+            .named(names)?
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        self.inner
+            .lock()
+            .targets
+            .retain(|t| !removed.iter().any(|r| r == t.name()));
+        Ok(removed)
+    }
+
+    /// Forgets every target (their results stay).
+    pub fn clear_targets(&self) {
+        self.inner.lock().targets.clear();
+    }
+
+    /// Whether an invocation waits for its results by default.
+    pub fn blocking(&self) -> bool {
+        self.inner.lock().blocking
+    }
+
+    pub fn set_blocking(&self, on: bool) {
+        self.inner.lock().blocking = on;
+    }
+
+    /// The tracked response headers (lower-case), in the order added.
+    pub fn tracked(&self) -> Vec<String> {
+        self.inner.lock().tracked.clone()
     }
 
     /// Tracks more response headers (valid lower-case names).
@@ -314,10 +326,69 @@ impl Client {
         }
     }
 
-    /// Every invocation's stats as (id, finished, stats, meta); blocks
+    /// Stops tracking these headers (from the next invocation on).
+    pub fn untrack(&self, names: &[String]) {
+        self.inner.lock().tracked.retain(|h| !names.contains(h));
+    }
+
+    pub fn clear_tracked(&self) {
+        self.inner.lock().tracked.clear();
+    }
+
+    /// Sets the rate of these targets wherever they run; refused, naming
+    /// them, for those not running on the open model.
+    pub fn set_rate(&self, targets: &[Target], rate: f64) -> Result<(), ClientError> {
+        let invocations = self.kept();
+        let not_running: Vec<String> = targets
+            .iter()
+            .filter(|t| {
+                // Every invocation is told, not just the first that takes it.
+                let mut set = false;
+                for inv in &invocations {
+                    set |= inv.lock().set_rate(t.name(), rate);
+                }
+                !set
+            })
+            .map(|t| t.name().to_string())
+            .collect();
+        if not_running.is_empty() {
+            Ok(())
+        } else {
+            Err(ClientError::NotRunning(not_running))
+        }
+    }
+
+    /// Stops the named targets (all must exist) or all (`None`) wherever
+    /// they run.
+    pub fn stop(&self, names: Option<&[String]>) -> Result<(), ClientError> {
+        let names: Option<Vec<String>> = match names {
+            Some(n) => Some(
+                self.named(n)?
+                    .iter()
+                    .map(|t| t.name().to_string())
+                    .collect(),
+            ),
+            None => None,
+        };
+        for inv in self.kept() {
+            let mut g = inv.lock();
+            match &names {
+                None => g.stop_all(),
+                Some(ns) => ns.iter().for_each(|n| g.stop_target(n)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every invocation's stats as (id, finished, stats, meta), the folded
+    /// record's first (see [`invocations`](Self::invocations)); blocks
     /// briefly while the cores answer.
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        self.invocations()
+        Self::snapshots_of(&self.invocations())
+    }
+
+    fn snapshots_of(invocations: &[Arc<Mutex<Invocation>>]) -> Vec<Snapshot> {
+        invocations
             .iter()
             .map(|inv| {
                 let mut g = inv.lock();
@@ -333,22 +404,22 @@ impl Client {
             .collect()
     }
 
-    /// The results over all invocations (`/client/results`); blocking.
+    /// The results over all invocations, folded ones included
+    /// (`/client/results`); blocking.
     pub fn results(&self, histograms: bool) -> ClientResults {
-        let mut merged: BTreeMap<String, TargetStats> = BTreeMap::new();
+        let mut merged = BTreeMap::new();
         let mut meta = HashMap::new();
-        for s in self.snapshots() {
-            for (name, st) in s.stats {
-                merged.entry(name).or_default().merge(&st);
-            }
-            meta.extend(s.meta);
+        for inv in self.invocations() {
+            let mut g = inv.lock();
+            g.merge_into(&mut merged);
+            meta.extend(g.meta.iter().map(|(k, m)| (k.clone(), m.clone())));
         }
         results::document(&merged, &meta, histograms)
     }
 
-    /// Each invocation's results with its `finished` flag; blocking.
+    /// Each kept invocation's results with its `finished` flag; blocking.
     pub fn invocation_results(&self) -> BTreeMap<u64, ClientResults> {
-        self.snapshots()
+        Self::snapshots_of(&self.kept())
             .into_iter()
             .map(|s| {
                 let mut doc = results::document(&s.stats, &s.meta, false);
@@ -362,18 +433,18 @@ impl Client {
     /// more than once shows its latest invocation.
     pub fn timelines(&self) -> BTreeMap<String, Vec<Interval>> {
         let mut out = BTreeMap::new();
-        for inv in self.invocations() {
+        for inv in self.kept() {
             out.extend(inv.lock().timelines());
         }
         out
     }
 
-    /// Every invocation's intervals with their histograms, by the
+    /// Every kept invocation's intervals with their histograms, by the
     /// wall-clock minute they ended in (a peer's locker reports: a past
     /// minute no longer changes, so it is sent once).
     pub fn reported_timelines(&self) -> BTreeMap<u64, BTreeMap<String, ReportedTimeline>> {
         let mut out = BTreeMap::new();
-        for inv in self.invocations() {
+        for inv in self.kept() {
             for (target, r) in inv.lock().reported_timelines() {
                 r.split_by_minute(&target, &mut out);
             }
@@ -385,72 +456,17 @@ impl Client {
     /// with nothing left are dropped; running ones hide the cleared targets.
     pub fn clear_results(&self, only: Option<&[String]>) {
         let mut inner = self.inner.lock();
+        inner.folded.lock().forget(only);
         let mut keep = BTreeMap::new();
         for (id, inv) in std::mem::take(&mut inner.invocations) {
-            let mut g = inv.lock();
-            let names: Vec<String> = match only {
-                None => g.targets.clone(),
-                Some(ts) => ts.to_vec(),
-            };
-            for n in names {
-                g.hidden.insert(n);
-            }
-            let all_hidden = g.targets.iter().all(|t| g.hidden.contains(t));
-            let drop_it = all_hidden && g.is_finished();
-            drop(g);
-            if !drop_it {
+            if !inv.lock().hide(only) {
                 keep.insert(id, inv);
             }
         }
         inner.next_id = keep.keys().next_back().map_or(1, |id| id + 1);
         inner.invocations = keep;
-    }
-}
-
-/// Feeds an invocation's timelines from its run on a thread of its own:
-/// each target sampled at its interval, then once more at the end so the
-/// intervals add up to the final results. Ends with the run.
-fn sample(
-    run: RunHandle,
-    intervals: Vec<(String, Duration)>,
-    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
-    keep_histograms: bool,
-) {
-    let wall = SystemTime::now();
-    let tick = intervals
-        .iter()
-        .map(|(_, d)| *d)
-        .min()
-        .unwrap_or(goto_engine::timeline::DEFAULT_INTERVAL);
-    let mut next: Vec<Duration> = intervals.iter().map(|(_, d)| *d).collect();
-    let spawned = std::thread::Builder::new()
-        .name("goto-timeline".into())
-        .spawn(move || loop {
-            let finished = run.wait(Some(tick));
-            let snap = run.snapshot();
-            let mut tl = timelines.lock();
-            for (i, (name, every)) in intervals.iter().enumerate() {
-                if !finished && snap.elapsed < next[i] {
-                    continue;
-                }
-                while next[i] <= snap.elapsed {
-                    next[i] += *every;
-                }
-                if let Some(stats) = snap.targets.get(name) {
-                    tl.entry(name.clone()).or_default().push(
-                        snap.elapsed,
-                        wall + snap.elapsed,
-                        stats.clone(),
-                        keep_histograms,
-                    );
-                }
-            }
-            if finished {
-                return;
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!("no timeline for this invocation: {e}");
+        drop(inner);
+        super::fold::give_back_memory();
     }
 }
 

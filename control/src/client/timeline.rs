@@ -1,12 +1,15 @@
 //! Timelines as the client keeps and reports them: the engine's bounded
 //! [`Timeline`] of a target plus each kept interval's latency histogram,
 //! encoded, so that a registry can merge peers' intervals with exact
-//! percentiles. Bounded like the timeline itself (3,600 intervals).
+//! percentiles. Bounded like the timeline itself (3,600 intervals). Also
+//! the sampler thread that feeds an invocation's timelines.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use goto_engine::{Interval, TargetStats, Timeline};
+use goto_engine::{Interval, RunHandle, TargetStats, Timeline};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::histcodec;
@@ -49,38 +52,117 @@ impl ReportedTimeline {
 /// A target's timeline with its intervals' histograms, oldest first.
 #[derive(Debug, Default)]
 pub struct TargetTimeline {
-    timeline: Timeline,
+    timeline: Feed,
     /// One entry per kept interval of `timeline`, in the same order.
     histograms: VecDeque<Option<String>>,
+}
+
+/// The intervals while the run feeds them, then just the intervals: a live
+/// [`Timeline`] keeps the last cumulative snapshot (three full latency
+/// histograms, about half a megabyte) to diff the next one against, which a
+/// finished invocation no longer needs.
+#[derive(Debug)]
+enum Feed {
+    Live(Box<Timeline>),
+    Frozen(Vec<Interval>),
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed::Live(Box::default())
+    }
 }
 
 impl TargetTimeline {
     /// Takes in a cumulative snapshot (see [`Timeline::push`]); `keep`
     /// also keeps the interval's histogram, encoded (only an instance that
     /// reports to a registry's locker needs it, so others pay nothing).
+    /// A frozen timeline ignores it.
     pub fn push(&mut self, elapsed: Duration, wall: SystemTime, now: TargetStats, keep: bool) {
-        let dropped = self.timeline.dropped();
-        let Some(h) = self.timeline.push(elapsed, wall, now) else {
+        let Feed::Live(timeline) = &mut self.timeline else {
             return;
         };
-        if self.timeline.dropped() > dropped {
+        let dropped = timeline.dropped();
+        let Some(h) = timeline.push(elapsed, wall, now) else {
+            return;
+        };
+        if timeline.dropped() > dropped {
             self.histograms.pop_front();
         }
         self.histograms
             .push_back(keep.then(|| histcodec::encode_plain(&h)).flatten());
     }
 
+    /// Keeps the intervals and lets the rest go (the run has ended).
+    pub fn freeze(&mut self) {
+        if let Feed::Live(t) = &self.timeline {
+            self.timeline = Feed::Frozen(t.to_vec());
+            self.histograms.shrink_to_fit();
+        }
+    }
+
     /// The kept intervals.
     pub fn intervals(&self) -> Vec<Interval> {
-        self.timeline.to_vec()
+        match &self.timeline {
+            Feed::Live(t) => t.to_vec(),
+            Feed::Frozen(v) => v.clone(),
+        }
     }
 
     /// The kept intervals with their histograms.
     pub fn reported(&self) -> ReportedTimeline {
         ReportedTimeline {
-            intervals: self.timeline.to_vec(),
+            intervals: self.intervals(),
             histograms: self.histograms.iter().cloned().collect(),
         }
+    }
+}
+
+/// Feeds an invocation's timelines from its run on a thread of its own:
+/// each target sampled at its interval, then once more at the end so the
+/// intervals add up to the final results. Ends with the run.
+pub(super) fn sample(
+    run: RunHandle,
+    intervals: Vec<(String, Duration)>,
+    timelines: Arc<Mutex<BTreeMap<String, TargetTimeline>>>,
+    keep_histograms: bool,
+) {
+    let wall = SystemTime::now();
+    let tick = intervals
+        .iter()
+        .map(|(_, d)| *d)
+        .min()
+        .unwrap_or(goto_engine::timeline::DEFAULT_INTERVAL);
+    let mut next: Vec<Duration> = intervals.iter().map(|(_, d)| *d).collect();
+    let spawned = std::thread::Builder::new()
+        .name("goto-timeline".into())
+        .spawn(move || loop {
+            let finished = run.wait(Some(tick));
+            let snap = run.snapshot();
+            let mut tl = timelines.lock();
+            for (i, (name, every)) in intervals.iter().enumerate() {
+                if !finished && snap.elapsed < next[i] {
+                    continue;
+                }
+                while next[i] <= snap.elapsed {
+                    next[i] += *every;
+                }
+                if let Some(stats) = snap.targets.get(name) {
+                    tl.entry(name.clone()).or_default().push(
+                        snap.elapsed,
+                        wall + snap.elapsed,
+                        stats.clone(),
+                        keep_histograms,
+                    );
+                }
+            }
+            if finished {
+                tl.values_mut().for_each(TargetTimeline::freeze);
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no timeline for this invocation: {e}");
     }
 }
 
@@ -91,7 +173,7 @@ mod tests {
     #[test]
     fn histograms_follow_the_bounded_intervals() {
         let mut t = TargetTimeline {
-            timeline: Timeline::new(2),
+            timeline: Feed::Live(Box::new(Timeline::new(2))),
             histograms: VecDeque::new(),
         };
         let wall = SystemTime::UNIX_EPOCH;

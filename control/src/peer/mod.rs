@@ -317,13 +317,7 @@ async fn apply(app: &Arc<App>, reg: Registration) {
             .to_string();
         // A push can land between the registry's reply and this loop: a
         // target already here was pushed and has started if it was to.
-        let pushed = app
-            .client
-            .inner
-            .lock()
-            .targets
-            .iter()
-            .any(|t| t.name() == name);
+        let pushed = app.client.has_target(&name);
         let seen = !app.peer.applied.lock().insert(name.clone()) || pushed;
         if seen {
             if let Some(o) = t.as_object_mut() {

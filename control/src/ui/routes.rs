@@ -134,9 +134,8 @@ async fn instance_report(app: &Arc<App>) -> ApiResult {
 }
 
 fn targets_json(app: &Arc<App>) -> Value {
-    let inner = app.client.inner.lock();
     let mut m = serde_json::Map::new();
-    for t in &inner.targets {
+    for t in app.client.targets() {
         m.insert(
             t.name().to_string(),
             serde_json::to_value(&t.input).unwrap_or(Value::Null),
