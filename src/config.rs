@@ -139,6 +139,12 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "GOTO_DATA_DIR")]
     pub(crate) data_dir: Option<PathBuf>,
 
+    /// When the --data-dir store file is damaged (truncated, corrupted),
+    /// rename it to goto.redb.damaged-<unix seconds> beside itself and start
+    /// with an empty store; without it such a file stops startup (exit 1).
+    #[arg(long, env = "GOTO_RESET_DAMAGED_STORE", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, default_value_t = false)]
+    pub(crate) reset_damaged_store: bool,
+
     /// Require `Authorization: Bearer TOKEN` on every admin call (runtime
     /// traffic is not affected); also read from GOTO_ADMIN_TOKEN.
     #[arg(long, conflicts_with = "admin_token_file")]
@@ -213,7 +219,7 @@ impl TryFrom<ServerArgs> for ServerConfig {
             allow_command_jobs: s.allow_command_jobs,
             peer_health_interval: (s.peer_health_seconds > 0)
                 .then(|| Duration::from_secs(s.peer_health_seconds)),
-            timeouts: goto_control::conn_guard::ConnTimeouts {
+            timeouts: goto_control::listeners::conn_guard::ConnTimeouts {
                 header: s.header_timeout.0,
                 idle: s.idle_timeout.0,
                 body: s.body_timeout.0,
@@ -221,6 +227,7 @@ impl TryFrom<ServerArgs> for ServerConfig {
             },
             max_conns: s.max_conns.map_or_else(default_max_conns, |n| n as usize),
             data_dir: s.data_dir,
+            reset_damaged_store: s.reset_damaged_store,
             security: goto_control::security::AdminSecurity {
                 token,
                 admin_port: s.admin_port,

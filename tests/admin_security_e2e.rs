@@ -28,6 +28,13 @@ fn admin_token_guards_admin_calls_only() {
     assert_eq!(g.get("/probes/liveness").status, 200);
     assert_eq!(g.get("/probes").status, 401);
     assert_eq!(g.get("/status/418").status, 418);
+    // Issue 24 row 8: the Dockerfile's HEALTHCHECK sends no token.
+    let h = g.get("/health");
+    assert_eq!(h.status, 200, "{}", h.text());
+    assert_eq!(h.json()["status"], "ok", "{}", h.text());
+    let v = g.get("/version");
+    assert_eq!(v.status, 200, "{}", v.text());
+    assert!(v.json()["version"].is_string(), "{}", v.text());
 }
 
 #[test]
@@ -77,8 +84,11 @@ fn admin_port_serves_admin_alone() {
         200,
         "the runtime path took no admin call"
     );
-    // Probes still answer on the main port (the kubelet probes it).
+    // Probes, health and version still answer on the main port (the
+    // kubelet and the HEALTHCHECK probe it).
     assert_eq!(g.get("/probes/readiness").status, 200);
+    assert_eq!(g.get("/health").json()["status"], "ok");
+    assert!(g.get("/version").json()["version"].is_string());
     // The admin port answers admin calls.
     let r = request(admin, "GET", "/label", &[], b"");
     assert_eq!(r.status, 200);

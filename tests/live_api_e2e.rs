@@ -135,3 +135,48 @@ fn stages_ramp_and_bad_target_fields() {
         assert!(r.text().contains(why), "{body}: {}", r.text());
     }
 }
+
+/// The timeline carries uncorrected percentiles per interval in the open
+/// model (a rate), where they differ from the corrected ones, and leaves
+/// them out in the closed model, where they are the same.
+#[test]
+fn open_model_intervals_carry_uncorrected_latency() {
+    let g = Goto::start(&["--request-logs=false"]);
+    for (name, pacing) in [("open", r#""rate":100,"#), ("closed", "")] {
+        let target = format!(
+            r#"{{"name":"{name}","url":"http://127.0.0.1:{}/x","replicas":2,"requestCount":0,
+                {pacing}"duration":"2s","interval":"500ms"}}"#,
+            g.port
+        );
+        let r = g.post("/client/targets/add", &target);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(g.post("/client/targets/invoke/all", "").status, 200);
+    let mut tl = Value::Null;
+    assert!(eventually(Duration::from_secs(20), || {
+        tl = g.get("/client/results/timeline").json();
+        g.get("/client/targets/active").json()["activeCount"] == 0
+            && ["open", "closed"]
+                .iter()
+                .all(|t| tl[t].as_array().is_some_and(|a| a.len() >= 2))
+    }));
+    let open = tl["open"].as_array().unwrap();
+    let with: Vec<&Value> = open
+        .iter()
+        .filter(|i| i.get("latencyUncorrectedMs").is_some())
+        .collect();
+    assert!(!with.is_empty(), "open-model intervals: {open:?}");
+    for i in with {
+        let (c, u) = (&i["latencyMs"], &i["latencyUncorrectedMs"]);
+        // Sent no earlier than due: uncorrected never exceeds corrected.
+        assert!(u["max"].as_f64() <= c["max"].as_f64(), "{i}");
+        assert!(u["p50"].as_f64().is_some(), "{i}");
+    }
+    let closed = tl["closed"].as_array().unwrap();
+    assert!(
+        closed
+            .iter()
+            .all(|i| i.get("latencyUncorrectedMs").is_none()),
+        "closed-model intervals: {closed:?}"
+    );
+}

@@ -320,11 +320,31 @@ fn sigterm_and_sigint_end_the_run_with_a_report() {
 
 #[test]
 fn fail_fast_and_usage_errors() {
+    // "Unresolvable" without a lookup leaving the machine (issue 24 row 12):
+    // names come from a hosts file the test writes, and this one is not in it.
+    let (_server, port) = recorder();
+    let hosts = std::env::temp_dir().join(format!("goto-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, "127.0.0.1 known.test\n").expect("hosts file");
+    let with_hosts = |url: &str| {
+        let child = Command::new(goto_bin())
+            .args(["load", "--no-progress", "--json", "-n", "3", "-c", "1", url])
+            .env("GOTO_HOSTS_FILE", &hosts)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn goto load");
+        finish_load(child)
+    };
     let started = Instant::now();
-    let r = load(&["--no-progress", "-d", "5s", "http://no-such-host.invalid/"]);
+    let r = with_hosts("http://no-such-host.invalid/");
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("cannot resolve host"), "{}", r.stderr);
     assert!(started.elapsed() < Duration::from_secs(4));
+    // The file is what resolves: a name listed in it reaches the server.
+    let r = with_hosts(&format!("http://known.test:{port}/"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(count(&r.json(), &["answered"]), 3, "{}", r.stdout);
+    let _ = std::fs::remove_file(&hosts);
     for args in [
         &["-d", "0s", "http://127.0.0.1:1/"][..],
         &["-D", "/nonexistent/body", "http://127.0.0.1:1/"],

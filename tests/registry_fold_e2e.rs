@@ -39,6 +39,7 @@ fn timeline(minute: u64, n: u64, req: u64, lat_us: u64) -> String {
             bytes_written: 0,
             rps: req as f64,
             latency_ms: LatencySummary::of(&h),
+            latency_uncorrected_ms: None,
         });
         r.histograms.push(histcodec::encode_plain(&h));
     }

@@ -162,6 +162,11 @@ fn client_view_shows_the_results_of_a_run_started_from_the_page() {
         marks.as_u64().unwrap_or(0) >= 1,
         "rate change marked: {marks}"
     );
+    // An open-model target: its latency chart has the uncorrected lines too.
+    let legend = browser.eval(
+        "var s = document.querySelector('section.target[data-target=t1]'); return s ? s.textContent.indexOf('p99 uncorrected') >= 0 : false;",
+    );
+    assert_eq!(legend, true, "uncorrected latency over time in the chart");
     browser.eval("window.scrollTo(0, 0); return 1;");
     let shot = browser.screenshot("client");
     println!("ui_client: screenshot {}", shot.display());

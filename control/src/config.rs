@@ -10,7 +10,7 @@ use std::time::Duration;
 pub mod defaults {
     use std::time::Duration;
 
-    pub use crate::conn_guard::{BODY_TIMEOUT, H2_PING, HEADER_TIMEOUT, IDLE_TIMEOUT};
+    pub use crate::listeners::conn_guard::{BODY_TIMEOUT, H2_PING, HEADER_TIMEOUT, IDLE_TIMEOUT};
 
     pub const PORT: u16 = 8080;
     /// Root CAs for outbound TLS, every .crt and .pem in it.
@@ -50,11 +50,14 @@ pub struct ServerConfig {
     /// How often a registry probes its pods (None: never in the background).
     pub peer_health_interval: Option<Duration>,
     /// Listener timeouts (head, idle keep-alive, body, HTTP/2 pings).
-    pub timeouts: crate::conn_guard::ConnTimeouts,
+    pub timeouts: crate::listeners::conn_guard::ConnTimeouts,
     /// Most open connections per listener; past it new ones are closed at once.
     pub max_conns: usize,
     /// Where the registry keeps its state (None: memory only).
     pub data_dir: Option<PathBuf>,
+    /// A damaged store file in `data_dir` is moved aside and the state
+    /// starts empty (else startup fails, naming the file and the problem).
+    pub reset_damaged_store: bool,
     /// Admin API protection (token, admin port, allowed hosts).
     pub security: crate::security::AdminSecurity,
 }
@@ -82,6 +85,7 @@ impl Default for ServerConfig {
             timeouts: Default::default(),
             max_conns: defaults::MAX_CONNS,
             data_dir: None,
+            reset_damaged_store: false,
             security: Default::default(),
         }
     }

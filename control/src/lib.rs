@@ -17,7 +17,6 @@ pub mod body;
 pub mod bounded;
 pub mod client;
 pub mod config;
-pub mod conn_guard;
 pub mod error;
 pub mod faults;
 pub mod grpc;
@@ -35,7 +34,6 @@ pub mod reqlog;
 pub mod responder;
 pub mod rng;
 pub mod security;
-pub mod store;
 pub mod tcp;
 pub mod textfmt;
 pub mod timefmt;
@@ -258,9 +256,14 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
     let app = App::new(cfg)?;
     if let Some(dir) = &app.cfg.data_dir {
         app.registry
-            .open_store(dir)
+            .open_store(dir, app.cfg.reset_damaged_store)
             .map_err(ControlError::Registry)?;
         tracing::info!(dir = ?dir, "registry state kept in the data directory");
+        let weak = Arc::downgrade(&app);
+        app.probes.unready_when(Box::new(move || {
+            let why = weak.upgrade()?.registry.store_failure()?;
+            Some(format!("registry data store failing: {why}"))
+        }));
     }
     app.listeners
         .add_startup(&app, port)

@@ -81,12 +81,17 @@ impl AdminSecurity {
     }
 }
 
-/// Kubernetes probes (`GET /probes/readiness`, `/probes/liveness`): the
-/// kubelet sends no token and probes the pod's port, so these two reads are
-/// served on every listener without checks.
+/// Kubernetes probes (`GET /probes/readiness`, `/probes/liveness`), the
+/// Dockerfile's HEALTHCHECK (`GET /health`) and `GET /version`: the kubelet
+/// and Docker send no token and probe the pod's port, and none of these
+/// reads carries data or changes anything, so they are served on every
+/// listener without checks.
 pub fn is_probe(method: &Method, path: &str) -> bool {
     matches!(*method, Method::GET | Method::HEAD)
-        && matches!(path, "/probes/readiness" | "/probes/liveness")
+        && matches!(
+            path,
+            "/probes/readiness" | "/probes/liveness" | "/health" | "/version"
+        )
 }
 
 /// The token goto's own admin calls to other instances carry (set once at

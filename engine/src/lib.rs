@@ -80,7 +80,7 @@ pub use stages::{LiveRate, Stage, Stages, StagesError};
 pub use stats::TargetStats;
 pub use threshold::{Figures, Threshold, ThresholdError, ThresholdVerdict};
 pub use timeline::{Interval, LatencySummary, Timeline};
-pub use tls::{check_handshake, client_config, tls_server_name, TlsConfig};
+pub use tls::{check_handshake, client_config, load_ca_dir, tls_server_name, CaDir, TlsConfig};
 
 pub(crate) use engine::EngineShared;
 pub use engine::{Engine, EngineConfig, IoDriver, IoDriverChoice};

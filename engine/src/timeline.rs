@@ -72,6 +72,10 @@ pub struct Interval {
     /// interval: the report's Requests/sec; transport errors not counted.
     pub rps: f64,
     pub latency_ms: LatencySummary,
+    /// The interval's uncorrected latency (from when each request was sent),
+    /// present only where it differs from `latency_ms`: in the open model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_ms: Option<LatencySummary>,
 }
 
 impl Interval {
@@ -139,6 +143,14 @@ impl Timeline {
         let bytes_written = now.bytes_written.checked_sub(self.prev.bytes_written)?;
         let mut latency = now.latency.clone();
         latency.subtract(&self.prev.latency).ok()?;
+        let mut uncorrected = now.latency_uncorrected.clone();
+        let uncorrected = match uncorrected.subtract(&self.prev.latency_uncorrected) {
+            Ok(()) => LatencySummary::of(&uncorrected),
+            // A snapshot whose uncorrected view shrank (a closed-model retry
+            // correction) has no meaningful difference: show the corrected.
+            Err(_) => LatencySummary::of(&latency),
+        };
+        let corrected = LatencySummary::of(&latency);
         let seconds = elapsed.saturating_sub(self.prev_at).as_secs_f64();
         let interval = Interval {
             t: round3(elapsed.as_secs_f64()),
@@ -157,7 +169,8 @@ impl Timeline {
             bytes_read,
             bytes_written,
             rps: 0.0,
-            latency_ms: LatencySummary::of(&latency),
+            latency_ms: corrected,
+            latency_uncorrected_ms: (uncorrected != corrected).then_some(uncorrected),
         };
         let interval = Interval {
             rps: if seconds > 0.0 {

@@ -20,6 +20,9 @@ pub struct TlsConfig {
     /// Extra CA certificates: PEM files, or directories whose `.crt`/`.pem`
     /// files are all loaded.
     pub extra_roots: Vec<PathBuf>,
+    /// Extra CA certificates already loaded (a server's `--certs`, read
+    /// once at startup by [`load_ca_dir`]).
+    pub extra_certs: Vec<CertificateDer<'static>>,
     /// Also trust the operating system's roots.
     pub use_system_roots: bool,
 }
@@ -28,9 +31,75 @@ impl Default for TlsConfig {
     fn default() -> Self {
         TlsConfig {
             extra_roots: Vec::new(),
+            extra_certs: Vec::new(),
             use_system_roots: true,
         }
     }
+}
+
+/// What [`load_ca_dir`] found: the certificates it trusts and the files it
+/// skipped, each with the reason.
+#[derive(Debug, Default)]
+pub struct CaDir {
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The `.crt`/`.pem` files that held at least one usable certificate.
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Loads every `.crt`/`.pem` file of `dir`, skipping (and listing) the
+/// ones that cannot be read or hold no valid certificate: one bad file in a
+/// shared directory must not cost the others, nor plain http. A missing
+/// directory is an empty one; an unreadable one is listed as skipped.
+pub fn load_ca_dir(dir: &Path) -> CaDir {
+    let mut out = CaDir::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return out,
+        Err(e) => {
+            out.skipped.push((dir.to_path_buf(), e.to_string()));
+            return out;
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_ca_name(p) && p.is_file())
+        .collect();
+    files.sort();
+    for file in files {
+        // Each certificate is checked as the root store will (webpki parses
+        // it), so a PEM block of garbage is caught here, not at first use.
+        let checked = read_pem_certs(&file).and_then(|certs| {
+            let mut scratch = RootCertStore::empty();
+            for c in &certs {
+                scratch
+                    .add(c.clone())
+                    .map_err(|e| PlanError::Tls(format!("bad CA certificate: {e}")))?;
+            }
+            Ok(certs)
+        });
+        match checked {
+            Ok(certs) => {
+                out.certs.extend(certs);
+                out.files.push(file);
+            }
+            Err(e) => {
+                let why = match e {
+                    PlanError::Tls(m) => m,
+                    other => other.to_string(),
+                };
+                out.skipped.push((file, why));
+            }
+        }
+    }
+    out
+}
+
+fn is_ca_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("crt") || e.eq_ignore_ascii_case("pem"))
 }
 
 /// Client configurations, built on first use and shared by every connection.
@@ -203,6 +272,11 @@ fn load_roots(config: &TlsConfig) -> Result<RootCertStore, PlanError> {
             }
         }
     }
+    for cert in &config.extra_certs {
+        store
+            .add(cert.clone())
+            .map_err(|e| PlanError::Tls(format!("bad CA certificate: {e}")))?;
+    }
     if store.is_empty() {
         return Err(PlanError::Tls(
             "no trusted root certificates (use --cacert or --insecure)".into(),
@@ -221,11 +295,7 @@ fn ca_files(path: &Path) -> Result<Vec<PathBuf>, PlanError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).map_err(cannot)? {
         let p = entry.map_err(cannot)?.path();
-        let is_cert = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("crt") || e.eq_ignore_ascii_case("pem"));
-        if is_cert && p.is_file() {
+        if is_ca_name(&p) && p.is_file() {
             files.push(p);
         }
     }
@@ -338,6 +408,7 @@ mod tests {
     fn missing_cacert_is_a_plan_error() {
         let cfg = TlsConfig {
             extra_roots: vec!["/nonexistent/ca.pem".into()],
+            extra_certs: Vec::new(),
             use_system_roots: false,
         };
         let err = TlsConfigs::new(cfg).check().unwrap_err();
@@ -348,8 +419,39 @@ mod tests {
     fn insecure_config_builds() {
         let cfg = TlsConfigs::new(TlsConfig {
             extra_roots: vec![],
+            extra_certs: Vec::new(),
             use_system_roots: false,
         });
         assert!(cfg.get(false).is_ok());
+    }
+
+    /// Issue 24 row 6: a garbage file next to a good CA is skipped and
+    /// named; the good CA is still trusted.
+    #[test]
+    fn a_bad_file_in_a_ca_dir_is_skipped_and_named() {
+        let dir = std::env::temp_dir().join(format!("goto-ca-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&key).unwrap();
+        std::fs::write(dir.join("good.crt"), ca.pem()).unwrap();
+        std::fs::write(dir.join("bad.pem"), b"\x00\x13 not a certificate").unwrap();
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.join("broken.crt"), broken).unwrap();
+        std::fs::write(dir.join("notes.txt"), b"ignored").unwrap();
+        let got = load_ca_dir(&dir);
+        assert_eq!(got.certs.len(), 1);
+        assert_eq!(got.files, vec![dir.join("good.crt")]);
+        let skipped: Vec<_> = got.skipped.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(skipped, vec![dir.join("bad.pem"), dir.join("broken.crt")]);
+        let cfg = TlsConfigs::new(TlsConfig {
+            extra_certs: got.certs,
+            use_system_roots: false,
+            ..TlsConfig::default()
+        });
+        assert!(cfg.check().is_ok() && cfg.get(true).is_ok());
+        assert!(load_ca_dir(&dir.join("absent")).skipped.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -353,6 +353,7 @@ fn https_verifies_with_cacert_and_sni_from_host_header() {
     for driver in DRIVERS {
         let tls = TlsConfig {
             extra_roots: vec![dir.clone()],
+            extra_certs: Vec::new(),
             use_system_roots: false,
         };
         let Some(engine) = engine_with(driver, tls) else {

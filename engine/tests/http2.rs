@@ -262,6 +262,7 @@ fn spec(url: String, replicas: u32, per_replica: Option<u64>) -> TargetSpec {
 fn no_roots() -> TlsConfig {
     TlsConfig {
         extra_roots: Vec::new(),
+        extra_certs: Vec::new(),
         use_system_roots: false,
     }
 }
@@ -674,6 +675,7 @@ fn tls_with_alpn_h2_verifies_or_skips_verification() {
     let right = write_ca("right", &pki.ca_pem);
     let with_ca = TlsConfig {
         extra_roots: vec![right.clone()],
+        extra_certs: Vec::new(),
         use_system_roots: false,
     };
     t.verify_tls = true;
@@ -694,6 +696,7 @@ fn tls_with_alpn_h2_verifies_or_skips_verification() {
     let wrong = write_ca("wrong", &other.pem());
     let other_ca = TlsConfig {
         extra_roots: vec![wrong.clone()],
+        extra_certs: Vec::new(),
         use_system_roots: false,
     };
     let run = H2Run::start(t, &other_ca).expect("start");

@@ -122,6 +122,7 @@ pub fn run(args: LoadArgs) -> ExitCode {
 fn tls_config(args: &LoadArgs) -> TlsConfig {
     TlsConfig {
         extra_roots: args.cacert.clone(),
+        extra_certs: Vec::new(),
         use_system_roots: true,
     }
 }

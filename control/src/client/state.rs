@@ -146,19 +146,16 @@ pub struct Inner {
 
 impl Client {
     /// `certs` is the `--certs` directory: its `.crt`/`.pem` files are
-    /// trusted in addition to the system roots when it holds any.
+    /// trusted in addition to the system roots. They are read once, here
+    /// (at startup); a file that cannot be read or parsed is skipped with a
+    /// warning naming it, so it costs neither the other CAs nor plain http.
     pub fn new(certs: &Path) -> Client {
-        let has_certs = std::fs::read_dir(certs).is_ok_and(|rd| {
-            rd.flatten().any(|e| {
-                let p = e.path();
-                p.is_file()
-                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        x.eq_ignore_ascii_case("crt") || x.eq_ignore_ascii_case("pem")
-                    })
-            })
-        });
-        if has_certs {
-            tracing::info!(dir = %certs.display(), "trusting CA certificates from --certs");
+        let ca = goto_engine::load_ca_dir(certs);
+        for (file, why) in &ca.skipped {
+            tracing::warn!(file = %file.display(), "skipping a --certs file: {why}");
+        }
+        if !ca.files.is_empty() {
+            tracing::info!(dir = %certs.display(), files = ca.files.len(), "trusting CA certificates from --certs");
         }
         Client {
             inner: Mutex::new(Inner {
@@ -173,11 +170,8 @@ impl Client {
             io_driver: IoDriverChoice::Auto,
             interval_histograms: false,
             tls: TlsConfig {
-                extra_roots: if has_certs {
-                    vec![certs.to_path_buf()]
-                } else {
-                    Vec::new()
-                },
+                extra_roots: Vec::new(),
+                extra_certs: ca.certs,
                 use_system_roots: true,
             },
         }

@@ -3,6 +3,7 @@
 //! time (`/listeners/...`); [`serve`] accepts their connections and splits
 //! admin calls from runtime traffic.
 
+pub mod conn_guard;
 pub mod routes;
 pub mod serve;
 pub mod tcp_routes;

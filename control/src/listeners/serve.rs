@@ -15,10 +15,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo};
 use super::tls::ServerTls;
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
-use crate::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo};
 use crate::error::ApiError;
 use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, Ctx, PortState};

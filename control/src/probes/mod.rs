@@ -63,14 +63,37 @@ impl Probe {
     }
 }
 
+/// What else makes the instance unready: a reason while it holds.
+pub type UnreadyCheck = Box<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// The instance's readiness and liveness probes.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Probes {
     pub readiness: Probe,
     pub liveness: Probe,
+    /// Set once at startup (the `--data-dir` store's health).
+    unready: std::sync::OnceLock<UnreadyCheck>,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("readiness", &self.readiness)
+            .field("liveness", &self.liveness)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Probes {
+    /// Readiness answers 503 while `check` gives a reason.
+    pub fn unready_when(&self, check: UnreadyCheck) {
+        let _ = self.unready.set(check);
+    }
+
+    pub fn unready_reason(&self) -> Option<String> {
+        self.unready.get().and_then(|c| c())
+    }
+
     pub fn get(&self, kind: &str) -> Option<&Probe> {
         match kind {
             "readiness" => Some(&self.readiness),

@@ -16,6 +16,14 @@ fn probe(p: &Probes, kind: &str) -> ApiResult {
         .get(kind)
         .ok_or_else(|| ApiError::NotFound(format!("no probe {kind}")))?;
     let status = probe.hit();
+    if kind == "readiness" {
+        if let Some(why) = p.unready_reason() {
+            return Ok(text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{kind}: 503 ({why})"),
+            ));
+        }
+    }
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     Ok(text(code, format!("{kind}: {status}")))
 }
@@ -46,9 +54,21 @@ pub fn probes_table() -> Table<Probes> {
         })
 }
 
-/// `GET /health`: 200 while the server runs, whatever the chaos settings.
+/// `GET /health`: 200 while the server runs, whatever the chaos settings;
+/// 503 while the `--data-dir` store is failing (its writes fail).
 pub fn health_table() -> Table<Arc<App>> {
     Table::<Arc<App>>::new("/health").get("/health", |app, _| {
+        if let Some(why) = app.registry.store_failure() {
+            let mut r = json(&j!({
+                "status": "failing",
+                "store": why,
+                "label": app.instance_label,
+                "version": app.cfg.build.version,
+                "uptimeSeconds": app.started.elapsed().as_secs(),
+            }));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            return Ok(r);
+        }
         Ok(json(&j!({
             "status": "ok",
             "label": app.instance_label,

@@ -37,6 +37,7 @@ fn timeline_text(minute: u64, n: u64, req: u64, lat_us: u64) -> String {
             bytes_written: 3 * req,
             rps: req as f64,
             latency_ms: LatencySummary::of(&h),
+            latency_uncorrected_ms: None,
         });
         hists.push(histcodec::encode_plain(&h));
     }

@@ -6,6 +6,7 @@
 //! handler reads or changes it, drops the lock, then talks to pods.
 
 pub mod call;
+pub mod damage;
 pub mod fanout;
 pub mod fold;
 pub mod fold_results;
@@ -20,6 +21,7 @@ pub mod results;
 pub mod routes;
 pub mod rows;
 pub mod sparse;
+pub mod store;
 pub mod timeline;
 
 use std::sync::Arc;
@@ -52,9 +54,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads the state kept in `dir` and keeps saving there from now on.
-    pub fn open_store(&self, dir: &std::path::Path) -> Result<(), String> {
-        let (p, st) = persist::Persist::open(dir)?;
+    /// Loads the state kept in `dir` and keeps saving there from now on;
+    /// `reset`: a damaged store file is moved aside and the state starts empty.
+    pub fn open_store(&self, dir: &std::path::Path, reset: bool) -> Result<(), String> {
+        let (p, st) = persist::Persist::open(dir, reset)?;
         *self.inner.lock() = st;
         self.persist
             .set(p)
@@ -73,6 +76,12 @@ impl Registry {
                 (label.clone(), g.pods.len(), healthy)
             })
             .collect()
+    }
+
+    /// Why the `--data-dir` store is failing (its last write failed and a
+    /// new try failed too), for `/health` and the readiness probe.
+    pub fn store_failure(&self) -> Option<String> {
+        self.persist.get()?.failure()
     }
 
     /// Writes the state's changes to the store (if any) before a mutation is

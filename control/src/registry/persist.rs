@@ -19,8 +19,8 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
 use super::lockers::{Locker, Lockers, Mark};
+use super::store::{Op, Store, StoreError};
 use super::State;
-use crate::store::{Op, Store, StoreError};
 
 const PEERS: &str = "registry.peers";
 const LABELS: &str = "registry.labels";
@@ -34,6 +34,8 @@ const TRACKED_KEY: &str = "headers";
 pub struct Persist {
     store: Store,
     saved: Mutex<Saved>,
+    /// The last write's error while the store fails (`/health` says so).
+    failing: Mutex<Option<String>>,
 }
 
 struct Saved {
@@ -194,18 +196,73 @@ fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op
 }
 
 impl Persist {
-    /// Opens the store in `dir` and reads the state it holds.
-    pub(super) fn open(dir: &Path) -> Result<(Persist, State), String> {
-        let store = Store::open(dir).map_err(|e| e.to_string())?;
+    /// Opens the store in `dir` and reads the state it holds; `reset`: a
+    /// damaged file (the store's check, or rows that do not parse) is moved
+    /// aside and the state starts empty.
+    pub(super) fn open(dir: &Path, reset: bool) -> Result<(Persist, State), String> {
+        let store = Store::open_or_reset(dir, reset).map_err(|e| e.to_string())?;
+        match Persist::read(store) {
+            Ok(done) => Ok(done),
+            Err(what) => {
+                let path = dir.join(super::store::FILE_NAME);
+                let err = StoreError::damaged(&path, what.trim_start_matches("data store: "));
+                if !reset {
+                    return Err(err.to_string());
+                }
+                let kept = Store::move_aside(dir).map_err(|e| e.to_string())?;
+                tracing::warn!(error = %err, kept = %kept.display(), "damaged data store moved aside; starting empty");
+                Persist::read(Store::open(dir).map_err(|e| e.to_string())?)
+            }
+        }
+    }
+
+    /// The state `store` holds (its file stays open in the result).
+    fn read(store: Store) -> Result<(Persist, State), String> {
+        let (st, resync) = read_state(&store)?;
+        let saved = Saved {
+            tracked: st.tracked.clone(),
+            resync,
+        };
+        Ok((
+            Persist {
+                store,
+                saved: Mutex::new(saved),
+                failing: Mutex::new(None),
+            },
+            st,
+        ))
+    }
+
+    /// Why the store is failing (its last write failed), after one more
+    /// try: a 64 KiB write, so the answer turns healthy when space returns.
+    pub(super) fn failure(&self) -> Option<String> {
+        let mut failing = self.failing.lock();
+        // 64 KiB: a few bytes fit in the file's free pages even on a full
+        // disk, which would call a failing store healthy.
+        if failing.is_some() && self.store.put(PROBE, PROBE_KEY, &[0; 64 << 10]).is_ok() {
+            tracing::info!("registry data store writable again");
+            *failing = None;
+        }
+        failing.clone()
+    }
+}
+
+/// A section only [`Persist::failure`]'s probe writes to.
+const PROBE: &str = "store.probe";
+const PROBE_KEY: &str = "last";
+
+/// The state in `store`, and whether it holds the first layout (resync).
+fn read_state(store: &Store) -> Result<(State, bool), String> {
+    {
         let mut st = State {
-            peers: section(&store, PEERS)?.into_iter().collect(),
-            labels: section(&store, LABELS)?.into_iter().collect(),
+            peers: section(store, PEERS)?.into_iter().collect(),
+            labels: section(store, LABELS)?.into_iter().collect(),
             ..State::default()
         };
-        let old: Vec<(String, BTreeMap<String, Locker>)> = section(&store, LOCKERS_BY_LABEL)?;
+        let old: Vec<(String, BTreeMap<String, Locker>)> = section(store, LOCKERS_BY_LABEL)?;
         let resync = !old.is_empty();
         let mut by_label: BTreeMap<String, BTreeMap<String, Locker>> = old.into_iter().collect();
-        for (k, e) in section::<super::lockers::Entry>(&store, LOCKER_ENTRIES)? {
+        for (k, e) in section::<super::lockers::Entry>(store, LOCKER_ENTRIES)? {
             let parts: [String; 3] = serde_json::from_str(&k)
                 .map_err(|e| format!("data store: unreadable {LOCKER_ENTRIES} key {k:?}: {e}"))?;
             let [l, a, key] = parts;
@@ -217,25 +274,17 @@ impl Persist {
                 .insert(key, e);
         }
         st.lockers = Lockers::loaded(by_label);
-        if let Some((_, tracked)) = section::<Vec<String>>(&store, TRACKED)?
+        if let Some((_, tracked)) = section::<Vec<String>>(store, TRACKED)?
             .into_iter()
             .find(|(k, _)| k == TRACKED_KEY)
         {
             st.tracked = tracked;
         }
-        let saved = Saved {
-            tracked: st.tracked.clone(),
-            resync,
-        };
-        Ok((
-            Persist {
-                store,
-                saved: Mutex::new(saved),
-            },
-            st,
-        ))
+        Ok((st, resync))
     }
+}
 
+impl Persist {
     /// Writes what changed in `state` since the last save.
     pub(super) fn save(&self, state: &Mutex<State>) -> Result<(), StoreError> {
         let mut saved = self.saved.lock();
@@ -251,12 +300,27 @@ impl Persist {
             Ok(()) => {
                 saved.tracked = tracked;
                 saved.resync = false;
+                *self.failing.lock() = None;
                 Ok(())
             }
             Err(e) => {
-                // The marks were taken: only a full rewrite is sure to
-                // include what this save should have written.
-                saved.resync = true;
+                *self.failing.lock() = Some(e.to_string());
+                // The caller is told this change failed: it must not stay
+                // visible (nor be written by a later save). The store holds
+                // the last state that was acknowledged: back to it.
+                match read_state(&self.store) {
+                    Ok((st, resync)) => {
+                        saved.tracked = st.tracked.clone();
+                        saved.resync = resync;
+                        *state.lock() = st;
+                    }
+                    Err(why) => {
+                        tracing::error!("registry state not rolled back: {why}");
+                        // The marks were taken: only a full rewrite is sure
+                        // to include what this save should have written.
+                        saved.resync = true;
+                    }
+                }
                 Err(e)
             }
         }
@@ -283,7 +347,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_only_changes_are_written() {
         let dir = temp_dir();
-        let (p, empty) = Persist::open(&dir).unwrap();
+        let (p, empty) = Persist::open(&dir, false).unwrap();
         assert!(empty.peers.is_empty() && empty.tracked.is_empty());
         let state = Mutex::new(State::default());
         {
@@ -313,7 +377,7 @@ mod tests {
         state.lock().lockers.clear_all();
         p.save(&state).unwrap();
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         let st = state.lock();
         assert_eq!(json(&back.peers), json(&st.peers));
         assert_eq!(back.peers["a"].pod_epochs["127.0.0.1:1"].len(), 2);
@@ -338,7 +402,7 @@ mod tests {
     #[test]
     fn a_locker_change_writes_one_row_and_clears_stay_exact() {
         let dir = temp_dir();
-        let (p, _) = Persist::open(&dir).unwrap();
+        let (p, _) = Persist::open(&dir, false).unwrap();
         let state = Mutex::new(State::default());
         let now = SystemTime::now();
         {
@@ -368,13 +432,13 @@ mod tests {
         }
         p.save(&state).unwrap();
         drop(p);
-        let (p, back) = Persist::open(&dir).unwrap();
+        let (p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), entries(&state.lock().lockers));
         assert!(entries(&back.lockers).contains(&"big|h:1#3|k9_last=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_string()));
         state.lock().lockers.clear_label("big");
         p.save(&state).unwrap();
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), ["big\"|h:1|k=z", "bigger|h:1|k=z"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -387,13 +451,13 @@ mod tests {
             let row = r#"{"h:1":{"k":{"data":"v","first":{"secs_since_epoch":1,"nanos_since_epoch":0},"last":{"secs_since_epoch":2,"nanos_since_epoch":0}}}}"#;
             store.put(LOCKERS_BY_LABEL, "a", row.as_bytes()).unwrap();
         }
-        let (p, st) = Persist::open(&dir).unwrap();
+        let (p, st) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&st.lockers), ["a|h:1|k=v"]);
         let state = Mutex::new(st);
         p.save(&state).unwrap();
         assert!(p.store.load(LOCKERS_BY_LABEL).unwrap().is_empty());
         drop(p);
-        let (_p, back) = Persist::open(&dir).unwrap();
+        let (_p, back) = Persist::open(&dir, false).unwrap();
         assert_eq!(entries(&back.lockers), ["a|h:1|k=v"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

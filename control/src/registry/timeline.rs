@@ -193,6 +193,7 @@ mod tests {
                 bytes_written: 0,
                 rps: requests as f64,
                 latency_ms: LatencySummary::of(&h),
+                latency_uncorrected_ms: None,
             },
             if with_hist {
                 histcodec::encode(&h)

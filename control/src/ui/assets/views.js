@@ -148,13 +148,30 @@ var GV = (function () {
       ]
     }));
     var lm = function (k) { return pts(function (i) { return i.latencyMs ? i.latencyMs[k] : null; }); };
+    // Uncorrected figures come only in the open model (where they differ);
+    // an interval without them had the same figures as the corrected ones.
+    var open = tl.some(function (i) { return !!i.latencyUncorrectedMs; });
+    var lu = function (k) {
+      return pts(function (i) {
+        var u = i.latencyUncorrectedMs || i.latencyMs;
+        return u ? u[k] : null;
+      });
+    };
+    var lat = [
+      { name: "p50", color: "#009E73", points: lm("p50") },
+      { name: "p90", color: "#E69F00", points: lm("p90") },
+      { name: "p99", color: "#CC79A7", points: lm("p99") }
+    ];
+    if (open) {
+      lat = lat.concat([
+        { name: "p50 uncorrected", color: "#009E73", dash: "6 3", points: lu("p50") },
+        { name: "p90 uncorrected", color: "#E69F00", dash: "6 3", points: lu("p90") },
+        { name: "p99 uncorrected", color: "#CC79A7", dash: "6 3", points: lu("p99") }
+      ]);
+    }
     charts.appendChild(GC.lineChart({
-      title: "Latency per interval (corrected)", unit: "ms", xUnit: "time since start", marks: marks,
-      series: [
-        { name: "p50", color: "#009E73", points: lm("p50") },
-        { name: "p90", color: "#E69F00", points: lm("p90") },
-        { name: "p99", color: "#CC79A7", points: lm("p99") }
-      ]
+      title: open ? "Latency per interval (corrected solid, uncorrected dashed)" : "Latency per interval",
+      unit: "ms", xUnit: "time since start", marks: marks, series: lat
     }));
     var codes = codeKeys(tl);
     charts.appendChild(GC.stackedBars({

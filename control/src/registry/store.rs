@@ -13,8 +13,13 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
+use super::damage::Problem;
+
 /// The file inside the data directory.
 pub const FILE_NAME: &str = "goto.redb";
+
+/// The flag that starts with an empty store when the file is damaged.
+pub const RESET_FLAG: &str = "--reset-damaged-store";
 
 /// Why the store could not do something; the message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +27,28 @@ pub const FILE_NAME: &str = "goto.redb";
 pub struct StoreError {
     path: String,
     reason: String,
+    /// The file is bad (moving it aside is the way to start).
+    damaged: bool,
+}
+
+impl StoreError {
+    /// A damaged file: what is wrong, and how to start anyway.
+    pub fn damaged(path: &Path, what: &str) -> StoreError {
+        let p = path.display();
+        StoreError {
+            path: p.to_string(),
+            reason: format!(
+                "damaged: {what}. To start anyway, move it aside (mv {p} {p}.bad) or \
+                 start with {RESET_FLAG} (GOTO_RESET_DAMAGED_STORE=true), which keeps \
+                 it as {p}.damaged-<time> and starts empty"
+            ),
+            damaged: true,
+        }
+    }
+
+    pub fn is_damaged(&self) -> bool {
+        self.damaged
+    }
 }
 
 /// One change; a batch of them is applied in one transaction.
@@ -48,8 +75,12 @@ pub enum Op {
 }
 
 /// An open store (the file stays locked while it lives).
+///
+/// After a failed write redb refuses every later call ("Previous I/O error
+/// occurred"): the failed handle is dropped and the next call opens the
+/// file again, so the store recovers when the cause (a full disk) is gone.
 pub struct Store {
-    db: Database,
+    db: parking_lot::Mutex<Option<Database>>,
     path: PathBuf,
 }
 
@@ -70,10 +101,50 @@ impl Store {
         let fail = |reason: String| StoreError {
             path: path.display().to_string(),
             reason,
+            damaged: false,
         };
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create directory: {e}")))?;
+        if path.exists() {
+            match super::damage::check(&path) {
+                Ok(()) => {}
+                Err(Problem::Other(why)) => return Err(fail(why)),
+                Err(Problem::Damaged(what)) => return Err(StoreError::damaged(&path, &what)),
+            }
+        }
         let db = Database::create(&path).map_err(|e| fail(e.to_string()))?;
-        Ok(Store { db, path })
+        Ok(Store {
+            db: parking_lot::Mutex::new(Some(db)),
+            path,
+        })
+    }
+
+    /// Opens the store in `dir`; when its file is damaged and `reset` is
+    /// set, renames the file beside itself (`goto.redb.damaged-<unix
+    /// seconds>`) and starts an empty one.
+    pub fn open_or_reset(dir: &Path, reset: bool) -> Result<Store, StoreError> {
+        match Store::open(dir) {
+            Err(e) if reset && e.is_damaged() => {
+                let kept = Store::move_aside(dir)?;
+                tracing::warn!(error = %e, kept = %kept.display(), "damaged data store moved aside; starting empty");
+                Store::open(dir)
+            }
+            r => r,
+        }
+    }
+
+    /// Renames the store file of `dir` out of the way; returns its new path.
+    pub fn move_aside(dir: &Path) -> Result<PathBuf, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let kept = dir.join(format!("{FILE_NAME}.damaged-{secs}"));
+        std::fs::rename(&path, &kept).map_err(|e| StoreError {
+            path: path.display().to_string(),
+            reason: format!("cannot move it aside to {}: {e}", kept.display()),
+            damaged: true,
+        })?;
+        Ok(kept)
     }
 
     /// An error about this store's file.
@@ -81,7 +152,28 @@ impl Store {
         StoreError {
             path: self.path.display().to_string(),
             reason: e.to_string(),
+            damaged: false,
         }
+    }
+
+    /// Runs `f` on the open database, opening it again first if an earlier
+    /// call failed; a failure drops the handle for the next call to reopen.
+    fn with_db<R>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut db = self.db.lock();
+        if db.is_none() {
+            *db = Some(Database::create(&self.path).map_err(|e| self.error(e))?);
+        }
+        let Some(open) = db.as_ref() else {
+            return Err(self.error("not open"));
+        };
+        let r = f(open);
+        if r.is_err() {
+            *db = None;
+        }
+        r
     }
 
     /// Applies `ops` atomically and durably: all or none survive a crash.
@@ -89,7 +181,11 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.error(e))?;
+        self.with_db(|db| self.apply_in(db, ops))
+    }
+
+    fn apply_in(&self, db: &Database, ops: &[Op]) -> Result<(), StoreError> {
+        let tx = db.begin_write().map_err(|e| self.error(e))?;
         for op in ops {
             match op {
                 Op::Put {
@@ -147,7 +243,11 @@ impl Store {
 
     /// Every key and value of a section, in key order (none if never written).
     pub fn load(&self, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
+        self.with_db(|db| self.load_in(db, section))
+    }
+
+    fn load_in(&self, db: &Database, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let tx = db.begin_read().map_err(|e| self.error(e))?;
         let t = match tx.open_table(table(section)) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -163,9 +263,11 @@ impl Store {
 
     /// The names of the sections holding data.
     pub fn sections(&self) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.error(e))?;
-        let tables = tx.list_tables().map_err(|e| self.error(e))?;
-        Ok(tables.map(|t| t.name().to_string()).collect())
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(|e| self.error(e))?;
+            let tables = tx.list_tables().map_err(|e| self.error(e))?;
+            Ok(tables.map(|t| t.name().to_string()).collect())
+        })
     }
 }
 
