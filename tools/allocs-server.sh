@@ -9,6 +9,8 @@
 #
 # Usage: tools/allocs-server.sh                 # catch-all, logs off and on
 #        PROXY=1 tools/allocs-server.sh         # the proxy hop (upstream: goto)
+#        PROXY=1 UPSTREAM=nginx tools/allocs-server.sh   # upstream: nginx
+#                                               # `return 200` (bench-proxy's)
 #        URI_PATH=/echo VERBOSE=1 tools/allocs-server.sh
 # Env:   N (requests, default 5000), CONNS (16), PORT (18293), UP_PORT (18294),
 #        URI_PATH (/some/api), LOGS ("false true"), GOTO (binary; default
@@ -53,7 +55,30 @@ load() { # requests
     { echo "allocs-server: goto load failed:" >&2; tail -5 "$WORK/load.log" >&2; exit 1; }
 }
 
-if [ "${PROXY:-0}" = 1 ]; then
+UPSTREAM=${UPSTREAM:-goto}
+if [ "${PROXY:-0}" = 1 ] && [ "$UPSTREAM" = nginx ]; then
+  # Its answer carries no custom header names (hyper allocates each one it
+  # parses), as bench-proxy.sh's upstream.
+  command -v nginx >/dev/null || { echo "allocs-server: nginx is required for UPSTREAM=nginx" >&2; exit 1; }
+  mkdir -p "$WORK/nginx"
+  cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
+  uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  server { listen 127.0.0.1:$UP_PORT; location / { return 200 "ok"; } }
+}
+NGINX
+  nginx -c "$WORK/nginx.conf" &
+  PIDS+=("$!")
+  wait_url "http://127.0.0.1:$UP_PORT/"
+elif [ "${PROXY:-0}" = 1 ]; then
   "$GOTO" --port "$UP_PORT" --request-logs=false --log-level warn 2>/dev/null &
   PIDS+=("$!")
   wait_url "http://127.0.0.1:$UP_PORT/label"
@@ -125,7 +150,7 @@ per_request() { # logs
 }
 
 what="catch-all $URI_PATH"
-[ "${PROXY:-0}" = 1 ] && what="proxy hop $URI_PATH"
+[ "${PROXY:-0}" = 1 ] && what="proxy hop $URI_PATH (upstream: $UPSTREAM)"
 echo "allocs-server: $what, N=$N, $CONNS connections"
 printf '%-14s %14s %10s\n' "request logs" "allocs/request" "frees/req"
 for l in $LOGS; do

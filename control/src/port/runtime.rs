@@ -134,11 +134,10 @@ async fn serve_parts(
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
+            // Not boxed (an allocation a request): the forward's future is
+            // small, its rare parts (connecting, toxics, https) boxed inside.
             let mut resp =
-                // Boxed: inline, the forward's large future would be moved
-                // with every locally answered request's.
-                Box::pin(crate::proxy::forward::forward(&port.proxy, target, m, parts, body))
-                    .await;
+                crate::proxy::forward::forward(&port.proxy, target, m, parts, body).await;
             if is_abort(&resp) {
                 return resp;
             }
