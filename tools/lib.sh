@@ -63,17 +63,18 @@ lib_wait_url() {
   exit 1
 }
 
-# lib_nginx PORT CPU : nginx, 1 worker, `return 200 "ok"` on 127.0.0.1:PORT,
+# lib_nginx PORT CPU : nginx, 1 worker (NGINX_WORKERS), `return 200 "ok"` on 127.0.0.1:PORT,
 # pinned to CPU, access log off, keep-alive for the whole run. Shapes:
 # NGINX_LISTEN (listen options, e.g. "http2" or "backlog=4096"),
 # NGINX_CONNS (worker_connections, 4096), NGINX_MAIN, NGINX_HTTP and
 # NGINX_SERVER (more directives in those blocks), NGINX_CURL (curl flags
 # for the readiness check, e.g. --http2-prior-knowledge).
-# Sets NGINX_PID (master), NGINX_WORKER and NGINX_URL.
+# Sets NGINX_PID (master), NGINX_WORKER (the first worker),
+# NGINX_WORKERS_PIDS (all of them) and NGINX_URL.
 lib_nginx() {
   local port=$1 cpu=$2
   cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 daemon off;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log warn;
@@ -103,10 +104,14 @@ NGINX
   # shellcheck disable=SC2086
   lib_wait_url nginx "$NGINX_URL" ${NGINX_CURL:-}
   NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+  NGINX_WORKERS_PIDS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 }
 
 # lib_ticks PID : CPU time (user+sys) of PID so far, in clock ticks (CLK_TCK a second).
 lib_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# lib_ticks_sum PID... : the same, summed over several processes.
+lib_ticks_sum() { local p t=0; for p in "$@"; do t=$((t + $(lib_ticks "$p"))); done; echo "$t"; }
 
 # lib_median FILE FIELD : the median of a whitespace-separated column.
 lib_median() { cut -d' ' -f"$2" "$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

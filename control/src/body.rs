@@ -19,6 +19,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub enum Body {
     Full(Option<Bytes>),
     Stream(UnsyncBoxBody<Bytes, BoxError>),
+    /// An upstream's answer over the proxy's own pool (unboxed: no allocation).
+    Pooled(crate::proxy::pool::PooledBody),
 }
 
 impl Body {
@@ -47,6 +49,7 @@ impl HttpBody for Body {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Stream(s) => Pin::new(s).poll_frame(cx),
+            Body::Pooled(s) => Pin::new(s).poll_frame(cx),
         }
     }
 
@@ -54,6 +57,7 @@ impl HttpBody for Body {
         match self {
             Body::Full(b) => b.is_none(),
             Body::Stream(s) => s.is_end_stream(),
+            Body::Pooled(s) => s.is_end_stream(),
         }
     }
 
@@ -62,6 +66,7 @@ impl HttpBody for Body {
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Stream(s) => s.size_hint(),
+            Body::Pooled(s) => s.size_hint(),
         }
     }
 }

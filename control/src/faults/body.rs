@@ -105,7 +105,7 @@ pub fn drip_body(body: Body, drip: Drip) -> Body {
         Body::Full(None) => Body::empty(),
         Body::Full(Some(b)) => DripBody::new(b, drip).into_body(),
         // Streams (proxied bodies) are not dripped: they keep flowing as they come.
-        s @ Body::Stream(_) => s,
+        s @ (Body::Stream(_) | Body::Pooled(_)) => s,
     }
 }
 

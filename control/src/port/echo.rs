@@ -23,19 +23,32 @@ pub fn echo_json(
     port: u16,
 ) -> String {
     let mut s = String::with_capacity(160 + 48 * parts.headers.len() + body.len());
+    write_echo(&mut s, parts, body, body_len, remote, port);
+    s
+}
+
+/// [`echo_json`] appended to `s` (a reused buffer on the runtime path).
+pub fn write_echo(
+    s: &mut String,
+    parts: &Parts,
+    body: &[u8],
+    body_len: u64,
+    remote: SocketAddr,
+    port: u16,
+) {
     s.push_str("{\"method\":");
-    push_json_str(&mut s, parts.method.as_str());
+    push_json_str(s, parts.method.as_str());
     s.push_str(",\"uri\":");
     let uri = parts
         .uri
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
-    push_json_str(&mut s, uri);
+    push_json_str(s, uri);
     s.push_str(",\"protocol\":\"");
     s.push_str(version_text(parts.version));
     s.push_str("\",\"headers\":");
-    push_headers(&mut s, &parts.headers);
+    push_headers(s, &parts.headers);
     s.push_str(",\"query\":{");
     if let Some(q) = parts.uri.query() {
         let mut first = true;
@@ -45,23 +58,22 @@ pub fn echo_json(
                 s.push(',');
             }
             first = false;
-            push_json_str(&mut s, &query_decode(k));
+            push_json_str(s, &query_decode(k));
             s.push(':');
-            push_json_str(&mut s, &query_decode(v));
+            push_json_str(s, &query_decode(v));
         }
     }
     s.push_str("},\"body\":");
-    push_json_str(&mut s, &String::from_utf8_lossy(body));
+    push_json_str(s, &String::from_utf8_lossy(body));
     if body_len as usize != body.len() {
         s.push_str(",\"bodyLength\":");
-        push_u64(&mut s, body_len);
+        push_u64(s, body_len);
     }
     s.push_str(",\"remoteAddress\":\"");
-    push_socket_addr(&mut s, remote);
+    push_socket_addr(s, remote);
     s.push_str("\",\"port\":");
-    push_u64(&mut s, u64::from(port));
+    push_u64(s, u64::from(port));
     s.push_str("}\n");
-    s
 }
 
 /// Headers as an object; a repeated name's values joined with ", ".

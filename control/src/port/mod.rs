@@ -6,6 +6,7 @@
 pub mod echo;
 pub mod label;
 pub mod metrics;
+pub mod reuse;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, Ordering};

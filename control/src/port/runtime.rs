@@ -47,6 +47,19 @@ pub async fn serve(
     parts: Parts,
     body: InBody,
 ) -> Response<Body> {
+    let resp = serve_parts(app, port, remote, &parts, body).await;
+    // The request's header map serves a later answer (or upstream request).
+    super::reuse::recycle(parts.headers);
+    resp
+}
+
+async fn serve_parts(
+    app: &Arc<App>,
+    port: &Arc<PortState>,
+    remote: SocketAddr,
+    parts: &Parts,
+    body: InBody,
+) -> Response<Body> {
     // Each chaos feature is behind one atomic flag so an unconfigured port pays no lock.
     let plan = if port.faults.active() {
         match port.faults.draw(parts.uri.path(), &parts.headers) {
@@ -71,7 +84,7 @@ pub async fn serve(
     // Logs the request when finished below, or as given up if the client
     // goes first and hyper drops this future.
     let log_line = match &app.reqlog {
-        Some(log) if port.logs_on() => Some(log.begin(port.port, remote, &parts)),
+        Some(log) if port.logs_on() => Some(log.begin(port.port, remote, parts)),
         _ => None,
     };
     let route = match route_of(parts.uri.path()) {
@@ -121,11 +134,10 @@ pub async fn serve(
     let resp = match proxied {
         // A forced status answers locally instead of forwarding (the seed's `503:2`).
         Some((target, m)) if !forced => {
+            // Not boxed (an allocation a request): the forward's future is
+            // small, its rare parts (connecting, toxics, https) boxed inside.
             let mut resp =
-                // Boxed: inline, the forward's large future would be moved
-                // with every locally answered request's.
-                Box::pin(crate::proxy::forward::forward(&port.proxy, target, m, &parts, body))
-                    .await;
+                crate::proxy::forward::forward(&port.proxy, target, m, parts, body).await;
             if is_abort(&resp) {
                 return resp;
             }
@@ -140,7 +152,7 @@ pub async fn serve(
         }
         _ => {
             let body_timeout = app.cfg.timeouts.body;
-            let resp = respond(port, &parts, body, route, decision, remote, body_timeout).await;
+            let resp = respond(port, parts, body, route, decision, remote, body_timeout).await;
             match plan {
                 Some(p) => body_faults(resp, p),
                 None => resp,
@@ -191,6 +203,7 @@ async fn respond(
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
+    *resp.headers_mut() = super::reuse::header_map();
     let h = resp.headers_mut();
     let echo = matches!(route, Route::CatchAll | Route::Echo);
     if echo {
@@ -217,7 +230,9 @@ async fn respond(
                     return refusal;
                 }
             };
-            let out = super::echo::echo_json(parts, &req_body, total, remote, port.port);
+            let out = super::reuse::body_with(|s| {
+                super::echo::write_echo(s, parts, &req_body, total, remote, port.port)
+            });
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

@@ -94,25 +94,81 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
-pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
+/// Whether a `Connection` header of `h` names `name` (RFC 9110 7.6.1).
+fn connection_names(h: &HeaderMap, name: &str) -> bool {
+    h.get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        h.remove(n);
+        .any(|n| n.trim().eq_ignore_ascii_case(name))
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header
+/// names; allocates nothing (it runs on every proxied answer).
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // A lone `Connection` (the usual case) is taken out whole and its names
+    // removed; several are rare enough to collect.
+    match h.get_all(header::CONNECTION).iter().count() {
+        0 => {}
+        1 => {
+            if let Some(v) = h.remove(header::CONNECTION) {
+                for n in v.to_str().unwrap_or("").split(',') {
+                    let n = n.trim();
+                    if !n.is_empty() {
+                        h.remove(n);
+                    }
+                }
+            }
+        }
+        _ => {
+            let named: Vec<HeaderName> = h
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+                .collect();
+            for n in named {
+                h.remove(n);
+            }
+        }
     }
-    let hop: Vec<HeaderName> = h
-        .keys()
-        .filter(|k| is_hop_by_hop(k.as_str()))
-        .cloned()
-        .collect();
-    for n in hop {
-        h.remove(n);
+    if h.keys().any(|k| is_hop_by_hop(k.as_str())) {
+        for n in HOP_BY_HOP {
+            h.remove(*n);
+        }
+    }
+}
+
+/// The names [`is_hop_by_hop`] matches.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Appends `from`'s headers to `to` for the next hop: not hop-by-hop ones
+/// (nor those `Connection` names), `Host`, `Expect` or `skip`. Names and
+/// values are shared, not copied.
+pub fn copy_for_upstream(from: &HeaderMap, to: &mut HeaderMap, skip: &HeaderName) {
+    let has_connection = from.contains_key(header::CONNECTION);
+    for (k, v) in from.iter() {
+        let n = k.as_str();
+        if is_hop_by_hop(n)
+            || k == header::HOST
+            || k == header::EXPECT
+            || k == skip
+            || (has_connection && connection_names(from, n))
+        {
+            continue;
+        }
+        to.append(k.clone(), v.clone());
     }
 }
 
@@ -159,9 +215,24 @@ mod tests {
         h.insert("x-private", "1".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());
         h.insert("x-keep", "1".parse().unwrap());
+        let mut copied = HeaderMap::new();
+        copy_for_upstream(&h, &mut copied, &HeaderName::from_static("x-skip"));
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-keep"));
+        assert_eq!(copied, h);
+        let mut two = HeaderMap::new();
+        two.append("connection", "x-a".parse().unwrap());
+        two.append("connection", "X-B".parse().unwrap());
+        for n in ["x-a", "x-b", "x-c", "te", "host", "expect", "x-skip"] {
+            two.insert(n, "1".parse().unwrap());
+        }
+        let mut copied = HeaderMap::new();
+        copy_for_upstream(&two, &mut copied, &HeaderName::from_static("x-skip"));
+        assert_eq!(copied.keys().collect::<Vec<_>>(), ["x-c"]);
+        strip_hop_by_hop(&mut two);
+        assert!(!two.contains_key("x-a") && !two.contains_key("x-b") && !two.contains_key("te"));
+        assert!(two.contains_key("x-c") && two.contains_key("host"));
     }
 
     #[test]

@@ -11,11 +11,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::client::{error_text, strip_hop_by_hop, HttpClient};
+use super::client::{copy_for_upstream, error_text, strip_hop_by_hop, HttpClient};
 use super::target::{Matched, Target};
 use super::Proxy;
 use crate::body::{text, Body, BoxError, InBody};
@@ -49,6 +50,17 @@ impl std::fmt::Display for SendError {
             }
             SendError::Failed(e) => f.write_str(e),
         }
+    }
+}
+
+/// The hop count `n` as a header value; the counts a request can carry are
+/// prebuilt (`HeaderValue::from(u32)` allocates).
+fn hop_value(n: u32) -> HeaderValue {
+    const TEXT: [&str; MAX_PROXY_HOPS as usize + 1] =
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    match TEXT.get(n as usize) {
+        Some(t) => HeaderValue::from_static(t),
+        None => HeaderValue::from(n),
     }
 }
 
@@ -102,8 +114,53 @@ pub async fn send(
     }
 }
 
+/// One upstream request for `target`: over this thread's own pool for a
+/// plain-http upstream, else over the shared client; the response head must
+/// come within the target's timeout.
+pub async fn send_target(
+    proxy: &Proxy,
+    target: &Target,
+    method: Method,
+    path: PathAndQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response<Body>, SendError> {
+    match &target.upstream {
+        Some(up) if method != Method::CONNECT => {
+            let mut req = Request::new(body);
+            *req.method_mut() = method;
+            *req.uri_mut() = Uri::from(path);
+            *req.headers_mut() = headers;
+            match tokio::time::timeout(target.timeout, super::pool::request(up, req)).await {
+                Ok(r) => r.map_err(SendError::Failed),
+                Err(_) => Err(SendError::Timeout(target.timeout)),
+            }
+        }
+        // Boxed: the shared client's future is large and rarely taken here.
+        _ => Box::pin(send(
+            proxy.out.pick(target.spec.verify_tls),
+            method,
+            &target.origin,
+            path.as_str(),
+            headers,
+            body,
+            target.timeout,
+        ))
+        .await
+        .map(|resp| {
+            let (p, b) = resp.into_parts();
+            Response::from_parts(
+                p,
+                Body::Stream(b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
+            )
+        }),
+    }
+}
+
 fn client_body(b: InBody) -> Body {
     match b {
+        // Nothing to stream (a GET): no boxing.
+        InBody::Stream(s) if hyper::body::Body::is_end_stream(&s) => Body::empty(),
         InBody::Stream(s) => Body::Stream(s.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
         InBody::Read(b) => Body::from_bytes(b),
         InBody::Piped(b) => b,
@@ -143,7 +200,8 @@ pub async fn forward(
     }
     if proxy.toxics.active() {
         if let Some(set) = proxy.toxics.get(&target.spec.name) {
-            return super::toxic::forward(proxy, &set, target, m, parts, body).await;
+            // Boxed: rare, and inline it would grow every forward's future.
+            return Box::pin(super::toxic::forward(proxy, &set, target, m, parts, body)).await;
         }
     }
     forward_plain(proxy, target, m, parts, body).await
@@ -156,27 +214,42 @@ pub(super) async fn forward_plain(
     parts: &Parts,
     body: InBody,
 ) -> Response<Body> {
-    let path = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
-    let mut headers = parts.headers.clone();
-    strip_hop_by_hop(&mut headers);
-    let hops = hops(&parts.headers);
-    headers.insert(PROXY_HOPS.clone(), HeaderValue::from(hops + 1));
-    // The client sets Host from the upstream URL; this hop already answered
-    // any `Expect: 100-continue` itself.
-    headers.remove(header::HOST);
-    headers.remove(header::EXPECT);
-    apply_header_edits(&target, &m, &mut headers);
     let name = &target.spec.name;
+    // The request's own path (a shared buffer) when nothing rewrites it.
+    let path = match parts.uri.path_and_query() {
+        Some(pq) if target.passes_path(parts.uri.query()) => pq.clone(),
+        _ => {
+            let p = target.upstream_path(parts.uri.path(), parts.uri.query(), &m);
+            match PathAndQuery::try_from(p) {
+                Ok(pq) => pq,
+                Err(e) => {
+                    return text(
+                        StatusCode::BAD_GATEWAY,
+                        format!(
+                        "proxy target {name}: upstream {} failed: cannot build upstream URI: {e}",
+                        target.spec.url
+                    ),
+                    )
+                }
+            }
+        }
+    };
+    // A reused map; the copy leaves out hop-by-hop headers, Host (set from
+    // the upstream URL), Expect (this hop answered any `100-continue`
+    // itself) and the hop count (set below).
+    let mut headers = crate::port::reuse::header_map();
+    copy_for_upstream(&parts.headers, &mut headers, &PROXY_HOPS);
+    headers.insert(PROXY_HOPS.clone(), hop_value(hops(&parts.headers) + 1));
+    apply_header_edits(&target, &m, &mut headers);
     let result = if target.replicas <= 1 {
         proxy.invoked(name, 1);
-        let r = send(
-            proxy.out.pick(target.spec.verify_tls),
+        let r = send_target(
+            proxy,
+            &target,
             parts.method.clone(),
-            &target.origin,
-            &path,
+            path,
             headers,
             client_body(body),
-            target.timeout,
         )
         .await;
         proxy.answered(name, r.as_ref().ok().map(|r| r.status().as_u16()));
@@ -201,17 +274,21 @@ pub(super) async fn forward_plain(
                 }
             },
         };
-        fan_out(proxy, &target, parts.method.clone(), &path, headers, bytes).await
+        Box::pin(fan_out(
+            proxy,
+            &target,
+            parts.method.clone(),
+            path,
+            headers,
+            bytes,
+        ))
+        .await
     };
     match result {
-        Ok(resp) => {
-            let (mut rp, rb) = resp.into_parts();
-            strip_hop_by_hop(&mut rp.headers);
-            rp.version = http::Version::HTTP_11;
-            Response::from_parts(
-                rp,
-                Body::Stream(rb.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
-            )
+        Ok(mut resp) => {
+            strip_hop_by_hop(resp.headers_mut());
+            *resp.version_mut() = http::Version::HTTP_11;
+            resp
         }
         Err(e) => text(
             match e {
@@ -231,37 +308,26 @@ async fn fan_out(
     proxy: &Arc<Proxy>,
     target: &Arc<Target>,
     method: Method,
-    path: &str,
+    path: PathAndQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response<Incoming>, SendError> {
+) -> Result<Response<Body>, SendError> {
     let n = target.replicas as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel(n);
     let won = Arc::new(AtomicBool::new(false));
     proxy.invoked(&target.spec.name, n as u64);
     for _ in 0..n {
-        let (client, proxy, target, won, tx) = (
-            proxy.out.pick(target.spec.verify_tls).cloned(),
-            proxy.clone(),
-            target.clone(),
-            won.clone(),
-            tx.clone(),
-        );
-        let (method, path, headers, body) = (
-            method.clone(),
-            path.to_string(),
-            headers.clone(),
-            body.clone(),
-        );
+        let (proxy, target, won, tx) = (proxy.clone(), target.clone(), won.clone(), tx.clone());
+        let (method, path, headers, body) =
+            (method.clone(), path.clone(), headers.clone(), body.clone());
         tokio::spawn(async move {
-            let r = send(
-                client.as_ref().map_err(Clone::clone),
+            let r = send_target(
+                &proxy,
+                &target,
                 method,
-                &target.origin,
-                &path,
+                path,
                 headers,
                 Body::from_bytes(body),
-                target.timeout,
             )
             .await;
             proxy.answered(

@@ -223,7 +223,6 @@ impl KvMatch {
 /// Which criterion matched, for the counts.
 #[derive(Debug, Clone)]
 pub enum Hit {
-    Uri(String),
     Header(String, String),
     Query(String, String),
 }

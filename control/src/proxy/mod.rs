@@ -10,6 +10,7 @@ pub mod client;
 pub mod forward;
 pub mod grpc;
 pub mod matcher;
+pub mod pool;
 pub mod routes;
 pub mod spec;
 pub mod target;
@@ -66,14 +67,15 @@ fn bump2(m: &mut Counter2, k: &str, k2: &str) {
 }
 
 impl ProxyCounts {
-    fn matched(&mut self, name: &str, hits: &[Hit]) {
+    fn matched(&mut self, t: &Target, m: &Matched) {
+        let name = t.spec.name.as_str();
         bump(&mut self.counts_by_targets, name);
-        for h in hits {
+        if let Some(u) = t.uri_text(m) {
+            bump(&mut self.counts_by_uris, u);
+            bump2(&mut self.counts_by_uri_targets, u, name);
+        }
+        for h in &m.hits {
             match h {
-                Hit::Uri(u) => {
-                    bump(&mut self.counts_by_uris, u);
-                    bump2(&mut self.counts_by_uri_targets, u, name);
-                }
                 Hit::Header(k, v) => {
                     bump(&mut self.counts_by_headers, k);
                     bump2(&mut self.counts_by_header_values, k, v);
@@ -185,6 +187,7 @@ impl Proxy {
             let m = Matched {
                 captures: Vec::new(),
                 rest: String::new(),
+                uri: None,
                 hits: Vec::new(),
             };
             let path = t.upstream_path("/", None, &m);
@@ -241,9 +244,7 @@ impl Proxy {
             .iter()
             .filter(|t| t.is_enabled())
             .find_map(|t| t.matches(path, query, headers).map(|m| (t.clone(), m)))?;
-        self.counts
-            .lock()
-            .matched(&found.0.spec.name, &found.1.hits);
+        self.counts.lock().matched(&found.0, &found.1);
         Some(found)
     }
 

@@ -41,6 +41,11 @@ pub struct Target {
     pub remove_query: Vec<String>,
     pub replicas: u32,
     pub timeout: std::time::Duration,
+    /// The proxy's own pool's upstream (plain http); `None`: the shared client.
+    pub upstream: Option<super::pool::Upstream>,
+    /// The request's path and query go upstream unchanged (no base path,
+    /// `replaceURI`, query edits or `sendID`).
+    passthrough: bool,
 }
 
 /// The result of matching a request against a target.
@@ -48,6 +53,9 @@ pub struct Matched {
     pub captures: Captures,
     /// The path's unmatched rest after a URI pattern (kept after `replaceURI`).
     pub rest: String,
+    /// The URI pattern that matched (an index into the target's).
+    pub uri: Option<usize>,
+    /// Header and query criteria that matched.
     pub hits: Vec<Hit>,
 }
 
@@ -145,8 +153,15 @@ impl Target {
             ));
         }
         let timeout = upstream_timeout(spec.timeout.as_deref())?;
+        let passthrough = base_path.is_empty()
+            && replace_uri.is_none()
+            && add_query.is_empty()
+            && spec.remove_query.is_empty()
+            && !spec.send_id;
         Ok(Target {
             timeout,
+            upstream: super::pool::Upstream::register(&origin),
+            passthrough,
             enabled: AtomicBool::new(spec.enabled),
             origin,
             base_path,
@@ -176,12 +191,16 @@ impl Target {
         let mut m = Matched {
             captures: Vec::new(),
             rest: String::new(),
+            uri: None,
             hits: Vec::new(),
         };
-        for u in &self.uris {
+        for (i, u) in self.uris.iter().enumerate() {
             if let Some(at) = u.matches(path, &mut m.captures) {
-                m.rest = path[at..].to_string();
-                m.hits.push(Hit::Uri(u.text.clone()));
+                // Only a `replaceURI` uses the rest: no copy otherwise.
+                if self.replace_uri.is_some() {
+                    m.rest = path[at..].to_string();
+                }
+                m.uri = Some(i);
                 break;
             }
         }
@@ -204,7 +223,20 @@ impl Target {
                 }
             }
         }
-        (!m.hits.is_empty()).then_some(m)
+        (m.uri.is_some() || !m.hits.is_empty()).then_some(m)
+    }
+
+    /// The text of the URI pattern that matched.
+    pub fn uri_text(&self, m: &Matched) -> Option<&str> {
+        m.uri
+            .and_then(|i| self.uris.get(i))
+            .map(|u| u.text.as_str())
+    }
+
+    /// Whether [`Target::upstream_path`] would give back `path` and `query`
+    /// unchanged (empty query parts are dropped there, so not with those).
+    pub fn passes_path(&self, query: Option<&str>) -> bool {
+        self.passthrough && query.is_none_or(|q| !q.is_empty() && !q.split('&').any(str::is_empty))
     }
 
     /// Path and query to request upstream, after `replaceURI`, query edits and `sendID`.

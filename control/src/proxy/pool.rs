@@ -1,0 +1,270 @@
+//! The proxy's own pool of upstream HTTP/1.1 connections, for plain-http
+//! targets. A target gets its upstream's number once, when it is validated
+//! ([`Upstream::register`]); idle connections are then kept per thread in a
+//! vector indexed by that number, so a forwarded request checks one out and
+//! back in without hashing, locking or allocating (hyper-util's pool hashes
+//! a key, locks and spawns a task per request). A connection goes back to
+//! the pool of the thread that reads its response body to the end
+//! ([`PooledBody`]); closed ones are dropped at checkout, and one idle past
+//! [`IDLE_TIMEOUT`] is closed by its own task. https upstreams and CONNECT
+//! keep going through the shared hyper-util client.
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, HOST};
+use http::{Request, Response};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+
+use super::client::error_text;
+use crate::body::{Body, BoxError};
+
+/// Idle connections are closed after this long (hyper-util's pool's setting here).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Distinct upstream addresses numbered; targets past it use the shared client.
+const MAX_UPSTREAMS: usize = 4096;
+/// Idle connections kept per upstream and thread; more are closed.
+const MAX_IDLE: usize = 1024;
+
+/// A plain-http upstream: its address and its number in the pools.
+#[derive(Debug)]
+pub struct Upstream {
+    id: usize,
+    host: String,
+    port: u16,
+    /// What hyper-util's client would send as `Host`: the port only when not 80.
+    host_header: HeaderValue,
+}
+
+/// Every address numbered so far (targets with one address share its pool).
+static ADDRS: Mutex<Vec<(String, u16)>> = Mutex::new(Vec::new());
+
+impl Upstream {
+    /// The upstream of an `http://` origin; `None` for https (or when too
+    /// many addresses are numbered already): those use the shared client.
+    pub fn register(origin: &str) -> Option<Upstream> {
+        let uri: http::Uri = origin.parse().ok()?;
+        if uri.scheme_str() != Some("http") {
+            return None;
+        }
+        let host = uri.host()?;
+        let host_header = match uri.port_u16() {
+            Some(p) if p != 80 => HeaderValue::from_str(&format!("{host}:{p}")),
+            _ => HeaderValue::from_str(host),
+        }
+        .ok()?;
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        let mut addrs = ADDRS.lock();
+        let id = match addrs.iter().position(|(h, p)| *h == bare && *p == port) {
+            Some(i) => i,
+            None if addrs.len() < MAX_UPSTREAMS => {
+                addrs.push((bare.clone(), port));
+                addrs.len() - 1
+            }
+            None => return None,
+        };
+        Some(Upstream {
+            id,
+            host: bare,
+            port,
+            host_header,
+        })
+    }
+}
+
+/// One connection's sender and when it went idle (ms since [`epoch`] + 1; 0 in use).
+struct Conn {
+    tx: SendRequest<Body>,
+    idle_since: Arc<AtomicU64>,
+}
+
+thread_local! {
+    static IDLE: RefCell<Vec<Vec<Conn>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn epoch() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64 + 1
+}
+
+/// The most recently used open idle connection to `id` on this thread.
+fn checkout(id: usize) -> Option<Conn> {
+    IDLE.try_with(|p| {
+        let mut p = p.borrow_mut();
+        let list = p.get_mut(id)?;
+        while let Some(c) = list.pop() {
+            if !c.tx.is_closed() {
+                c.idle_since.store(0, Ordering::Relaxed);
+                return Some(c);
+            }
+        }
+        None
+    })
+    .ok()
+    .flatten()
+}
+
+fn checkin(id: usize, c: Conn) {
+    if c.tx.is_closed() {
+        return;
+    }
+    c.idle_since.store(now_ms(), Ordering::Relaxed);
+    let _ = IDLE.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() <= id {
+            p.resize_with(id + 1, Vec::new);
+        }
+        if p[id].len() < MAX_IDLE {
+            p[id].push(c);
+        }
+    });
+}
+
+async fn connect(up: &Upstream) -> Result<Conn, String> {
+    let addr = (up.host.as_str(), up.port);
+    let stream =
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("client error (Connect): tcp connect error: {e}")),
+            Err(_) => return Err("client error (Connect): tcp connect error: timed out".into()),
+        };
+    // A proxy hop must not add Nagle delays.
+    let _ = stream.set_nodelay(true);
+    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("client error (Connect): {}", error_text(&e)))?;
+    let idle_since = Arc::new(AtomicU64::new(0));
+    let watch = idle_since.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = conn => {}
+            _ = idle_watch(watch) => {}
+        }
+    });
+    Ok(Conn { tx, idle_since })
+}
+
+/// Ends when the connection has sat idle in a pool for [`IDLE_TIMEOUT`].
+async fn idle_watch(idle_since: Arc<AtomicU64>) {
+    let limit = IDLE_TIMEOUT.as_millis() as u64;
+    loop {
+        tokio::time::sleep(IDLE_TIMEOUT).await;
+        let since = idle_since.load(Ordering::Relaxed);
+        if since != 0 && now_ms().saturating_sub(since) >= limit {
+            return;
+        }
+    }
+}
+
+/// Sends `req` (origin-form URI) to `up` over a pooled connection, or a new
+/// one; a pooled connection that closed before taking the request is
+/// replaced and the request sent again, as hyper-util's client does.
+pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<Body>, String> {
+    if !req.headers().contains_key(HOST) {
+        req.headers_mut().insert(HOST, up.host_header.clone());
+    }
+    loop {
+        let (mut c, fresh) = match checkout(up.id) {
+            Some(c) => (c, false),
+            // Boxed: once a connection, and inline it would grow every request's future.
+            None => (Box::pin(connect(up)).await?, true),
+        };
+        // A connection is checked in as its last body frame is read, a
+        // moment before hyper wants the next request on it.
+        if let Err(e) = c.tx.ready().await {
+            if fresh {
+                return Err(format!("client error (SendRequest): {}", error_text(&e)));
+            }
+            continue;
+        }
+        match c.tx.try_send_request(req).await {
+            Ok(resp) => {
+                let (parts, body) = resp.into_parts();
+                return Ok(Response::from_parts(
+                    parts,
+                    Body::Pooled(PooledBody::new(body, up.id, c)),
+                ));
+            }
+            Err(mut e) => match e.take_message() {
+                Some(r) if !fresh => req = r,
+                _ => {
+                    return Err(format!(
+                        "client error (SendRequest): {}",
+                        error_text(e.error())
+                    ))
+                }
+            },
+        }
+    }
+}
+
+/// An upstream response body that returns its connection to the pool when
+/// read to the end (dropped before that, the connection closes).
+pub struct PooledBody {
+    inner: Incoming,
+    back: Option<(usize, Conn)>,
+}
+
+impl PooledBody {
+    fn new(inner: Incoming, id: usize, c: Conn) -> PooledBody {
+        let mut b = PooledBody {
+            inner,
+            back: Some((id, c)),
+        };
+        if b.inner.is_end_stream() {
+            b.release();
+        }
+        b
+    }
+
+    fn release(&mut self) {
+        if let Some((id, c)) = self.back.take() {
+            checkin(id, c);
+        }
+    }
+}
+
+impl HttpBody for PooledBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        match &r {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            Poll::Ready(Some(Err(_))) => this.back = None,
+            _ => {}
+        }
+        r.map(|f| f.map(|f| f.map_err(|e| Box::new(e) as BoxError)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
