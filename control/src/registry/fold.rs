@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::fold_peers::PeerFold;
 use super::fold_results::ResultsFold;
 use super::fold_timeline::{self, TimelineFold};
 use super::lockers::Locker;
@@ -24,6 +25,8 @@ pub fn is_timeline_key(k: &str) -> bool {
 pub struct LabelFold {
     pub results: ResultsFold,
     pub timeline: TimelineFold,
+    /// address -> that instance's part (the per-peer view).
+    pub peers: BTreeMap<String, PeerFold>,
 }
 
 /// label -> aggregates.
@@ -84,9 +87,15 @@ impl Folds {
                         } else {
                             f.results.remove(&doc);
                         }
+                        let p = f.peers.entry(addr.to_string()).or_default();
+                        p.set_results(add.then_some(&doc));
                     }
                     Err(e) if add => skipped.push(e),
-                    Err(_) => {}
+                    Err(_) => {
+                        if let Some(p) = f.peers.get_mut(addr) {
+                            p.set_results(None);
+                        }
+                    }
                 }
             }
         } else {
@@ -97,13 +106,29 @@ impl Folds {
                 let sink = if add { &mut skipped } else { &mut quiet };
                 let c = fold_timeline::contribution(text, sink);
                 f.timeline.apply(&c, add);
+                f.peers
+                    .entry(addr.to_string())
+                    .or_default()
+                    .apply_timeline(&c, add);
             }
         }
         for s in &skipped {
             tracing::warn!(peer = %label, address = %addr, key = %key, "locker data not folded: {s}");
         }
-        if f.results.is_empty() && f.timeline.is_empty() {
+        if f.peers.get(addr).is_some_and(PeerFold::is_empty) {
+            f.peers.remove(addr);
+        }
+        if f.results.is_empty() && f.timeline.is_empty() && f.peers.is_empty() {
             self.by_label.remove(label);
+        }
+    }
+
+    /// The instance at `addr` became `past` (a new epoch at the address).
+    pub fn retire(&mut self, label: &str, addr: &str, past: &str) {
+        if let Some(f) = self.by_label.get_mut(label) {
+            if let Some(p) = f.peers.remove(addr) {
+                f.peers.insert(past.to_string(), p);
+            }
         }
     }
 

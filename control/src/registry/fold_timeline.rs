@@ -29,6 +29,26 @@ pub struct KeySecond {
     without_hist: u32,
 }
 
+impl KeySecond {
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Transport errors (status 0) and 5xx responses.
+    pub fn error_count(&self) -> u64 {
+        self.codes
+            .iter()
+            .filter(|(c, _)| **c == 0 || **c >= 500)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Intervals that ended in this second.
+    pub fn intervals(&self) -> u64 {
+        u64::from(self.hists) + u64::from(self.without_hist)
+    }
+}
+
 /// What one key adds: target -> second -> its part.
 pub type Contribution = BTreeMap<String, BTreeMap<u64, KeySecond>>;
 

@@ -174,6 +174,7 @@ impl Lockers {
             let past = format!("{addr}#{epoch}");
             if !l.is_empty() {
                 by_addr.insert(past.clone(), l);
+                self.folds.retire(label, addr, &past);
             }
             self.marks.insert(Mark::Instance(label.into(), addr.into()));
             self.marks.insert(Mark::Instance(label.into(), past));

@@ -9,6 +9,7 @@ pub mod call;
 pub mod damage;
 pub mod fanout;
 pub mod fold;
+pub mod fold_peers;
 pub mod fold_results;
 #[cfg(test)]
 mod fold_tests;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::call::seg;
 use super::fanout::{self, Step};
-use super::{labels, locker_op, no_locker, peers, results, timeline};
+use super::{fold_peers, labels, locker_op, no_locker, peers, results, timeline};
 use crate::api::{BoxFuture, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
@@ -77,6 +77,12 @@ pub fn table() -> Table<Arc<App>> {
             "/registry/peers/lockers/targets/results/timeline",
             |app, _| Box::pin(off_thread(app, timeline::merged_timelines)),
         )
+        .get_async("/registry/peers/lockers/targets/results/peers", |app, q| {
+            Box::pin(async move {
+                let seconds = q.query_flag("seconds")?.unwrap_or(false);
+                off_thread(app, move |a| fold_peers::peer_views(a, seconds)).await
+            })
+        })
         .get("/registry/peer/lockers", |app, _| {
             Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
         })
