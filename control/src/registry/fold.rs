@@ -123,6 +123,31 @@ impl Folds {
         }
     }
 
+    /// Like [`change`](Self::change) for a sealed key, whose text is gone:
+    /// `old` is the contribution its compact counts kept (no histograms).
+    pub fn change_sealed(
+        &mut self,
+        label: &str,
+        addr: &str,
+        key: &str,
+        old: &fold_timeline::Contribution,
+        new: Option<&str>,
+    ) {
+        if let Some(f) = self.by_label.get_mut(label) {
+            f.timeline.apply(old, false);
+            if let Some(p) = f.peers.get_mut(addr) {
+                p.apply_timeline(old, false);
+                if p.is_empty() {
+                    f.peers.remove(addr);
+                }
+            }
+            if f.results.is_empty() && f.timeline.is_empty() && f.peers.is_empty() {
+                self.by_label.remove(label);
+            }
+        }
+        self.change(label, addr, key, None, new);
+    }
+
     /// The instance at `addr` became `past` (a new epoch at the address).
     pub fn retire(&mut self, label: &str, addr: &str, past: &str) {
         if let Some(f) = self.by_label.get_mut(label) {

@@ -205,7 +205,14 @@ pub fn table() -> Table<Arc<App>> {
         })
         .post("/registry/peers/{peer}/{address}/locker/clear", |app, q| {
             let (peer, addr) = (q.param("peer"), q.param("address"));
-            if app.registry.inner.lock().lockers.clear_instance(peer, addr) {
+            let raw = |a: &str, k: &str| app.registry.raw_text(peer, a, k);
+            let cleared = app
+                .registry
+                .inner
+                .lock()
+                .lockers
+                .clear_instance_with(peer, addr, &raw);
+            if cleared {
                 Ok(ok(format!("Locker cleared for {peer} at {addr}")))
             } else {
                 Err(ApiError::NotFound(format!(
