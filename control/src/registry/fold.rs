@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use super::fold_peers::PeerFold;
 use super::fold_results::ResultsFold;
 use super::fold_timeline::{self, TimelineFold};
-use super::lockers::Locker;
 use super::{CLIENT_KEY, TIMELINE_KEY};
 use crate::client::document::ClientResults;
 
@@ -33,20 +32,16 @@ pub struct LabelFold {
 #[derive(Debug, Default)]
 pub struct Folds {
     by_label: BTreeMap<String, LabelFold>,
+    /// The compact counts of the timeline text the last change folded in
+    /// ([`Folds::take_counts`]): a sealed key keeps them without parsing
+    /// its text again.
+    counts: Option<Box<[u8]>>,
 }
 
 impl Folds {
-    /// Folds every key of `lockers` (a store loaded at startup).
-    pub fn rebuild(lockers: &BTreeMap<String, BTreeMap<String, Locker>>) -> Folds {
-        let mut f = Folds::default();
-        for (label, by_addr) in lockers {
-            for (addr, l) in by_addr {
-                for (k, e) in l {
-                    f.change(label, addr, k, None, Some(&e.data));
-                }
-            }
-        }
-        f
+    /// The compact counts of the timeline text last folded in, once.
+    pub fn take_counts(&mut self) -> Option<Box<[u8]>> {
+        self.counts.take()
     }
 
     pub fn label(&self, label: &str) -> Option<&LabelFold> {
@@ -106,6 +101,9 @@ impl Folds {
                 let sink = if add { &mut skipped } else { &mut quiet };
                 let c = fold_timeline::contribution(text, sink);
                 f.timeline.apply(&c, add);
+                if add {
+                    self.counts = Some(fold_timeline::compact(&c));
+                }
                 f.peers
                     .entry(addr.to_string())
                     .or_default()

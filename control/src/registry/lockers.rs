@@ -36,6 +36,9 @@ pub struct Entry {
     /// stored: the store keeps the text.
     #[serde(skip)]
     pub sealed: Option<Box<Sealed>>,
+    /// A timeline key's compact counts, kept from when its text was folded.
+    #[serde(skip)]
+    pub counts: Option<Box<[u8]>>,
 }
 
 /// What a sealed timeline key keeps.
@@ -116,9 +119,18 @@ impl Lockers {
     }
 
     /// Loaded lockers (bounded): nothing to write back.
-    pub fn loaded(by_label: BTreeMap<String, BTreeMap<String, Locker>>) -> Lockers {
+    pub fn loaded(mut by_label: BTreeMap<String, BTreeMap<String, Locker>>) -> Lockers {
+        let mut folds = Folds::default();
+        for (label, by_addr) in by_label.iter_mut() {
+            for (addr, l) in by_addr.iter_mut() {
+                for (k, e) in l.iter_mut() {
+                    folds.change(label, addr, k, None, Some(&e.data));
+                    e.counts = folds.take_counts();
+                }
+            }
+        }
         let mut l = Lockers {
-            folds: Folds::rebuild(&by_label),
+            folds,
             by_label,
             marks: BTreeSet::new(),
             bounded: true,
@@ -181,10 +193,13 @@ impl Lockers {
                 continue;
             }
             let text = std::mem::take(&mut e.data);
-            let c = fold_timeline::contribution(&text, &mut Vec::new());
+            let counts = e.counts.take().unwrap_or_else(|| {
+                let c = fold_timeline::contribution(&text, &mut Vec::new());
+                fold_timeline::compact(&c)
+            });
             e.sealed = Some(Box::new(Sealed {
                 fingerprint: fingerprint(&text),
-                counts: fold_timeline::compact(&c),
+                counts,
                 stored_at: addr.to_string(),
             }));
         }
@@ -249,6 +264,7 @@ impl Lockers {
         raw: RawText<'_>,
     ) {
         self.mark_entry(label, addr, key);
+        self.folds.take_counts();
         let locker = self
             .by_label
             .entry(label.to_string())
@@ -268,6 +284,9 @@ impl Lockers {
             }
             Some(mut e) => {
                 self.unfold(label, addr, key, &e, Some(&data), raw);
+                if let Some(c) = self.folds.take_counts() {
+                    e.counts = Some(c);
+                }
                 e.data = data;
                 e.sealed = None;
                 e.last = now;
@@ -280,6 +299,7 @@ impl Lockers {
                     first: now,
                     last: now,
                     sealed: None,
+                    counts: self.folds.take_counts(),
                 }
             }
         };

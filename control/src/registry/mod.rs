@@ -7,6 +7,7 @@
 
 pub mod call;
 pub mod damage;
+pub mod dump;
 pub mod fanout;
 pub mod fold;
 pub mod fold_peers;

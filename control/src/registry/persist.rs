@@ -104,6 +104,7 @@ fn entry_op(store: Option<&Store>, l: &str, a: &str, k: &str, e: &Entry) -> SerR
         first: e.first,
         last: e.last,
         sealed: None,
+        counts: None,
     };
     put(LOCKER_ENTRIES, entry_key(l, a, k), &back)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::call::seg;
 use super::fanout::{self, Step};
-use super::{fold_peers, labels, locker_op, no_locker, peers, results, timeline};
+use super::{dump, fold_peers, labels, locker_op, no_locker, peers, results, timeline};
 use crate::api::{BoxFuture, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
@@ -84,7 +84,7 @@ pub fn table() -> Table<Arc<App>> {
             })
         })
         .get("/registry/peer/lockers", |app, _| {
-            Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
+            Ok(dump::stream(app, dump::Dump::AllFlat))
         })
         .get("/registry/peer/{peer}/locker", |app, q| {
             let peer = q.param("peer");
@@ -247,7 +247,7 @@ async fn off_thread(
 }
 
 fn all_lockers(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
-    Ok(json(&app.registry.inner.lock().lockers.all_json()))
+    Ok(dump::stream(app, dump::Dump::All))
 }
 
 fn clear_lockers(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
