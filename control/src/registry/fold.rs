@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use super::fold_peers::PeerFold;
 use super::fold_results::ResultsFold;
 use super::fold_timeline::{self, TimelineFold};
-use super::lockers::Locker;
 use super::{CLIENT_KEY, TIMELINE_KEY};
 use crate::client::document::ClientResults;
 
@@ -24,26 +24,24 @@ pub fn is_timeline_key(k: &str) -> bool {
 pub struct LabelFold {
     pub results: ResultsFold,
     pub timeline: TimelineFold,
+    /// address -> that instance's part (the per-peer view).
+    pub peers: BTreeMap<String, PeerFold>,
 }
 
 /// label -> aggregates.
 #[derive(Debug, Default)]
 pub struct Folds {
     by_label: BTreeMap<String, LabelFold>,
+    /// The compact counts of the timeline text the last change folded in
+    /// ([`Folds::take_counts`]): a sealed key keeps them without parsing
+    /// its text again.
+    counts: Option<Box<[u8]>>,
 }
 
 impl Folds {
-    /// Folds every key of `lockers` (a store loaded at startup).
-    pub fn rebuild(lockers: &BTreeMap<String, BTreeMap<String, Locker>>) -> Folds {
-        let mut f = Folds::default();
-        for (label, by_addr) in lockers {
-            for (addr, l) in by_addr {
-                for (k, e) in l {
-                    f.change(label, addr, k, None, Some(&e.data));
-                }
-            }
-        }
-        f
+    /// The compact counts of the timeline text last folded in, once.
+    pub fn take_counts(&mut self) -> Option<Box<[u8]>> {
+        self.counts.take()
     }
 
     pub fn label(&self, label: &str) -> Option<&LabelFold> {
@@ -84,9 +82,15 @@ impl Folds {
                         } else {
                             f.results.remove(&doc);
                         }
+                        let p = f.peers.entry(addr.to_string()).or_default();
+                        p.set_results(add.then_some(&doc));
                     }
                     Err(e) if add => skipped.push(e),
-                    Err(_) => {}
+                    Err(_) => {
+                        if let Some(p) = f.peers.get_mut(addr) {
+                            p.set_results(None);
+                        }
+                    }
                 }
             }
         } else {
@@ -97,13 +101,57 @@ impl Folds {
                 let sink = if add { &mut skipped } else { &mut quiet };
                 let c = fold_timeline::contribution(text, sink);
                 f.timeline.apply(&c, add);
+                if add {
+                    self.counts = Some(fold_timeline::compact(&c));
+                }
+                f.peers
+                    .entry(addr.to_string())
+                    .or_default()
+                    .apply_timeline(&c, add);
             }
         }
         for s in &skipped {
             tracing::warn!(peer = %label, address = %addr, key = %key, "locker data not folded: {s}");
         }
-        if f.results.is_empty() && f.timeline.is_empty() {
+        if f.peers.get(addr).is_some_and(PeerFold::is_empty) {
+            f.peers.remove(addr);
+        }
+        if f.results.is_empty() && f.timeline.is_empty() && f.peers.is_empty() {
             self.by_label.remove(label);
+        }
+    }
+
+    /// Like [`change`](Self::change) for a sealed key, whose text is gone:
+    /// `old` is the contribution its compact counts kept (no histograms).
+    pub fn change_sealed(
+        &mut self,
+        label: &str,
+        addr: &str,
+        key: &str,
+        old: &fold_timeline::Contribution,
+        new: Option<&str>,
+    ) {
+        if let Some(f) = self.by_label.get_mut(label) {
+            f.timeline.apply(old, false);
+            if let Some(p) = f.peers.get_mut(addr) {
+                p.apply_timeline(old, false);
+                if p.is_empty() {
+                    f.peers.remove(addr);
+                }
+            }
+            if f.results.is_empty() && f.timeline.is_empty() && f.peers.is_empty() {
+                self.by_label.remove(label);
+            }
+        }
+        self.change(label, addr, key, None, new);
+    }
+
+    /// The instance at `addr` became `past` (a new epoch at the address).
+    pub fn retire(&mut self, label: &str, addr: &str, past: &str) {
+        if let Some(f) = self.by_label.get_mut(label) {
+            if let Some(p) = f.peers.remove(addr) {
+                f.peers.insert(past.to_string(), p);
+            }
         }
     }
 

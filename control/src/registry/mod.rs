@@ -7,8 +7,10 @@
 
 pub mod call;
 pub mod damage;
+pub mod dump;
 pub mod fanout;
 pub mod fold;
+pub mod fold_peers;
 pub mod fold_results;
 #[cfg(test)]
 mod fold_tests;
@@ -78,6 +80,11 @@ impl Registry {
             .collect()
     }
 
+    /// A sealed locker key's text from the `--data-dir` store (none without one).
+    fn raw_text(&self, label: &str, addr: &str, key: &str) -> Option<String> {
+        self.persist.get()?.raw_text(label, addr, key)
+    }
+
     /// Why the `--data-dir` store is failing (its last write failed and a
     /// new try failed too), for `/health` and the readiness probe.
     pub fn store_failure(&self) -> Option<String> {
@@ -88,22 +95,43 @@ impl Registry {
     /// acknowledged; a failure is a 503: the change is not durable.
     pub fn save(&self) -> Result<(), ApiError> {
         match self.persist.get() {
-            None => Ok(()),
-            Some(p) => p.save(&self.inner).map_err(|e| {
-                tracing::error!("registry state not saved: {e}");
-                ApiError::Unavailable(format!("registry state not saved: {e}"))
-            }),
+            None => {
+                // Nothing to write: the marks only tell sealing what is unsaved.
+                let mut st = self.inner.lock();
+                st.lockers.take_marks();
+                st.lockers.seal_pending();
+                Ok(())
+            }
+            Some(p) => {
+                p.save(&self.inner).map_err(|e| {
+                    tracing::error!("registry state not saved: {e}");
+                    ApiError::Unavailable(format!("registry state not saved: {e}"))
+                })?;
+                // Saved: old timeline text may go (the store has it).
+                self.inner.lock().lockers.seal_pending();
+                Ok(())
+            }
         }
     }
 }
 
-#[derive(Default)]
 struct State {
     peers: rows::Rows<PeerGroup>,
     labels: rows::Rows<LabelConfig>,
     /// Response headers every peer counts (lower-case).
     tracked: Vec<String>,
     lockers: Lockers,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            peers: rows::Rows::default(),
+            labels: rows::Rows::default(),
+            tracked: Vec::new(),
+            lockers: Lockers::bounded(),
+        }
+    }
 }
 
 impl State {
@@ -172,10 +200,18 @@ pub(super) fn locker_op(
             let data = std::str::from_utf8(body)
                 .map_err(|_| ApiError::bad("locker data must be UTF-8 text"))?
                 .to_string();
-            st.lockers.store(peer, &addr, key, data, SystemTime::now());
+            let raw = |a: &str, k: &str| app.registry.raw_text(peer, a, k);
+            st.lockers
+                .store_with(peer, &addr, key, data, SystemTime::now(), &raw);
             Ok(ok(format!("Data stored for key: {key}")))
         }
-        "remove" if st.lockers.remove(peer, &addr, key) => {
+        "remove"
+            if st
+                .lockers
+                .remove_with(peer, &addr, key, &|a: &str, k: &str| {
+                    app.registry.raw_text(peer, a, k)
+                }) =>
+        {
             Ok(ok(format!("Data removed for key: {key}")))
         }
         "lock" if st.lockers.lock(peer, &addr, key) => {

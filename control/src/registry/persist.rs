@@ -18,7 +18,7 @@ use std::path::Path;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
-use super::lockers::{Locker, Lockers, Mark};
+use super::lockers::{Entry, Locker, Lockers, Mark};
 use super::store::{Op, Store, StoreError};
 use super::State;
 
@@ -86,9 +86,33 @@ fn put(section: &'static str, key: String, v: &impl serde::Serialize) -> SerResu
     })
 }
 
+/// An entry's row: a sealed entry's text is read back from its stored row.
+fn entry_op(store: Option<&Store>, l: &str, a: &str, k: &str, e: &Entry) -> SerResult<Op> {
+    let Some(sealed) = &e.sealed else {
+        return put(LOCKER_ENTRIES, entry_key(l, a, k), e);
+    };
+    let bad = |why: String| <serde_json::Error as serde::ser::Error>::custom(why);
+    let from = entry_key(l, &sealed.stored_at, k);
+    let row = store
+        .ok_or_else(|| bad(format!("no store to read sealed {from}")))?
+        .get(LOCKER_ENTRIES, &from)
+        .map_err(|x| bad(x.to_string()))?
+        .ok_or_else(|| bad(format!("sealed {from} not in the store")))?;
+    let stored: Entry = serde_json::from_slice(&row)?;
+    let back = Entry {
+        data: stored.data,
+        first: e.first,
+        last: e.last,
+        sealed: None,
+        counts: None,
+    };
+    put(LOCKER_ENTRIES, entry_key(l, a, k), &back)
+}
+
 /// Puts for every entry of `lockers`, or of one label, or one instance.
 fn put_entries(
     ops: &mut Vec<Op>,
+    store: Option<&Store>,
     lockers: &Lockers,
     label: Option<&str>,
     addr: Option<&str>,
@@ -102,7 +126,7 @@ fn put_entries(
                 continue;
             }
             for (k, e) in locker {
-                ops.push(put(LOCKER_ENTRIES, entry_key(l, a, k), e)?);
+                ops.push(entry_op(store, l, a, k, e)?);
             }
         }
     }
@@ -110,8 +134,22 @@ fn put_entries(
 }
 
 /// The writes a save needs: the marked rows, or everything on a resync.
+#[cfg(test)]
 fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op>> {
+    changes_in(None, st, resync, tracked)
+}
+
+/// [`changes`], reading sealed entries' text back from `store`.
+fn changes_in(
+    store: Option<&Store>,
+    st: &mut State,
+    resync: bool,
+    tracked: &[String],
+) -> SerResult<Vec<Op>> {
     let mut ops = Vec::new();
+    // Instances rewritten whole: their sealed entries' text is now stored
+    // under their current address.
+    let mut moved: Vec<(Option<String>, Option<String>)> = Vec::new();
     if resync {
         for section in [PEERS, LABELS, LOCKERS_BY_LABEL, LOCKER_ENTRIES, TRACKED] {
             ops.push(Op::Clear { section });
@@ -148,21 +186,24 @@ fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op
                         section: LOCKER_ENTRIES,
                     });
                 }
-                put_entries(&mut ops, &st.lockers, None, None)?;
+                put_entries(&mut ops, store, &st.lockers, None, None)?;
+                moved.push((None, None));
             }
             Mark::Label(l) => {
                 ops.push(Op::DeletePrefix {
                     section: LOCKER_ENTRIES,
                     prefix: prefix(&[&l]),
                 });
-                put_entries(&mut ops, &st.lockers, Some(&l), None)?;
+                put_entries(&mut ops, store, &st.lockers, Some(&l), None)?;
+                moved.push((Some(l), None));
             }
             Mark::Instance(l, a) => {
                 ops.push(Op::DeletePrefix {
                     section: LOCKER_ENTRIES,
                     prefix: prefix(&[&l, &a]),
                 });
-                put_entries(&mut ops, &st.lockers, Some(&l), Some(&a))?;
+                put_entries(&mut ops, store, &st.lockers, Some(&l), Some(&a))?;
+                moved.push((Some(l), Some(a)));
             }
             Mark::Entry(l, a, k) => {
                 let e = st
@@ -171,14 +212,28 @@ fn changes(st: &mut State, resync: bool, tracked: &[String]) -> SerResult<Vec<Op
                     .get(&l)
                     .and_then(|x| x.get(&a))
                     .and_then(|x| x.get(&k));
-                let key = entry_key(&l, &a, &k);
                 ops.push(match e {
-                    Some(e) => put(LOCKER_ENTRIES, key, e)?,
+                    Some(e) => entry_op(store, &l, &a, &k, e)?,
                     None => Op::Delete {
                         section: LOCKER_ENTRIES,
-                        key,
+                        key: entry_key(&l, &a, &k),
                     },
                 });
+            }
+        }
+    }
+    for (label, addr) in moved {
+        for (l, by_addr) in st.lockers.by_label.iter_mut() {
+            if label.as_ref().is_some_and(|x| x != l) {
+                continue;
+            }
+            for (a, locker) in by_addr.iter_mut() {
+                if addr.as_ref().is_some_and(|x| x != a) {
+                    continue;
+                }
+                for s in locker.values_mut().filter_map(|e| e.sealed.as_mut()) {
+                    s.stored_at.clone_from(a);
+                }
             }
         }
     }
@@ -231,6 +286,15 @@ impl Persist {
             },
             st,
         ))
+    }
+
+    /// A locker entry's text as stored (a sealed key's, read back).
+    pub(super) fn raw_text(&self, label: &str, addr: &str, key: &str) -> Option<String> {
+        let row = self
+            .store
+            .get(LOCKER_ENTRIES, &entry_key(label, addr, key))
+            .ok()??;
+        serde_json::from_slice::<Entry>(&row).ok().map(|e| e.data)
     }
 
     /// Why the store is failing (its last write failed), after one more
@@ -290,7 +354,7 @@ impl Persist {
         let mut saved = self.saved.lock();
         let (ops, tracked) = {
             let mut st = state.lock();
-            let ops = changes(&mut st, saved.resync, &saved.tracked);
+            let ops = changes_in(Some(&self.store), &mut st, saved.resync, &saved.tracked);
             (ops, st.tracked.clone())
         };
         let done = ops

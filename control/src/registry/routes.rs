@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::call::seg;
 use super::fanout::{self, Step};
-use super::{labels, locker_op, no_locker, peers, results, timeline};
+use super::{dump, fold_peers, labels, locker_op, no_locker, peers, results, timeline};
 use crate::api::{BoxFuture, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
@@ -77,8 +77,14 @@ pub fn table() -> Table<Arc<App>> {
             "/registry/peers/lockers/targets/results/timeline",
             |app, _| Box::pin(off_thread(app, timeline::merged_timelines)),
         )
+        .get_async("/registry/peers/lockers/targets/results/peers", |app, q| {
+            Box::pin(async move {
+                let seconds = q.query_flag("seconds")?.unwrap_or(false);
+                off_thread(app, move |a| fold_peers::peer_views(a, seconds)).await
+            })
+        })
         .get("/registry/peer/lockers", |app, _| {
-            Ok(json(&app.registry.inner.lock().lockers.all_flat_json()))
+            Ok(dump::stream(app, dump::Dump::AllFlat))
         })
         .get("/registry/peer/{peer}/locker", |app, q| {
             let peer = q.param("peer");
@@ -199,7 +205,14 @@ pub fn table() -> Table<Arc<App>> {
         })
         .post("/registry/peers/{peer}/{address}/locker/clear", |app, q| {
             let (peer, addr) = (q.param("peer"), q.param("address"));
-            if app.registry.inner.lock().lockers.clear_instance(peer, addr) {
+            let raw = |a: &str, k: &str| app.registry.raw_text(peer, a, k);
+            let cleared = app
+                .registry
+                .inner
+                .lock()
+                .lockers
+                .clear_instance_with(peer, addr, &raw);
+            if cleared {
                 Ok(ok(format!("Locker cleared for {peer} at {addr}")))
             } else {
                 Err(ApiError::NotFound(format!(
@@ -234,7 +247,7 @@ async fn off_thread(
 }
 
 fn all_lockers(app: &Arc<App>, _: &Req<'_>) -> ApiResult {
-    Ok(json(&app.registry.inner.lock().lockers.all_json()))
+    Ok(dump::stream(app, dump::Dump::All))
 }
 
 fn clear_lockers(app: &Arc<App>, _: &Req<'_>) -> ApiResult {

@@ -241,6 +241,20 @@ impl Store {
         }])
     }
 
+    /// One key's value (`None`: absent or the section never written).
+    pub fn get(&self, section: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(|e| self.error(e))?;
+            let t = match tx.open_table(table(section)) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(self.error(e)),
+            };
+            let v = t.get(key).map_err(|e| self.error(e))?;
+            Ok(v.map(|v| v.value().to_vec()))
+        })
+    }
+
     /// Every key and value of a section, in key order (none if never written).
     pub fn load(&self, section: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.with_db(|db| self.load_in(db, section))
