@@ -1,9 +1,12 @@
 //! The HTTP/2 request of a target, prepared once per run (pure, no I/O;
 //! the HTTP/2 counterpart of `http1::request`): method, `:scheme`,
 //! `:authority`, path and headers validated, then encoded once into an
-//! HPACK header block (static-table indexes and literals without indexing,
-//! never the dynamic table), so a request is a copy of that block; only a
-//! request id, when the target sends one, is written per request.
+//! HPACK header block (static-table indexes and literals without indexing),
+//! so a request is a copy of that block; only a request id, when the target
+//! sends one, is written per request. A request without an id is also
+//! encoded for the peer's dynamic table ([`Indexed`]: its fields indexed by
+//! the first request on a connection, named by index after that), as
+//! browsers, h2load and gRPC libraries send requests.
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -13,7 +16,7 @@ use http::Method;
 use crate::error::PlanError;
 use crate::http1::request::write_request_id;
 use crate::http1::url::Url;
-use crate::http2::codec::hpack::put_field;
+use crate::http2::codec::hpack::{put_field, Indexed};
 
 /// Request headers that HTTP/2 forbids (connection-specific); a target's
 /// values for them are dropped rather than failing every request.
@@ -47,6 +50,8 @@ pub struct H2Request {
     block: Vec<u8>,
     /// With a request id: where its 36 bytes sit in `block`.
     id_at: Option<usize>,
+    /// Without a request id: the same fields for the peer's dynamic table.
+    indexed: Option<Indexed>,
     pub(crate) body: Bytes,
     /// Header field bytes (names plus values) and body of one request, for
     /// byte counts.
@@ -94,10 +99,25 @@ impl H2Request {
             put_field(&mut block, name.as_str().as_bytes(), value.as_bytes());
             header_bytes += (name.as_str().len() + value.len()) as u64;
         }
+        let indexed = (!spec.send_id).then(|| {
+            let mut fields: Vec<(&[u8], &[u8])> = vec![
+                (b":method", method.as_str().as_bytes()),
+                (b":scheme", scheme.as_bytes()),
+                (b":authority", authority.as_str().as_bytes()),
+                (b":path", path_text.as_bytes()),
+            ];
+            fields.extend(
+                headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+            );
+            Indexed::new(&fields)
+        });
         header_bytes += (method.as_str().len() + authority.as_str().len() + path_text.len()) as u64;
         Ok(H2Request {
             block,
             id_at,
+            indexed,
             body: spec.body.clone(),
             request_bytes: header_bytes + spec.body.len() as u64,
         })
@@ -107,6 +127,11 @@ impl H2Request {
     /// the id in it with [`H2Request::write_id`].
     pub(crate) fn block(&self) -> &[u8] {
         &self.block
+    }
+
+    /// The block's fields for the peer's dynamic table (no request id).
+    pub(crate) fn indexed(&self) -> Option<&Indexed> {
+        self.indexed.as_ref()
     }
 
     /// Whether each request needs a fresh id.
@@ -251,6 +276,30 @@ mod tests {
         assert_eq!(r.get("content-length"), Some("5"));
         assert_eq!(r.get(":method"), Some("POST"));
         assert_eq!(r.get(":scheme"), Some("http"));
+    }
+
+    #[test]
+    fn a_request_without_id_is_indexed_with_the_same_fields() {
+        let mut s = spec("http://127.0.0.1:9/p");
+        s.headers = vec![("x-a".into(), "1".into())];
+        let t = prepare(&s).unwrap();
+        let ix = t.indexed().unwrap();
+        let want = request(&t, 0).0;
+        let mut d = crate::http2::codec::hpack::Decoder::new();
+        for block in [&ix.first, &ix.later, &ix.later] {
+            let mut got = Vec::new();
+            d.decode(block, |n, v| {
+                got.push((
+                    String::from_utf8(n.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                ))
+            })
+            .unwrap();
+            assert_eq!(got, want);
+        }
+        assert!(ix.later.len() < 8, "{:?}", ix.later);
+        s.send_id = true;
+        assert!(prepare(&s).unwrap().indexed().is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use rustls::ClientConnection;
 use crate::conn::{Fail, Watch};
 use crate::error::{ErrorKind, TlsErrorKind};
 use crate::http2::codec::conn::{Conn, Outcome, StreamError};
+use crate::http2::codec::hpack::Indexed;
 
 /// Read buffer: a few maximum-size frames (we accept 16 KiB frames).
 const READ_BUF: usize = 64 * 1024;
@@ -343,11 +344,12 @@ impl Handle {
     }
 
     /// One request: waits for the concurrency limit, sends `block` (the
-    /// encoded header block) and `body`, and waits for the whole response
+    /// encoded header block, or `indexed`'s form for the connection) and `body`, and waits for the whole response
     /// into `resp`, under `watch`; `grpc` reads it as a gRPC response.
     pub(crate) async fn exchange(
         &self,
         block: &[u8],
+        indexed: Option<&Indexed>,
         body: &[u8],
         grpc: bool,
         watch: &mut Watch<'_, '_>,
@@ -373,7 +375,7 @@ impl Handle {
         let slot = {
             let mut c = shared.conn.borrow_mut();
             c.set_grpc(grpc);
-            let slot = c.open(block, body.is_empty());
+            let slot = c.open_indexed(block, indexed, body.is_empty());
             c.wake_writer();
             slot
         };

@@ -183,6 +183,7 @@ impl Stream {
             let r = handle
                 .exchange(
                     &self.block,
+                    template.indexed(),
                     &template.body,
                     grpc,
                     &mut watch,

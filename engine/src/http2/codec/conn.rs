@@ -1,6 +1,7 @@
 //! One client HTTP/2 connection's protocol state, without I/O: the streams
 //! (a slab of slots, reused), both directions' flow-control windows, the
-//! peer's settings, the HPACK decoder, and the bytes to send next. The
+//! peer's settings, the HPACK decoder, which of our requests' fields the
+//! peer's HPACK table holds, and the bytes to send next. The
 //! reader feeds it what arrives ([`Conn::receive`]); streams open requests
 //! and wait on their slot; the writer takes [`Conn::out`]. Single-threaded:
 //! the I/O tasks and streams share it through a `RefCell`, never borrowed
@@ -9,7 +10,7 @@
 use std::task::Waker;
 
 use super::frame::{self, Frame, FrameError};
-use super::hpack::Decoder;
+use super::hpack::{put_size_update, Decoder, Indexed, TABLE_SIZE};
 pub use super::slot::{Outcome, Slot, StreamError};
 use crate::error::{ErrorKind, ParseErrorKind};
 
@@ -70,6 +71,14 @@ pub struct Conn {
     queued_acks: u32,
     /// gRPC: read `grpc-status`/`grpc-message` and count body messages.
     grpc: bool,
+    /// The [`Indexed`] (by id) whose fields the peer's HPACK table holds:
+    /// its `first` went out on this connection, so `later` may follow.
+    primed: Option<u64>,
+    /// What we may put in the peer's table: its SETTINGS_HEADER_TABLE_SIZE
+    /// once lower than the default.
+    table_limit: usize,
+    /// A lowered limit, to signal at the start of the next header block.
+    size_update: Option<usize>,
 }
 
 impl Conn {
@@ -109,6 +118,9 @@ impl Conn {
             tracked_names,
             queued_acks: 0,
             grpc: false,
+            primed: None,
+            table_limit: TABLE_SIZE,
+            size_update: None,
         }
     }
 
@@ -178,6 +190,19 @@ impl Conn {
     /// Opens a stream with header block `block` (END_STREAM when there is
     /// no body) and returns its slot. Check [`Conn::can_open`] first.
     pub fn open(&mut self, block: &[u8], end_stream: bool) -> usize {
+        self.open_indexed(block, None, end_stream)
+    }
+
+    /// [`Conn::open`] for a request whose fields are also encoded for the
+    /// peer's dynamic table: the first such request on this connection
+    /// sends `indexed.first`, the ones after it `indexed.later`; `plain`
+    /// when the table cannot hold them (or holds another request's).
+    pub fn open_indexed(
+        &mut self,
+        plain: &[u8],
+        indexed: Option<&Indexed>,
+        end_stream: bool,
+    ) -> usize {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -202,7 +227,28 @@ impl Conn {
         s.deframer.reset();
         s.first_message = None;
         self.open.push((id, slot));
-        frame::put_headers(&mut self.out, id, block, end_stream, self.peer_max_frame);
+        // Header blocks reach the peer's decoder in the order they enter
+        // `out`, so the table holds `first`'s entries from here on.
+        let block: &[u8] = match indexed {
+            Some(ix) if self.primed == Some(ix.id) => &ix.later,
+            Some(ix) if self.primed.is_none() && ix.size <= self.table_limit => {
+                self.primed = Some(ix.id);
+                &ix.first
+            }
+            _ => plain,
+        };
+        match self.size_update.take() {
+            None => frame::put_headers(&mut self.out, id, block, end_stream, self.peer_max_frame),
+            Some(limit) => {
+                // Emptying the table first keeps our entries' indexes ours
+                // to choose again (RFC 7541 4.2 allows two updates).
+                let mut b = Vec::with_capacity(block.len() + 8);
+                put_size_update(&mut b, 0);
+                put_size_update(&mut b, limit);
+                b.extend_from_slice(block);
+                frame::put_headers(&mut self.out, id, &b, end_stream, self.peer_max_frame);
+            }
+        }
         slot
     }
 
@@ -549,8 +595,16 @@ impl Conn {
                     }
                     self.peer_max_frame = value;
                 }
-                // The header table size only matters to an encoder that
-                // indexes; ours never does.
+                frame::SETTINGS_HEADER_TABLE_SIZE => {
+                    let limit = value as usize;
+                    if limit < self.table_limit {
+                        // The next block empties the table and says so;
+                        // requests index again only if they still fit.
+                        self.table_limit = limit;
+                        self.size_update = Some(limit);
+                        self.primed = None;
+                    }
+                }
                 _ => {}
             }
         }

@@ -307,3 +307,64 @@ fn a_flood_of_settings_and_pings_the_writer_never_takes_ends_with_enhance_your_c
         Some(frame::ENHANCE_YOUR_CALM.to_be_bytes().to_vec())
     );
 }
+
+/// The header blocks of the HEADERS frames in `out`.
+fn blocks(out: &[u8]) -> Vec<Vec<u8>> {
+    frames(out)
+        .into_iter()
+        .filter(|f| f.0 == frame::HEADERS)
+        .map(|f| f.3)
+        .collect()
+}
+
+#[test]
+fn indexed_requests_prime_the_peer_table_once_and_follow_its_limit() {
+    use crate::http2::codec::hpack::Indexed;
+    let fields: [(&[u8], &[u8]); 3] = [
+        (b":method", b"POST"),
+        (b":path", b"/goto.test.Echo/Unary"),
+        (b"te", b"trailers"),
+    ];
+    let ix = Indexed::new(&fields);
+    let other = Indexed::new(&fields);
+    let plain = [0x83u8];
+    let mut c = conn();
+    for _ in 0..3 {
+        c.open_indexed(&plain, Some(&ix), true);
+    }
+    // Primed by one request: another template's fields go plain.
+    c.open_indexed(&plain, Some(&other), true);
+    assert_eq!(
+        blocks(&c.out),
+        [
+            ix.first.clone(),
+            ix.later.clone(),
+            ix.later.clone(),
+            plain.to_vec()
+        ]
+    );
+    // The peer lowers its table below what the fields take: the next block
+    // empties the table and says the limit, and requests go plain.
+    c.out.clear();
+    let mut b = Vec::new();
+    frame::put_settings(&mut b, &[(frame::SETTINGS_HEADER_TABLE_SIZE, 64)]);
+    assert_eq!(feed(&mut c, &b), Ok(b.len()));
+    c.out.clear();
+    c.open_indexed(&plain, Some(&ix), true);
+    c.open_indexed(&plain, Some(&ix), true);
+    assert_eq!(
+        blocks(&c.out),
+        [vec![0x20, 0x3f, 0x21, 0x83], plain.to_vec()]
+    );
+    // A limit they fit in: primed again after the update.
+    let mut c = conn();
+    let mut b = Vec::new();
+    frame::put_settings(&mut b, &[(frame::SETTINGS_HEADER_TABLE_SIZE, 1024)]);
+    assert_eq!(feed(&mut c, &b), Ok(b.len()));
+    c.out.clear();
+    c.open_indexed(&plain, Some(&ix), true);
+    c.open_indexed(&plain, Some(&ix), true);
+    let mut first = vec![0x20, 0x3f, 0xe1, 0x07];
+    first.extend_from_slice(&ix.first);
+    assert_eq!(blocks(&c.out), [first, ix.later.clone()]);
+}

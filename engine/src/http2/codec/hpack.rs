@@ -1,13 +1,15 @@
 //! HPACK (RFC 7541): the response decoder, with the dynamic table and
 //! Huffman strings as servers send them, and the few encoding primitives the
-//! request template needs (requests never use the dynamic table: indexed
-//! static fields and literals without indexing, built once per target).
+//! request template needs: indexed static fields and literals without
+//! indexing, and ([`Indexed`]) a request's constant fields put in the
+//! peer's dynamic table once per connection and named by index after that.
 //!
 //! The decoder keeps evicted entries' buffers and reuses them, so a server
 //! that indexes a fresh `date` in every response costs no allocation once
 //! the table is warm.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::huffman;
 
@@ -319,10 +321,7 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 /// `None` when it was indexed.
 pub fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> Option<usize> {
     let by_name = STATIC.iter().position(|(n, _)| n.as_bytes() == name);
-    if let Some(i) = STATIC
-        .iter()
-        .position(|(n, v)| n.as_bytes() == name && v.as_bytes() == value && !v.is_empty())
-    {
+    if let Some(i) = static_pair(name, value) {
         put_int(out, 0x80, 7, i + 1);
         return None;
     }
@@ -337,6 +336,85 @@ pub fn put_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) -> Option<usize> 
     let at = out.len();
     out.extend_from_slice(value);
     Some(at)
+}
+
+/// A request's constant header fields encoded for a connection's dynamic
+/// table: `first` adds the fields the static table lacks to the peer's
+/// table (literals with incremental indexing), `later` names them by index
+/// (a byte or two each), valid on a connection whose peer decoded `first`.
+/// The peer's decoder then resolves a request from its table instead of
+/// parsing and validating every literal again, which is most of what an
+/// HPACK decoder does per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexed {
+    /// Unique per value built, so a connection knows which one its peer's
+    /// table holds.
+    pub id: u64,
+    pub first: Vec<u8>,
+    pub later: Vec<u8>,
+    /// The table bytes `first` uses (RFC 7541 4.1 sizes).
+    pub size: usize,
+}
+
+impl Indexed {
+    /// Encodes `fields` in order. Fully static pairs stay static indexes;
+    /// others are indexed while they fit in [`TABLE_SIZE`] (so nothing is
+    /// ever evicted and `later`'s indexes stay valid), the rest stay
+    /// literals without indexing in both forms.
+    pub fn new(fields: &[(&[u8], &[u8])]) -> Indexed {
+        // Per field: Some(insertion number) when it goes in the table.
+        let mut inserted: Vec<Option<usize>> = Vec::with_capacity(fields.len());
+        let mut first = Vec::new();
+        let mut size = 0;
+        let mut count = 0;
+        for &(name, value) in fields {
+            let entry = 32 + name.len() + value.len();
+            if static_pair(name, value).is_some() || size + entry > TABLE_SIZE {
+                put_field(&mut first, name, value);
+                inserted.push(None);
+                continue;
+            }
+            match STATIC.iter().position(|(n, _)| n.as_bytes() == name) {
+                Some(i) => put_int(&mut first, 0x40, 6, i + 1),
+                None => {
+                    first.push(0x40);
+                    put_string(&mut first, name);
+                }
+            }
+            put_string(&mut first, value);
+            size += entry;
+            inserted.push(Some(count));
+            count += 1;
+        }
+        let mut later = Vec::new();
+        for (&(name, value), at) in fields.iter().zip(&inserted) {
+            match at {
+                // The newest entry is index 62 (the first after the static table).
+                Some(n) => put_int(&mut later, 0x80, 7, STATIC.len() + count - n),
+                None => {
+                    put_field(&mut later, name, value);
+                }
+            }
+        }
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        Indexed {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
+            first,
+            later,
+            size,
+        }
+    }
+}
+
+/// Appends a dynamic table size update (at the start of a header block).
+pub fn put_size_update(out: &mut Vec<u8>, size: usize) {
+    put_int(out, 0x20, 5, size);
+}
+
+fn static_pair(name: &[u8], value: &[u8]) -> Option<usize> {
+    STATIC
+        .iter()
+        .position(|(n, v)| n.as_bytes() == name && v.as_bytes() == value && !v.is_empty())
 }
 
 #[cfg(test)]
@@ -513,5 +591,46 @@ mod tests {
         assert_eq!(f[1], (":path".into(), "/x?id=0".into()));
         assert_eq!(f[2].1.len(), 200);
         assert_eq!(d.table_len(), 0);
+    }
+
+    #[test]
+    fn indexed_fields_decode_the_same_first_and_later() {
+        let big = vec![b'v'; 4000];
+        let list: Vec<(&[u8], &[u8])> = vec![
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":authority", b"127.0.0.1:9"),
+            (b":path", b"/goto.test.Echo/Unary"),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+            // Past the table's room: a literal in both forms.
+            (b"x-big", &big),
+            (b"user-agent", b"goto"),
+        ];
+        let want: Vec<(String, String)> = list
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
+        let ix = Indexed::new(&list);
+        let mut d = Decoder::new();
+        assert_eq!(fields(&mut d, &ix.first), want);
+        // :authority, :path, content-type, te and user-agent went in.
+        assert_eq!(d.table_len(), 5);
+        assert_eq!(d.table_size(), ix.size);
+        for _ in 0..3 {
+            assert_eq!(fields(&mut d, &ix.later), want);
+        }
+        assert_eq!(d.table_len(), 5);
+        // Two static indexes, five one-byte references, the big literal.
+        assert_eq!(ix.later.len(), 2 + 5 + (1 + 6 + 3 + 4000));
+        let mut b = Vec::new();
+        put_size_update(&mut b, 0);
+        b.extend_from_slice(&ix.first);
+        assert_eq!(fields(&mut d, &b), want);
     }
 }
