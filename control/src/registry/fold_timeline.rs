@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use goto_engine::{Interval, LatencySummary};
+use goto_engine::Interval;
 
 use super::sparse::Sparse;
 use super::timeline::MergedInterval;
@@ -223,7 +223,7 @@ impl TimelineFold {
 
     /// `{target: [seconds, oldest first]}`, in the shape reads always had.
     pub fn timelines(&self) -> BTreeMap<String, Vec<MergedInterval>> {
-        let mut dense = goto_engine::stats::latency_histogram();
+        let geometry = goto_engine::stats::latency_histogram();
         self.targets
             .iter()
             .map(|(target, seconds)| {
@@ -240,12 +240,8 @@ impl TimelineFold {
                         bytes_written: s.bytes_written,
                         rps: (s.rps_micro as f64 / 1000.0).round() / 1000.0,
                         peers: s.peers as usize,
-                        latency_ms: (s.without_hist == 0 && s.hists > 0 && s.lost == 0).then(
-                            || {
-                                s.hist.fill(&mut dense);
-                                LatencySummary::of(&dense)
-                            },
-                        ),
+                        latency_ms: (s.without_hist == 0 && s.hists > 0 && s.lost == 0)
+                            .then(|| s.hist.summary(&geometry)),
                     })
                     .collect();
                 (target.clone(), list)
