@@ -4,6 +4,7 @@
 //! admin calls from runtime traffic.
 
 pub mod conn_guard;
+mod host;
 pub mod port_prefix;
 pub mod routes;
 pub mod serve;
@@ -20,7 +21,7 @@ use tokio::sync::watch;
 use crate::error::ApiError;
 use crate::port::{Label, PortSetup, PortState};
 use crate::tcp::{TcpFields, TcpSpec, TcpState};
-use crate::App;
+pub use host::Host;
 use serve::{start, start_tcp};
 use tls::ServerTls;
 
@@ -122,7 +123,7 @@ impl Listeners {
     }
 
     /// Adds a plain listener and starts serving it (the startup port).
-    pub fn add_startup(&self, app: &Arc<App>, port: u16) -> Result<(), ApiError> {
+    pub fn add_startup<H: Host>(&self, app: &Arc<H>, port: u16) -> Result<(), ApiError> {
         let spec = ListenerSpec {
             port,
             protocol: "http",
@@ -136,9 +137,9 @@ impl Listeners {
     }
 
     /// Adds a listener and (unless `open` is false) starts serving it.
-    pub fn add(
+    pub fn add<H: Host>(
         &self,
-        app: &Arc<App>,
+        app: &Arc<H>,
         spec: &ListenerSpec<'_>,
         startup: bool,
     ) -> Result<(), ApiError> {
@@ -154,7 +155,7 @@ impl Listeners {
         let tcp = match protocol {
             "tcp" => Some(Arc::new(
                 TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ApiError::BadRequest)?)
-                    .with_max_conns(app.cfg.max_conns),
+                    .with_max_conns(app.max_conns()),
             )),
             _ => None,
         };
@@ -166,7 +167,7 @@ impl Listeners {
                 ))
             }
             ("https", None, None) => Some(Arc::new(
-                ServerTls::self_signed(&app.host).map_err(ApiError::BadRequest)?,
+                ServerTls::self_signed(app.host()).map_err(ApiError::BadRequest)?,
             )),
             ("https", Some(c), Some(k)) => Some(Arc::new(
                 ServerTls::from_pem(c, k).map_err(ApiError::BadRequest)?,
@@ -184,22 +185,21 @@ impl Listeners {
         };
         // An empty label would send an empty Via-Goto: treat it as unset.
         let label = label.filter(|l| !l.trim().is_empty());
-        let label =
-            Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
+        let label = Label::new(label.unwrap_or(app.label())).map_err(ApiError::BadRequest)?;
         let mut inner = self.inner.lock();
         if inner.contains_key(&port) {
             return Err(ApiError::Conflict(format!(
                 "listener {port} already exists"
             )));
         }
-        let goto_host = app.host.goto_host(port);
+        let goto_host = app.host().goto_host(port);
         let state = Arc::new(PortState::new(PortSetup {
             port,
             label,
-            default_label: &app.instance_label,
+            default_label: app.label(),
             goto_host: &goto_host,
-            request_logs: app.cfg.request_logs,
-            out: app.out.clone(),
+            request_logs: app.request_logs(),
+            out: app.out().clone(),
         }));
         let close = match (open, &tcp) {
             (false, _) => None,
@@ -220,7 +220,7 @@ impl Listeners {
         Ok(())
     }
 
-    pub fn open(&self, app: &Arc<App>, port: u16) -> Result<bool, ApiError> {
+    pub fn open<H: Host>(&self, app: &Arc<H>, port: u16) -> Result<bool, ApiError> {
         let mut inner = self.inner.lock();
         let e = inner
             .get_mut(&port)

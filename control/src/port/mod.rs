@@ -6,7 +6,6 @@
 pub mod echo;
 pub mod label;
 pub mod metrics;
-pub mod reuse;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,14 +22,6 @@ use crate::responder::Responder;
 use crate::timeouts::TimeoutTracking;
 use crate::tracking::HeaderTracking;
 use crate::triggers::Triggers;
-use crate::App;
-
-/// What an admin handler's table is projected from: the instance and the
-/// listener the call came in on.
-pub struct Ctx {
-    pub app: Arc<App>,
-    pub port: Arc<PortState>,
-}
 
 /// Label of a listener plus its prebuilt `Via-Goto` value.
 pub struct Label {

@@ -237,7 +237,7 @@ pub(super) async fn forward_plain(
     // A reused map; the copy leaves out hop-by-hop headers, Host (set from
     // the upstream URL), Expect (this hop answered any `100-continue`
     // itself) and the hop count (set below).
-    let mut headers = crate::port::reuse::header_map();
+    let mut headers = crate::reuse::header_map();
     copy_for_upstream(&parts.headers, &mut headers, &PROXY_HOPS);
     headers.insert(PROXY_HOPS.clone(), hop_value(hops(&parts.headers) + 1));
     apply_header_edits(&target, &m, &mut headers);
