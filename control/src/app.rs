@@ -23,7 +23,7 @@ use crate::port::{self, PortState};
 use crate::proxy::client::{HttpClient, Outbound};
 use crate::reqlog::RequestLog;
 use crate::security::AdminSecurity;
-use crate::startup::ControlError;
+use crate::startup::StartupError;
 use crate::tcp::TcpState;
 use crate::{
     client, faults, grpc, jobs, peer, probes, proxy, registry, responder, timeouts, tracking,
@@ -103,15 +103,15 @@ fn endpoints() -> api::Table<Arc<App>> {
 }
 
 impl App {
-    pub fn new(cfg: ServerConfig) -> Result<Arc<App>, ControlError> {
+    pub fn new(cfg: ServerConfig) -> Result<Arc<App>, StartupError> {
         let host = HostInfo::detect();
         let instance_label = cfg
             .label
             .clone()
             .unwrap_or_else(|| format!("Goto-{}", host.ip));
-        port::Label::new(&instance_label).map_err(ControlError::Label)?;
+        port::Label::new(&instance_label).map_err(StartupError::Label)?;
         let reqlog = if cfg.request_logs {
-            Some(RequestLog::start(cfg.json_logs).map_err(ControlError::Runtime)?)
+            Some(RequestLog::start(cfg.json_logs).map_err(StartupError::RequestLog)?)
         } else {
             None
         };
@@ -119,7 +119,7 @@ impl App {
             .with_engine(cfg.cores, cfg.io_driver)
             .with_interval_histograms(cfg.locker && cfg.registry.is_some());
         let insecure = goto_engine::client_config(client.tls(), false, &[])
-            .map_err(|e| ControlError::Tls(e.to_string()))?;
+            .map_err(|e| StartupError::Tls(e.to_string()))?;
         let out = Outbound {
             insecure: proxy::client::new_client(&insecure),
             verifying: goto_engine::client_config(client.tls(), true, &[])
@@ -129,7 +129,12 @@ impl App {
         let client = Arc::new(client);
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs, out.clone());
         let http = listeners::serve::new_http_builder(&cfg.timeouts);
-        let registry = Arc::new(registry::Registry::new(out.insecure.clone()));
+        // goto's calls to other instances carry the admin token.
+        let bearer = cfg.security.bearer();
+        let registry = Arc::new(registry::Registry::new(registry::call::Caller::new(
+            out.insecure.clone(),
+            bearer.clone(),
+        )));
         let peer = Arc::new(peer::Peer::new(peer::PeerSetup {
             registry: cfg.registry.clone(),
             locker: cfg.locker,
@@ -142,6 +147,7 @@ impl App {
             client: client.clone(),
             jobs: jobs.clone(),
             out: out.clone(),
+            bearer,
         }));
         Ok(Arc::new(App {
             cfg,

@@ -53,4 +53,4 @@ pub mod ui;
 pub use app::{admin_api, App, Ctx};
 pub use config::ServerConfig;
 pub use server::run_server;
-pub use startup::ControlError;
+pub use startup::StartupError;

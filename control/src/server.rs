@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::config::ServerConfig;
-use crate::startup::ControlError;
+use crate::startup::StartupError;
 use crate::{peer, registry};
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn run_server(cfg: ServerConfig) -> Result<(), ControlError> {
+pub fn run_server(cfg: ServerConfig) -> Result<(), StartupError> {
     let rt = if cfg.control_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -22,21 +22,20 @@ pub fn run_server(cfg: ServerConfig) -> Result<(), ControlError> {
             .enable_all()
             .build()
     }
-    .map_err(ControlError::Runtime)?;
+    .map_err(StartupError::Runtime)?;
     rt.block_on(serve(cfg))
 }
 
-async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
+async fn serve(cfg: ServerConfig) -> Result<(), StartupError> {
     let port = cfg.port;
     if let Some(url) = &cfg.registry {
-        peer::registry_base(url).map_err(ControlError::Registry)?;
+        peer::registry_base(url).map_err(StartupError::Registry)?;
     }
-    crate::security::set_outbound(&cfg.security);
     let app = App::new(cfg)?;
     if let Some(dir) = &app.cfg.data_dir {
         app.registry
             .open_store(dir, app.cfg.reset_damaged_store)
-            .map_err(ControlError::Registry)?;
+            .map_err(StartupError::Store)?;
         tracing::info!(dir = ?dir, "registry state kept in the data directory");
         let weak = Arc::downgrade(&app.registry);
         app.probes.unready_when(Box::new(move || {
@@ -44,13 +43,9 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
             Some(format!("registry data store failing: {why}"))
         }));
     }
-    app.listeners
-        .add_startup(&app, port)
-        .map_err(|e| ControlError::Listen(e.to_string()))?;
+    app.listeners.add_startup(&app, port)?;
     if let Some(admin) = app.cfg.security.admin_port.filter(|p| *p != port) {
-        app.listeners
-            .add_startup(&app, admin)
-            .map_err(|e| ControlError::Listen(e.to_string()))?;
+        app.listeners.add_startup(&app, admin)?;
         tracing::info!(port = admin, "admin API served on this port only");
     }
     let cores = app
@@ -67,7 +62,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), ControlError> {
         io_driver_flag = %app.cfg.io_driver,
         "goto serving"
     );
-    peer::start(&app.peer).map_err(ControlError::Registry)?;
+    peer::start(&app.peer).map_err(StartupError::Registry)?;
     if let Some(every) = app.cfg.peer_health_interval {
         tokio::spawn(registry::fanout::health_loop(app.registry.clone(), every));
     }

@@ -17,11 +17,10 @@ use tokio::sync::watch;
 use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo, HeadBudget};
 use super::port_prefix;
 use super::tls::ServerTls;
-use super::Host;
+use super::{Host, ListenError};
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
 use crate::conn_cap::Slot;
-use crate::error::ApiError;
 use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, PortState};
 use crate::tcp::{self, TcpState};
@@ -56,9 +55,11 @@ pub fn start<H: Host>(
     app: &Arc<H>,
     state: &Arc<PortState>,
     tls: Option<Arc<ServerTls>>,
-) -> Result<watch::Sender<bool>, ApiError> {
-    let listener = bind(state.port)
-        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+) -> Result<watch::Sender<bool>, ListenError> {
+    let listener = bind(state.port).map_err(|source| ListenError::Bind {
+        port: state.port,
+        source,
+    })?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
     tracing::info!(port = state.port, "listener open");
@@ -66,9 +67,11 @@ pub fn start<H: Host>(
 }
 
 /// Binds a tcp listener's port and spawns its accept loop; returns the close switch.
-pub fn start_tcp(state: &Arc<TcpState>) -> Result<watch::Sender<bool>, ApiError> {
-    let listener = bind(state.port)
-        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+pub fn start_tcp(state: &Arc<TcpState>) -> Result<watch::Sender<bool>, ListenError> {
+    let listener = bind(state.port).map_err(|source| ListenError::Bind {
+        port: state.port,
+        source,
+    })?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(tcp::accept_loop(state.clone(), listener, rx));
     tracing::info!(port = state.port, "tcp listener open");

@@ -24,8 +24,8 @@ use crate::client::Client;
 use crate::host::HostInfo;
 use crate::jobs::spec::JobInput;
 use crate::jobs::Jobs;
-use crate::proxy::client::{HttpClient, Outbound};
-use crate::registry::call::{call, seg};
+use crate::proxy::client::Outbound;
+use crate::registry::call::{call, seg, Caller};
 use report::{report_loop, report_once};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
@@ -64,11 +64,18 @@ pub struct PeerSetup {
     pub client: Arc<Client>,
     pub jobs: Arc<Jobs>,
     pub out: Outbound,
+    /// What goto's calls to the registry carry in `Authorization`
+    /// (`--admin-token`).
+    pub bearer: Option<http::HeaderValue>,
 }
 
 /// This instance's registration state.
 pub struct Peer {
     setup: PeerSetup,
+    /// Calls to an http registry.
+    insecure: Caller,
+    /// Calls to an https registry (verified; `Err`: no roots to verify with).
+    verifying: Result<Caller, String>,
     ctx: OnceLock<Ctx>,
     stop: watch::Sender<bool>,
     registered: AtomicBool,
@@ -91,7 +98,10 @@ struct Sent {
 
 impl Peer {
     pub fn new(setup: PeerSetup) -> Peer {
+        let bearer = setup.bearer.clone();
         Peer {
+            insecure: Caller::new(setup.out.insecure.clone(), bearer.clone()),
+            verifying: setup.out.verifying.clone().map(|c| Caller::new(c, bearer)),
             setup,
             ctx: OnceLock::new(),
             stop: watch::channel(false).0,
@@ -132,7 +142,7 @@ pub fn start(peer: &Arc<Peer>) -> Result<(), String> {
     // An https registry is verified (system roots and --certs): without any
     // roots that cannot work, so say so now rather than retry forever.
     if base.starts_with("https://") {
-        if let Err(e) = &s.out.verifying {
+        if let Err(e) = &peer.verifying {
             return Err(format!(
                 "--registry {url}: cannot verify its certificate: {e}"
             ));
@@ -206,10 +216,10 @@ pub async fn stop(peer: &Arc<Peer>) {
 
 /// The client for calls to the registry: verifying for https (checked at
 /// start to be usable).
-fn registry_client<'a>(peer: &'a Peer, ctx: &Ctx) -> &'a HttpClient {
-    match &peer.setup.out.verifying {
+fn registry_client<'a>(peer: &'a Peer, ctx: &Ctx) -> &'a Caller {
+    match &peer.verifying {
         Ok(c) if ctx.base.starts_with("https://") => c,
-        _ => &peer.setup.out.insecure,
+        _ => &peer.insecure,
     }
 }
 

@@ -35,7 +35,6 @@ use serde_json::Value;
 
 use crate::body::ok;
 use crate::error::{ApiError, ApiResult};
-use crate::proxy::client::HttpClient;
 use labels::LabelConfig;
 use lockers::Lockers;
 use peers::PeerGroup;
@@ -52,13 +51,14 @@ pub struct Registry {
     inner: Mutex<State>,
     /// The `--data-dir` store, when there is one.
     persist: std::sync::OnceLock<persist::Persist>,
-    /// Fan-outs, pushes and health probes to pods (plain http).
-    out: HttpClient,
+    /// Fan-outs, pushes and health probes to pods (plain http, with the
+    /// admin token).
+    out: call::Caller,
 }
 
 impl Registry {
     /// An empty registry calling its pods with `out`.
-    pub fn new(out: HttpClient) -> Registry {
+    pub fn new(out: call::Caller) -> Registry {
         Registry {
             inner: Mutex::default(),
             persist: std::sync::OnceLock::new(),
