@@ -13,8 +13,8 @@ use super::target::{Matched, Target};
 use super::Proxy;
 use crate::body::{Body, InBody};
 use crate::faults::body::abort_response;
+use crate::toxics::ends::wrap_body;
 use crate::toxics::http::wrap;
-use crate::toxics::pump::wrap_body;
 use crate::toxics::{Selected, Toxics};
 
 pub async fn forward(
