@@ -140,7 +140,7 @@ fn pick<K: Copy>(rng: &mut Rng, list: &[(K, f64)]) -> Option<K> {
 
 /// The faults one request gets.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Plan {
+pub struct FaultDraw {
     pub status: Option<u16>,
     pub delay: Option<Duration>,
     pub close: bool,
@@ -150,8 +150,8 @@ pub struct Plan {
 }
 
 /// Draws the faults `cfg` gives one request.
-pub(super) fn draw_cfg(cfg: &FaultConfig, rng: &mut Rng) -> Plan {
-    Plan {
+pub(super) fn draw_cfg(cfg: &FaultConfig, rng: &mut Rng) -> FaultDraw {
+    FaultDraw {
         status: pick(rng, &cfg.status),
         delay: {
             let share = pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max));

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::rng::Rng;
 use config::draw_cfg;
-pub use config::{Drip, FaultConfig, Plan};
+pub use config::{Drip, FaultConfig, FaultDraw};
 use spec::HeaderFaults;
 use uri::{UriFaults, MAX_URIS};
 
@@ -46,7 +46,7 @@ pub struct FaultCounts {
 }
 
 impl FaultCounts {
-    fn add(&mut self, plan: &Plan) {
+    fn add(&mut self, plan: &FaultDraw) {
         if plan.close {
             // Nothing else of the plan reaches the client.
             self.close += 1;
@@ -202,7 +202,7 @@ impl Faults {
     /// port's, then those of the first URI pattern matching (which win where
     /// both inject the same kind). `Err` is a `Goto-Fault-*` header that
     /// could not be read (header faults on).
-    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<Plan, String> {
+    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<FaultDraw, String> {
         let mut g = self.inner.lock();
         let g = &mut *g;
         let from_headers = if g.headers {
@@ -218,7 +218,7 @@ impl Faults {
             let c = g.counts.by_uri.entry(u.uri.clone()).or_default();
             c.requests += 1;
             c.add(&p);
-            plan = Plan {
+            plan = FaultDraw {
                 status: p.status.or(plan.status),
                 delay: p.delay.or(plan.delay),
                 close: p.close || plan.close,
@@ -249,7 +249,7 @@ mod tests {
     use serde_json::json;
     use std::time::Duration;
 
-    fn run(f: &Faults, n: usize) -> Vec<Plan> {
+    fn run(f: &Faults, n: usize) -> Vec<FaultDraw> {
         let h = HeaderMap::new();
         (0..n).map(|_| f.draw("/x", &h).unwrap()).collect()
     }

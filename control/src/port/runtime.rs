@@ -14,7 +14,7 @@ use hyper::body::Body as _;
 use super::PortState;
 use crate::body::{Body, InBody};
 use crate::faults::body::{abort_response, drip_body, is_abort};
-use crate::faults::Plan;
+use crate::faults::FaultDraw;
 use crate::proxy::client::is_hop_by_hop;
 use crate::reqlog::RequestLog;
 use crate::responder::state::{Decision, Route};
@@ -188,7 +188,7 @@ async fn serve_parts(
 }
 
 /// Replaces the body by the size fault's, and drips it.
-fn body_faults(mut resp: Response<Body>, plan: Plan) -> Response<Body> {
+fn body_faults(mut resp: Response<Body>, plan: FaultDraw) -> Response<Body> {
     if let Some(b) = plan.size {
         *resp.body_mut() = Body::from_bytes(b);
     }

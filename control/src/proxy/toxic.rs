@@ -9,7 +9,7 @@ use http::request::Parts;
 use http::Response;
 
 use super::forward::forward_plain;
-use super::target::{Matched, Target};
+use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{Body, InBody};
 use crate::faults::body::abort_response;
@@ -20,7 +20,7 @@ use crate::toxics::{Selected, Toxics};
 pub async fn forward(
     proxy: &Arc<Proxy>,
     set: &Toxics,
-    target: Arc<Target>,
+    target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: InBody,
