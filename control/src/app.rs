@@ -15,6 +15,8 @@ use hyper_util::server::conn::auto::Builder;
 
 use crate::api::{self, BoxFuture};
 use crate::body::{self, Body};
+use crate::chaos::faults;
+use crate::chaos::tcp::TcpState;
 use crate::config::ServerConfig;
 use crate::host::HostInfo;
 use crate::listeners::conn_guard::ConnTimeouts;
@@ -24,10 +26,8 @@ use crate::proxy::client::{HttpClient, Outbound};
 use crate::reqlog::RequestLog;
 use crate::security::AdminSecurity;
 use crate::startup::StartupError;
-use crate::tcp::TcpState;
 use crate::{
-    client, faults, grpc, jobs, peer, probes, proxy, registry, responder, timeouts, tracking,
-    triggers, ui,
+    client, grpc, jobs, peer, probes, proxy, registry, responder, timeouts, tracking, triggers, ui,
 };
 
 /// What an admin handler's table is projected from: the instance and the

@@ -4,12 +4,14 @@
 //! runtime traffic, the client API on the load engine, jobs, and the
 //! registry with its peers.
 //!
-//! Layers, bottom up (no module imports one above it): vocabulary (`body`,
-//! `conn_cap`, `error`, `timefmt`, `histcodec`, `host`, `reqlog`); `api`;
-//! the per-port areas (`responder`, `tracking`, `timeouts`, `proxy`,
-//! `triggers`); `port` (a listener's state and runtime path); `listeners`;
-//! the instance-wide areas (`client`, `jobs`, `registry`, `peer`), with the
-//! chaos and metrics modules (`faults`, `toxics`, `tcp`, `rng`, `prom`).
+//! Modules: vocabulary (`body`, `reuse`, `conn_cap`, `error`, `timefmt`,
+//! `histcodec`, `host`, `reqlog`, `rng`, `prom`); `api`; the per-port areas
+//! (`responder`, `tracking`, `timeouts`, `proxy`, `triggers`, `grpc`) and
+//! [`chaos`] (faults, toxics, tcp listeners); `port` (a listener's state and
+//! runtime path); `listeners`; the instance-wide areas (`client`, `jobs`,
+//! `registry`, `peer`, `probes`, `ui`). Their imports form no cycle, and
+//! none imports the wiring: an area that needs more than its own state
+//! says what in a trait or setup struct of its own.
 //! [`app`] wires them into [`App`] and mounts every table; [`server`] runs
 //! it. This file declares the modules and re-exports.
 
@@ -17,11 +19,11 @@ pub mod api;
 pub mod app;
 pub mod body;
 pub mod bounded;
+pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod conn_cap;
 pub mod error;
-pub mod faults;
 pub mod grpc;
 pub mod histcodec;
 pub mod host;
@@ -40,12 +42,10 @@ pub mod rng;
 pub mod security;
 pub mod server;
 pub mod startup;
-pub mod tcp;
 pub mod textfmt;
 pub mod timefmt;
 pub mod timeouts;
 pub mod timer;
-pub mod toxics;
 pub mod tracking;
 pub mod triggers;
 pub mod ui;

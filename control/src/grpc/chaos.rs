@@ -3,7 +3,7 @@
 //! a share, stream resets for a share, each optionally for one method
 //! (`?method=/pkg.Svc/Method`); per-call `goto-fault-*` headers when the
 //! port's fault headers are on; counts of what was injected. Delays and
-//! percentages parse as the HTTP faults' do ([`crate::faults::spec`]).
+//! percentages parse as the HTTP faults' do ([`crate::chaos::faults::spec`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::status::{self, Status};
-use crate::faults::spec::{percent, DelaySpec, FAULT_DELAY, FAULT_PERCENT};
+use crate::chaos::faults::spec::{percent, DelaySpec, FAULT_DELAY, FAULT_PERCENT};
 use crate::rng::Rng;
 
 pub static FAULT_GRPC_STATUS: HeaderName = HeaderName::from_static("goto-fault-grpc-status");

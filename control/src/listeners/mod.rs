@@ -18,9 +18,9 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::chaos::tcp::{TcpFields, TcpSpec, TcpState};
 use crate::error::ApiError;
 use crate::port::{Label, PortSetup, PortState};
-use crate::tcp::{TcpFields, TcpSpec, TcpState};
 pub use host::Host;
 use serve::{start, start_tcp};
 use tls::ServerTls;

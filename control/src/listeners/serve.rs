@@ -20,10 +20,10 @@ use super::tls::ServerTls;
 use super::{Host, ListenError};
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
+use crate::chaos::faults::body::{is_abort, Abort};
+use crate::chaos::tcp::{self, TcpState};
 use crate::conn_cap::Slot;
-use crate::faults::body::{is_abort, Abort};
 use crate::port::{runtime, PortState};
-use crate::tcp::{self, TcpState};
 
 /// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
 fn bind(port: u16) -> std::io::Result<TcpListener> {

@@ -16,10 +16,10 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use super::PortState;
 use crate::api::Table;
 use crate::body::{text, Body};
+use crate::chaos::tcp::TcpState;
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::prom::{self, Exposition, Kind};
-use crate::tcp::TcpState;
 
 /// What a scrape reads beyond the port it is asked on: the client state,
 /// the instance's TCP listeners and the registry's pods.

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue};
 use parking_lot::{Mutex, RwLock};
 
-use crate::faults::routes::FaultPort;
-use crate::faults::Faults;
+use crate::chaos::faults::routes::FaultPort;
+use crate::chaos::faults::Faults;
 use crate::proxy::client::Outbound;
 use crate::proxy::Proxy;
 use crate::responder::Responder;

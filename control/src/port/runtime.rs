@@ -13,8 +13,8 @@ use hyper::body::Body as _;
 
 use super::PortState;
 use crate::body::{Body, InBody};
-use crate::faults::body::{abort_response, drip_body, is_abort};
-use crate::faults::FaultDraw;
+use crate::chaos::faults::body::{abort_response, drip_body, is_abort};
+use crate::chaos::faults::FaultDraw;
 use crate::proxy::client::is_hop_by_hop;
 use crate::reqlog::RequestLog;
 use crate::responder::state::{Decision, Route};

@@ -26,8 +26,8 @@ use http_body_util::BodyExt;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
+use crate::chaos::toxics::http::TargetToxics;
 use crate::error::ApiError;
-use crate::toxics::http::TargetToxics;
 use client::Outbound;
 use target::{Hit, Matched, ProxyTarget, ProxyTargetSpec};
 

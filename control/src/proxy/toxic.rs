@@ -12,10 +12,10 @@ use super::forward::forward_plain;
 use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{Body, InBody};
-use crate::faults::body::abort_response;
-use crate::toxics::ends::wrap_body;
-use crate::toxics::http::wrap;
-use crate::toxics::{Selected, Toxics};
+use crate::chaos::faults::body::abort_response;
+use crate::chaos::toxics::ends::wrap_body;
+use crate::chaos::toxics::http::wrap;
+use crate::chaos::toxics::{Selected, Toxics};
 
 pub async fn forward(
     proxy: &Arc<Proxy>,

@@ -274,8 +274,8 @@ async fn run<S: Source, K: Sink>(chain: &mut Chain, src: &mut S, sink: &mut K) -
 mod tests {
     use super::*;
     use crate::body::Body;
-    use crate::toxics::ends::wrap_body;
-    use crate::toxics::{ToxicSpec, Toxics};
+    use crate::chaos::toxics::ends::wrap_body;
+    use crate::chaos::toxics::{ToxicSpec, Toxics};
     use http_body_util::BodyExt;
 
     struct VecSource(Vec<Bytes>);
