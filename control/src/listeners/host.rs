@@ -44,7 +44,6 @@ pub trait Host: Send + Sync + Sized + 'static {
     fn is_admin(&self, path: &str) -> bool;
     /// Answers an admin call, already checked and with its body read, from
     /// the route tables with `port`'s state.
-    #[allow(clippy::too_many_arguments)]
     fn admin<'a>(
         self: &'a Arc<Self>,
         port: &'a Arc<PortState>,
