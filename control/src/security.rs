@@ -2,7 +2,8 @@
 //!
 //! - `--admin-token`: every admin call needs `Authorization: Bearer TOKEN`
 //!   (401 otherwise). goto's own calls to other instances (peer and registry)
-//!   carry the same token, so a fleet shares one.
+//!   carry the same token ([`AdminSecurity::bearer`], given to their
+//!   callers at startup), so a fleet shares one.
 //! - `--admin-port`: the admin API is served on that listener only; on the
 //!   others admin paths are runtime traffic like any other path.
 //! - Always on: an admin mutation from a browser context (an `Origin` that
@@ -92,22 +93,6 @@ pub fn is_probe(method: &Method, path: &str) -> bool {
             path,
             "/probes/readiness" | "/probes/liveness" | "/health" | "/version"
         )
-}
-
-/// The token goto's own admin calls to other instances carry (set once at
-/// startup from `--admin-token`).
-static OUTBOUND: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
-
-/// Makes goto's calls to peers and registries carry `s`'s token.
-pub fn set_outbound(s: &AdminSecurity) {
-    if let Some(b) = s.bearer() {
-        let _ = OUTBOUND.set(b);
-    }
-}
-
-/// The `Authorization` value for calls to other goto instances, if any.
-pub fn outbound_bearer() -> Option<&'static HeaderValue> {
-    OUTBOUND.get()
 }
 
 /// `host[:port]` or `[v6][:port]` -> the lower-case host.

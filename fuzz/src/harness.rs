@@ -171,10 +171,10 @@ pub fn proxy_target(data: &[u8]) {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &b"/"[..]),
     };
-    let Ok(spec) = serde_json::from_slice::<proxy::target::TargetSpec>(json) else {
+    let Ok(spec) = serde_json::from_slice::<proxy::target::ProxyTargetSpec>(json) else {
         return;
     };
-    let Ok(target) = proxy::target::Target::new(spec) else {
+    let Ok(target) = proxy::target::ProxyTarget::new(spec) else {
         return;
     };
     let request = String::from_utf8_lossy(request);

@@ -3,7 +3,7 @@
 //! a share, stream resets for a share, each optionally for one method
 //! (`?method=/pkg.Svc/Method`); per-call `goto-fault-*` headers when the
 //! port's fault headers are on; counts of what was injected. Delays and
-//! percentages parse as the HTTP faults' do ([`crate::faults::spec`]).
+//! percentages parse as the HTTP faults' do ([`crate::chaos::faults::spec`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::status::{self, Status};
-use crate::faults::spec::{percent, DelaySpec, FAULT_DELAY, FAULT_PERCENT};
+use crate::chaos::faults::spec::{percent, DelaySpec, FAULT_DELAY, FAULT_PERCENT};
 use crate::rng::Rng;
 
 pub static FAULT_GRPC_STATUS: HeaderName = HeaderName::from_static("goto-fault-grpc-status");
@@ -98,7 +98,7 @@ impl Inner {
 
 /// What one call gets.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Plan {
+pub struct CallFaults {
     pub status: Option<Status>,
     pub delay: Duration,
     /// Reset the stream with this HTTP/2 error code.
@@ -185,15 +185,15 @@ impl GrpcFaults {
     /// `headers` on, `goto-fault-grpc-status`, `goto-fault-delay` and
     /// `goto-fault-percent` ask for faults per call; a header that cannot
     /// be read is an `INVALID_ARGUMENT`.
-    pub fn draw(&self, method: &str, h: &HeaderMap, headers: bool) -> Result<Plan, Status> {
+    pub fn draw(&self, method: &str, h: &HeaderMap, headers: bool) -> Result<CallFaults, Status> {
         let from_headers = if headers { header_faults(h)? } else { None };
         if !self.active.load(Ordering::Relaxed) && from_headers.is_none() {
-            return Ok(Plan::default());
+            return Ok(CallFaults::default());
         }
         let mut g = self.inner.lock();
         let g = &mut *g;
         let rng = g.rng.get_or_insert_with(Rng::from_entropy);
-        let mut plan = Plan::default();
+        let mut plan = CallFaults::default();
         if let Some(s) = g.status.as_mut().filter(|s| applies(&s.method, method)) {
             if s.times.is_some() || rng.percent(s.percent) {
                 plan.status = Some(Status::new(s.code, s.message.clone()));

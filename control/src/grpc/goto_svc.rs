@@ -15,7 +15,7 @@ use super::frame::{self, Reader};
 use super::pb::{EchoRequest, EchoResponse, StreamOutRequest};
 use super::status::{self, Status};
 use crate::body::Body;
-use crate::faults::spec::MAX_DELAY;
+use crate::chaos::faults::spec::MAX_DELAY;
 use crate::textfmt::header_text;
 
 /// Most answers one `StreamOut` sends.

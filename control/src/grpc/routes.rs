@@ -13,8 +13,8 @@ use super::status;
 use super::GrpcState;
 use crate::api::{Req, Table};
 use crate::body::{json, ok};
+use crate::chaos::faults::spec::{percent, DelaySpec};
 use crate::error::{ApiError, ApiResult};
-use crate::faults::spec::{percent, DelaySpec};
 
 fn bad(e: String) -> ApiError {
     ApiError::BadRequest(e)

@@ -14,7 +14,7 @@ use goto_engine::duration;
 pub const MAX_COUNT: u32 = 10_000;
 pub const MAX_RESULTS: u32 = 10_000;
 pub const MAX_KEEP_RUNS: u32 = 100;
-pub const MAX_REPLICAS: u32 = 100;
+pub const MAX_JOB_REPLICAS: u32 = 100;
 pub const MAX_REQUESTS: u32 = 10_000;
 const DEFAULT_MAX_RESULTS: u32 = 10;
 const DEFAULT_KEEP_RUNS: u32 = 5;
@@ -258,7 +258,7 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
         url: t.url,
         headers,
         body: t.body,
-        replicas: bounded("replicas", t.replicas, 1, MAX_REPLICAS)?,
+        replicas: bounded("replicas", t.replicas, 1, MAX_JOB_REPLICAS)?,
         request_count: bounded("requestCount", t.request_count, 1, MAX_REQUESTS)?,
         parse_json: t.parse_json,
         verify_tls: t.verify_tls,

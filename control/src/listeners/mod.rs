@@ -4,6 +4,7 @@
 //! admin calls from runtime traffic.
 
 pub mod conn_guard;
+mod host;
 pub mod port_prefix;
 pub mod routes;
 pub mod serve;
@@ -17,10 +18,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::chaos::tcp::{TcpFields, TcpSpec, TcpState};
 use crate::error::ApiError;
 use crate::port::{Label, PortSetup, PortState};
-use crate::tcp::{TcpFields, TcpSpec, TcpState};
-use crate::App;
+pub use host::Host;
 use serve::{start, start_tcp};
 use tls::ServerTls;
 
@@ -92,6 +93,37 @@ impl AddListener {
     }
 }
 
+/// Why a listener could not be added or opened (at startup or through
+/// `/listeners/...`, where it becomes an [`ApiError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen on port {port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("listener {0} already exists")]
+    Exists(u16),
+    #[error("no listener on port {0}")]
+    NoSuch(u16),
+    /// A spec the listener cannot be made from (the reason says which part).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<ListenError> for ApiError {
+    fn from(e: ListenError) -> ApiError {
+        match e {
+            ListenError::Exists(_) => ApiError::Conflict(e.to_string()),
+            ListenError::NoSuch(_) => ApiError::NotFound(e.to_string()),
+            ListenError::Bind { .. } | ListenError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> ListenError {
+    ListenError::Invalid(msg.into())
+}
+
 /// How an added listener serves.
 pub struct ListenerSpec<'a> {
     pub port: u16,
@@ -122,7 +154,7 @@ impl Listeners {
     }
 
     /// Adds a plain listener and starts serving it (the startup port).
-    pub fn add_startup(&self, app: &Arc<App>, port: u16) -> Result<(), ApiError> {
+    pub fn add_startup<H: Host>(&self, app: &Arc<H>, port: u16) -> Result<(), ListenError> {
         let spec = ListenerSpec {
             port,
             protocol: "http",
@@ -136,70 +168,67 @@ impl Listeners {
     }
 
     /// Adds a listener and (unless `open` is false) starts serving it.
-    pub fn add(
+    pub fn add<H: Host>(
         &self,
-        app: &Arc<App>,
+        app: &Arc<H>,
         spec: &ListenerSpec<'_>,
         startup: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ListenError> {
         let (port, protocol, label, open) = (spec.port, spec.protocol, spec.label, spec.open);
         if port == 0 {
-            return Err(ApiError::bad("port must be 1-65535"));
+            return Err(invalid("port must be 1-65535"));
         }
         if protocol != "tcp" && !spec.tcp.is_empty() {
-            return Err(ApiError::bad(
+            return Err(invalid(
                 "mode, upstream, payload and interval are for tcp listeners (protocol \"tcp\")",
             ));
         }
         let tcp = match protocol {
             "tcp" => Some(Arc::new(
-                TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ApiError::BadRequest)?)
-                    .with_max_conns(app.cfg.max_conns),
+                TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ListenError::Invalid)?)
+                    .with_max_conns(app.max_conns()),
             )),
             _ => None,
         };
         let tls = match (protocol, spec.cert, spec.key) {
             ("http" | "tcp", None, None) => None,
             ("http", _, _) => {
-                return Err(ApiError::bad(
+                return Err(invalid(
                     "cert and key are for https listeners (protocol \"https\")",
                 ))
             }
             ("https", None, None) => Some(Arc::new(
-                ServerTls::self_signed(&app.host).map_err(ApiError::BadRequest)?,
+                ServerTls::self_signed(app.host()).map_err(ListenError::Invalid)?,
             )),
             ("https", Some(c), Some(k)) => Some(Arc::new(
-                ServerTls::from_pem(c, k).map_err(ApiError::BadRequest)?,
+                ServerTls::from_pem(c, k).map_err(ListenError::Invalid)?,
             )),
             ("https", _, _) => {
-                return Err(ApiError::bad(
+                return Err(invalid(
                     "an https listener needs both cert and key (PEM), or neither for a self-signed one",
                 ))
             }
             _ => {
-                return Err(ApiError::bad(format!(
+                return Err(invalid(format!(
                     "unsupported listener protocol {protocol:?}: \"http\" (HTTP/1.1 and h2c), \"https\" (TLS with HTTP/1.1 and h2) or \"tcp\" (a mode or an upstream)"
                 )))
             }
         };
         // An empty label would send an empty Via-Goto: treat it as unset.
         let label = label.filter(|l| !l.trim().is_empty());
-        let label =
-            Label::new(label.unwrap_or(&app.instance_label)).map_err(ApiError::BadRequest)?;
+        let label = Label::new(label.unwrap_or(app.label())).map_err(ListenError::Invalid)?;
         let mut inner = self.inner.lock();
         if inner.contains_key(&port) {
-            return Err(ApiError::Conflict(format!(
-                "listener {port} already exists"
-            )));
+            return Err(ListenError::Exists(port));
         }
-        let goto_host = app.host.goto_host(port);
+        let goto_host = app.host().goto_host(port);
         let state = Arc::new(PortState::new(PortSetup {
             port,
             label,
-            default_label: &app.instance_label,
+            default_label: app.label(),
             goto_host: &goto_host,
-            request_logs: app.cfg.request_logs,
-            out: app.out.clone(),
+            request_logs: app.request_logs(),
+            out: app.out().clone(),
         }));
         let close = match (open, &tcp) {
             (false, _) => None,
@@ -220,11 +249,9 @@ impl Listeners {
         Ok(())
     }
 
-    pub fn open(&self, app: &Arc<App>, port: u16) -> Result<bool, ApiError> {
+    pub fn open<H: Host>(&self, app: &Arc<H>, port: u16) -> Result<bool, ListenError> {
         let mut inner = self.inner.lock();
-        let e = inner
-            .get_mut(&port)
-            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        let e = inner.get_mut(&port).ok_or(ListenError::NoSuch(port))?;
         if e.close.is_some() {
             return Ok(false);
         }

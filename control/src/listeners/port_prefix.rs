@@ -8,22 +8,22 @@ use std::sync::Arc;
 
 use http::Uri;
 
+use super::Host;
 use crate::error::ApiError;
 use crate::port::PortState;
-use crate::App;
 
 pub const PREFIX: &str = "/port/";
 
 /// `/port/{port}/{rest}` split into the port and `/{rest}` (its query
 /// kept); the listener must be an HTTP one and `/{rest}` an admin path.
-pub fn resolve(app: &App, uri: &Uri) -> Result<(Arc<PortState>, Uri), ApiError> {
+pub fn resolve<H: Host>(app: &H, uri: &Uri) -> Result<(Arc<PortState>, Uri), ApiError> {
     let (port, rest) = split(uri.path())?;
-    let state = app.listeners.http(port).ok_or_else(|| {
+    let state = app.listeners().http(port).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no HTTP listener on port {port} (see GET /listeners)"
         ))
     })?;
-    if !app.api.is_admin(rest) {
+    if !app.is_admin(rest) {
         return Err(ApiError::NotFound(format!(
             "{rest} is not an admin path (after {PREFIX}{port})"
         )));

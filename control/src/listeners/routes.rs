@@ -3,28 +3,27 @@
 
 use std::sync::Arc;
 
-use super::{AddListener, ListenerSpec};
+use super::{AddListener, Host, ListenerSpec};
 use crate::api::{Req, Table};
 use crate::body::{json, ok, text};
 use crate::error::ApiResult;
-use crate::App;
 
-pub fn table() -> Table<Arc<App>> {
-    Table::<Arc<App>>::new("/listeners")
-        .get("/listeners", |app, _| Ok(json(&app.listeners.view())))
-        .post("/listeners/add", add)
+pub fn table<H: Host>() -> Table<Arc<H>> {
+    Table::<Arc<H>>::new("/listeners")
+        .get("/listeners", |app, _| Ok(json(&app.listeners().view())))
+        .post("/listeners/add", add::<H>)
         .get("/listeners/{port}/cert", |app, q| {
-            let pem = app.listeners.cert_pem(q.port_param("port")?)?;
+            let pem = app.listeners().cert_pem(q.port_param("port")?)?;
             Ok(text(http::StatusCode::OK, pem))
         })
         .post("/listeners/{port}/remove", |app, q| {
             let port = q.port_param("port")?;
-            app.listeners.remove(port)?;
+            app.listeners().remove(port)?;
             Ok(ok(format!("Listener {port} removed")))
         })
         .post("/listeners/{port}/open", |app, q| {
             let port = q.port_param("port")?;
-            let changed = app.listeners.open(app, port)?;
+            let changed = app.listeners().open(app, port)?;
             Ok(ok(format!(
                 "Listener {port} {}",
                 if changed { "opened" } else { "already open" }
@@ -32,7 +31,7 @@ pub fn table() -> Table<Arc<App>> {
         })
         .post("/listeners/{port}/close", |app, q| {
             let port = q.port_param("port")?;
-            let changed = app.listeners.close(port)?;
+            let changed = app.listeners().close(port)?;
             Ok(ok(format!(
                 "Listener {port} {}",
                 if changed { "closed" } else { "already closed" }
@@ -40,7 +39,7 @@ pub fn table() -> Table<Arc<App>> {
         })
 }
 
-fn add(app: &Arc<App>, q: &Req<'_>) -> ApiResult {
+fn add<H: Host>(app: &Arc<H>, q: &Req<'_>) -> ApiResult {
     let req: AddListener = q.json()?;
     let protocol = req
         .protocol
@@ -57,7 +56,7 @@ fn add(app: &Arc<App>, q: &Req<'_>) -> ApiResult {
         key: req.key.as_deref(),
         tcp: req.tcp_fields(),
     };
-    app.listeners.add(app, &spec, false)?;
+    app.listeners().add(app, &spec, false)?;
     Ok(ok(format!(
         "Listener {} added and {}",
         req.port,

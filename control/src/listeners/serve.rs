@@ -7,7 +7,7 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,14 +17,13 @@ use tokio::sync::watch;
 use super::conn_guard::{self, Clock, ConnTimeouts, Expired, First, GuardedIo, HeadBudget};
 use super::port_prefix;
 use super::tls::ServerTls;
+use super::{Host, ListenError};
 use crate::api::read_admin_body;
 use crate::body::{Body, InBody};
+use crate::chaos::faults::body::{is_abort, Abort};
+use crate::chaos::tcp::{self, TcpState};
 use crate::conn_cap::Slot;
-use crate::error::ApiError;
-use crate::faults::body::{is_abort, Abort};
-use crate::port::{runtime, Ctx, PortState};
-use crate::tcp::{self, TcpState};
-use crate::App;
+use crate::port::{runtime, PortState};
 
 /// Binds `[::]:port` dual-stack (falling back to `0.0.0.0:port`).
 fn bind(port: u16) -> std::io::Result<TcpListener> {
@@ -52,13 +51,15 @@ fn bind(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Binds the port and spawns its accept loop; returns the close switch.
-pub fn start(
-    app: &Arc<App>,
+pub fn start<H: Host>(
+    app: &Arc<H>,
     state: &Arc<PortState>,
     tls: Option<Arc<ServerTls>>,
-) -> Result<watch::Sender<bool>, ApiError> {
-    let listener = bind(state.port)
-        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+) -> Result<watch::Sender<bool>, ListenError> {
+    let listener = bind(state.port).map_err(|source| ListenError::Bind {
+        port: state.port,
+        source,
+    })?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(accept_loop(app.clone(), state.clone(), listener, tls, rx));
     tracing::info!(port = state.port, "listener open");
@@ -66,24 +67,26 @@ pub fn start(
 }
 
 /// Binds a tcp listener's port and spawns its accept loop; returns the close switch.
-pub fn start_tcp(state: &Arc<TcpState>) -> Result<watch::Sender<bool>, ApiError> {
-    let listener = bind(state.port)
-        .map_err(|e| ApiError::bad(format!("cannot listen on port {}: {e}", state.port)))?;
+pub fn start_tcp(state: &Arc<TcpState>) -> Result<watch::Sender<bool>, ListenError> {
+    let listener = bind(state.port).map_err(|source| ListenError::Bind {
+        port: state.port,
+        source,
+    })?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(tcp::accept_loop(state.clone(), listener, rx));
     tracing::info!(port = state.port, "tcp listener open");
     Ok(tx)
 }
 
-async fn accept_loop(
-    app: Arc<App>,
+async fn accept_loop<H: Host>(
+    app: Arc<H>,
     state: Arc<PortState>,
     listener: TcpListener,
     tls: Option<Arc<ServerTls>>,
     mut close: watch::Receiver<bool>,
 ) {
-    let max = app.cfg.max_conns;
-    let heads = Arc::new(HeadBudget::new(state.port, app.cfg.max_head_memory));
+    let max = app.max_conns();
+    let heads = Arc::new(HeadBudget::new(state.port, app.max_head_memory()));
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -141,8 +144,8 @@ struct Conn {
     heads: Arc<HeadBudget>,
 }
 
-async fn serve_conn<S>(
-    app: Arc<App>,
+async fn serve_conn<H: Host, S>(
+    app: Arc<H>,
     state: Arc<PortState>,
     stream: S,
     conn: Conn,
@@ -155,8 +158,8 @@ async fn serve_conn<S>(
         mut slot,
         heads,
     } = conn;
-    let builder = app.http.clone();
-    let timeouts = app.cfg.timeouts;
+    let builder = app.http().clone();
+    let timeouts = *app.timeouts();
     let port = state.port;
     let clock = Arc::new(Clock::with_head_budget(heads));
     // Listed after the TLS handshake: one under way is not idle.
@@ -217,8 +220,8 @@ async fn serve_conn<S>(
 }
 
 /// What every request of one connection shares.
-struct ConnCtx {
-    app: Arc<App>,
+struct ConnCtx<H> {
+    app: Arc<H>,
     state: Arc<PortState>,
     goaway: tokio::sync::Notify,
 }
@@ -251,8 +254,8 @@ pub fn new_http_builder(
 
 /// Answers one request on `port`: an admin call when a route table owns its
 /// path, runtime traffic otherwise.
-pub async fn handle(
-    app: &Arc<App>,
+pub async fn handle<H: Host>(
+    app: &Arc<H>,
     port: &Arc<PortState>,
     remote: SocketAddr,
     req: Request<Incoming>,
@@ -263,9 +266,9 @@ pub async fn handle(
     if crate::grpc::is_grpc(&parts.headers) {
         return Box::pin(grpc(app, port, remote, parts, body, goaway)).await;
     }
-    let security = &app.cfg.security;
+    let security = app.security();
     // Runtime traffic pays for the table look-up only.
-    let admin_path = app.api.is_admin(parts.uri.path());
+    let admin_path = app.is_admin(parts.uri.path());
     let probe = admin_path && crate::security::is_probe(&parts.method, parts.uri.path());
     if !admin_path || !(probe || security.serves_admin(port.port)) {
         // The admin listener reaches the others' state under `/port/{port}/`
@@ -276,7 +279,11 @@ pub async fn handle(
         {
             return Box::pin(admin_of_port(app, port, parts, body)).await;
         }
-        return runtime::serve(app, port, remote, parts, InBody::Stream(body)).await;
+        let instance = runtime::Instance {
+            reqlog: app.reqlog(),
+            body_timeout: app.timeouts().body,
+        };
+        return runtime::serve(instance, port, remote, parts, InBody::Stream(body)).await;
     }
     // Boxed: the admin path's future is large, and inline it would make
     // every runtime request's future as large (moved by memcpy each time).
@@ -285,20 +292,20 @@ pub async fn handle(
 
 /// An admin call on the admin listener under `/port/{port}/`: checked as
 /// any admin call, then answered with that port's state.
-async fn admin_of_port(
-    app: &Arc<App>,
+async fn admin_of_port<H: Host>(
+    app: &Arc<H>,
     port: &Arc<PortState>,
     mut parts: http::request::Parts,
     body: Incoming,
 ) -> Response<Body> {
-    match port_prefix::resolve(app, &parts.uri) {
+    match port_prefix::resolve(&**app, &parts.uri) {
         Ok((target, uri)) => {
             parts.uri = uri;
             admin(app, port, &target, parts, body, false).await
         }
         Err(e) => {
             // The token still guards what the reason would tell.
-            let e = match app.cfg.security.check(&parts.method, &parts.headers) {
+            let e = match app.security().check(&parts.method, &parts.headers) {
                 Ok(()) => e,
                 Err(denied) => denied,
             };
@@ -310,8 +317,8 @@ async fn admin_of_port(
 }
 
 /// One gRPC call, answered by the gRPC area with this listener's identity.
-async fn grpc(
-    app: &Arc<App>,
+async fn grpc<H: Host>(
+    app: &Arc<H>,
     port: &Arc<PortState>,
     remote: SocketAddr,
     parts: http::request::Parts,
@@ -321,11 +328,11 @@ async fn grpc(
     let who = crate::grpc::Identity {
         port: port.port,
         label: port.label_text(),
-        host: app.host.goto_host(port.port),
+        host: app.host().goto_host(port.port),
         remote,
-        reqlog: app.reqlog.clone().filter(|_| port.logs_on()),
+        reqlog: app.reqlog().cloned().filter(|_| port.logs_on()),
         fault_headers: port.faults.active() && port.faults.headers_on(),
-        body_timeout: app.cfg.timeouts.body,
+        body_timeout: app.timeouts().body,
     };
     // Tracked headers count gRPC metadata too (a call is a 200 on the wire).
     if port.tracking.active() {
@@ -359,15 +366,15 @@ async fn grpc(
 /// One admin call: checked by the admin security, answered from the route
 /// tables with `target`'s state (the listener it arrived on, `port`, unless
 /// it named another under `/port/{port}/`).
-async fn admin(
-    app: &Arc<App>,
+async fn admin<H: Host>(
+    app: &Arc<H>,
     port: &Arc<PortState>,
     target: &Arc<PortState>,
     parts: http::request::Parts,
     body: Incoming,
     probe: bool,
 ) -> Response<Body> {
-    let security = &app.cfg.security;
+    let security = app.security();
     // Probes, and the UI page and assets (no data in them), answer
     // whatever the token says.
     let checked = if probe || crate::ui::is_asset(&parts.method, parts.uri.path()) {
@@ -380,32 +387,20 @@ async fn admin(
         port.stamp(r.headers_mut());
         return r;
     }
-    let mut resp = match read_admin_body(body, app.cfg.timeouts.body).await {
+    let mut resp = match read_admin_body(body, app.timeouts().body).await {
         Ok(body) => {
-            let ctx = Ctx {
-                app: app.clone(),
-                port: target.clone(),
-            };
-            app.api
-                .dispatch(
-                    &ctx,
-                    &parts.method,
-                    parts.uri.path(),
-                    parts.uri.query(),
-                    &parts.headers,
-                    &body,
-                )
-                .await
+            app.admin(
+                target,
+                &parts.method,
+                parts.uri.path(),
+                parts.uri.query(),
+                &parts.headers,
+                &body,
+            )
+            .await
         }
         Err(err) => err.into_response(),
     };
-    // A registry change is durable (with --data-dir) before it is acknowledged.
-    let mutation = !matches!(parts.method, Method::GET | Method::HEAD);
-    if mutation && resp.status().is_success() && parts.uri.path().starts_with("/registry/") {
-        if let Err(e) = app.registry.save() {
-            resp = e.into_response();
-        }
-    }
     port.stamp(resp.headers_mut());
     resp
 }

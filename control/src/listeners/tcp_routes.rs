@@ -6,9 +6,9 @@ use std::sync::Arc;
 use super::Listeners;
 use crate::api::{Req, Table};
 use crate::body::{json, ok};
+use crate::chaos::tcp::TcpState;
+use crate::chaos::toxics::{http::list, ToxicSpec};
 use crate::error::{ApiError, ApiResult};
-use crate::tcp::TcpState;
-use crate::toxics::{http::list, ToxicSpec};
 
 fn tcp(listeners: &Listeners, q: &Req<'_>) -> Result<Arc<TcpState>, ApiError> {
     let port = q.port_param("port")?;

@@ -20,10 +20,12 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::client::target::Target;
+use crate::client::Client;
+use crate::host::HostInfo;
 use crate::jobs::spec::JobInput;
-use crate::proxy::client::HttpClient;
-use crate::registry::call::{call, seg};
-use crate::{App, ControlError};
+use crate::jobs::Jobs;
+use crate::proxy::client::Outbound;
+use crate::registry::call::{call, seg, Caller};
 use report::{report_loop, report_once};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
@@ -46,8 +48,34 @@ struct Ctx {
     info: String,
 }
 
+/// What the wiring gives the peer side: where the registry is, who this
+/// instance is, and the state registrations are applied to.
+pub struct PeerSetup {
+    /// `--registry`, when set.
+    pub registry: Option<String>,
+    /// `--locker`: report client results to the registry's locker.
+    pub locker: bool,
+    pub remind_interval: Duration,
+    /// The instance's label.
+    pub label: String,
+    pub host: HostInfo,
+    /// The port the registry calls this instance's admin API on.
+    pub admin_port: u16,
+    pub client: Arc<Client>,
+    pub jobs: Arc<Jobs>,
+    pub out: Outbound,
+    /// What goto's calls to the registry carry in `Authorization`
+    /// (`--admin-token`).
+    pub bearer: Option<http::HeaderValue>,
+}
+
 /// This instance's registration state.
 pub struct Peer {
+    setup: PeerSetup,
+    /// Calls to an http registry.
+    insecure: Caller,
+    /// Calls to an https registry (verified; `Err`: no roots to verify with).
+    verifying: Result<Caller, String>,
     ctx: OnceLock<Ctx>,
     stop: watch::Sender<bool>,
     registered: AtomicBool,
@@ -68,9 +96,13 @@ struct Sent {
     locked: BTreeSet<String>,
 }
 
-impl Default for Peer {
-    fn default() -> Peer {
+impl Peer {
+    pub fn new(setup: PeerSetup) -> Peer {
+        let bearer = setup.bearer.clone();
         Peer {
+            insecure: Caller::new(setup.out.insecure.clone(), bearer.clone()),
+            verifying: setup.out.verifying.clone().map(|c| Caller::new(c, bearer)),
+            setup,
             ctx: OnceLock::new(),
             stop: watch::channel(false).0,
             registered: AtomicBool::new(false),
@@ -101,67 +133,65 @@ pub fn registry_base(url: &str) -> Result<String, String> {
 }
 
 /// Starts registration in the background when `--registry` is set.
-pub fn start(app: &Arc<App>) -> Result<(), ControlError> {
-    let Some(url) = &app.cfg.registry else {
+pub fn start(peer: &Arc<Peer>) -> Result<(), String> {
+    let s = &peer.setup;
+    let Some(url) = &s.registry else {
         return Ok(());
     };
-    let base = registry_base(url).map_err(ControlError::Registry)?;
+    let base = registry_base(url)?;
     // An https registry is verified (system roots and --certs): without any
     // roots that cannot work, so say so now rather than retry forever.
     if base.starts_with("https://") {
-        if let Err(e) = &app.out.verifying {
-            return Err(ControlError::Registry(format!(
+        if let Err(e) = &peer.verifying {
+            return Err(format!(
                 "--registry {url}: cannot verify its certificate: {e}"
-            )));
+            ));
         }
     }
-    let ip = if app.host.ip.contains(':') {
-        format!("[{}]", app.host.ip)
+    let ip = if s.host.ip.contains(':') {
+        format!("[{}]", s.host.ip)
     } else {
-        app.host.ip.clone()
+        s.host.ip.clone()
     };
-    // The registry calls the admin API at this address: the admin port when
-    // there is one.
-    let port = app.cfg.security.admin_port.unwrap_or(app.cfg.port);
-    let address = format!("{ip}:{port}");
+    let address = format!("{ip}:{}", s.admin_port);
     let info = json!({
-        "name": app.instance_label,
-        "namespace": app.host.namespace,
-        "pod": app.host.name,
+        "name": s.label,
+        "namespace": s.host.namespace,
+        "pod": s.host.name,
         "address": address,
         "instance": uuid::Uuid::new_v4().to_string(),
     })
     .to_string();
     let ctx = Ctx {
         base,
-        label: app.instance_label.clone(),
+        label: s.label.clone(),
         address,
         info,
     };
-    if app.peer.ctx.set(ctx).is_err() {
+    if peer.ctx.set(ctx).is_err() {
         return Ok(());
     }
-    let a = app.clone();
+    let a = peer.clone();
     tokio::spawn(async move { run(a).await });
-    if app.cfg.locker {
-        let a = app.clone();
+    if s.locker {
+        let a = peer.clone();
         tokio::spawn(async move { report_loop(a).await });
     }
     Ok(())
 }
 
 /// Deregisters from the registry, if registered; bounded in time.
-pub async fn stop(app: &Arc<App>) {
-    let Some(ctx) = app.peer.ctx.get() else {
+pub async fn stop(peer: &Arc<Peer>) {
+    let Some(ctx) = peer.ctx.get() else {
         return;
     };
-    app.peer.stop.send_replace(true);
-    if !app.peer.registered.load(Ordering::Acquire) {
+    peer.stop.send_replace(true);
+    if !peer.registered.load(Ordering::Acquire) {
         return;
     }
-    if app.cfg.locker {
+    if peer.setup.locker {
         // The last results of a pod going away are the ones worth keeping.
-        let _ = tokio::time::timeout(FLUSH_TIMEOUT, report_once(app, ctx)).await;
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, report_once(peer, ctx)).await;
     }
     let url = format!(
         "{}/registry/peers/{}/remove/{}",
@@ -170,7 +200,7 @@ pub async fn stop(app: &Arc<App>) {
         seg(&ctx.address)
     );
     match call(
-        registry_client(app, ctx),
+        registry_client(peer, ctx),
         Method::POST,
         &url,
         "",
@@ -186,10 +216,10 @@ pub async fn stop(app: &Arc<App>) {
 
 /// The client for calls to the registry: verifying for https (checked at
 /// start to be usable).
-fn registry_client<'a>(app: &'a App, ctx: &Ctx) -> &'a HttpClient {
-    match &app.out.verifying {
+fn registry_client<'a>(peer: &'a Peer, ctx: &Ctx) -> &'a Caller {
+    match &peer.verifying {
         Ok(c) if ctx.base.starts_with("https://") => c,
-        _ => &app.out.insecure,
+        _ => &peer.insecure,
     }
 }
 
@@ -208,15 +238,15 @@ async fn pause(rx: &mut watch::Receiver<bool>, d: Duration) -> bool {
 
 /// Registers (with backoff), applies the reply, then reminds until stopped;
 /// a reminder the registry does not recognise means register again.
-async fn run(app: Arc<App>) {
-    let Some(ctx) = app.peer.ctx.get() else {
+async fn run(peer: Arc<Peer>) {
+    let Some(ctx) = peer.ctx.get() else {
         return;
     };
-    let mut rx = app.peer.stop.subscribe();
+    let mut rx = peer.stop.subscribe();
     loop {
         let mut delay = BACKOFF_START;
         let reply = loop {
-            match register_once(&app, ctx).await {
+            match register_once(&peer, ctx).await {
                 Ok(r) => break r,
                 Err(e) => {
                     tracing::warn!(registry = %ctx.base, error = %e, "cannot register; retrying");
@@ -227,16 +257,16 @@ async fn run(app: Arc<App>) {
                 }
             }
         };
-        apply(&app, reply).await;
-        app.peer.registered.store(true, Ordering::Release);
-        app.peer.generation.fetch_add(1, Ordering::AcqRel);
+        apply(&peer, reply).await;
+        peer.registered.store(true, Ordering::Release);
+        peer.generation.fetch_add(1, Ordering::AcqRel);
         loop {
-            if !pause(&mut rx, app.cfg.remind_interval).await {
+            if !pause(&mut rx, peer.setup.remind_interval).await {
                 return;
             }
             let url = format!("{}/registry/peers/{}/remember", ctx.base, seg(&ctx.label));
             match call(
-                registry_client(&app, ctx),
+                registry_client(&peer, ctx),
                 Method::POST,
                 &url,
                 ctx.info.clone(),
@@ -247,7 +277,7 @@ async fn run(app: Arc<App>) {
                 Ok(r) if r.status.is_success() => {}
                 Ok(r) if r.status == StatusCode::NOT_FOUND => {
                     tracing::info!("registry does not know this peer; registering again");
-                    app.peer.registered.store(false, Ordering::Release);
+                    peer.registered.store(false, Ordering::Release);
                     break;
                 }
                 Ok(r) => tracing::warn!(status = %r.status, reply = %r.text(), "reminder refused"),
@@ -271,10 +301,10 @@ struct Registration {
     tracking_headers: Vec<String>,
 }
 
-async fn register_once(app: &Arc<App>, ctx: &Ctx) -> Result<Registration, String> {
+async fn register_once(peer: &Peer, ctx: &Ctx) -> Result<Registration, String> {
     let url = format!("{}/registry/peers/add", ctx.base);
     let r = call(
-        registry_client(app, ctx),
+        registry_client(peer, ctx),
         Method::POST,
         &url,
         ctx.info.clone(),
@@ -302,10 +332,10 @@ async fn blocking<T: Send + 'static>(
 
 /// Applies tracked headers and targets; targets marked `autoInvoke` start
 /// as they are added, except ones this instance already got before.
-async fn apply(app: &Arc<App>, reg: Registration) {
+async fn apply(peer: &Peer, reg: Registration) {
     if !reg.tracking_headers.is_empty() {
         match crate::client::header_names(&reg.tracking_headers.join(",")) {
-            Ok(names) => app.client.track(&names),
+            Ok(names) => peer.setup.client.track(&names),
             Err(e) => tracing::warn!(error = %e, "cannot apply tracked headers"),
         }
     }
@@ -317,17 +347,17 @@ async fn apply(app: &Arc<App>, reg: Registration) {
             .to_string();
         // A push can land between the registry's reply and this loop: a
         // target already here was pushed and has started if it was to.
-        let pushed = app.client.has_target(&name);
-        let seen = !app.peer.applied.lock().insert(name.clone()) || pushed;
+        let pushed = peer.setup.client.has_target(&name);
+        let seen = !peer.applied.lock().insert(name.clone()) || pushed;
         if seen {
             if let Some(o) = t.as_object_mut() {
                 o.remove("autoInvoke");
             }
         }
-        let a = app.clone();
+        let client = peer.setup.client.clone();
         let added = blocking(move || {
             let target = Target::from_json(t.to_string().as_bytes()).map_err(|e| e.to_string())?;
-            a.client.add_target(target).map_err(|e| e.to_string())
+            client.add_target(target).map_err(|e| e.to_string())
         })
         .await;
         match added {
@@ -343,7 +373,8 @@ async fn apply(app: &Arc<App>, reg: Registration) {
             .to_string();
         // As with targets: an `auto` job runs once per process, not again at
         // every re-registration.
-        let seen = !app.peer.applied.lock().insert(format!("job:{id}")) || app.jobs.contains(&id);
+        let seen =
+            !peer.applied.lock().insert(format!("job:{id}")) || peer.setup.jobs.contains(&id);
         if seen {
             if let Some(o) = j.as_object_mut() {
                 o.remove("auto");
@@ -351,7 +382,7 @@ async fn apply(app: &Arc<App>, reg: Registration) {
         }
         let added = serde_json::from_value::<JobInput>(j)
             .map_err(|e| format!("invalid job: {e}"))
-            .and_then(|input| app.jobs.add(input).map_err(|e| e.to_string()));
+            .and_then(|input| peer.setup.jobs.add(input).map_err(|e| e.to_string()));
         match added {
             Ok(_) => tracing::info!(job = %id, "job from the registry applied"),
             Err(e) => tracing::warn!(job = %id, error = %e, "cannot apply job"),

@@ -9,26 +9,25 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{blocking, pause, registry_client, Ctx, Sent, REGISTRY_TIMEOUT};
+use super::{blocking, pause, registry_client, Ctx, Peer, Sent, REGISTRY_TIMEOUT};
 use crate::registry::call::{call, seg};
 use crate::registry::TIMELINE_KEY;
-use crate::App;
 
 /// How often results are compared with what the locker last got.
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Reports results to the locker every [`REPORT_EVERY`] once registered.
-pub(super) async fn report_loop(app: Arc<App>) {
-    let Some(ctx) = app.peer.ctx.get() else {
+pub(super) async fn report_loop(peer: Arc<Peer>) {
+    let Some(ctx) = peer.ctx.get() else {
         return;
     };
-    let mut rx = app.peer.stop.subscribe();
+    let mut rx = peer.stop.subscribe();
     loop {
         if !pause(&mut rx, REPORT_EVERY).await {
             return;
         }
-        if app.peer.registered.load(Ordering::Acquire) {
-            report_once(&app, ctx).await;
+        if peer.registered.load(Ordering::Acquire) {
+            report_once(&peer, ctx).await;
         }
     }
 }
@@ -39,9 +38,9 @@ pub(super) async fn report_loop(app: Arc<App>) {
 /// `client_timeline_<minute>` (the intervals that ended in that wall-clock
 /// minute, with their histograms: only the current minute's key changes, so
 /// a long run's timeline is not sent again and again).
-pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
-    let mut sent = app.peer.sent.lock().await;
-    let generation = app.peer.generation.load(Ordering::Acquire);
+pub(super) async fn report_once(peer: &Peer, ctx: &Ctx) {
+    let mut sent = peer.sent.lock().await;
+    let generation = peer.generation.load(Ordering::Acquire);
     if sent.generation != generation {
         // A new registration: the registry may be new or may have moved the
         // old locker away, so everything is sent again.
@@ -51,12 +50,12 @@ pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         };
     }
     let mut docs: Vec<(String, String, bool)> = Vec::new();
-    let a = app.clone();
+    let client = peer.setup.client.clone();
     let read = blocking(move || {
         Ok((
-            a.client.results(true),
-            a.client.invocation_results(),
-            a.client.reported_timelines(),
+            client.results(true),
+            client.invocation_results(),
+            client.reported_timelines(),
         ))
     })
     .await;
@@ -87,7 +86,7 @@ pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         Err(e) => tracing::debug!(error = %e, "cannot read own results"),
     }
     // Job runs as `job_<id>_<run>`: their results as a JSON array.
-    for r in app.jobs.reports() {
+    for r in peer.setup.jobs.reports() {
         let runs: Vec<Value> = r.results.iter().map(|x| x.locker_json()).collect();
         let text = Value::Array(runs).to_string();
         docs.push((format!("job_{}_{}", r.id, r.run), text, r.finished));
@@ -101,7 +100,7 @@ pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
     for key in stale {
         let url = format!("{locker}/remove/{}", seg(&key));
         match call(
-            registry_client(app, ctx),
+            registry_client(peer, ctx),
             Method::POST,
             &url,
             "",
@@ -121,7 +120,7 @@ pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         if sent.data.get(&key) != Some(&text) {
             let url = format!("{locker}/store/{}", seg(&key));
             match call(
-                registry_client(app, ctx),
+                registry_client(peer, ctx),
                 Method::POST,
                 &url,
                 text.clone(),
@@ -145,7 +144,7 @@ pub(super) async fn report_once(app: &Arc<App>, ctx: &Ctx) {
         if finished && !sent.locked.contains(&key) {
             let url = format!("{locker}/lock/{}", seg(&key));
             if let Ok(r) = call(
-                registry_client(app, ctx),
+                registry_client(peer, ctx),
                 Method::POST,
                 &url,
                 "",

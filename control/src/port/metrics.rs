@@ -13,26 +13,39 @@ use std::sync::Arc;
 use goto_engine::TargetStats;
 use http::header::{HeaderValue, CONTENT_TYPE};
 
-use super::Ctx;
+use super::PortState;
 use crate::api::Table;
 use crate::body::{text, Body};
+use crate::chaos::tcp::TcpState;
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::prom::{self, Exposition, Kind};
-use crate::App;
 
-pub fn table() -> Table<Ctx> {
-    Table::<Ctx>::new("/metrics").get_async("/metrics", |c, _| {
+/// What a scrape reads beyond the port it is asked on: the client state,
+/// the instance's TCP listeners and the registry's pods.
+pub trait Scrape: Sync + 'static {
+    /// The listener the scrape came in on.
+    fn port(&self) -> &PortState;
+    fn client(&self) -> &Arc<Client>;
+    fn tcp_listeners(&self) -> Vec<Arc<TcpState>>;
+    /// Pods registered per label and how many are healthy.
+    fn registry_pods(&self) -> Vec<(String, usize, usize)>;
+}
+
+pub fn table<S: Scrape>() -> Table<S> {
+    Table::<S>::new("/metrics").get_async("/metrics", |c, _| {
         Box::pin(async move {
-            let app = c.app.clone();
-            let client = tokio::task::spawn_blocking(move || client_results(&app))
+            let client = c.client().clone();
+            let client = tokio::task::spawn_blocking(move || client_results(&client))
                 .await
                 .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))?;
             let mut e = Exposition::new();
-            server(&mut e, c);
-            chaos(&mut e, c);
-            crate::grpc::counts::metrics(&mut e, c.port.port, &c.port.grpc);
-            tcp_listeners(&mut e, &c.app);
-            registry(&mut e, &c.app);
+            server(&mut e, c.port());
+            chaos(&mut e, c.port());
+            let p = c.port();
+            crate::grpc::counts::metrics(&mut e, p.port, &p.grpc);
+            tcp_listeners(&mut e, c.tcp_listeners());
+            registry(&mut e, c.registry_pods());
             client_metrics(&mut e, &client);
             process(&mut e);
             let mut r = text(http::StatusCode::OK, e.finish());
@@ -49,10 +62,10 @@ struct ClientView {
     running: usize,
 }
 
-fn client_results(app: &Arc<App>) -> ClientView {
+fn client_results(client: &Client) -> ClientView {
     let mut stats: BTreeMap<String, TargetStats> = BTreeMap::new();
     let mut running = 0;
-    for inv in app.client.invocations() {
+    for inv in client.invocations() {
         let mut g = inv.lock();
         if !g.is_finished() {
             running += 1;
@@ -64,9 +77,9 @@ fn client_results(app: &Arc<App>) -> ClientView {
     ClientView { stats, running }
 }
 
-fn server(e: &mut Exposition, c: &Ctx) {
-    let port = c.port.port.to_string();
-    let counts = c.port.responder.lock().counts_response.clone();
+fn server(e: &mut Exposition, p: &PortState) {
+    let port = p.port.to_string();
+    let counts = p.responder.lock().counts_response.clone();
     e.family(
         "goto_requests_total",
         Kind::Counter,
@@ -81,7 +94,7 @@ fn server(e: &mut Exposition, c: &Ctx) {
         );
     }
     // The tracking's own bounded maps, in its JSON shape.
-    let tracked = c.port.tracking.counts_json();
+    let tracked = p.tracking.counts_json();
     e.family(
         "goto_tracked_header_requests_total",
         Kind::Counter,
@@ -107,9 +120,9 @@ fn server(e: &mut Exposition, c: &Ctx) {
 /// label sets are bounded: statuses and kinds are small fixed sets, targets
 /// and toxics are configured names, and the proxy's maps are capped
 /// ([`crate::bounded`]).
-fn chaos(e: &mut Exposition, c: &Ctx) {
-    let port = c.port.port.to_string();
-    let proxy = c.port.proxy.counts_json();
+fn chaos(e: &mut Exposition, p: &PortState) {
+    let port = p.port.to_string();
+    let proxy = p.proxy.counts_json();
     e.family(
         "goto_proxy_requests_total",
         Kind::Counter,
@@ -143,14 +156,14 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         Kind::Gauge,
         "Connections open on this listener.",
     );
-    let open = c.port.conns.open();
+    let open = p.conns.open();
     e.sample("goto_connections_open", &[("port", &port)], open as f64);
     e.family(
         "goto_connections_refused_total",
         Kind::Counter,
         "Connections this listener closed at once: at its --max-conns cap.",
     );
-    let refused = c.port.conns.refused();
+    let refused = p.conns.refused();
     e.sample(
         "goto_connections_refused_total",
         &[("port", &port)],
@@ -161,14 +174,14 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         Kind::Counter,
         "Idle connections this listener closed to make room for a new one at its --max-conns cap.",
     );
-    let evicted = c.port.conns.evicted();
+    let evicted = p.conns.evicted();
     e.sample(
         "goto_connections_evicted_total",
         &[("port", &port)],
         evicted as f64,
     );
 
-    let f = c.port.faults.counts();
+    let f = p.faults.counts();
     e.family(
         "goto_faults_total",
         Kind::Counter,
@@ -222,7 +235,7 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
         Kind::Counter,
         "Toxics applied to this port's proxy targets, by target, toxic and type.",
     );
-    for (target, counts) in c.port.proxy.toxics.all_counts() {
+    for (target, counts) in p.proxy.toxics.all_counts() {
         for (name, t) in &counts {
             e.sample(
                 "goto_toxics_total",
@@ -239,13 +252,7 @@ fn chaos(e: &mut Exposition, c: &Ctx) {
 }
 
 /// The instance's TCP listeners: connections and bytes, toxics applied.
-fn tcp_listeners(e: &mut Exposition, app: &App) {
-    let tcp: Vec<_> = app
-        .listeners
-        .ports()
-        .into_iter()
-        .filter_map(|p| app.listeners.tcp(p).ok())
-        .collect();
+fn tcp_listeners(e: &mut Exposition, tcp: Vec<Arc<TcpState>>) {
     if tcp.is_empty() {
         return;
     }
@@ -308,8 +315,7 @@ fn tcp_listeners(e: &mut Exposition, app: &App) {
 }
 
 /// A registry's pods per peer label (nothing when no peer registered).
-fn registry(e: &mut Exposition, app: &App) {
-    let pods = app.registry.pod_counts();
+fn registry(e: &mut Exposition, pods: Vec<(String, usize, usize)>) {
     if pods.is_empty() {
         return;
     }

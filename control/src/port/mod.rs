@@ -6,7 +6,6 @@
 pub mod echo;
 pub mod label;
 pub mod metrics;
-pub mod reuse;
 pub mod runtime;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,22 +14,14 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderValue};
 use parking_lot::{Mutex, RwLock};
 
-use crate::faults::routes::FaultPort;
-use crate::faults::Faults;
+use crate::chaos::faults::routes::FaultPort;
+use crate::chaos::faults::Faults;
 use crate::proxy::client::Outbound;
 use crate::proxy::Proxy;
 use crate::responder::Responder;
 use crate::timeouts::TimeoutTracking;
 use crate::tracking::HeaderTracking;
 use crate::triggers::Triggers;
-use crate::App;
-
-/// What an admin handler's table is projected from: the instance and the
-/// listener the call came in on.
-pub struct Ctx {
-    pub app: Arc<App>,
-    pub port: Arc<PortState>,
-}
 
 /// Label of a listener plus its prebuilt `Via-Goto` value.
 pub struct Label {

@@ -13,11 +13,11 @@ use hyper::body::Body as _;
 
 use super::PortState;
 use crate::body::{Body, InBody};
-use crate::faults::body::{abort_response, drip_body, is_abort};
-use crate::faults::Plan;
+use crate::chaos::faults::body::{abort_response, drip_body, is_abort};
+use crate::chaos::faults::FaultDraw;
 use crate::proxy::client::is_hop_by_hop;
+use crate::reqlog::RequestLog;
 use crate::responder::state::{Decision, Route};
-use crate::App;
 
 /// Echoed request bodies are kept up to this size; the rest is drained and counted.
 const ECHO_BODY_LIMIT: usize = 64 * 1024;
@@ -39,9 +39,17 @@ fn route_of(path: &str) -> Result<Route, String> {
     Ok(Route::CatchAll)
 }
 
+/// What the runtime path takes from the instance: its request log (when
+/// `--request-logs` is on) and how long a request body may take to arrive.
+#[derive(Clone, Copy)]
+pub struct Instance<'a> {
+    pub reqlog: Option<&'a RequestLog>,
+    pub body_timeout: Duration,
+}
+
 /// Serves one runtime request on `port`.
 pub async fn serve(
-    app: &Arc<App>,
+    app: Instance<'_>,
     port: &Arc<PortState>,
     remote: SocketAddr,
     parts: Parts,
@@ -49,12 +57,12 @@ pub async fn serve(
 ) -> Response<Body> {
     let resp = serve_parts(app, port, remote, &parts, body).await;
     // The request's header map serves a later answer (or upstream request).
-    super::reuse::recycle(parts.headers);
+    crate::reuse::recycle(parts.headers);
     resp
 }
 
 async fn serve_parts(
-    app: &Arc<App>,
+    app: Instance<'_>,
     port: &Arc<PortState>,
     remote: SocketAddr,
     parts: &Parts,
@@ -83,7 +91,7 @@ async fn serve_parts(
     };
     // Logs the request when finished below, or as given up if the client
     // goes first and hyper drops this future.
-    let log_line = match &app.reqlog {
+    let log_line = match app.reqlog {
         Some(log) if port.logs_on() => Some(log.begin(port.port, remote, parts)),
         _ => None,
     };
@@ -151,7 +159,7 @@ async fn serve_parts(
             resp
         }
         _ => {
-            let body_timeout = app.cfg.timeouts.body;
+            let body_timeout = app.body_timeout;
             let resp = respond(port, parts, body, route, decision, remote, body_timeout).await;
             match plan {
                 Some(p) => body_faults(resp, p),
@@ -180,7 +188,7 @@ async fn serve_parts(
 }
 
 /// Replaces the body by the size fault's, and drips it.
-fn body_faults(mut resp: Response<Body>, plan: Plan) -> Response<Body> {
+fn body_faults(mut resp: Response<Body>, plan: FaultDraw) -> Response<Body> {
     if let Some(b) = plan.size {
         *resp.body_mut() = Body::from_bytes(b);
     }
@@ -203,7 +211,7 @@ async fn respond(
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
-    *resp.headers_mut() = super::reuse::header_map();
+    *resp.headers_mut() = crate::reuse::header_map();
     let h = resp.headers_mut();
     let echo = matches!(route, Route::CatchAll | Route::Echo);
     if echo {
@@ -230,7 +238,7 @@ async fn respond(
                     return refusal;
                 }
             };
-            let out = super::reuse::body_with(|s| {
+            let out = crate::reuse::body_with(|s| {
                 super::echo::write_echo(s, parts, &req_body, total, remote, port.port)
             });
             h.insert(

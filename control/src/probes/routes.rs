@@ -1,15 +1,23 @@
 //! `/probes/...` (readiness and liveness, settable), `/health`, `/version`.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::json as j;
 
-use super::Probes;
+use super::{BuildInfo, Probes};
 use crate::api::{status_code, Req, Table};
 use crate::body::{json, ok, text};
 use crate::error::{ApiError, ApiResult};
-use crate::App;
+
+/// What `/health` and `/version` report of the instance.
+pub trait Identity: Sync + 'static {
+    fn label(&self) -> &str;
+    fn build(&self) -> &BuildInfo;
+    fn uptime(&self) -> Duration;
+    /// Why the `--data-dir` store is failing, if it is.
+    fn store_failure(&self) -> Option<String>;
+}
 
 fn probe(p: &Probes, kind: &str) -> ApiResult {
     let probe = p
@@ -56,29 +64,29 @@ pub fn probes_table() -> Table<Probes> {
 
 /// `GET /health`: 200 while the server runs, whatever the chaos settings;
 /// 503 while the `--data-dir` store is failing (its writes fail).
-pub fn health_table() -> Table<Arc<App>> {
-    Table::<Arc<App>>::new("/health").get("/health", |app, _| {
-        if let Some(why) = app.registry.store_failure() {
+pub fn health_table<I: Identity>() -> Table<I> {
+    Table::<I>::new("/health").get("/health", |app, _| {
+        if let Some(why) = app.store_failure() {
             let mut r = json(&j!({
                 "status": "failing",
                 "store": why,
-                "label": app.instance_label,
-                "version": app.cfg.build.version,
-                "uptimeSeconds": app.started.elapsed().as_secs(),
+                "label": app.label(),
+                "version": app.build().version,
+                "uptimeSeconds": app.uptime().as_secs(),
             }));
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             return Ok(r);
         }
         Ok(json(&j!({
             "status": "ok",
-            "label": app.instance_label,
-            "version": app.cfg.build.version,
-            "uptimeSeconds": app.started.elapsed().as_secs(),
+            "label": app.label(),
+            "version": app.build().version,
+            "uptimeSeconds": app.uptime().as_secs(),
         })))
     })
 }
 
 /// `GET /version`: version, git revision and build date.
-pub fn version_table() -> Table<Arc<App>> {
-    Table::<Arc<App>>::new("/version").get("/version", |app, _| Ok(json(&app.cfg.build)))
+pub fn version_table<I: Identity>() -> Table<I> {
+    Table::<I>::new("/version").get("/version", |app, _| Ok(json(app.build())))
 }

@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::client::{copy_for_upstream, error_text, strip_hop_by_hop, HttpClient};
-use super::target::{Matched, Target};
+use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{text, Body, BoxError, InBody};
 
@@ -73,7 +73,7 @@ pub fn hops(h: &HeaderMap) -> u32 {
 }
 
 /// Applies `removeHeaders` then `addHeaders` (captures filled).
-pub fn apply_header_edits(t: &Target, m: &Matched, h: &mut HeaderMap) {
+pub fn apply_header_edits(t: &ProxyTarget, m: &Matched, h: &mut HeaderMap) {
     for n in &t.remove_headers {
         h.remove(n);
     }
@@ -119,7 +119,7 @@ pub async fn send(
 /// come within the target's timeout.
 pub async fn send_target(
     proxy: &Proxy,
-    target: &Target,
+    target: &ProxyTarget,
     method: Method,
     path: PathAndQuery,
     headers: HeaderMap,
@@ -167,7 +167,7 @@ fn client_body(b: InBody) -> Body {
     }
 }
 
-fn too_large(target: &Target, e: BoxError) -> Response<Body> {
+fn too_large(target: &ProxyTarget, e: BoxError) -> Response<Body> {
     text(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
@@ -183,7 +183,7 @@ fn too_large(target: &Target, e: BoxError) -> Response<Body> {
 /// [`MAX_PROXY_HOPS`]. The caller adds this hop's headers.
 pub async fn forward(
     proxy: &Arc<Proxy>,
-    target: Arc<Target>,
+    target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: InBody,
@@ -209,7 +209,7 @@ pub async fn forward(
 
 pub(super) async fn forward_plain(
     proxy: &Arc<Proxy>,
-    target: Arc<Target>,
+    target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: InBody,
@@ -237,7 +237,7 @@ pub(super) async fn forward_plain(
     // A reused map; the copy leaves out hop-by-hop headers, Host (set from
     // the upstream URL), Expect (this hop answered any `100-continue`
     // itself) and the hop count (set below).
-    let mut headers = crate::port::reuse::header_map();
+    let mut headers = crate::reuse::header_map();
     copy_for_upstream(&parts.headers, &mut headers, &PROXY_HOPS);
     headers.insert(PROXY_HOPS.clone(), hop_value(hops(&parts.headers) + 1));
     apply_header_edits(&target, &m, &mut headers);
@@ -306,7 +306,7 @@ pub(super) async fn forward_plain(
 /// Sends `replicas` copies in parallel; the first answer is returned.
 async fn fan_out(
     proxy: &Arc<Proxy>,
-    target: &Arc<Target>,
+    target: &Arc<ProxyTarget>,
     method: Method,
     path: PathAndQuery,
     headers: HeaderMap,

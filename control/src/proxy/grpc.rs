@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::client::{error_text, strip_hop_by_hop};
 use super::forward::{apply_header_edits, hops, MAX_PROXY_HOPS, PROXY_HOPS};
-use super::target::{Matched, Target};
+use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{Body, BoxError};
 use crate::grpc::call::trailers_only;
@@ -61,7 +61,7 @@ pub fn grpc_timeout(v: &str) -> Option<Duration> {
 /// Forwards a matched gRPC call; the caller adds this hop's headers.
 pub async fn forward(
     proxy: &Arc<Proxy>,
-    target: Arc<Target>,
+    target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: Incoming,

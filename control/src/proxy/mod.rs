@@ -26,10 +26,10 @@ use http_body_util::BodyExt;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 
+use crate::chaos::toxics::http::TargetToxics;
 use crate::error::ApiError;
-use crate::toxics::http::TargetToxics;
 use client::Outbound;
-use target::{Hit, Matched, Target, TargetSpec};
+use target::{Hit, Matched, ProxyTarget, ProxyTargetSpec};
 
 type Counter = BTreeMap<String, u64>;
 type Counter2 = BTreeMap<String, Counter>;
@@ -67,7 +67,7 @@ fn bump2(m: &mut Counter2, k: &str, k2: &str) {
 }
 
 impl ProxyCounts {
-    fn matched(&mut self, t: &Target, m: &Matched) {
+    fn matched(&mut self, t: &ProxyTarget, m: &Matched) {
         let name = t.spec.name.as_str();
         bump(&mut self.counts_by_targets, name);
         if let Some(u) = t.uri_text(m) {
@@ -95,7 +95,7 @@ impl ProxyCounts {
 pub struct Proxy {
     /// True while some target is enabled: the runtime path's only check otherwise.
     active: AtomicBool,
-    targets: RwLock<Vec<Arc<Target>>>,
+    targets: RwLock<Vec<Arc<ProxyTarget>>>,
     counts: Mutex<ProxyCounts>,
     out: Outbound,
     /// Toxics of the targets, by name.
@@ -128,8 +128,8 @@ impl Proxy {
 
     /// Adds (or replaces, by name) a target, validated completely first;
     /// returns its JSON echo.
-    pub fn add(&self, spec: TargetSpec) -> Result<String, ApiError> {
-        let target = Arc::new(Target::new(spec).map_err(ApiError::BadRequest)?);
+    pub fn add(&self, spec: ProxyTargetSpec) -> Result<String, ApiError> {
+        let target = Arc::new(ProxyTarget::new(spec).map_err(ApiError::BadRequest)?);
         let line = serde_json::to_string(&target.spec).unwrap_or_default();
         let mut list = self.targets.write();
         match list.iter().position(|t| t.spec.name == target.spec.name) {
@@ -181,7 +181,7 @@ impl Proxy {
 
     /// Sends one request to each target (its URL with `replaceURI` and
     /// additions, no captures); one outcome line per target.
-    pub async fn invoke(&self, targets: Vec<Arc<Target>>) -> Vec<String> {
+    pub async fn invoke(&self, targets: Vec<Arc<ProxyTarget>>) -> Vec<String> {
         let mut outcomes = Vec::with_capacity(targets.len());
         for t in targets {
             let m = Matched {
@@ -226,7 +226,7 @@ impl Proxy {
         self.active.load(Ordering::Relaxed)
     }
 
-    fn refresh_active(&self, targets: &[Arc<Target>]) {
+    fn refresh_active(&self, targets: &[Arc<ProxyTarget>]) {
         self.active
             .store(targets.iter().any(|t| t.is_enabled()), Ordering::Relaxed);
     }
@@ -237,7 +237,7 @@ impl Proxy {
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
-    ) -> Option<(Arc<Target>, Matched)> {
+    ) -> Option<(Arc<ProxyTarget>, Matched)> {
         let found = self
             .targets
             .read()
@@ -275,7 +275,7 @@ impl Proxy {
     }
 
     /// Looks up named targets; every name must exist.
-    pub fn named(&self, names: &str) -> Result<Vec<Arc<Target>>, ApiError> {
+    pub fn named(&self, names: &str) -> Result<Vec<Arc<ProxyTarget>>, ApiError> {
         let list = crate::api::names(names, "target names")?;
         let targets = self.targets.read();
         list.iter()
@@ -290,7 +290,7 @@ impl Proxy {
     }
 }
 
-fn view(t: &Target) -> serde_json::Value {
+fn view(t: &ProxyTarget) -> serde_json::Value {
     let mut v = serde_json::to_value(&t.spec).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert("enabled".into(), t.is_enabled().into());

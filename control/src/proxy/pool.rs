@@ -5,27 +5,24 @@
 //! back in without hashing, locking or allocating (hyper-util's pool hashes
 //! a key, locks and spawns a task per request). A connection goes back to
 //! the pool of the thread that reads its response body to the end
-//! ([`PooledBody`]); closed ones are dropped at checkout, and one idle past
+//! ([`PooledBody`], which hands it back through [`checkin`]); closed ones are dropped at checkout, and one idle past
 //! [`IDLE_TIMEOUT`] is closed by its own task. https upstreams and CONNECT
 //! keep going through the shared hyper-util client.
 
 use std::cell::RefCell;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
 use http::{Request, Response};
-use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 
 use super::client::error_text;
-use crate::body::{Body, BoxError};
+use crate::body::pooled::{Lent, PooledBody};
+use crate::body::Body;
 
 /// Idle connections are closed after this long (hyper-util's pool's setting here).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -86,10 +83,7 @@ impl Upstream {
 }
 
 /// One connection's sender and when it went idle (ms since [`epoch`] + 1; 0 in use).
-struct Conn {
-    tx: SendRequest<Body>,
-    idle_since: Arc<AtomicU64>,
-}
+type Conn = Lent;
 
 thread_local! {
     static IDLE: RefCell<Vec<Vec<Conn>>> = const { RefCell::new(Vec::new()) };
@@ -199,7 +193,7 @@ pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<B
                 let (parts, body) = resp.into_parts();
                 return Ok(Response::from_parts(
                     parts,
-                    Body::Pooled(PooledBody::new(body, up.id, c)),
+                    Body::Pooled(PooledBody::new(body, up.id, c, checkin)),
                 ));
             }
             Err(mut e) => match e.take_message() {
@@ -212,59 +206,5 @@ pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<B
                 }
             },
         }
-    }
-}
-
-/// An upstream response body that returns its connection to the pool when
-/// read to the end (dropped before that, the connection closes).
-pub struct PooledBody {
-    inner: Incoming,
-    back: Option<(usize, Conn)>,
-}
-
-impl PooledBody {
-    fn new(inner: Incoming, id: usize, c: Conn) -> PooledBody {
-        let mut b = PooledBody {
-            inner,
-            back: Some((id, c)),
-        };
-        if b.inner.is_end_stream() {
-            b.release();
-        }
-        b
-    }
-
-    fn release(&mut self) {
-        if let Some((id, c)) = self.back.take() {
-            checkin(id, c);
-        }
-    }
-}
-
-impl HttpBody for PooledBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_frame(cx);
-        match &r {
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
-            Poll::Ready(Some(Err(_))) => this.back = None,
-            _ => {}
-        }
-        r.map(|f| f.map(|f| f.map_err(|e| Box::new(e) as BoxError)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::target::TargetSpec;
+use super::target::ProxyTargetSpec;
 use super::{Proxy, TargetAction};
 use crate::api::{BoxFuture, Req, Table};
 use crate::body::{json, ok};
@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 pub fn table() -> Table<Arc<Proxy>> {
     Table::<Arc<Proxy>>::new("/request/proxy")
         .post("/request/proxy/targets/add", |p, q| {
-            let spec: TargetSpec = q.json()?;
+            let spec: ProxyTargetSpec = q.json()?;
             let line = p.add(spec)?;
             Ok(ok(format!("Added proxy target: {line}")))
         })

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Largest fan-out of one request.
-pub const MAX_REPLICAS: u32 = 32;
+pub const MAX_FANOUT: u32 = 32;
 
 /// `[[name, value]...]` or `{name: value}`; values optional in the list form.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -66,7 +66,7 @@ fn yes() -> bool {
 /// The JSON a user posts to `/request/proxy/targets/add`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TargetSpec {
+pub struct ProxyTargetSpec {
     pub name: String,
     pub url: String,
     #[serde(default, rename = "sendID")]

@@ -17,15 +17,15 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::matcher::{query_pairs, Seg};
 pub use super::matcher::{Captures, Hit, KvMatch, Template, UriPattern};
 pub use super::spec::{
-    is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, TargetSpec,
-    DEFAULT_UPSTREAM_TIMEOUT, MAX_REPLICAS,
+    is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, ProxyTargetSpec,
+    DEFAULT_UPSTREAM_TIMEOUT, MAX_FANOUT,
 };
 use crate::api::query_decode;
 
 /// A validated target.
 #[derive(Debug)]
-pub struct Target {
-    pub spec: TargetSpec,
+pub struct ProxyTarget {
+    pub spec: ProxyTargetSpec,
     pub enabled: AtomicBool,
     /// `scheme://host[:port]` of the upstream.
     pub origin: String,
@@ -59,8 +59,8 @@ pub struct Matched {
     pub hits: Vec<Hit>,
 }
 
-impl Target {
-    pub fn new(spec: TargetSpec) -> Result<Target, String> {
+impl ProxyTarget {
+    pub fn new(spec: ProxyTargetSpec) -> Result<ProxyTarget, String> {
         if !valid_name(&spec.name) {
             return Err(format!(
                 "invalid target name {:?}: non-empty, no ',', '/', '?', '#', '%' or spaces",
@@ -146,9 +146,9 @@ impl Target {
             known(&t, "addQuery")?;
             add_query.push((k.trim().to_string(), t));
         }
-        if spec.replicas == 0 || spec.replicas > MAX_REPLICAS {
+        if spec.replicas == 0 || spec.replicas > MAX_FANOUT {
             return Err(format!(
-                "replicas must be 1-{MAX_REPLICAS}, got {}",
+                "replicas must be 1-{MAX_FANOUT}, got {}",
                 spec.replicas
             ));
         }
@@ -158,7 +158,7 @@ impl Target {
             && add_query.is_empty()
             && spec.remove_query.is_empty()
             && !spec.send_id;
-        Ok(Target {
+        Ok(ProxyTarget {
             timeout,
             upstream: super::pool::Upstream::register(&origin),
             passthrough,
@@ -233,7 +233,7 @@ impl Target {
             .map(|u| u.text.as_str())
     }
 
-    /// Whether [`Target::upstream_path`] would give back `path` and `query`
+    /// Whether [`ProxyTarget::upstream_path`] would give back `path` and `query`
     /// unchanged (empty query parts are dropped there, so not with those).
     pub fn passes_path(&self, query: Option<&str>) -> bool {
         self.passthrough && query.is_none_or(|q| !q.is_empty() && !q.split('&').any(str::is_empty))
@@ -288,8 +288,8 @@ impl Target {
 mod tests {
     use super::*;
 
-    fn target(json: &str) -> Result<Target, String> {
-        Target::new(serde_json::from_str(json).map_err(|e| e.to_string())?)
+    fn target(json: &str) -> Result<ProxyTarget, String> {
+        ProxyTarget::new(serde_json::from_str(json).map_err(|e| e.to_string())?)
     }
 
     #[test]

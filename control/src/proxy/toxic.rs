@@ -9,18 +9,18 @@ use http::request::Parts;
 use http::Response;
 
 use super::forward::forward_plain;
-use super::target::{Matched, Target};
+use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{Body, InBody};
-use crate::faults::body::abort_response;
-use crate::toxics::http::wrap;
-use crate::toxics::pump::wrap_body;
-use crate::toxics::{Selected, Toxics};
+use crate::chaos::faults::body::abort_response;
+use crate::chaos::toxics::ends::wrap_body;
+use crate::chaos::toxics::http::wrap;
+use crate::chaos::toxics::{Selected, Toxics};
 
 pub async fn forward(
     proxy: &Arc<Proxy>,
     set: &Toxics,
-    target: Arc<Target>,
+    target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: InBody,

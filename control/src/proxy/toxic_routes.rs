@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::Proxy;
 use crate::api::{Req, Table};
 use crate::body::{json, ok};
+use crate::chaos::toxics::ToxicSpec;
 use crate::error::ApiError;
-use crate::toxics::ToxicSpec;
 
 /// The target named in the path, which must exist.
 fn target<'a>(p: &Proxy, q: &Req<'a>) -> Result<&'a str, ApiError> {

@@ -1,10 +1,11 @@
 //! A small outbound HTTP helper for the registry and the peer: one request
-//! on the instance's pooled client, bounded in time, body read whole.
+//! on the instance's pooled client, bounded in time, body read whole, and
+//! carrying the admin token calls between goto instances need.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
+use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
 use crate::body::Body;
@@ -27,10 +28,24 @@ impl Reply {
     }
 }
 
+/// How goto calls another instance's admin API: a pooled client, and the
+/// `Authorization` value (from `--admin-token`) the calls carry, if any.
+#[derive(Clone)]
+pub struct Caller {
+    client: HttpClient,
+    bearer: Option<HeaderValue>,
+}
+
+impl Caller {
+    pub fn new(client: HttpClient, bearer: Option<HeaderValue>) -> Caller {
+        Caller { client, bearer }
+    }
+}
+
 /// Sends `method url` with `body`; an error text on transport failure or
 /// when `timeout` passes first.
 pub async fn call(
-    client: &HttpClient,
+    caller: &Caller,
     method: Method,
     url: &str,
     body: impl Into<Bytes>,
@@ -43,12 +58,16 @@ pub async fn call(
         .body(Body::from_bytes(body.into()))
         .map_err(|e| format!("invalid request to {url}: {e}"))?;
     // Calls between goto instances are admin calls: they carry our token.
-    if let Some(bearer) = crate::security::outbound_bearer() {
+    if let Some(bearer) = &caller.bearer {
         req.headers_mut()
             .insert(http::header::AUTHORIZATION, bearer.clone());
     }
     let work = async {
-        let resp = client.request(req).await.map_err(|e| error_text(&e))?;
+        let resp = caller
+            .client
+            .request(req)
+            .await
+            .map_err(|e| error_text(&e))?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), REPLY_LIMIT)
             .collect()

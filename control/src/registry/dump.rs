@@ -15,8 +15,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body as HttpBody, Frame};
 use tokio::sync::mpsc;
 
+use super::Registry;
 use crate::body::{Body, BoxError};
-use crate::App;
 
 /// Bytes gathered before a chunk is sent.
 const CHUNK: usize = 64 << 10;
@@ -74,9 +74,9 @@ pub enum Dump {
 
 /// A streamed 200 with the dump's JSON (and a final newline, as
 /// [`crate::body::json`] writes).
-pub fn stream(app: &Arc<App>, what: Dump) -> Response<Body> {
+pub fn stream(reg: &Arc<Registry>, what: Dump) -> Response<Body> {
     let (tx, rx) = mpsc::channel(4);
-    let a = app.clone();
+    let a = reg.clone();
     tokio::task::spawn_blocking(move || {
         let mut out = Out {
             buf: Vec::with_capacity(CHUNK),
@@ -93,9 +93,9 @@ pub fn stream(app: &Arc<App>, what: Dump) -> Response<Body> {
 }
 
 /// Writes all but the closing brace; false once the client is gone.
-fn write(app: &App, what: Dump, out: &mut Out) -> bool {
+fn write(reg: &Registry, what: Dump, out: &mut Out) -> bool {
     let labels: Vec<String> = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.lockers.by_label.keys().cloned().collect()
     };
     if !out.push(b"{") {
@@ -105,7 +105,7 @@ fn write(app: &App, what: Dump, out: &mut Out) -> bool {
     for label in labels {
         match what {
             Dump::AllFlat => {
-                let v = app.registry.inner.lock().lockers.label_flat_json(&label);
+                let v = reg.inner.lock().lockers.label_flat_json(&label);
                 let Some(v) = v else { continue };
                 let sep: &[u8] = if first_label { b"" } else { b"," };
                 first_label = false;
@@ -115,7 +115,7 @@ fn write(app: &App, what: Dump, out: &mut Out) -> bool {
             }
             Dump::All => {
                 let addrs: Option<Vec<String>> = {
-                    let st = app.registry.inner.lock();
+                    let st = reg.inner.lock();
                     st.lockers
                         .by_label
                         .get(&label)
@@ -129,12 +129,7 @@ fn write(app: &App, what: Dump, out: &mut Out) -> bool {
                 }
                 let mut first = true;
                 for addr in addrs {
-                    let v = app
-                        .registry
-                        .inner
-                        .lock()
-                        .lockers
-                        .instance_json(&label, &addr);
+                    let v = reg.inner.lock().lockers.instance_json(&label, &addr);
                     let Some(v) = v else { continue };
                     let sep: &[u8] = if first { b"" } else { b"," };
                     first = false;

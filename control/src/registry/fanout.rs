@@ -13,10 +13,10 @@ use http::Method;
 use serde_json::{json, Map, Value};
 
 use super::call::call;
+use super::Registry;
 use super::{known, no_pod};
 use crate::body::{json, ok};
 use crate::error::ApiResult;
-use crate::App;
 
 /// Time one pod gets for all of its steps.
 pub const PER_PEER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -53,17 +53,17 @@ pub type Outcome = Result<String, String>;
 
 /// Runs `steps` on every address; returns each pod's outcome.
 pub async fn run(
-    app: &Arc<App>,
+    reg: &Arc<Registry>,
     addrs: Vec<String>,
     steps: Vec<Step>,
 ) -> BTreeMap<String, Outcome> {
     let steps = Arc::new(steps);
     let mut set = tokio::task::JoinSet::new();
     for addr in addrs {
-        let app = app.clone();
+        let reg = reg.clone();
         let steps = steps.clone();
         set.spawn(async move {
-            let work = run_one(&app, &addr, &steps);
+            let work = run_one(&reg, &addr, &steps);
             let out = match tokio::time::timeout(PER_PEER_TIMEOUT, work).await {
                 Ok(o) => o,
                 Err(_) => Err(format!(
@@ -83,12 +83,12 @@ pub async fn run(
     out
 }
 
-async fn run_one(app: &Arc<App>, addr: &str, steps: &[Step]) -> Outcome {
+async fn run_one(reg: &Arc<Registry>, addr: &str, steps: &[Step]) -> Outcome {
     let mut last = String::new();
     for s in steps {
         let url = format!("http://{addr}{}", s.path);
         let r = call(
-            &app.out.insecure,
+            &reg.out,
             s.method.clone(),
             &url,
             s.body.clone(),
@@ -119,9 +119,9 @@ pub fn to_json(outcomes: &BTreeMap<String, Outcome>) -> Value {
     )
 }
 
-pub(super) async fn peer_health(app: &Arc<App>, peer: &str, addr: Option<&str>) -> ApiResult {
+pub(super) async fn peer_health(reg: &Arc<Registry>, peer: &str, addr: Option<&str>) -> ApiResult {
     {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.known_label(peer)?;
         if let Some(a) = addr {
             if !st.addrs(peer).iter().any(|x| x == a) {
@@ -129,13 +129,13 @@ pub(super) async fn peer_health(app: &Arc<App>, peer: &str, addr: Option<&str>) 
             }
         }
     }
-    Ok(json(&health(app, Some(peer), addr).await[peer]))
+    Ok(json(&health(reg, Some(peer), addr).await[peer]))
 }
 
 /// Probes pods (`GET /label`) and records whether they answered.
-pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str>) -> Value {
+pub(super) async fn health(reg: &Arc<Registry>, peer: Option<&str>, addr: Option<&str>) -> Value {
     let targets: Vec<(String, Vec<String>)> = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.all_addrs()
             .into_iter()
             .filter(|(l, _)| peer.is_none_or(|p| p == l))
@@ -150,8 +150,8 @@ pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str
     };
     let mut out = Map::new();
     for (label, addrs) in targets {
-        let res = run(app, addrs, vec![Step::get("/label")]).await;
-        mark_health(app, &label, &res);
+        let res = run(reg, addrs, vec![Step::get("/label")]).await;
+        mark_health(reg, &label, &res);
         out.insert(
             label,
             Value::Object(
@@ -164,8 +164,8 @@ pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str
     Value::Object(out)
 }
 
-pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Outcome>) {
-    let mut st = app.registry.inner.lock();
+pub(super) fn mark_health(reg: &Arc<Registry>, label: &str, res: &BTreeMap<String, Outcome>) {
+    let mut st = reg.inner.lock();
     if let Some(g) = st.peers.get_mut(label) {
         for (a, o) in res {
             if let Some(p) = g.pods.get_mut(a) {
@@ -176,13 +176,13 @@ pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Ou
 }
 
 /// Probes pods and drops those that do not answer (their epochs stay).
-pub(super) async fn cleanup(app: &Arc<App>, peer: Option<&str>) -> ApiResult {
+pub(super) async fn cleanup(reg: &Arc<Registry>, peer: Option<&str>) -> ApiResult {
     if let Some(p) = peer {
-        known(app, p)?;
+        known(reg, p)?;
     }
-    let h = health(app, peer, None).await;
+    let h = health(reg, peer, None).await;
     let mut removed = Vec::new();
-    let mut st = app.registry.inner.lock();
+    let mut st = reg.inner.lock();
     for (label, pods) in h.as_object().into_iter().flatten() {
         for (addr, up) in pods.as_object().into_iter().flatten() {
             if up.as_bool() == Some(false) {
@@ -202,42 +202,42 @@ pub(super) async fn cleanup(app: &Arc<App>, peer: Option<&str>) -> ApiResult {
 }
 
 /// Fans `steps` out to every pod of `peer`; answers the per-pod outcomes.
-pub(super) async fn fan(app: &Arc<App>, peer: &str, steps: Vec<Step>) -> ApiResult {
+pub(super) async fn fan(reg: &Arc<Registry>, peer: &str, steps: Vec<Step>) -> ApiResult {
     let addrs = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.known_label(peer)?;
         st.addrs(peer)
     };
-    let res = run(app, addrs, steps).await;
-    mark_health(app, peer, &res);
+    let res = run(reg, addrs, steps).await;
+    mark_health(reg, peer, &res);
     Ok(json(&to_json(&res)))
 }
 
 /// Fans a call out to every pod of every label: `{label: {address: outcome}}`.
-pub(super) async fn fan_all(app: &Arc<App>, path: &str) -> ApiResult {
-    let all = app.registry.inner.lock().all_addrs();
+pub(super) async fn fan_all(reg: &Arc<Registry>, path: &str) -> ApiResult {
+    let all = reg.inner.lock().all_addrs();
     let mut out = Map::new();
     for (label, addrs) in all {
-        let res = run(app, addrs, vec![Step::post(path, "")]).await;
-        mark_health(app, &label, &res);
+        let res = run(reg, addrs, vec![Step::post(path, "")]).await;
+        mark_health(reg, &label, &res);
         out.insert(label, to_json(&res));
     }
     Ok(json(&Value::Object(out)))
 }
 
 /// Pushes to the pods of a label and logs those that did not take it.
-pub(super) async fn push(app: &Arc<App>, peer: &str, steps: Vec<Step>) {
-    let addrs = app.registry.inner.lock().addrs(peer);
+pub(super) async fn push(reg: &Arc<Registry>, peer: &str, steps: Vec<Step>) {
+    let addrs = reg.inner.lock().addrs(peer);
     if addrs.is_empty() {
         return;
     }
-    let res = run(app, addrs, steps).await;
+    let res = run(reg, addrs, steps).await;
     for (a, o) in &res {
         if let Err(e) = o {
             tracing::warn!(peer, address = %a, error = %e, "push to peer failed");
         }
     }
-    mark_health(app, peer, &res);
+    mark_health(reg, peer, &res);
 }
 
 /// Consecutive failed probes after which the background check drops a pod.
@@ -247,18 +247,18 @@ pub const UNHEALTHY_AFTER: u32 = 3;
 /// [`UNHEALTHY_AFTER`] probes, so pods that vanished without deregistering
 /// (killed, evicted) leave `pods`; their epochs and lockers stay. A pod
 /// dropped by mistake comes back with its next reminder.
-pub async fn health_loop(app: Arc<App>, every: Duration) {
+pub async fn health_loop(reg: Arc<Registry>, every: Duration) {
     let mut failures: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if app.registry.inner.lock().all_addrs().is_empty() {
+        if reg.inner.lock().all_addrs().is_empty() {
             failures.clear();
             continue;
         }
-        let h = health(&app, None, None).await;
+        let h = health(&reg, None, None).await;
         let mut seen = BTreeMap::new();
         let mut drop_list = Vec::new();
         for (label, pods) in h.as_object().into_iter().flatten() {
@@ -282,7 +282,7 @@ pub async fn health_loop(app: Arc<App>, every: Duration) {
             continue;
         }
         {
-            let mut st = app.registry.inner.lock();
+            let mut st = reg.inner.lock();
             for (label, addr) in drop_list {
                 if let Some(g) = st.peers.get_mut(&label) {
                     if g.pods.remove(&addr).is_some() {
@@ -292,6 +292,6 @@ pub async fn health_loop(app: Arc<App>, every: Duration) {
             }
         }
         // Logged inside on failure; the next save retries.
-        let _ = app.registry.save();
+        let _ = reg.save();
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::fold_timeline::Contribution;
+use super::Registry;
 use crate::client::document::{ClientResults, LatencyStats};
 
 /// Per second of a minute: requests, errors, intervals.
@@ -175,9 +176,9 @@ pub struct PeerView {
 /// `{label: {address: {target: view}}}` from the per-peer folds (built
 /// under the lock: the cost is the instances and, with `seconds`, their
 /// seconds).
-pub(super) fn peer_views(app: &crate::App, seconds: bool) -> http::Response<crate::body::Body> {
+pub(super) fn peer_views(reg: &Registry, seconds: bool) -> http::Response<crate::body::Body> {
     let out: BTreeMap<String, BTreeMap<String, BTreeMap<String, PeerView>>> = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.lockers
             .folds()
             .labels()

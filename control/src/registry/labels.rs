@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 
 use super::call::seg;
 use super::fanout::{push, Step};
+use super::Registry;
 use crate::body::ok;
 use crate::client::target::Target;
 use crate::error::{ApiError, ApiResult};
-use crate::App;
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LabelConfig {
@@ -86,8 +86,11 @@ pub fn to_map(list: &[(String, Value)]) -> Value {
     Value::Object(list.iter().cloned().collect::<Map<String, Value>>())
 }
 
-pub(super) fn all_config(app: &Arc<App>, pick: fn(&LabelConfig) -> &Vec<(String, Value)>) -> Value {
-    let st = app.registry.inner.lock();
+pub(super) fn all_config(
+    reg: &Arc<Registry>,
+    pick: fn(&LabelConfig) -> &Vec<(String, Value)>,
+) -> Value {
+    let st = reg.inner.lock();
     Value::Object(
         st.labels
             .iter()
@@ -97,36 +100,36 @@ pub(super) fn all_config(app: &Arc<App>, pick: fn(&LabelConfig) -> &Vec<(String,
 }
 
 pub(super) fn label_config(
-    app: &Arc<App>,
+    reg: &Arc<Registry>,
     peer: &str,
     pick: fn(&LabelConfig) -> &Vec<(String, Value)>,
 ) -> Value {
-    let st = app.registry.inner.lock();
+    let st = reg.inner.lock();
     st.labels
         .get(peer)
         .map(|c| to_map(pick(c)))
         .unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-pub(super) async fn add_target(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
+pub(super) async fn add_target(reg: &Arc<Registry>, peer: &str, body: &Bytes) -> ApiResult {
     let (name, v, echo) = parse_target(body)?;
     let text = v.to_string();
     {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         let cfg = st.labels.entry(peer.to_string()).or_default();
         upsert(&mut cfg.targets, name, v);
     }
-    push(app, peer, vec![Step::post("/client/targets/add", text)]).await;
+    push(reg, peer, vec![Step::post("/client/targets/add", text)]).await;
     Ok(ok(format!("Added target: {echo}")))
 }
 
-pub(super) async fn remove_targets(app: &Arc<App>, peer: &str, names: &str) -> ApiResult {
+pub(super) async fn remove_targets(reg: &Arc<Registry>, peer: &str, names: &str) -> ApiResult {
     let list = crate::api::list(names);
     if list.is_empty() {
         return Err(ApiError::bad("no target names given"));
     }
     {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         let cfg = st
             .labels
             .get_mut(peer)
@@ -134,13 +137,13 @@ pub(super) async fn remove_targets(app: &Arc<App>, peer: &str, names: &str) -> A
         remove(&mut cfg.targets, &list, "target")?;
     }
     let path = format!("/client/targets/{}/remove", seg(&list.join(",")));
-    push(app, peer, vec![Step::post(path, "")]).await;
+    push(reg, peer, vec![Step::post(path, "")]).await;
     Ok(ok(format!("Targets removed: {}", list.join(","))))
 }
 
-pub(super) async fn clear_targets(app: &Arc<App>, peer: &str) -> ApiResult {
+pub(super) async fn clear_targets(reg: &Arc<Registry>, peer: &str) -> ApiResult {
     let names: Vec<String> = {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         match st.labels.get_mut(peer) {
             Some(c) => std::mem::take(&mut c.targets)
                 .into_iter()
@@ -151,28 +154,28 @@ pub(super) async fn clear_targets(app: &Arc<App>, peer: &str) -> ApiResult {
     };
     if !names.is_empty() {
         let path = format!("/client/targets/{}/remove", seg(&names.join(",")));
-        push(app, peer, vec![Step::post(path, "")]).await;
+        push(reg, peer, vec![Step::post(path, "")]).await;
     }
     Ok(ok(format!("Targets cleared for peer: {peer}")))
 }
 
-pub(super) async fn add_job(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
+pub(super) async fn add_job(reg: &Arc<Registry>, peer: &str, body: &Bytes) -> ApiResult {
     let (id, v) = parse_job(body)?;
     let text = v.to_string();
     {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         let cfg = st.labels.entry(peer.to_string()).or_default();
         upsert(&mut cfg.jobs, id, v);
     }
-    push(app, peer, vec![Step::post("/jobs/add", text.clone())]).await;
+    push(reg, peer, vec![Step::post("/jobs/add", text.clone())]).await;
     Ok(ok(format!("Added job: {text}")))
 }
 
 /// Removes jobs from a label (all of them with `names` = None) and from its
 /// connected pods.
-pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>) -> ApiResult {
+pub(super) async fn remove_jobs(reg: &Arc<Registry>, peer: &str, names: Option<&str>) -> ApiResult {
     let removed: Vec<String> = {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         match (st.labels.get_mut(peer), names) {
             (Some(c), None) => std::mem::take(&mut c.jobs)
                 .into_iter()
@@ -189,7 +192,7 @@ pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>)
     };
     if !removed.is_empty() {
         let path = format!("/jobs/{}/remove", seg(&removed.join(",")));
-        push(app, peer, vec![Step::post(path, "")]).await;
+        push(reg, peer, vec![Step::post(path, "")]).await;
     }
     Ok(ok(match names {
         None => format!("Jobs cleared for peer: {peer}"),
@@ -200,10 +203,10 @@ pub(super) async fn remove_jobs(app: &Arc<App>, peer: &str, names: Option<&str>)
 /// Header names as the client API accepts them, lower-cased.
 pub(super) use crate::client::header_names;
 
-pub(super) async fn track(app: &Arc<App>, names: &str) -> ApiResult {
+pub(super) async fn track(reg: &Arc<Registry>, names: &str) -> ApiResult {
     let list = header_names(names)?;
     let labels: Vec<String> = {
-        let mut st = app.registry.inner.lock();
+        let mut st = reg.inner.lock();
         for h in &list {
             if !st.tracked.contains(h) {
                 st.tracked.push(h.clone());
@@ -213,7 +216,7 @@ pub(super) async fn track(app: &Arc<App>, names: &str) -> ApiResult {
     };
     let path = format!("/client/track/headers/add/{}", seg(&list.join(",")));
     for l in labels {
-        push(app, &l, vec![Step::post(path.clone(), "")]).await;
+        push(reg, &l, vec![Step::post(path.clone(), "")]).await;
     }
     Ok(ok(format!(
         "Header {} will be tracked on peers",

@@ -35,7 +35,6 @@ use serde_json::Value;
 
 use crate::body::ok;
 use crate::error::{ApiError, ApiResult};
-use crate::App;
 use labels::LabelConfig;
 use lockers::Lockers;
 use peers::PeerGroup;
@@ -47,15 +46,26 @@ pub const CLIENT_KEY: &str = "client";
 /// holds `{target: {"intervals": [...], "histograms": [...]}}`.
 pub const TIMELINE_KEY: &str = "client_timeline_";
 
-/// Everything a registry keeps.
-#[derive(Default)]
+/// Everything a registry keeps, and the client it calls its pods with.
 pub struct Registry {
     inner: Mutex<State>,
     /// The `--data-dir` store, when there is one.
     persist: std::sync::OnceLock<persist::Persist>,
+    /// Fan-outs, pushes and health probes to pods (plain http, with the
+    /// admin token).
+    out: call::Caller,
 }
 
 impl Registry {
+    /// An empty registry calling its pods with `out`.
+    pub fn new(out: call::Caller) -> Registry {
+        Registry {
+            inner: Mutex::default(),
+            persist: std::sync::OnceLock::new(),
+            out,
+        }
+    }
+
     /// Loads the state kept in `dir` and keeps saving there from now on;
     /// `reset`: a damaged store file is moved aside and the state starts empty.
     pub fn open_store(&self, dir: &std::path::Path, reset: bool) -> Result<(), String> {
@@ -178,12 +188,12 @@ fn no_pod(peer: &str, addr: &str) -> ApiError {
     ApiError::NotFound(format!("peer {peer} has no pod at {addr}"))
 }
 
-fn known(app: &Arc<App>, peer: &str) -> Result<(), ApiError> {
-    app.registry.inner.lock().known_label(peer)
+fn known(reg: &Arc<Registry>, peer: &str) -> Result<(), ApiError> {
+    reg.inner.lock().known_label(peer)
 }
 
 pub(super) fn locker_op(
-    app: &Arc<App>,
+    reg: &Arc<Registry>,
     peer: &str,
     addr: &str,
     op: &str,
@@ -194,13 +204,13 @@ pub(super) fn locker_op(
     if key.trim().is_empty() {
         return Err(ApiError::bad("empty locker key"));
     }
-    let mut st = app.registry.inner.lock();
+    let mut st = reg.inner.lock();
     match op {
         "store" => {
             let data = std::str::from_utf8(body)
                 .map_err(|_| ApiError::bad("locker data must be UTF-8 text"))?
                 .to_string();
-            let raw = |a: &str, k: &str| app.registry.raw_text(peer, a, k);
+            let raw = |a: &str, k: &str| reg.raw_text(peer, a, k);
             st.lockers
                 .store_with(peer, &addr, key, data, SystemTime::now(), &raw);
             Ok(ok(format!("Data stored for key: {key}")))
@@ -209,7 +219,7 @@ pub(super) fn locker_op(
             if st
                 .lockers
                 .remove_with(peer, &addr, key, &|a: &str, k: &str| {
-                    app.registry.raw_text(peer, a, k)
+                    reg.raw_text(peer, a, k)
                 }) =>
         {
             Ok(ok(format!("Data removed for key: {key}")))

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::no_pod;
+use super::Registry;
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
 use crate::timefmt::rfc3339;
-use crate::App;
 
 /// What a peer sends to register or remind.
 #[derive(Debug, Clone, Deserialize)]
@@ -257,10 +257,10 @@ impl PeerGroup {
     }
 }
 
-pub(super) fn register(app: &Arc<App>, body: &Bytes) -> ApiResult {
+pub(super) fn register(reg: &Arc<Registry>, body: &Bytes) -> ApiResult {
     let p = PeerInfo::from_json(body)?;
     let now = SystemTime::now();
-    let mut st = app.registry.inner.lock();
+    let mut st = reg.inner.lock();
     let r = st
         .peers
         .entry(p.name.clone())
@@ -281,7 +281,7 @@ pub(super) fn register(app: &Arc<App>, body: &Bytes) -> ApiResult {
     })))
 }
 
-pub(super) fn remember(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
+pub(super) fn remember(reg: &Arc<Registry>, peer: &str, body: &Bytes) -> ApiResult {
     let p = PeerInfo::from_json(body)?;
     if p.name != peer {
         return Err(ApiError::bad(format!(
@@ -289,7 +289,7 @@ pub(super) fn remember(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
             p.name
         )));
     }
-    let mut st = app.registry.inner.lock();
+    let mut st = reg.inner.lock();
     let found = st
         .peers
         .get_mut(peer)
@@ -301,8 +301,8 @@ pub(super) fn remember(app: &Arc<App>, peer: &str, body: &Bytes) -> ApiResult {
     }
 }
 
-pub(super) fn deregister(app: &Arc<App>, peer: &str, addr: &str) -> ApiResult {
-    let mut st = app.registry.inner.lock();
+pub(super) fn deregister(reg: &Arc<Registry>, peer: &str, addr: &str) -> ApiResult {
+    let mut st = reg.inner.lock();
     let removed = st
         .peers
         .get_mut(peer)
@@ -315,8 +315,8 @@ pub(super) fn deregister(app: &Arc<App>, peer: &str, addr: &str) -> ApiResult {
     }
 }
 
-pub(super) fn peers_json(app: &Arc<App>) -> Value {
-    let st = app.registry.inner.lock();
+pub(super) fn peers_json(reg: &Arc<Registry>) -> Value {
+    let st = reg.inner.lock();
     Value::Object(
         st.peers
             .iter()
@@ -326,8 +326,8 @@ pub(super) fn peers_json(app: &Arc<App>) -> Value {
 }
 
 /// Forgets past epochs: only the connected pods' current epochs remain.
-pub(super) fn clear_epochs(app: &Arc<App>) -> http::Response<crate::body::Body> {
-    let mut st = app.registry.inner.lock();
+pub(super) fn clear_epochs(reg: &Arc<Registry>) -> http::Response<crate::body::Body> {
+    let mut st = reg.inner.lock();
     for g in st.peers.values_mut() {
         g.pod_epochs = g
             .pods

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::Registry;
 use crate::body::json;
 use crate::client::document::{ClientResults, TargetResults};
-use crate::App;
 
 /// Running sum of result documents.
 #[derive(Default)]
@@ -47,8 +47,8 @@ impl Sum {
 }
 
 /// label -> target -> its `"thresholds"` as configured at the registry.
-fn configured_thresholds(app: &App) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
-    let st = app.registry.inner.lock();
+fn configured_thresholds(reg: &Registry) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let st = reg.inner.lock();
     st.labels
         .iter()
         .map(|(label, c)| {
@@ -72,11 +72,11 @@ fn configured_thresholds(app: &App) -> BTreeMap<String, BTreeMap<String, Vec<Str
 
 /// `{label: summed results}`, or per target with `?detailed=Y`, from the
 /// sums folded on arrival.
-pub(super) fn summed_results(app: &App, detailed: bool) -> http::Response<crate::body::Body> {
-    let configured = configured_thresholds(app);
+pub(super) fn summed_results(reg: &Registry, detailed: bool) -> http::Response<crate::body::Body> {
+    let configured = configured_thresholds(reg);
     // Only the sums are copied under the lock: one document per label.
     let sums: Vec<(String, ClientResults)> = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.lockers
             .folds()
             .labels()

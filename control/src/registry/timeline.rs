@@ -11,9 +11,10 @@ use goto_engine::{Histogram, Interval, LatencySummary};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Registry;
 use crate::body::json;
 use crate::client::timeline::ReportedTimeline;
-use crate::{histcodec, App};
+use crate::histcodec;
 
 /// One second of a target's merged timeline.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -151,9 +152,9 @@ impl Merge {
 
 /// `{label: {target: [merged seconds]}}`, from the seconds folded on
 /// arrival (built under the lock: the cost is the seconds shown).
-pub(super) fn merged_timelines(app: &App) -> http::Response<crate::body::Body> {
+pub(super) fn merged_timelines(reg: &Registry) -> http::Response<crate::body::Body> {
     let out: serde_json::Map<String, Value> = {
-        let st = app.registry.inner.lock();
+        let st = reg.inner.lock();
         st.lockers
             .folds()
             .labels()

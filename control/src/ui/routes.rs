@@ -11,8 +11,15 @@ use serde_json::{json, Value};
 use super::{figures, report};
 use crate::api::Table;
 use crate::body::{json, Body};
+use crate::client::Client;
 use crate::error::{ApiError, ApiResult};
-use crate::App;
+
+/// What the UI's data routes read of the instance: the client state and
+/// the instance's label (for the report's title).
+pub trait UiSource: Sync + 'static {
+    fn client(&self) -> &Arc<Client>;
+    fn label(&self) -> &str;
+}
 
 /// The page and its assets: (name under `/ui/assets/`, content type, text).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -62,8 +69,8 @@ pub fn asset_text(name: &str) -> &'static str {
         .map_or("", |(_, _, t)| *t)
 }
 
-pub fn table() -> Table<Arc<App>> {
-    Table::<Arc<App>>::new("/ui")
+pub fn table<U: UiSource>() -> Table<U> {
+    Table::<U>::new("/ui")
         .get("/ui", |_, _| Ok(page("/ui")))
         .get("/ui/assets/{file}", |_, q| {
             let path = format!("/ui/assets/{}", q.param("file"));
@@ -73,7 +80,7 @@ pub fn table() -> Table<Arc<App>> {
         })
         .get_async("/ui/data/targets", |app, _| {
             Box::pin(async move {
-                let stats = merged(app).await?;
+                let stats = merged(app.client()).await?;
                 Ok(json(&figures::document(&stats)))
             })
         })
@@ -96,11 +103,11 @@ fn typed(ct: &'static str, text: String) -> Response<Body> {
 }
 
 /// Every invocation's stats merged per target, as `/client/results` merges them.
-async fn merged(app: &Arc<App>) -> Result<BTreeMap<String, TargetStats>, ApiError> {
-    let a2 = app.clone();
+async fn merged(client: &Arc<Client>) -> Result<BTreeMap<String, TargetStats>, ApiError> {
+    let a2 = client.clone();
     tokio::task::spawn_blocking(move || {
         let mut m: BTreeMap<String, TargetStats> = BTreeMap::new();
-        for s in a2.client.snapshots() {
+        for s in a2.snapshots() {
             for (name, st) in s.stats {
                 m.entry(name).or_default().merge(&st);
             }
@@ -112,30 +119,30 @@ async fn merged(app: &Arc<App>) -> Result<BTreeMap<String, TargetStats>, ApiErro
 }
 
 /// `GET /ui/report`: this instance's client results as one HTML file.
-async fn instance_report(app: &Arc<App>) -> ApiResult {
-    let stats = merged(app).await?;
-    let a2 = app.clone();
+async fn instance_report<U: UiSource>(app: &U) -> ApiResult {
+    let stats = merged(app.client()).await?;
+    let a2 = app.client().clone();
     let (results, timeline) = tokio::task::spawn_blocking(move || {
-        let r = serde_json::to_value(a2.client.results(false)).unwrap_or_default();
-        let t = serde_json::to_value(a2.client.timelines()).unwrap_or_default();
+        let r = serde_json::to_value(a2.results(false)).unwrap_or_default();
+        let t = serde_json::to_value(a2.timelines()).unwrap_or_default();
         (r, t)
     })
     .await
     .map_err(|e| ApiError::Unavailable(format!("internal task failed: {e}")))?;
     let data = json!({
-        "title": format!("goto client results: {}", app.instance_label),
+        "title": format!("goto client results: {}", app.label()),
         "generated": crate::timefmt::rfc3339(std::time::SystemTime::now()),
         "results": results,
         "timeline": timeline,
         "figures": figures::document(&stats),
-        "targets": targets_json(app),
+        "targets": targets_json(app.client()),
     });
     Ok(typed("text/html; charset=utf-8", report::html(&data)))
 }
 
-fn targets_json(app: &Arc<App>) -> Value {
+fn targets_json(client: &Client) -> Value {
     let mut m = serde_json::Map::new();
-    for t in app.client.targets() {
+    for t in client.targets() {
         m.insert(
             t.name().to_string(),
             serde_json::to_value(&t.input).unwrap_or(Value::Null),

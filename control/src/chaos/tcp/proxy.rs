@@ -9,7 +9,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{TcpCounts, TcpState};
-use crate::toxics::pump::{pump, Chain, End, TcpSink, TcpSource};
+use crate::chaos::toxics::ends::{TcpSink, TcpSource};
+use crate::chaos::toxics::pump::{pump, Chain, End};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

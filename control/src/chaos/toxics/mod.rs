@@ -9,6 +9,7 @@
 //! `rate` in KB/s (1000 bytes), `bytes`, `average_size`, `size_variation`.
 //! Any duration may also be a Go duration string (`"200ms"`).
 
+pub mod ends;
 pub mod http;
 pub mod pump;
 

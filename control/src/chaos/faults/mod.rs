@@ -8,162 +8,23 @@
 //! the lock only when some fault is configured or header faults are enabled.
 
 pub mod body;
+pub mod config;
 pub mod routes;
 pub mod spec;
 pub mod uri;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use bytes::Bytes;
 use http::HeaderMap;
 use parking_lot::Mutex;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::rng::Rng;
-use goto_engine::duration;
-use spec::{DelaySpec, HeaderFaults};
+use config::draw_cfg;
+pub use config::{Drip, FaultConfig, FaultDraw};
+use spec::HeaderFaults;
 use uri::{UriFaults, MAX_URIS};
-
-/// A slow body: `bytes` at a time, `every` apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Drip {
-    pub bytes: usize,
-    pub every: Duration,
-}
-
-/// What the faults configured on a port are.
-#[derive(Debug, Clone, Default)]
-pub struct FaultConfig {
-    /// Status codes with their share in percent (sum at most 100).
-    pub status: Vec<(u16, f64)>,
-    /// Delays with their share in percent (sum at most 100).
-    pub delay: Vec<(DelaySpec, f64)>,
-    /// A range every response waits (`delay/set/100ms-300ms`); a share's
-    /// delay, when drawn, comes on top of it, as on top of a fixed delay.
-    pub range: Option<DelaySpec>,
-    /// Share of requests whose connection is closed without an answer.
-    pub close: f64,
-    /// Response body size and its share; the body is sliced from `size_body`.
-    pub size: Option<(usize, f64)>,
-    size_body: Bytes,
-    pub drip: Option<(Drip, f64)>,
-}
-
-impl FaultConfig {
-    fn any(&self) -> bool {
-        !self.status.is_empty()
-            || !self.delay.is_empty()
-            || self.range.is_some()
-            || self.close > 0.0
-            || self.size.is_some()
-            || self.drip.is_some()
-    }
-
-    /// Gives `code` a share (0 removes it); the shares may not pass 100.
-    pub fn set_status(&mut self, code: u16, percent: f64) -> Result<(), String> {
-        set_share(&mut self.status, code, percent, "status")
-    }
-
-    pub fn set_delay(&mut self, d: DelaySpec, percent: f64) -> Result<(), String> {
-        if d.is_zero() {
-            self.delay.retain(|(x, _)| *x != d);
-            return Ok(());
-        }
-        set_share(&mut self.delay, d, percent, "delay")
-    }
-
-    pub fn clear_delays(&mut self) {
-        self.delay.clear();
-        self.range = None;
-    }
-
-    /// Sets (or with a zero range, clears) the range every response waits.
-    pub fn set_range(&mut self, d: Option<DelaySpec>) {
-        self.range = d.filter(|d| !d.is_zero());
-    }
-
-    pub fn set_close(&mut self, percent: f64) {
-        self.close = percent;
-    }
-
-    pub fn set_size(&mut self, bytes: usize, percent: f64) {
-        if percent <= 0.0 {
-            self.size = None;
-            self.size_body = Bytes::new();
-            return;
-        }
-        self.size = Some((bytes, percent));
-        // Made once here so each faulted response slices it instead of allocating.
-        self.size_body = Bytes::from(vec![b'x'; bytes]);
-    }
-
-    pub fn set_drip(&mut self, drip: Drip, percent: f64) {
-        self.drip = (percent > 0.0 && drip.bytes > 0).then_some((drip, percent));
-    }
-
-    fn view(&self) -> serde_json::Value {
-        json!({
-            "status": self.status.iter().map(|(c, p)| json!({"code": c, "percent": p})).collect::<Vec<_>>(),
-            "delay": self.delay.iter().map(|(d, p)| json!({"delay": d.to_string(), "percent": p})).collect::<Vec<_>>(),
-            "range": self.range.map(|d| d.to_string()),
-            "close": self.close,
-            "size": self.size.map(|(b, p)| json!({"bytes": b, "percent": p})),
-            "drip": self.drip.map(|(d, p)| json!({"bytes": d.bytes, "every": duration::format(d.every), "percent": p})),
-        })
-    }
-}
-
-fn set_share<K: PartialEq + Copy>(
-    list: &mut Vec<(K, f64)>,
-    key: K,
-    percent: f64,
-    what: &str,
-) -> Result<(), String> {
-    let others: f64 = list.iter().filter(|(k, _)| *k != key).map(|(_, p)| p).sum();
-    if others + percent > 100.0 + 1e-9 {
-        return Err(format!(
-            "{what} shares would add up to {}%: at most 100%",
-            others + percent
-        ));
-    }
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some(e) if percent > 0.0 => e.1 = percent,
-        Some(_) => list.retain(|(k, _)| *k != key),
-        None if percent > 0.0 => list.push((key, percent)),
-        None => {}
-    }
-    Ok(())
-}
-
-/// Picks at most one entry: entry i with probability share_i / 100.
-fn pick<K: Copy>(rng: &mut Rng, list: &[(K, f64)]) -> Option<K> {
-    if list.is_empty() {
-        return None;
-    }
-    let u = rng.unit() * 100.0;
-    let mut acc = 0.0;
-    for (k, p) in list {
-        acc += p;
-        if u < acc {
-            return Some(*k);
-        }
-    }
-    None
-}
-
-/// The faults one request gets.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Plan {
-    pub status: Option<u16>,
-    pub delay: Option<Duration>,
-    pub close: bool,
-    /// A body of this many bytes replaces the response body.
-    pub size: Option<Bytes>,
-    pub drip: Option<Drip>,
-}
 
 /// Faults injected, by kind.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -185,7 +46,7 @@ pub struct FaultCounts {
 }
 
 impl FaultCounts {
-    fn add(&mut self, plan: &Plan) {
+    fn add(&mut self, plan: &FaultDraw) {
         if plan.close {
             // Nothing else of the plan reaches the client.
             self.close += 1;
@@ -197,30 +58,6 @@ impl FaultCounts {
         self.delay += u64::from(plan.delay.is_some());
         self.size += u64::from(plan.size.is_some());
         self.drip += u64::from(plan.drip.is_some());
-    }
-}
-
-/// Draws the faults `cfg` gives one request.
-fn draw_cfg(cfg: &FaultConfig, rng: &mut Rng) -> Plan {
-    Plan {
-        status: pick(rng, &cfg.status),
-        delay: {
-            let share = pick(rng, &cfg.delay).map(|d| rng.duration(d.min, d.max));
-            let range = cfg.range.map(|d| rng.duration(d.min, d.max));
-            match (share, range) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
-            }
-        },
-        close: cfg.close > 0.0 && rng.percent(cfg.close),
-        size: match cfg.size {
-            Some((n, p)) if rng.percent(p) => Some(cfg.size_body.slice(..n)),
-            _ => None,
-        },
-        drip: match cfg.drip {
-            Some((d, p)) if rng.percent(p) => Some(d),
-            _ => None,
-        },
     }
 }
 
@@ -365,7 +202,7 @@ impl Faults {
     /// port's, then those of the first URI pattern matching (which win where
     /// both inject the same kind). `Err` is a `Goto-Fault-*` header that
     /// could not be read (header faults on).
-    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<Plan, String> {
+    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<FaultDraw, String> {
         let mut g = self.inner.lock();
         let g = &mut *g;
         let from_headers = if g.headers {
@@ -381,7 +218,7 @@ impl Faults {
             let c = g.counts.by_uri.entry(u.uri.clone()).or_default();
             c.requests += 1;
             c.add(&p);
-            plan = Plan {
+            plan = FaultDraw {
                 status: p.status.or(plan.status),
                 delay: p.delay.or(plan.delay),
                 close: p.close || plan.close,
@@ -406,10 +243,13 @@ impl Faults {
 
 #[cfg(test)]
 mod tests {
+    use super::spec::DelaySpec;
     use super::*;
     use http::HeaderValue;
+    use serde_json::json;
+    use std::time::Duration;
 
-    fn run(f: &Faults, n: usize) -> Vec<Plan> {
+    fn run(f: &Faults, n: usize) -> Vec<FaultDraw> {
         let h = HeaderMap::new();
         (0..n).map(|_| f.draw("/x", &h).unwrap()).collect()
     }

@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::chaos::toxics::Toxics;
 use crate::conn_cap::ConnCap;
-use crate::toxics::Toxics;
 use goto_engine::duration;
 
 /// What a TCP listener does with a connection.

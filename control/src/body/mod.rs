@@ -13,6 +13,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
+pub mod pooled;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A response body: a whole buffer, or a stream (proxy).
@@ -20,7 +22,7 @@ pub enum Body {
     Full(Option<Bytes>),
     Stream(UnsyncBoxBody<Bytes, BoxError>),
     /// An upstream's answer over the proxy's own pool (unboxed: no allocation).
-    Pooled(crate::proxy::pool::PooledBody),
+    Pooled(pooled::PooledBody),
 }
 
 impl Body {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde_json::Value;
 
-use super::pump::{wrap_body, Chain};
+use super::ends::wrap_body;
+use super::pump::Chain;
 use super::{ToxicSpec, Toxics};
 use crate::body::Body;
 

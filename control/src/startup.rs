@@ -1,0 +1,26 @@
+//! What can stop the server from starting, each with the one line the
+//! binary prints (after `goto: `) before exiting non-zero.
+
+use crate::listeners::ListenError;
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot start the control runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot start the request log: {0}")]
+    RequestLog(std::io::Error),
+    /// A startup listener (the port, or `--admin-port`).
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("invalid label: {0}")]
+    Label(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    /// `--registry` (its URL, or an https one with no roots to verify it).
+    #[error("{0}")]
+    Registry(String),
+    /// The `--data-dir` store could not be opened.
+    #[error("{0}")]
+    Store(String),
+}
