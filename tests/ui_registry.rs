@@ -134,3 +134,145 @@ fn peers_and_a_restarted_one_show_in_the_registry_view() {
     );
     browser.screenshot("registry-report");
 }
+
+const PEERS: &str = "/registry/peers/lockers/targets/results/peers?seconds=Y";
+
+/// The per-peer table's figures for one instance, as the page should show
+/// them from `/registry/peers/lockers/targets/results/peers`.
+fn peer_row(v: &serde_json::Value) -> Vec<String> {
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let (req, err, secs) = (n("requests"), n("errors"), n("seconds"));
+    let fix = |x: f64, d: i32| {
+        let p = 10f64.powi(d);
+        format!("{:.*}", d as usize, (x * p).round() / p)
+    };
+    let mut out = vec![
+        req.to_string(),
+        err.to_string(),
+        fix(req as f64 / secs as f64, 1),
+        fix(100.0 * err as f64 / req as f64, 2),
+        n("invocations").to_string(),
+    ];
+    for p in ["p50", "p90", "p99"] {
+        out.push(
+            v["latencyMs"][p]
+                .as_f64()
+                .map_or("–".into(), |x| x.to_string()),
+        );
+    }
+    out
+}
+
+/// Two peers run the same target against a fast and a slow server: the
+/// per-peer table shows both with the endpoint's figures, the slow one first
+/// and marked. A pod that stops answering the registry's probes shows its
+/// unhealthy spans on the lifecycle timeline.
+#[test]
+fn the_slow_pod_and_unhealthy_spans_show_in_the_registry_view() {
+    let Some(browser) = Browser::start("ui_registry") else {
+        return;
+    };
+    let reg = Goto::start(&["--label", "registry", QUIET, "--peer-health-seconds", "0"]);
+    let fast = Goto::start(&["--label", "fast", QUIET]);
+    let slow = Goto::start(&["--label", "slow", QUIET]);
+    assert_eq!(slow.post("/response/delay/set/40ms", "").status, 200);
+    let (pa, pb) = (free_port(), free_port());
+    let a = peer_on(pa, reg.port);
+    let b = peer_on(pb, reg.port);
+    let (addr_a, addr_b) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    assert!(common::eventually(Duration::from_secs(10), || {
+        reg.get("/registry/peers").json()["fleet"]["pods"]
+            .as_object()
+            .is_some_and(|p| p.len() == 2)
+    }));
+    // The same target on each peer, one against the slow server.
+    for (p, server) in [(&a, &fast), (&b, &slow)] {
+        let t = format!(
+            r#"{{"name":"t2","method":"GET","url":"http://127.0.0.1:{}/status/200","replicas":1,
+                "requestCount":0,"rate":20,"duration":"2s"}}"#,
+            server.port
+        );
+        assert_eq!(p.post("/client/targets/add", &t).status, 200);
+        let r = p.post("/client/targets/t2/invoke?blocking=N", "");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Both runs over and fully reported: the view stops changing.
+    let view = || reg.get(PEERS).json()["fleet"].clone();
+    let mut last = view();
+    assert!(
+        common::eventually(Duration::from_secs(30), || {
+            std::thread::sleep(Duration::from_millis(1500));
+            let now = view();
+            let done = [&addr_a, &addr_b].iter().all(|x| {
+                let t = &now[x.as_str()]["t2"];
+                t["latencyMs"]["p99"].is_number()
+                    && t["requests"].as_u64().is_some_and(|r| r > 0)
+                    && t["requests"] == t["invocations"]
+            });
+            let settled = done && now == last;
+            last = now;
+            settled
+        }),
+        "the peers' reports did not settle: {last}"
+    );
+    // A pod whose address does not answer: unhealthy, healthy again (a
+    // reminder), unhealthy again.
+    let ghost = format!("127.0.0.1:{}", free_port());
+    let body = format!(r#"{{"name":"fleet","pod":"ghost","address":"{ghost}"}}"#);
+    assert_eq!(reg.post("/registry/peers/add", &body).status, 200);
+    assert_eq!(
+        reg.get("/registry/peers/fleet/health").json()[&ghost],
+        false
+    );
+    assert_eq!(
+        reg.post("/registry/peers/fleet/remember", &body).status,
+        200
+    );
+    assert_eq!(
+        reg.get("/registry/peers/fleet/health").json()[&ghost],
+        false
+    );
+    let spans = reg.get("/registry/peers").json()["fleet"]["podUnhealthySpans"][&ghost].clone();
+    assert_eq!(spans.as_array().map(Vec::len), Some(2), "{spans}");
+
+    browser.open(&format!("http://127.0.0.1:{}/ui#registry", reg.port));
+    let rows = browser.wait_for(
+        "the per-peer table of t2",
+        Duration::from_secs(10),
+        "var rs = [...document.querySelectorAll('section.label[data-label=fleet] .peers-of[data-target=t2] table.peers tr[data-address]')]; \
+         if (rs.length !== 2) return null; \
+         var f = ['requests', 'errors', 'rps', 'errorPct', 'invocations', 'p50', 'p90', 'p99']; \
+         return rs.map(r => [r.getAttribute('data-address'), r.classList.contains('slowest'), !!r.querySelector('svg.spark polyline')] \
+           .concat(f.map(k => r.querySelector('td[data-field=' + k + ']').textContent)));",
+    );
+    let v = view();
+    let want = |addr: &str, slowest: bool| {
+        let mut w = vec![
+            serde_json::json!(addr),
+            serde_json::json!(slowest),
+            serde_json::json!(true),
+        ];
+        w.extend(
+            peer_row(&v[addr]["t2"])
+                .into_iter()
+                .map(serde_json::Value::from),
+        );
+        serde_json::Value::Array(w)
+    };
+    assert_eq!(
+        rows,
+        serde_json::json!([want(&addr_b, true), want(&addr_a, false)]),
+        "per-peer view: {v}"
+    );
+    let drawn = browser.wait_for(
+        "the ghost's unhealthy spans",
+        Duration::from_secs(10),
+        &format!(
+            "var n = document.querySelectorAll('svg.lifecycle g[data-address=\"{ghost}\"] rect.unhealthy').length; return n === 2 ? n : null;"
+        ),
+    );
+    assert_eq!(drawn, 2);
+    browser.eval("document.querySelector('section.label[data-label=fleet] svg.lifecycle').scrollIntoView(); return 1;");
+    let shot = browser.screenshot("registry-peers");
+    println!("ui_registry: screenshot {}", shot.display());
+}

@@ -151,7 +151,12 @@ pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str
     let mut out = Map::new();
     for (label, addrs) in targets {
         let res = run(app, addrs, vec![Step::get("/label")]).await;
-        mark_health(app, &label, &res);
+        // A probe is a GET (not saved after it): a health change it found
+        // (an unhealthy span opened or closed) is saved here.
+        if mark_health(app, &label, &res) {
+            // Logged inside on failure; the next save retries.
+            let _ = app.registry.save();
+        }
         out.insert(
             label,
             Value::Object(
@@ -164,15 +169,17 @@ pub(super) async fn health(app: &Arc<App>, peer: Option<&str>, addr: Option<&str
     Value::Object(out)
 }
 
-pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Outcome>) {
+/// True if a pod's health changed.
+pub(super) fn mark_health(app: &Arc<App>, label: &str, res: &BTreeMap<String, Outcome>) -> bool {
+    let now = std::time::SystemTime::now();
     let mut st = app.registry.inner.lock();
+    let mut changed = false;
     if let Some(g) = st.peers.get_mut(label) {
         for (a, o) in res {
-            if let Some(p) = g.pods.get_mut(a) {
-                p.healthy = o.is_ok();
-            }
+            changed |= g.set_health(a, o.is_ok(), now);
         }
     }
+    changed
 }
 
 /// Probes pods and drops those that do not answer (their epochs stay).
@@ -187,7 +194,7 @@ pub(super) async fn cleanup(app: &Arc<App>, peer: Option<&str>) -> ApiResult {
         for (addr, up) in pods.as_object().into_iter().flatten() {
             if up.as_bool() == Some(false) {
                 if let Some(g) = st.peers.get_mut(label) {
-                    g.pods.remove(addr);
+                    g.drop_pod(addr, std::time::SystemTime::now());
                     removed.push(format!("{label}@{addr}"));
                 }
             }
@@ -285,7 +292,7 @@ pub async fn health_loop(app: Arc<App>, every: Duration) {
             let mut st = app.registry.inner.lock();
             for (label, addr) in drop_list {
                 if let Some(g) = st.peers.get_mut(&label) {
-                    if g.pods.remove(&addr).is_some() {
+                    if g.drop_pod(&addr, std::time::SystemTime::now()).is_some() {
                         tracing::info!(peer = ?label, address = ?addr, "unresponsive pod removed");
                     }
                 }
