@@ -708,4 +708,68 @@ fn background_health_checks_drop_vanished_pods() {
     );
     let peers = reg.get("/registry/peers").json();
     assert!(peers["peer1"]["podEpochs"][&a].is_array(), "{peers}");
+    // Its failed probes are one unhealthy span, ended when it was dropped.
+    let spans = &peers["peer1"]["podUnhealthySpans"][&a];
+    assert_eq!(spans.as_array().map(Vec::len), Some(1), "{peers}");
+    assert_eq!(spans[0]["epoch"], 0);
+    assert!(
+        spans[0]["to"].as_str() >= spans[0]["from"].as_str(),
+        "{spans}"
+    );
+}
+
+/// Issue 22: a pod whose address stops answering gets an unhealthy span
+/// from the probe that found it so; a reminder ends it, and so does being
+/// removed; the last spans are kept per address like the epochs.
+#[test]
+fn unhealthy_spans_open_and_close_with_probes() {
+    let reg = Goto::start(&["--label", "registry", QUIET, "--peer-health-seconds", "0"]);
+    let ghost = format!("127.0.0.1:{}", free_port());
+    let body = format!(r#"{{"name":"peer1","pod":"ghost","address":"{ghost}"}}"#);
+    ok(&reg, "/registry/peers/add", &body);
+    let group = || reg.get("/registry/peers").json()["peer1"].clone();
+    assert!(group()["pods"][&ghost].get("unhealthySpans").is_none());
+    assert!(group().get("podUnhealthySpans").is_none());
+    let probe = || {
+        reg.get(&format!("/registry/peers/peer1/health/{ghost}"))
+            .json()[&ghost]
+            .clone()
+    };
+    assert_eq!(probe(), false);
+    // Still unhealthy: the same span, open (no `to`).
+    assert_eq!(probe(), false);
+    let g = group();
+    let spans = g["pods"][&ghost]["unhealthySpans"].clone();
+    assert_eq!(spans.as_array().map(Vec::len), Some(1), "{g}");
+    assert_eq!(spans[0]["epoch"], 0);
+    assert!(
+        spans[0]["from"].is_string() && spans[0].get("to").is_none(),
+        "{spans}"
+    );
+    assert_eq!(g["podUnhealthySpans"][&ghost], spans);
+    assert_eq!(g["pods"][&ghost]["healthy"], false);
+    // A reminder: healthy again, the span ends.
+    ok(&reg, "/registry/peers/peer1/remember", &body);
+    let g = group();
+    let span = &g["pods"][&ghost]["unhealthySpans"][0];
+    assert!(span["to"].as_str() >= span["from"].as_str(), "{g}");
+    assert_eq!(g["pods"][&ghost]["healthy"], true);
+    // Unhealthy again, then removed: the open span ends at the removal and
+    // stays readable with the address's epochs.
+    assert_eq!(probe(), false);
+    assert!(group()["pods"][&ghost]["unhealthySpans"][1]
+        .get("to")
+        .is_none());
+    ok(&reg, &format!("/registry/peers/peer1/remove/{ghost}"), "");
+    let g = group();
+    assert!(g["pods"].get(&ghost).is_none());
+    let spans = g["podUnhealthySpans"][&ghost]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(spans.len(), 2, "{g}");
+    assert!(spans[1]["to"].as_str() >= spans[1]["from"].as_str(), "{g}");
+    // Forgetting epochs forgets the spans of the addresses that are gone.
+    ok(&reg, "/registry/peers/clear/epochs", "");
+    assert!(group().get("podUnhealthySpans").is_none(), "{}", group());
 }

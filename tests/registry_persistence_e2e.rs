@@ -94,7 +94,17 @@ fn registry_state_survives_sigkill() {
             "more",
         );
         ok(&reg, "/registry/peers/pa/127.0.0.1:1/locker/remove/k2", "");
+        // A pod that does not answer its probe: an open unhealthy span,
+        // saved by the probe (a GET) itself.
+        let ghost = format!("127.0.0.1:{}", free_port());
+        ok(
+            &reg,
+            "/registry/peers/add",
+            &format!(r#"{{"name":"pg","address":"{ghost}"}}"#),
+        );
+        assert_eq!(reg.get("/registry/peers/pg/health").json()[&ghost], false);
         let v = views(&reg);
+        assert!(v[0].1.contains("unhealthySpans"), "{}", v[0].1);
         reg.signal(libc::SIGKILL);
         v
         // Dropping `reg` reaps the killed process.

@@ -151,7 +151,12 @@ pub(super) async fn health(reg: &Arc<Registry>, peer: Option<&str>, addr: Option
     let mut out = Map::new();
     for (label, addrs) in targets {
         let res = run(reg, addrs, vec![Step::get("/label")]).await;
-        mark_health(reg, &label, &res);
+        // A probe is a GET (not saved after it): a health change it found
+        // (an unhealthy span opened or closed) is saved here.
+        if mark_health(reg, &label, &res) {
+            // Logged inside on failure; the next save retries.
+            let _ = reg.save();
+        }
         out.insert(
             label,
             Value::Object(
@@ -164,15 +169,21 @@ pub(super) async fn health(reg: &Arc<Registry>, peer: Option<&str>, addr: Option
     Value::Object(out)
 }
 
-pub(super) fn mark_health(reg: &Arc<Registry>, label: &str, res: &BTreeMap<String, Outcome>) {
+/// True if a pod's health changed.
+pub(super) fn mark_health(
+    reg: &Arc<Registry>,
+    label: &str,
+    res: &BTreeMap<String, Outcome>,
+) -> bool {
+    let now = std::time::SystemTime::now();
     let mut st = reg.inner.lock();
+    let mut changed = false;
     if let Some(g) = st.peers.get_mut(label) {
         for (a, o) in res {
-            if let Some(p) = g.pods.get_mut(a) {
-                p.healthy = o.is_ok();
-            }
+            changed |= g.set_health(a, o.is_ok(), now);
         }
     }
+    changed
 }
 
 /// Probes pods and drops those that do not answer (their epochs stay).
@@ -187,7 +198,7 @@ pub(super) async fn cleanup(reg: &Arc<Registry>, peer: Option<&str>) -> ApiResul
         for (addr, up) in pods.as_object().into_iter().flatten() {
             if up.as_bool() == Some(false) {
                 if let Some(g) = st.peers.get_mut(label) {
-                    g.pods.remove(addr);
+                    g.drop_pod(addr, std::time::SystemTime::now());
                     removed.push(format!("{label}@{addr}"));
                 }
             }
@@ -285,7 +296,7 @@ pub async fn health_loop(reg: Arc<Registry>, every: Duration) {
             let mut st = reg.inner.lock();
             for (label, addr) in drop_list {
                 if let Some(g) = st.peers.get_mut(&label) {
-                    if g.pods.remove(&addr).is_some() {
+                    if g.drop_pod(&addr, std::time::SystemTime::now()).is_some() {
                         tracing::info!(peer = ?label, address = ?addr, "unresponsive pod removed");
                     }
                 }

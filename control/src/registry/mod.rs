@@ -22,6 +22,7 @@ pub mod persist;
 pub mod results;
 pub mod routes;
 pub mod rows;
+pub mod spans;
 pub mod sparse;
 pub mod store;
 pub mod timeline;

@@ -139,6 +139,9 @@ pub struct PeerGroup {
     /// Epochs dropped past [`MAX_EPOCHS`].
     #[serde(default)]
     pub dropped_epochs: u64,
+    /// Unhealthy spans per address, kept like `pod_epochs` (see `spans`).
+    #[serde(default)]
+    pub unhealthy_spans: BTreeMap<String, Vec<super::spans::Span>>,
 }
 
 /// What a registration did.
@@ -194,6 +197,7 @@ impl PeerGroup {
         }
         pod.name.clone_from(&p.pod);
         pod.healthy = true;
+        self.close_span(&p.address, now);
         Registered {
             epoch,
             previous,
@@ -209,6 +213,7 @@ impl PeerGroup {
         pod.current.last_contact = now;
         pod.healthy = true;
         let epoch = pod.current.epoch;
+        self.close_span(address, now);
         if let Some(e) = self
             .pod_epochs
             .get_mut(address)
@@ -222,9 +227,7 @@ impl PeerGroup {
     pub fn to_json(&self) -> Value {
         let mut pods = Map::new();
         for (addr, p) in &self.pods {
-            pods.insert(
-                addr.clone(),
-                json!({
+            let mut pod = json!({
                     "name": p.name,
                     "address": p.address,
                     "healthy": p.healthy,
@@ -234,8 +237,11 @@ impl PeerGroup {
                     } else {
                         Value::Array(p.past.iter().map(Epoch::to_json).collect())
                     },
-                }),
-            );
+            });
+            if let Some(s) = self.unhealthy_spans.get(addr) {
+                pod["unhealthySpans"] = super::spans::spans_json(s);
+            }
+            pods.insert(addr.clone(), pod);
         }
         let mut epochs = Map::new();
         for (addr, es) in &self.pod_epochs {
@@ -252,6 +258,14 @@ impl PeerGroup {
         });
         if self.dropped_epochs > 0 {
             v["droppedEpochs"] = json!(self.dropped_epochs);
+        }
+        if !self.unhealthy_spans.is_empty() {
+            v["podUnhealthySpans"] = Value::Object(
+                self.unhealthy_spans
+                    .iter()
+                    .map(|(a, s)| (a.clone(), super::spans::spans_json(s)))
+                    .collect(),
+            );
         }
         v
     }
@@ -306,7 +320,7 @@ pub(super) fn deregister(reg: &Arc<Registry>, peer: &str, addr: &str) -> ApiResu
     let removed = st
         .peers
         .get_mut(peer)
-        .is_some_and(|g| g.pods.remove(addr).is_some());
+        .is_some_and(|g| g.drop_pod(addr, SystemTime::now()).is_some());
     if removed {
         tracing::info!(peer, address = addr, "peer deregistered");
         Ok(ok(format!("Peer removed: {peer} at {addr}")))
@@ -337,6 +351,7 @@ pub(super) fn clear_epochs(reg: &Arc<Registry>) -> http::Response<crate::body::B
                 (a.clone(), vec![p.current.clone()])
             })
             .collect();
+        g.keep_current_spans();
     }
     ok("Epochs cleared")
 }

@@ -1,6 +1,7 @@
 // goto UI: the registry view. Reads GET /registry/peers (labels, pods,
-// epochs), GET /registry/peers/lockers/targets/results/timeline (the
-// fleet's merged timeline) and, on demand, GET /registry/peers/{label}/locker.
+// epochs, unhealthy spans), GET /registry/peers/lockers/targets/results/timeline
+// (the fleet's merged timeline), .../results/peers?seconds=Y (the per-peer
+// breakdown) and, on demand, GET /registry/peers/{label}/locker.
 "use strict";
 (function () {
   var U = window.GOTO_UI, el = GC.el;
@@ -17,12 +18,15 @@
   // One row per pod address, one bar per epoch (first to last contact);
   // a new epoch at the same address is a restart; an address no longer
   // among the pods was deregistered (or cleaned up) after its last epoch.
+  // Unhealthy spans (the registry's probes found the pod not answering)
+  // are drawn vermillion on the row; an open one runs to now.
   function lifecycle(label, g) {
     var addrs = Object.keys(g.podEpochs || {}).sort();
+    var spans = g.podUnhealthySpans || {};
     var lo = Infinity, hi = Date.now() / 1000;
     addrs.forEach(function (a) {
-      g.podEpochs[a].forEach(function (e) {
-        var f = t(e.firstContact), l = t(e.lastContact);
+      g.podEpochs[a].concat(spans[a] || []).forEach(function (e) {
+        var f = t(e.firstContact || e.from), l = t(e.lastContact || e.to);
         if (f !== null) lo = Math.min(lo, f);
         if (l !== null) hi = Math.max(hi, l);
       });
@@ -50,14 +54,22 @@
         var f = t(e.firstContact), l = t(e.lastContact);
         if (f === null) return;
         var current = live && live.currentEpoch && live.currentEpoch.epoch === e.epoch;
-        // A live pod's current epoch runs to now; an unhealthy one is drawn vermillion.
+        // A live pod's current epoch runs to now; an unhealthy one is drawn
+        // vermillion unless its open span shows when that began.
         var end = current ? hi : (l === null ? f : l);
-        var color = current ? (live.healthy ? "#009E73" : "#D55E00") : "#999999";
+        var open = (spans[a] || []).some(function (u) { return !u.to; });
+        var color = current ? (live.healthy || open ? "#009E73" : "#D55E00") : "#999999";
         var bar = GC.svg("rect", { x: px(f), y: y + 5, width: Math.max(2, px(end) - px(f)), height: ROW - 10, fill: color, class: "epoch", "data-epoch": e.epoch }, row);
         GC.svg("title", {}, bar).textContent = a + " epoch " + e.epoch + ": " + e.firstContact + " to " + e.lastContact;
         if (k > 0) {
           GC.svg("line", { x1: px(f), x2: px(f), y1: y + 2, y2: y + ROW - 2, stroke: "#000", "stroke-width": 2, class: "restart" }, row);
         }
+      });
+      (spans[a] || []).forEach(function (u) {
+        var f = t(u.from), l = u.to ? t(u.to) : hi;
+        if (f === null || l === null) return;
+        var r = GC.svg("rect", { x: px(f), y: y + 3, width: Math.max(2, px(l) - px(f)), height: ROW - 6, fill: "#D55E00", stroke: "#000", "stroke-width": 0.5, class: "unhealthy", "data-epoch": u.epoch }, row);
+        GC.svg("title", {}, r).textContent = a + " unhealthy (epoch " + u.epoch + "): " + u.from + " to " + (u.to || "now");
       });
       if (!live) {
         var last = es.length ? t(es[es.length - 1].lastContact) : null;
@@ -67,7 +79,7 @@
     var fig = el("figure", { class: "chart wide" });
     fig.appendChild(s);
     var lg = el("div", { class: "legend" });
-    [["#009E73", "current epoch, healthy"], ["#D55E00", "current epoch, unhealthy"], ["#999999", "past epoch"], ["#000000", "restart (new epoch)"]].forEach(function (x) {
+    [["#009E73", "current epoch, healthy"], ["#D55E00", "unhealthy (probes failed)"], ["#999999", "past epoch"], ["#000000", "restart (new epoch)"]].forEach(function (x) {
       var it = el("span", { class: "lg" }), sw = el("span", { class: "sw" });
       sw.style.borderColor = x[0];
       it.appendChild(sw); it.appendChild(document.createTextNode(x[1]));
@@ -95,8 +107,91 @@
     return tbl;
   }
 
-  function fleet(label, byTarget) {
+  // The pod name of a per-peer address (`address` or `address#epoch`).
+  function podName(g, key) {
+    var i = key.lastIndexOf("#"), a = i > 0 ? key.slice(0, i) : key;
+    var p = (g.pods || {})[a];
+    if (i < 0 && p) return p.name;
+    var es = (g.podEpochs || {})[a] || [], want = i > 0 ? Number(key.slice(i + 1)) : null;
+    for (var k = es.length - 1; k >= 0; k--) if (want === null || es[k].epoch === want) return es[k].name;
+    return "";
+  }
+
+  function fix(v, d) { return typeof v === "number" && isFinite(v) ? (Math.round(v * Math.pow(10, d)) / Math.pow(10, d)).toFixed(d) : "–"; }
+
+  // A row's requests (and errors, vermillion) per second on the target's
+  // shared time and rate scale, so the rows compare by eye.
+  function spark(ps, x0, x1, yMax) {
+    var W = 160, H = 28, s = GC.svg("svg", { viewBox: "0 0 " + W + " " + H, class: "spark", width: W, height: H, role: "img" });
+    var px = function (x) { return 1 + (x - x0) / Math.max(1, x1 - x0) * (W - 2); };
+    var py = function (y) { return H - 2 - y / Math.max(1, yMax) * (H - 4); };
+    [[1, "#0072B2"], [2, "#D55E00"]].forEach(function (c) {
+      if (c[0] === 2 && !ps.some(function (x) { return x[2] > 0; })) return;
+      GC.svg("polyline", { points: ps.map(function (x) { return px(x[0]).toFixed(1) + "," + py(x[c[0]]).toFixed(1); }).join(" "), fill: "none", stroke: c[1], "stroke-width": 1.2 }, s);
+      // One second is no line: a dot.
+      if (ps.length === 1) GC.svg("circle", { cx: px(ps[0][0]), cy: py(ps[0][c[0]]), r: 2, fill: c[1] }, s);
+    });
+    GC.svg("title", {}, s).textContent = "requests per second, peak " + ps.reduce(function (m, x) { return Math.max(m, x[1]); }, 0);
+    return s;
+  }
+
+  var PEER_COLS = [["address", "address"], ["pod", "pod"], ["requests", "requests"], ["errors", "errors"],
+    ["rps", "req/s"], ["errorPct", "errors (%)"], ["invocations", "sent"], ["p50", "p50 (ms)"], ["p90", "p90 (ms)"], ["p99", "p99 (ms)"]];
+
+  // Which pod is slow: one row per instance that reported the target,
+  // slowest whole-run p99 first (then p90, p50), the slowest marked.
+  function peerTable(label, target, g, byPeer) {
+    var rows = Object.keys(byPeer || {}).filter(function (k) { return byPeer[k][target]; }).map(function (k) {
+      var v = byPeer[k][target], lat = v.latencyMs || {};
+      return { key: k, v: v, lat: lat, has: typeof lat.p99 === "number" };
+    });
+    var cmp = function (a, b) { return (b.has - a.has) || ["p99", "p90", "p50"].reduce(function (r, p) { return r || (b.lat[p] || 0) - (a.lat[p] || 0); }, 0) || (a.key < b.key ? -1 : 1); };
+    rows.sort(cmp);
+    var x0 = Infinity, x1 = -Infinity, yMax = 0;
+    rows.forEach(function (r) {
+      (r.v.perSecond || []).forEach(function (x) { x0 = Math.min(x0, x[0]); x1 = Math.max(x1, x[0]); yMax = Math.max(yMax, x[1]); });
+    });
+    var box = el("div", { class: "peers-of", "data-target": target });
+    box.appendChild(el("h3", {}, label + " / " + target + ": per peer (slowest first)"));
+    var tbl = el("table", { class: "peers" });
+    var head = el("tr");
+    PEER_COLS.forEach(function (c) { head.appendChild(el("th", {}, c[1])); });
+    head.appendChild(el("th", {}, "req/s over time"));
+    tbl.appendChild(head);
+    var marked = rows.length > 1 && rows[0].has;
+    rows.forEach(function (r, i) {
+      var v = r.v, slow = marked && i === 0;
+      var cells = {
+        address: r.key, pod: podName(g, r.key), requests: v.requests, errors: v.errors,
+        rps: v.seconds > 0 ? fix(v.requests / v.seconds, 1) : "–",
+        errorPct: v.requests > 0 ? fix(100 * v.errors / v.requests, 2) : "–",
+        invocations: v.invocations === null || v.invocations === undefined ? "–" : v.invocations,
+        p50: r.has ? r.lat.p50 : "–", p90: r.has ? r.lat.p90 : "–", p99: r.has ? r.lat.p99 : "–"
+      };
+      var tr = el("tr", { "data-address": r.key, class: slow ? "slowest" : "" });
+      PEER_COLS.forEach(function (c) {
+        var td = el("td", { "data-field": c[0] }, cells[c[0]]);
+        if (slow && c[0] === "address") td.appendChild(el("span", { class: "badge" }, "slowest"));
+        tr.appendChild(td);
+      });
+      var sp = el("td", { class: "sparkcell" });
+      if ((v.perSecond || []).length) sp.appendChild(spark(v.perSecond, x0, x1, yMax));
+      tr.appendChild(sp);
+      tbl.appendChild(tr);
+    });
+    var sc = el("div", { class: "scroll" });
+    sc.appendChild(tbl);
+    box.appendChild(sc);
+    return box;
+  }
+
+  function fleet(label, byTarget, g, byPeer) {
+    var wrap = el("div");
     var box = el("div", { class: "charts" });
+    wrap.appendChild(box);
+    var seen = {};
+    Object.keys(byPeer || {}).forEach(function (k) { Object.keys(byPeer[k] || {}).forEach(function (t) { seen[t] = true; }); });
+    Object.keys(seen).sort().forEach(function (target) { wrap.appendChild(peerTable(label, target, g, byPeer)); });
     Object.keys(byTarget || {}).sort().forEach(function (target) {
       var secs = byTarget[target] || [];
       var pts = function (f) { return secs.map(function (x) { return [x.t, f(x)]; }); };
@@ -114,7 +209,7 @@
         })
       }));
     });
-    return box;
+    return wrap;
   }
 
   function lockers(label) {
@@ -171,9 +266,10 @@
   function poll() {
     return Promise.all([
       U.getJSON("/registry/peers"),
-      U.getJSON("/registry/peers/lockers/targets/results/timeline").catch(function () { return {}; })
+      U.getJSON("/registry/peers/lockers/targets/results/timeline").catch(function () { return {}; }),
+      U.getJSON("/registry/peers/lockers/targets/results/peers?seconds=Y").catch(function () { return {}; })
     ]).then(function (v) {
-      var peers = v[0], tl = v[1];
+      var peers = v[0], tl = v[1], byPeer = v[2];
       var body = el("div");
       var labels = Object.keys(peers).sort();
       if (!labels.length) body.appendChild(el("p", {}, "No peers registered with this instance (peers start with --registry URL)."));
@@ -183,7 +279,7 @@
         sec.appendChild(el("h2", {}, label + ": " + Object.keys(peers[label].pods || {}).length + " pods"));
         sec.appendChild(podTable(peers[label]));
         sec.appendChild(lifecycle(label, peers[label]));
-        sec.appendChild(fleet(label, tl[label]));
+        sec.appendChild(fleet(label, tl[label], peers[label], byPeer[label]));
         var b = el("button", { type: "button" }, lockerOpen === label ? "Hide lockers" : "Browse lockers");
         b.onclick = function () { lockerOpen = lockerOpen === label ? null : label; U.refreshSoon(); };
         sec.appendChild(b);
