@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::timeline::Minute;
 use common::{free_port, Goto};
-use goto_control::client::timeline::ReportedTimeline;
 use goto_control::histcodec;
-use goto_engine::{Interval, LatencySummary};
 use serde_json::{json, Value};
 
 const QUIET: &str = "--request-logs=false";
@@ -19,31 +16,7 @@ const RES: &str = "/registry/peers/lockers/targets/results";
 
 /// `n` 1 s intervals of minute `minute`, `req` requests each at `lat_us`.
 fn timeline(minute: u64, n: u64, req: u64, lat_us: u64) -> String {
-    let mut r = ReportedTimeline {
-        intervals: Vec::new(),
-        histograms: Vec::new(),
-    };
-    for k in 0..n {
-        let mut h = goto_engine::stats::latency_histogram();
-        for _ in 0..req {
-            h.record(lat_us).ok();
-        }
-        r.intervals.push(Interval {
-            t: (k + 1) as f64,
-            unix: (minute * 60 + k) as f64 + 0.25,
-            seconds: 1.0,
-            requests: req,
-            counts_by_status_codes: BTreeMap::from([(200, req)]),
-            errors: BTreeMap::new(),
-            bytes_read: 0,
-            bytes_written: 0,
-            rps: req as f64,
-            latency_ms: LatencySummary::of(&h),
-            latency_uncorrected_ms: None,
-        });
-        r.histograms.push(histcodec::encode_plain(&h));
-    }
-    serde_json::to_string(&BTreeMap::from([("t", r)])).unwrap_or_default()
+    Minute::new(minute, n, req, lat_us).at(0.25).text()
 }
 
 fn results(count: u64, lat_us: u64, last_second: u32) -> String {

@@ -6,12 +6,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::timeline::Minute;
 use common::{free_port, Goto};
-use goto_control::client::timeline::ReportedTimeline;
 use goto_control::histcodec;
-use goto_engine::{Interval, LatencySummary};
 use serde_json::{json, Value};
 
 const QUIET: &str = "--request-logs=false";
@@ -23,28 +20,7 @@ const B: &str = "127.0.0.1:2";
 
 /// `n` 1 s intervals of `minute`, `req` requests each, `e` of them 503s.
 fn timeline(minute: u64, n: u64, req: u64, e: u64) -> String {
-    let mut r = ReportedTimeline::default();
-    for k in 0..n {
-        let mut h = goto_engine::stats::latency_histogram();
-        for _ in 0..req {
-            h.record(1000).ok();
-        }
-        r.intervals.push(Interval {
-            t: (k + 1) as f64,
-            unix: (minute * 60 + k) as f64 + 0.5,
-            seconds: 1.0,
-            requests: req,
-            counts_by_status_codes: BTreeMap::from([(200, req - e), (503, e)]),
-            errors: BTreeMap::new(),
-            bytes_read: 0,
-            bytes_written: 0,
-            rps: req as f64,
-            latency_ms: LatencySummary::of(&h),
-            latency_uncorrected_ms: None,
-        });
-        r.histograms.push(histcodec::encode_plain(&h));
-    }
-    serde_json::to_string(&BTreeMap::from([("t", r)])).unwrap_or_default()
+    Minute::new(minute, n, req, 1000).errors(e).text()
 }
 
 fn results(count: u64, lat_us: u64) -> String {

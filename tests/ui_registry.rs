@@ -7,13 +7,10 @@
 mod common;
 mod ui_browser;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::timeline::Minute;
 use common::{free_port, Goto};
-use goto_control::client::timeline::ReportedTimeline;
-use goto_control::histcodec;
-use goto_engine::{Interval, LatencySummary};
 use ui_browser::Browser;
 
 const QUIET: &str = "--request-logs=false";
@@ -328,26 +325,5 @@ fn the_slow_pod_and_unhealthy_spans_show_in_the_registry_view() {
 
 /// One wall-clock minute of 1 s intervals, `req` requests each at 1 ms.
 fn minute(m: u64, req: u64) -> String {
-    let mut r = ReportedTimeline::default();
-    for k in 0..60 {
-        let mut h = goto_engine::stats::latency_histogram();
-        for _ in 0..req {
-            h.record(1000).ok();
-        }
-        r.intervals.push(Interval {
-            t: (k + 1) as f64,
-            unix: (m * 60 + k) as f64 + 0.5,
-            seconds: 1.0,
-            requests: req,
-            counts_by_status_codes: BTreeMap::from([(200, req)]),
-            errors: BTreeMap::new(),
-            bytes_read: 0,
-            bytes_written: 0,
-            rps: req as f64,
-            latency_ms: LatencySummary::of(&h),
-            latency_uncorrected_ms: None,
-        });
-        r.histograms.push(histcodec::encode_plain(&h));
-    }
-    serde_json::to_string(&BTreeMap::from([("hour", r)])).unwrap_or_default()
+    Minute::new(m, 60, req, 1000).target("hour").text()
 }

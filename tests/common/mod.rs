@@ -2,6 +2,8 @@
 //! loopback port (killed on drop) and talk to it with a tiny blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod timeline;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
