@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use crate::local::{CoreTarget, LocalRun};
-use pool::Slot;
+use pool::ConnSlot;
 use stream::Stream;
 
 /// Spawns this core's streams of an HTTP/2 target on the current runtime,
@@ -32,13 +32,13 @@ pub(crate) fn spawn_streams(
     start: Instant,
 ) {
     let connections = target.prepared.spec.connections();
-    let mut slots: Vec<(u32, Rc<Slot>)> = Vec::new();
+    let mut slots: Vec<(u32, Rc<ConnSlot>)> = Vec::new();
     for index in replicas {
         let conn = index % connections;
         let slot = match slots.iter().find(|(c, _)| *c == conn) {
             Some((_, s)) => s.clone(),
             None => {
-                let s = Rc::new(Slot::new());
+                let s = Rc::new(ConnSlot::new());
                 slots.push((conn, s.clone()));
                 s
             }

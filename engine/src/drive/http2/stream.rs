@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use super::io::{ExchangeError, Response};
-use super::pool::{Lease, Slot};
+use super::pool::{ConnSlot, Lease};
 use crate::conn::{connect_deadline, timeout_at, Alarm, Watch};
 use crate::error::ErrorKind;
 use crate::local::{CoreTarget, LocalRun};
@@ -27,7 +27,7 @@ const MAX_REFUSALS: u32 = 8;
 pub(crate) struct Stream {
     run: Rc<LocalRun>,
     target: Rc<CoreTarget>,
-    slot: Rc<Slot>,
+    slot: Rc<ConnSlot>,
     stop: StopSignal,
     schedule: Schedule,
     lease: Lease,
@@ -46,7 +46,7 @@ impl Stream {
     pub(crate) fn new(
         run: Rc<LocalRun>,
         target: Rc<CoreTarget>,
-        slot: Rc<Slot>,
+        slot: Rc<ConnSlot>,
         index: u32,
         start: Instant,
     ) -> Stream {
