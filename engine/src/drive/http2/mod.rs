@@ -9,7 +9,7 @@
 //! its frame loop and its streams are tasks of one runtime and count into
 //! that core's counters. The prepared request is `crate::http2::request`;
 //! `connect` opens connections, `pool` shares one among its streams,
-//! `stream` is the replica's loop.
+//! `stream` is a replica's exchange (the loop is `crate::drive::replica`).
 
 mod connect;
 mod io;
@@ -19,6 +19,7 @@ mod stream;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::drive::replica::Replica;
 use crate::local::{CoreTarget, LocalRun};
 use pool::ConnSlot;
 use stream::Stream;
@@ -43,7 +44,8 @@ pub(crate) fn spawn_streams(
                 s
             }
         };
-        let stream = Stream::new(run.clone(), target.clone(), slot, index, start);
-        monoio::spawn(stream.run());
+        let stream = Stream::new(target, slot, index, start);
+        let replica = Replica::new(run.clone(), target.clone(), index, start, stream);
+        monoio::spawn(replica.run());
     }
 }
