@@ -192,7 +192,8 @@ pub(crate) struct ServerArgs {
     #[arg(long, conflicts_with = "admin_token_file")]
     pub(crate) admin_token: Option<String>,
 
-    /// Like --admin-token, with the token in a file (first line).
+    /// Like --admin-token, with the token in a file (first line); also read
+    /// from GOTO_ADMIN_TOKEN_FILE.
     #[arg(long)]
     pub(crate) admin_token_file: Option<PathBuf>,
 
@@ -207,16 +208,36 @@ pub(crate) struct ServerArgs {
     pub(crate) allowed_hosts: Vec<String>,
 }
 
-/// The admin token from the flag, the file or the environment, in that order.
+/// Where the admin token comes from when no flag names it.
+const ADMIN_TOKEN_ENV: &str = "GOTO_ADMIN_TOKEN";
+const ADMIN_TOKEN_FILE_ENV: &str = "GOTO_ADMIN_TOKEN_FILE";
+
+/// The admin token from the flag, the file flag, then the environment's
+/// token or token file, in that order. The two variables are read here, not
+/// by clap, so that a flag on the command line wins over either of them
+/// (clap would call a variable for one and a flag for the other a conflict).
 fn admin_token(flag: Option<String>, file: Option<PathBuf>) -> Result<Option<String>, String> {
+    let read = |f: PathBuf, what: &str| -> Result<String, String> {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| format!("cannot read {what} {}: {e}", f.display()))?;
+        Ok(text.lines().next().unwrap_or("").to_string())
+    };
     let token = match (flag, file) {
         (Some(t), _) => Some(t),
-        (None, Some(f)) => {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| format!("cannot read --admin-token-file {}: {e}", f.display()))?;
-            Some(text.lines().next().unwrap_or("").to_string())
-        }
-        (None, None) => std::env::var("GOTO_ADMIN_TOKEN").ok(),
+        (None, Some(f)) => Some(read(f, "--admin-token-file")?),
+        (None, None) => match (
+            std::env::var(ADMIN_TOKEN_ENV).ok(),
+            std::env::var_os(ADMIN_TOKEN_FILE_ENV),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "set {ADMIN_TOKEN_ENV} or {ADMIN_TOKEN_FILE_ENV}, not both"
+                ))
+            }
+            (Some(t), None) => Some(t),
+            (None, Some(f)) => Some(read(PathBuf::from(f), ADMIN_TOKEN_FILE_ENV)?),
+            (None, None) => None,
+        },
     };
     match token.map(|t| t.trim().to_string()) {
         Some(t) if t.is_empty() => Err("the admin token is empty".into()),

@@ -68,6 +68,44 @@ fn token_from_a_file_and_peers_share_it() {
     let _ = std::fs::remove_file(&file);
 }
 
+/// The admin settings read their `GOTO_*` variables too: the token file and
+/// the admin port from the environment alone; a flag still wins over them.
+#[test]
+fn admin_settings_from_the_environment() {
+    let file = std::env::temp_dir().join(format!("goto-env-token-{}", std::process::id()));
+    std::fs::write(&file, "env-token\n").unwrap();
+    let f = file.to_string_lossy().to_string();
+    let admin = free_port();
+    let a = admin.to_string();
+    let g = Goto::start_env(
+        &[QUIET],
+        &[("GOTO_ADMIN_TOKEN_FILE", &f), ("GOTO_ADMIN_PORT", &a)],
+    );
+    // GOTO_ADMIN_PORT: on the main port /label is runtime traffic (the echo).
+    let r = g.get("/label");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("\"uri\""), "{}", r.text());
+    // GOTO_ADMIN_TOKEN_FILE: the admin port wants the file's token.
+    let auth = [("Authorization", "Bearer env-token")];
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            request(admin, "GET", "/label", &auth, b"").status == 200
+        }),
+        "the admin port did not take the token from GOTO_ADMIN_TOKEN_FILE"
+    );
+    assert_eq!(request(admin, "GET", "/label", &[], b"").status, 401);
+    drop(g);
+
+    let g = Goto::start_env(
+        &[QUIET, "--admin-token", "flag-token"],
+        &[("GOTO_ADMIN_TOKEN_FILE", &f)],
+    );
+    let flag = [("Authorization", "Bearer flag-token")];
+    assert_eq!(request(g.port, "GET", "/label", &flag, b"").status, 200);
+    assert_eq!(request(g.port, "GET", "/label", &auth, b"").status, 401);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[test]
 fn admin_port_serves_admin_alone() {
     let admin = free_port();

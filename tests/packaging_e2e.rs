@@ -145,6 +145,7 @@ fn help_shows_the_environment_variables() {
         "GOTO_MAX_CONNS",
         "GOTO_DATA_DIR",
         "GOTO_ADMIN_TOKEN",
+        "GOTO_ADMIN_TOKEN_FILE",
         "GOTO_ADMIN_PORT",
         "GOTO_ALLOWED_HOSTS",
     ] {

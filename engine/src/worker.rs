@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 
-use crate::drive::http1::Replica;
 use crate::error::EngineError;
 use crate::local::LocalRun;
 use crate::run::{Assignment, Command, RunShared};
@@ -210,10 +209,7 @@ fn start_run(
             crate::drive::http2::spawn_streams(&run, &target, a.replicas, start);
             continue;
         }
-        for index in a.replicas {
-            let replica = Replica::new(run.clone(), target.clone(), index, start);
-            monoio::spawn(replica.run());
-        }
+        crate::drive::http1::spawn_replicas(&run, &target, a.replicas, start);
     }
     runs.push(run);
 }

@@ -1,11 +1,22 @@
-//! Flags of `goto load` (clap), with the exit codes in `--help`.
+//! Flags of `goto load` (clap), with the exit codes in `--help`, and their
+//! defaults as named constants. These are raw flags: `config` turns them
+//! into the run's `LoadConfig` once, and nothing past it reads them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use goto_engine::{IoDriverChoice, Threshold};
 
-use super::duration::parse_duration;
+use super::duration::{parse_duration, FlagDuration};
+
+/// Concurrent connections without `-c`.
+pub(super) const DEFAULT_CONNECTIONS: u32 = 50;
+/// The request method without `-m`.
+pub(super) const DEFAULT_METHOD: &str = "GET";
+/// The request timeout without `--timeout`.
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The connect (and TLS handshake) timeout without `--connect-timeout`.
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Shown at the end of `goto load --help`.
 const AFTER_HELP: &str = "\
@@ -37,7 +48,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub urls_from_file: Option<PathBuf>,
     /// Concurrent connections.
-    #[arg(short = 'c', long, default_value_t = 50)]
+    #[arg(short = 'c', long, default_value_t = DEFAULT_CONNECTIONS)]
     pub connections: u32,
     /// Total requests (the run ends at this count or at --duration, whichever is first).
     #[arg(short = 'n', long)]
@@ -55,7 +66,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "STAGES")]
     pub stages: Option<String>,
     /// HTTP method.
-    #[arg(short = 'm', long, default_value = "GET")]
+    #[arg(short = 'm', long, default_value = DEFAULT_METHOD)]
     pub method: String,
     /// Request header `Name: value` (repeatable).
     #[arg(short = 'H', long = "header")]
@@ -95,11 +106,11 @@ pub struct LoadArgs {
     #[arg(short = 't', long)]
     pub cores: Option<usize>,
     /// Request timeout (0 = none).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    #[arg(long, default_value_t = FlagDuration(DEFAULT_TIMEOUT))]
+    pub timeout: FlagDuration,
     /// Connect (and TLS handshake) timeout (0 = none).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub connect_timeout: Duration,
+    #[arg(long, default_value_t = FlagDuration(DEFAULT_CONNECT_TIMEOUT))]
+    pub connect_timeout: FlagDuration,
     /// Do not verify TLS certificates.
     #[arg(short = 'k', long)]
     pub insecure: bool,
@@ -107,7 +118,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub cacert: Vec<PathBuf>,
     /// I/O driver of the engine.
-    #[arg(long, default_value = "auto", value_parser = crate::config::io_driver_parser())]
+    #[arg(long, default_value_t = IoDriverChoice::Auto, value_parser = crate::config::io_driver_parser())]
     pub io_driver: IoDriverChoice,
     /// Speak HTTP/2: h2c (prior knowledge) for http URLs, ALPN h2 for https;
     /// -c is the number of concurrent streams, at most 100 per connection

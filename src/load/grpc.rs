@@ -54,7 +54,7 @@ pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, Str
             .trim_start_matches('/')
             .rsplit_once('/')
             .map_or(method.as_str(), |(s, _)| s);
-        goto_control::client::reflect::fetch_blocking(url.trim(), service, args.connect_timeout)
+        goto_control::client::reflect::fetch_blocking(url.trim(), service, args.connect_timeout.0)
             .map_err(|e| e.to_string())?
     } else {
         return Err("--grpc needs --proto FILE, --protoset FILE or --reflect".into());

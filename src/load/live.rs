@@ -16,10 +16,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWr
 use hdrhistogram::serialization::V2DeflateSerializer;
 use serde_json::{json, Value};
 
-use super::flags::LoadArgs;
+use super::config::OutputConfig;
 
-/// Shortest `--interval`: each sample merges every core's histograms.
-const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Percentiles of `--latency`, as wrk2 prints them.
 const SPECTRUM: [f64; 8] = [50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 99.999, 100.0];
 
@@ -145,15 +143,15 @@ pub(super) struct Outputs {
 }
 
 impl Outputs {
-    pub(super) fn open(args: &LoadArgs) -> Result<Outputs, String> {
+    pub(super) fn open(out: &OutputConfig) -> Result<Outputs, String> {
         let start = SystemTime::now();
-        let timeline = match &args.timeline {
+        let timeline = match &out.timeline {
             Some(p) => Some(
                 TimelineFile::create(p).map_err(|e| format!("--timeline {}: {e}", p.display()))?,
             ),
             None => None,
         };
-        let hdr = match &args.hdr_log {
+        let hdr = match &out.hdr_log {
             Some(p) => Some(
                 HdrLogFile::create(p, start)
                     .map_err(|e| format!("--hdr-log {}: {e}", p.display()))?,
@@ -167,27 +165,22 @@ impl Outputs {
         })
     }
 
-    /// The recorder feeding these outputs.
-    pub(super) fn recorder(&mut self, args: &LoadArgs) -> Result<Recorder<'_>, String> {
-        if args.interval.is_some_and(|d| d < MIN_INTERVAL) {
-            return Err(format!(
-                "--interval must be at least {} ms",
-                MIN_INTERVAL.as_millis()
-            ));
-        }
+    /// The recorder feeding these outputs (`--interval` is checked by
+    /// the config).
+    pub(super) fn recorder(&mut self, out: &OutputConfig) -> Result<Recorder<'_>, String> {
         let hdr = match &mut self.hdr {
             Some(h) => Some(h.writer().map_err(|e| format!("--hdr-log: {e}"))?),
             None => None,
         };
-        let print = args.interval.map(|_| {
-            if args.json {
+        let print = out.interval.map(|_| {
+            if out.json {
                 Printer::Stderr
             } else {
                 Printer::Stdout
             }
         });
         Ok(Recorder::new(
-            args.interval,
+            out.interval,
             print,
             self.start,
             self.timeline.take(),
@@ -390,7 +383,6 @@ pub(super) fn verdicts_text(vs: &[ThresholdVerdict]) -> String {
     o
 }
 
-/// `--threshold` values, checked by clap so a bad one is a usage error.
 #[cfg(test)]
 mod tests {
     use super::*;

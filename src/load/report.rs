@@ -3,35 +3,36 @@
 //! the client results' shape, one target named `load` for the whole run).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use goto_control::client::results;
 use goto_control::ui::{figures, report};
 use goto_engine::{RunSnapshot, TargetStats};
 use serde_json::{json, Value};
 
-use super::flags::LoadArgs;
 use super::summary::RunInfo;
 
 /// The report's one target: the whole run, every URL together.
 const NAME: &str = "load";
 
-/// Fails early (a usage error) when the report file cannot be written.
-pub(super) fn check(args: &LoadArgs) -> Result<(), String> {
-    match &args.report {
+/// Fails early (a usage error) when the report file (`--report`) cannot
+/// be written.
+pub(super) fn check(file: Option<&Path>) -> Result<(), String> {
+    match file {
         Some(p) => std::fs::write(p, "").map_err(|e| format!("--report {}: {e}", p.display())),
         None => Ok(()),
     }
 }
 
-/// Writes the report when `--report` asks for one.
+/// Writes the report to `file` (`--report`) when there is one.
 pub(super) fn write(
-    args: &LoadArgs,
+    file: Option<&Path>,
     info: &RunInfo<'_>,
     snap: &RunSnapshot,
     stats: &TargetStats,
     timeline: Value,
 ) -> Result<(), String> {
-    let Some(path) = &args.report else {
+    let Some(path) = file else {
         return Ok(());
     };
     let html = report::html(&data(info, snap, stats, timeline));

@@ -6,17 +6,15 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use goto_engine::{
-    Engine, EngineConfig, EngineError, ErrorKind, Plan, RunSnapshot, TargetStats, TlsConfig,
-};
+use goto_engine::{Engine, EngineConfig, EngineError, ErrorKind, Plan, RunSnapshot, TargetStats};
 
+use super::config::{LoadConfig, OutputConfig};
 use super::flags::LoadArgs;
 use super::json::json_report;
 use super::live::{self, Outputs, Recorder};
 use super::preflight::{cap_cores, fit_open_files, probe, Fatal};
 use super::progress::{watch, Goal, Signals};
 use super::summary::{Counts, RunInfo};
-use super::target::build_targets;
 use super::text::text_report;
 
 /// The run completed and at least one request was answered.
@@ -37,19 +35,31 @@ fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
 pub fn run(args: LoadArgs) -> ExitCode {
     // First, so a signal during the checks also ends with a report.
     let signals = Signals::install();
-    let targets = match build_targets(&args) {
-        Ok(t) => t,
+    let cfg = match LoadConfig::try_from(args) {
+        Ok(c) => c,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let mut outputs = match Outputs::open(&args) {
+    let LoadConfig {
+        targets,
+        cores,
+        io_driver,
+        tls,
+        connect_timeout,
+        requests,
+        rate,
+        http2,
+        grpc,
+        output,
+    } = cfg;
+    let mut outputs = match Outputs::open(&output) {
         Ok(o) => o,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    let mut rec = match outputs.recorder(&args) {
+    let mut rec = match outputs.recorder(&output) {
         Ok(r) => r,
         Err(msg) => return fail(EXIT_USAGE, msg),
     };
-    if let Err(msg) = super::report::check(&args) {
+    if let Err(msg) = super::report::check(output.report.as_deref()) {
         return fail(EXIT_USAGE, msg);
     }
     let urls: Vec<String> = targets
@@ -60,12 +70,12 @@ pub fn run(args: LoadArgs) -> ExitCode {
     let connections: u32 = targets.iter().map(|t| t.replicas).sum();
     let streams = targets[0].streams_per_connection.max(1);
     // HTTP/2 replicas are streams, sharing connections.
-    let sockets = if args.http2 || args.grpc {
+    let sockets = if http2 {
         connections.div_ceil(streams)
     } else {
         connections
     };
-    let (cores, capped) = cap_cores(args.cores);
+    let (cores, capped) = cap_cores(cores);
     if let Some(n) = capped {
         eprintln!("goto load: --cores capped at the {n} cores available");
     }
@@ -73,12 +83,12 @@ pub fn run(args: LoadArgs) -> ExitCode {
         url: &urls[0],
         urls: urls.clone(),
         url_groups: targets.len(),
-        http2: (args.http2 || args.grpc).then_some(streams),
-        grpc: args.grpc,
+        http2: http2.then_some(streams),
+        grpc,
         connections,
         cores: cores.unwrap_or(0),
         io_driver: String::new(),
-        rate: args.rate,
+        rate,
         stages: targets[0].stages.clone(),
         interrupted: None,
         fatal: None,
@@ -86,12 +96,12 @@ pub fn run(args: LoadArgs) -> ExitCode {
     if let Err(msg) = fit_open_files(u64::from(sockets)) {
         return fail(EXIT_FAILED, msg);
     }
-    let cfg = EngineConfig {
+    let engine_cfg = EngineConfig {
         cores,
-        io_driver: args.io_driver,
-        tls: tls_config(&args),
+        io_driver,
+        tls: tls.clone(),
     };
-    let engine = match Engine::start(cfg) {
+    let engine = match Engine::start(engine_cfg) {
         Ok(e) => e,
         // A bad --cacert is a bad flag.
         Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
@@ -99,38 +109,30 @@ pub fn run(args: LoadArgs) -> ExitCode {
     };
     info.cores = engine.cores();
     info.io_driver = engine.io_driver().to_string();
-    if let Err(f) = probe(&targets, args.connect_timeout, &tls_config(&args)) {
-        return not_started(&args, info, f, &mut rec);
+    if let Err(f) = probe(&targets, connect_timeout, &tls) {
+        return not_started(&output, info, f, &mut rec);
     }
     let goal = Goal {
         duration: targets.iter().filter_map(|t| t.duration).max(),
-        requests: args.requests,
+        requests,
     };
     let run = match engine.submit(Plan { targets }) {
         Ok(r) => r,
         Err(EngineError::Plan(e)) => return fail(EXIT_USAGE, e),
         Err(e) => return fail(EXIT_FAILED, e),
     };
-    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let show_progress = output.progress && std::io::stderr().is_terminal();
     watch(&run, &signals, show_progress, goal, &mut rec);
     let snap = run.snapshot();
     rec.finish(merged(&snap), snap.elapsed);
     info.interrupted = signals.caught();
-    report(&args, &info, &snap, &rec)
-}
-
-fn tls_config(args: &LoadArgs) -> TlsConfig {
-    TlsConfig {
-        extra_roots: args.cacert.clone(),
-        extra_certs: Vec::new(),
-        use_system_roots: true,
-    }
+    report(&output, &info, &snap, &rec)
 }
 
 /// The checks failed: say why, and print a report with the probe's error
 /// counted, so `--json` readers get an object either way.
 fn not_started(
-    args: &LoadArgs,
+    output: &OutputConfig,
     mut info: RunInfo<'_>,
     f: Fatal,
     rec: &mut Recorder<'_>,
@@ -150,7 +152,7 @@ fn not_started(
         elapsed: Duration::ZERO,
     };
     rec.finish(merged(&snap), snap.elapsed);
-    report(args, &info, &snap, rec);
+    report(output, &info, &snap, rec);
     ExitCode::from(EXIT_FAILED)
 }
 
@@ -164,19 +166,24 @@ fn merged(snap: &RunSnapshot) -> TargetStats {
     out
 }
 
-fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorder<'_>) -> ExitCode {
+fn report(
+    output: &OutputConfig,
+    info: &RunInfo<'_>,
+    snap: &RunSnapshot,
+    rec: &Recorder<'_>,
+) -> ExitCode {
     let stats = merged(snap);
-    let verdicts = live::verdicts(&args.thresholds, &stats, snap.elapsed);
+    let verdicts = live::verdicts(&output.thresholds, &stats, snap.elapsed);
     if let Some(e) = rec.error() {
         eprintln!("goto load: warning: {e}");
     }
-    if let Err(e) = super::report::write(args, info, snap, &stats, rec.json()) {
+    if let Err(e) = super::report::write(output.report.as_deref(), info, snap, &stats, rec.json()) {
         eprintln!("goto load: warning: {e}");
     }
-    let out = if args.json {
+    let out = if output.json {
         let mut v = json_report(info, snap, &stats);
         v["timeline"] = rec.json();
-        if args.latency {
+        if output.latency {
             v["latencyPercentilesMs"] = live::spectrum_json(&stats.latency);
         }
         if !verdicts.is_empty() {
@@ -187,7 +194,7 @@ fn report(args: &LoadArgs, info: &RunInfo<'_>, snap: &RunSnapshot, rec: &Recorde
         s
     } else {
         let mut s = text_report(info, snap, &stats);
-        if args.latency {
+        if output.latency {
             s.push_str(&live::spectrum_text(&stats.latency));
         }
         if !verdicts.is_empty() {

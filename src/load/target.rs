@@ -423,8 +423,8 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
                 .rate
                 .map(|r| r * f64::from(replicas) / f64::from(connections)),
             delay: Duration::ZERO,
-            connect_timeout: args.connect_timeout,
-            request_timeout: args.timeout,
+            connect_timeout: args.connect_timeout.0,
+            request_timeout: args.timeout.0,
             idle_timeout: Duration::ZERO,
             verify_tls: !args.insecure,
             track_headers: track_headers.clone(),

@@ -1,15 +1,13 @@
-//! One HTTP/1.1 replica's loop: it drives the replica's [`Schedule`]
-//! (pacing, limits, retries, where latency counts from) and does the I/O:
-//! (re)connect, write the prebuilt request, read the response, count it,
-//! under the request and connect timeouts. The same loop serves the closed
-//! model, duration runs and the open model.
+//! HTTP/1.1 replicas: each is the generic replica loop (`super::replica`:
+//! schedule, pacing, limits, retries, outcome) over an [`Http1`] exchange
+//! that does the I/O: (re)connect, write the prebuilt request, read the
+//! response, count its tracked headers, under the request and connect
+//! timeouts, on a connection of its own.
 
-use std::future::poll_fn;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::replica::{Exchange, Replica};
 use crate::conn::{connect_deadline, timeout_at, Alarm, Fail, Transport, Watch};
 use crate::error::ErrorKind;
 use crate::http1::request::write_request_id;
@@ -17,19 +15,16 @@ use crate::http1::{Complete, ResponseReader};
 use crate::local::{CoreTarget, LocalRun};
 use crate::random::{next_random, seed};
 use crate::run::StopSignal;
-use crate::schedule::{Schedule, Step};
-use crate::stats::{Attempted as Outcome, Attempts, OpenConn};
+use crate::schedule::Attempt;
+use crate::stats::{Attempted as Outcome, CoreStats, OpenConn};
 
 /// Initial read buffer: small, so thousands of idle connections stay cheap;
 /// it doubles when a read fills it, up to [`MAX_READ_BUF`].
 const INITIAL_READ_BUF: usize = 512;
 const MAX_READ_BUF: usize = 128 * 1024;
 
-pub(crate) struct Replica {
-    run: Rc<LocalRun>,
-    target: Rc<CoreTarget>,
-    stop: StopSignal,
-    schedule: Schedule,
+/// The HTTP/1.1 side of a replica: its own connection and buffers.
+pub(crate) struct Http1 {
     /// This replica's copy of the request bytes (only the id is rewritten).
     req: Vec<u8>,
     rbuf: Vec<u8>,
@@ -37,7 +32,6 @@ pub(crate) struct Replica {
     /// The connection, with its place in the core's open-connections
     /// gauge: dropping it (a lost or idle connection) takes both away.
     transport: Option<(Transport, OpenConn)>,
-    attempts: Attempts,
     last_used: Instant,
     rng: u64,
     /// Set after the first connection: later ones count as reconnects.
@@ -46,16 +40,24 @@ pub(crate) struct Replica {
     sent: usize,
 }
 
-impl Replica {
-    pub(crate) fn new(
-        run: Rc<LocalRun>,
-        target: Rc<CoreTarget>,
-        index: u32,
-        start: Instant,
-    ) -> Replica {
+/// Spawns this core's replicas of an HTTP/1.1 target on the current
+/// runtime, each with its own connection.
+pub(crate) fn spawn_replicas(
+    run: &Rc<LocalRun>,
+    target: &Rc<CoreTarget>,
+    replicas: Vec<u32>,
+    start: Instant,
+) {
+    for index in replicas {
+        let exchange = Http1::new(target, index, start);
+        let replica = Replica::new(run.clone(), target.clone(), index, start, exchange);
+        monoio::spawn(replica.run());
+    }
+}
+
+impl Http1 {
+    fn new(target: &CoreTarget, index: u32, start: Instant) -> Http1 {
         let p = &target.prepared;
-        let schedule = Schedule::new(&p.spec, index, start).follow(p.live_rate.clone());
-        let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         // Room for the longest request: taking the URLs in turn then copies
         // into this buffer without allocating.
         let longest = p
@@ -65,82 +67,33 @@ impl Replica {
             .fold(p.request.bytes().len(), usize::max);
         let mut req = Vec::with_capacity(longest);
         req.extend_from_slice(p.request.bytes());
-        let reader = ResponseReader::new(p.head_request);
-        let rng = seed(index);
-        let attempts = target.stats.borrow().attempts();
-        Replica {
-            run,
-            target,
-            stop,
-            schedule,
+        Http1 {
             req,
             rbuf: Vec::with_capacity(INITIAL_READ_BUF),
-            reader,
+            reader: ResponseReader::new(p.head_request),
             transport: None,
-            attempts,
             last_used: start,
-            rng,
+            rng: seed(index),
             connected_before: false,
             // Replicas start at different URLs, so a burst spreads too.
             sent: index as usize,
         }
     }
+}
 
-    /// Runs until the count, the duration or a stop ends it.
-    pub(crate) async fn run(mut self) {
-        // The worker wakes this task when a stop is requested.
-        poll_fn(|cx| {
-            self.run.add_waker(cx.waker());
-            Poll::Ready(())
-        })
-        .await;
-        // One timer for the replica's whole life, re-armed lazily: a timer
-        // entry is large (~640 bytes) and thousands of replicas add up.
-        let at = Instant::now() + Duration::from_secs(3600);
-        let timer = pin!(monoio::time::sleep_until(at.into()));
-        let mut alarm = Alarm::new(timer, at);
-        self.run_loop(&mut alarm).await;
-        self.transport = None;
-        self.run.replica_done(&self.target);
-    }
-
-    /// Drives the schedule: wait, send, count, until it says done.
-    async fn run_loop(&mut self, alarm: &mut Alarm<'_>) {
-        // One clock read per request: the end of one is the start of the next.
-        let mut now = Instant::now();
-        loop {
-            if self.stop.requested() {
-                return;
-            }
-            match self.schedule.poll(now) {
-                Step::Done => return,
-                Step::Wait(until) => {
-                    if !self.run.pause_until(alarm, &self.stop, until).await {
-                        return;
-                    }
-                    now = Instant::now();
-                }
-                Step::Send(attempt) => {
-                    self.attempts.start();
-                    let outcome = self.exchange(attempt.last, now, alarm).await;
-                    now = Instant::now();
-                    if self.transport.is_some() {
-                        self.last_used = now;
-                    }
-                    // Tracked headers were counted as the response was read.
-                    let stats = &mut self.target.stats.borrow_mut();
-                    if !stats.settle(&mut self.schedule, outcome, now, |_, _| {}) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
+impl Exchange for Http1 {
     /// One attempt: connect if needed, write, read the response. Tracked
-    /// headers are counted only when `last` or the status is not retriable.
-    async fn exchange(&mut self, last: bool, now: Instant, alarm: &mut Alarm<'_>) -> Outcome {
-        let target = self.target.clone();
+    /// headers are counted only when the attempt is the last or the status
+    /// is not retriable.
+    async fn attempt(
+        &mut self,
+        target: &CoreTarget,
+        stop: &StopSignal,
+        attempt: Attempt,
+        now: Instant,
+        alarm: &mut Alarm<'_>,
+    ) -> Outcome {
+        let last = attempt.last;
         let p = &target.prepared;
         let spec = &p.spec;
         if self.transport.is_some()
@@ -156,7 +109,7 @@ impl Replica {
             self.req.extend_from_slice(template.bytes());
         }
         let deadline = timeout_at(now, spec.request_timeout);
-        let mut watch = Watch::new(alarm, &self.stop, deadline);
+        let mut watch = Watch::new(alarm, stop, deadline);
         let mut reused = self.transport.is_some();
         let mut bytes_read = 0u64;
         let mut bytes_written = 0u64;
@@ -216,7 +169,7 @@ impl Replica {
                 transport,
                 &mut self.rbuf,
                 &mut self.reader,
-                &target,
+                target,
                 retriable,
                 &mut watch,
                 &mut bytes_read,
@@ -244,6 +197,21 @@ impl Replica {
             .borrow_mut()
             .add_bytes(bytes_read, bytes_written);
         outcome
+    }
+
+    #[inline]
+    fn ended(&mut self, now: Instant) {
+        if self.transport.is_some() {
+            self.last_used = now;
+        }
+    }
+
+    /// Tracked headers were counted as the response was read.
+    #[inline]
+    fn count(&self, _target: &CoreTarget, _stats: &mut CoreStats) {}
+
+    fn close(&mut self) {
+        self.transport = None;
     }
 }
 

@@ -1,8 +1,9 @@
-//! The loops that drive each protocol on a core: a replica's connection
-//! (HTTP/1.1, `http1`) or stream (HTTP/2, `http2`) runs its schedule
-//! (pacing, limits, retries) over a connection from `crate::conn`, with the
-//! protocol's codec and the target's prepared request, and counts into its
-//! core's counters.
+//! The loops that drive each protocol on a core. Every replica is the one
+//! generic loop of `replica` (its schedule: pacing, limits, retries, and
+//! the outcome counted into its core's counters) over a protocol's
+//! exchange: a connection of its own (HTTP/1.1, `http1`) or a stream on a
+//! shared one (HTTP/2, `http2`), over a connection from `crate::conn`, with
+//! the protocol's codec and the target's prepared request.
 //!
 //! They sit above the run's state (`plan`, `local`, `run`), while the
 //! protocols' codecs and request templates (`crate::http1`, `crate::http2`)
@@ -11,3 +12,4 @@
 
 pub(crate) mod http1;
 pub(crate) mod http2;
+mod replica;

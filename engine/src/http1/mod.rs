@@ -44,7 +44,7 @@ pub struct ResponseReader {
 
 /// The result of feeding bytes to a [`ResponseReader`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step {
+pub struct Advance {
     /// Bytes consumed from the front of the input; the rest must be fed again
     /// (with more appended) while the head is incomplete, or belongs to the
     /// next response once this one is complete.
@@ -80,7 +80,7 @@ impl ResponseReader {
         data: &[u8],
         tracked: &[Box<[u8]>],
         mut on_tracked: F,
-    ) -> Result<Step, ParseErrorKind> {
+    ) -> Result<Advance, ParseErrorKind> {
         let mut consumed = 0;
         let mut status = None;
         loop {
@@ -89,7 +89,7 @@ impl ResponseReader {
                     let rest = &data[consumed..];
                     let Some(head) = parse_head(rest, self.head_request, tracked, &mut on_tracked)?
                     else {
-                        return Ok(Step {
+                        return Ok(Advance {
                             consumed,
                             complete: None,
                             status,
@@ -120,13 +120,13 @@ impl ResponseReader {
                             keep_alive: *keep_alive,
                         };
                         self.phase = Phase::Head;
-                        return Ok(Step {
+                        return Ok(Advance {
                             consumed,
                             complete: Some(done),
                             status,
                         });
                     }
-                    return Ok(Step {
+                    return Ok(Advance {
                         consumed,
                         complete: None,
                         status,

@@ -9,7 +9,7 @@
 //! its frame loop and its streams are tasks of one runtime and count into
 //! that core's counters. The prepared request is `crate::http2::request`;
 //! `connect` opens connections, `pool` shares one among its streams,
-//! `stream` is the replica's loop.
+//! `stream` is a replica's exchange (the loop is `crate::drive::replica`).
 
 mod connect;
 mod io;
@@ -19,8 +19,9 @@ mod stream;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::drive::replica::Replica;
 use crate::local::{CoreTarget, LocalRun};
-use pool::Slot;
+use pool::ConnSlot;
 use stream::Stream;
 
 /// Spawns this core's streams of an HTTP/2 target on the current runtime,
@@ -32,18 +33,19 @@ pub(crate) fn spawn_streams(
     start: Instant,
 ) {
     let connections = target.prepared.spec.connections();
-    let mut slots: Vec<(u32, Rc<Slot>)> = Vec::new();
+    let mut slots: Vec<(u32, Rc<ConnSlot>)> = Vec::new();
     for index in replicas {
         let conn = index % connections;
         let slot = match slots.iter().find(|(c, _)| *c == conn) {
             Some((_, s)) => s.clone(),
             None => {
-                let s = Rc::new(Slot::new());
+                let s = Rc::new(ConnSlot::new());
                 slots.push((conn, s.clone()));
                 s
             }
         };
-        let stream = Stream::new(run.clone(), target.clone(), slot, index, start);
-        monoio::spawn(stream.run());
+        let stream = Stream::new(target, slot, index, start);
+        let replica = Replica::new(run.clone(), target.clone(), index, start, stream);
+        monoio::spawn(replica.run());
     }
 }

@@ -1,4 +1,4 @@
-//! One shared HTTP/2 connection on a worker ([`Slot`]): the streams
+//! One shared HTTP/2 connection on a worker ([`ConnSlot`]): the streams
 //! (replicas) assigned to it open their requests over it. When there is none
 //! (first use, failure, idle timeout), the first stream that needs it
 //! connects and the others wait for that one connect instead of each opening
@@ -35,7 +35,9 @@ enum State {
 /// stream's own handle (cloned once per connection, not per request).
 pub(crate) type Lease = Option<(u64, Handle)>;
 
-pub(crate) struct Slot {
+/// The place of one shared connection among a target's streams on this
+/// core (not a stream's place in a connection: that is the codec's `Slot`).
+pub(crate) struct ConnSlot {
     state: RefCell<State>,
     waiters: RefCell<Vec<Waker>>,
     next_id: Cell<u64>,
@@ -48,9 +50,9 @@ pub(crate) struct Opened {
     pub reconnect: bool,
 }
 
-impl Slot {
-    pub(crate) fn new() -> Slot {
-        Slot {
+impl ConnSlot {
+    pub(crate) fn new() -> ConnSlot {
+        ConnSlot {
             state: RefCell::new(State::Empty),
             waiters: RefCell::new(Vec::new()),
             next_id: Cell::new(1),
@@ -164,7 +166,7 @@ impl Slot {
 
 /// Ends a connect attempt: a connect dropped midway leaves the slot empty;
 /// every waiter is woken to look again.
-struct WakeOnDrop<'a>(&'a Slot);
+struct WakeOnDrop<'a>(&'a ConnSlot);
 
 impl Drop for WakeOnDrop<'_> {
     fn drop(&mut self) {

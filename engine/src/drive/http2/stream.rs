@@ -1,37 +1,31 @@
-//! One HTTP/2 replica: a loop of requests, each a stream on its slot's
-//! shared connection. It drives the same [`Schedule`] as the HTTP/1.1
-//! replica (pacing, limits, retries, where latency counts from) with the
-//! same stop signal, per-core counters and outcome settling
-//! ([`CoreStats::settle`]); only the exchange differs.
+//! One HTTP/2 replica's exchange: each request a stream on its slot's
+//! shared connection. The replica itself is the generic loop
+//! (`crate::drive::replica`), the same as HTTP/1.1's: schedule, pacing,
+//! limits, retries, stop signal, outcome settling; only this differs.
 
-use std::future::poll_fn;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::io::{ExchangeError, Response};
-use super::pool::{Lease, Slot};
+use super::pool::{ConnSlot, Lease};
 use crate::conn::{connect_deadline, timeout_at, Alarm, Watch};
+use crate::drive::replica::Exchange;
 use crate::error::ErrorKind;
-use crate::local::{CoreTarget, LocalRun};
+use crate::local::CoreTarget;
 use crate::random::{next_random, seed};
 use crate::run::StopSignal;
-use crate::schedule::{Schedule, Step};
-use crate::stats::{Attempted as Outcome, Attempts, CoreStats};
+use crate::schedule::Attempt;
+use crate::stats::{Attempted as Outcome, CoreStats};
 
 /// How many times one request goes again after the server refused it
 /// unprocessed (each refusal came with a GOAWAY or REFUSED_STREAM).
 const MAX_REFUSALS: u32 = 8;
 
+/// The HTTP/2 side of a replica: a stream at a time on its slot's shared
+/// connection.
 pub(crate) struct Stream {
-    run: Rc<LocalRun>,
-    target: Rc<CoreTarget>,
-    slot: Rc<Slot>,
-    stop: StopSignal,
-    schedule: Schedule,
+    slot: Rc<ConnSlot>,
     lease: Lease,
-    attempts: Attempts,
     /// This stream's copy of the request's header block (only the id is
     /// rewritten per request).
     block: Vec<u8>,
@@ -44,94 +38,37 @@ pub(crate) struct Stream {
 
 impl Stream {
     pub(crate) fn new(
-        run: Rc<LocalRun>,
-        target: Rc<CoreTarget>,
-        slot: Rc<Slot>,
+        target: &CoreTarget,
+        slot: Rc<ConnSlot>,
         index: u32,
         start: Instant,
     ) -> Stream {
-        let schedule = Schedule::new(&target.prepared.spec, index, start)
-            .follow(target.prepared.live_rate.clone());
-        let stop = StopSignal::new(run.shared.clone(), target.index, schedule.end());
         let block = target
             .prepared
             .h2
             .as_ref()
             .map_or_else(Vec::new, |t| t.block().to_vec());
-        let attempts = target.stats.borrow().attempts();
         Stream {
-            run,
-            target,
             slot,
-            stop,
-            schedule,
             lease: None,
-            attempts,
             block,
             response: Response::default(),
             rng: seed(index),
             sent: start,
         }
     }
+}
 
-    /// Runs until the count, the duration or a stop ends it.
-    pub(crate) async fn run(mut self) {
-        // The worker wakes this task when a stop is requested.
-        poll_fn(|cx| {
-            self.run.add_waker(cx.waker());
-            Poll::Ready(())
-        })
-        .await;
-        let at = Instant::now() + Duration::from_secs(3600);
-        let timer = pin!(monoio::time::sleep_until(at.into()));
-        let mut alarm = Alarm::new(timer, at);
-        self.run_loop(&mut alarm).await;
-        self.lease = None;
-        self.run.replica_done(&self.target);
-    }
-
-    /// Drives the schedule: wait, send, count, until it says done.
-    async fn run_loop(&mut self, alarm: &mut Alarm<'_>) {
-        let mut now = Instant::now();
-        loop {
-            if self.stop.requested() {
-                return;
-            }
-            match self.schedule.poll(now) {
-                Step::Done => return,
-                Step::Wait(until) => {
-                    if !self.run.pause_until(alarm, &self.stop, until).await {
-                        return;
-                    }
-                    now = Instant::now();
-                }
-                Step::Send(_) => {
-                    self.attempts.start();
-                    let outcome = self.exchange(now, alarm).await;
-                    now = Instant::now();
-                    let response = &self.response;
-                    let sent = self.sent;
-                    let grpc = self.target.prepared.spec.grpc.is_some();
-                    let stats = &mut self.target.stats.borrow_mut();
-                    // The tracked headers of the final response only (a
-                    // retried one is not final).
-                    let counted = stats.settle(&mut self.schedule, outcome, now, |s, _| {
-                        track(s, response);
-                        if grpc {
-                            count_grpc(s, response, sent);
-                        }
-                    });
-                    if !counted {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
+impl Exchange for Stream {
     /// One attempt: a connection (shared), the request, the whole response.
-    async fn exchange(&mut self, now: Instant, alarm: &mut Alarm<'_>) -> Outcome {
-        let target = self.target.clone();
+    async fn attempt(
+        &mut self,
+        target: &CoreTarget,
+        stop: &StopSignal,
+        _attempt: Attempt,
+        now: Instant,
+        alarm: &mut Alarm<'_>,
+    ) -> Outcome {
         let p = &target.prepared;
         let Some(template) = p.h2.as_ref() else {
             return Outcome::Error(ErrorKind::Closed);
@@ -139,7 +76,7 @@ impl Stream {
         self.response.tracked.clear();
         let spec = &p.spec;
         let deadline = timeout_at(now, spec.request_timeout);
-        let mut watch = Watch::new(alarm, &self.stop, deadline);
+        let mut watch = Watch::new(alarm, stop, deadline);
         let mut may_retry_stale = true;
         let mut refusals = 0;
         let mut bytes_read = 0u64;
@@ -223,6 +160,19 @@ impl Stream {
             .borrow_mut()
             .add_bytes(bytes_read, bytes_written);
         outcome
+    }
+
+    /// The tracked headers of the final response only (a retried one is
+    /// not final), and its gRPC status.
+    fn count(&self, target: &CoreTarget, stats: &mut CoreStats) {
+        track(stats, &self.response);
+        if target.prepared.spec.grpc.is_some() {
+            count_grpc(stats, &self.response, self.sent);
+        }
+    }
+
+    fn close(&mut self) {
+        self.lease = None;
     }
 }
 

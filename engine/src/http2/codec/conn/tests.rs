@@ -1,6 +1,7 @@
 //! The connection state machine driven with hand-built server frames.
 
 use super::*;
+use crate::error::ParseErrorKind;
 use crate::http2::codec::frame::{put_data, put_head, put_headers};
 
 fn conn() -> Conn {
