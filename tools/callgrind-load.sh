@@ -16,7 +16,7 @@
 #        DRIVERS=epoll N=50000 tools/callgrind-load.sh
 #        SERVER=goto tools/callgrind-load.sh     # against goto's responder
 # Env:   N (requests, default 100000), CONNS (64), DRIVERS ("uring epoll"), REPS (1),
-#        SERVER (nginx|goto), PORT (18197), GOTO (binary; default profiling
+#        SERVER (nginx|goto; SERVER_GOTO another goto binary as the server), PORT (18197), GOTO (binary; default profiling
 #        build), BUILD=0 to skip `cargo build --profile profiling`, EXTRA (more
 #        `goto load` flags, e.g. "--track-header server"), KEEP=1 keeps the
 #        callgrind output files (for callgrind_annotate).
@@ -78,7 +78,7 @@ EOF
     URL="http://127.0.0.1:$PORT/"
     ;;
   goto)
-    "$GOTO" --port "$PORT" --request-logs=false --log-level warn 2>/dev/null &
+    "${SERVER_GOTO:-$GOTO}" --port "$PORT" --request-logs=false --log-level warn 2>/dev/null &
     SERVER_PID=$!
     URL="http://127.0.0.1:$PORT/some/api"
     ;;

@@ -33,33 +33,33 @@ use crate::{
 /// What an admin handler's table is projected from: the instance and the
 /// listener the call came in on.
 pub struct Ctx {
-    pub app: Arc<App>,
-    pub port: Arc<PortState>,
+    pub(crate) app: Arc<App>,
+    pub(crate) port: Arc<PortState>,
 }
 
 /// The instance: configuration, identity and every listener.
 pub struct App {
-    pub cfg: ServerConfig,
-    pub host: HostInfo,
-    pub instance_label: String,
-    pub listeners: Listeners,
-    pub reqlog: Option<RequestLog>,
-    pub started: Instant,
-    pub http: Builder<TokioExecutor>,
+    pub(crate) cfg: ServerConfig,
+    pub(crate) host: HostInfo,
+    pub(crate) instance_label: String,
+    pub(crate) listeners: Listeners,
+    pub(crate) reqlog: Option<RequestLog>,
+    pub(crate) started: Instant,
+    pub(crate) http: Builder<TokioExecutor>,
     /// Pooled outbound clients of the proxy, triggers, jobs and registry.
-    pub out: Outbound,
+    pub(crate) out: Outbound,
     /// Targets, invocations and results of the client API.
-    pub client: Arc<client::Client>,
+    pub(crate) client: Arc<client::Client>,
     /// Jobs and their results.
-    pub jobs: Arc<jobs::Jobs>,
+    pub(crate) jobs: Arc<jobs::Jobs>,
     /// Peers, targets by label and lockers, when this instance is a registry.
-    pub registry: Arc<registry::Registry>,
+    pub(crate) registry: Arc<registry::Registry>,
     /// This instance's registration with a registry (`--registry`).
-    pub peer: Arc<peer::Peer>,
+    pub(crate) peer: Arc<peer::Peer>,
     /// Every admin route.
-    pub api: api::Router<Ctx>,
+    pub(crate) api: api::Router<Ctx>,
     /// Readiness and liveness probes (settable status).
-    pub probes: probes::Probes,
+    pub(crate) probes: probes::Probes,
 }
 
 /// The admin API: every area's tables, each projected onto its state.
@@ -169,6 +169,16 @@ impl App {
 
     /// The outbound client for a call: verifying https certificates or not;
     /// an error when verification is asked for and no roots could be loaded.
+    /// The admin route table (for tests that check routes and docs).
+    pub fn api(&self) -> &api::Router<Ctx> {
+        &self.api
+    }
+
+    /// The client area's state.
+    pub fn client(&self) -> &Arc<client::Client> {
+        &self.client
+    }
+
     pub fn outbound(&self, verify: bool) -> Result<&HttpClient, String> {
         self.out.pick(verify)
     }

@@ -83,7 +83,7 @@ async fn only_table_prefixes_are_admin_paths() {
         "/jobs/a/b",
         "/api/endpoints",
     ] {
-        assert!(app.api.is_admin(p), "{p}");
+        assert!(app.api().is_admin(p), "{p}");
     }
     for p in [
         "/",
@@ -95,7 +95,7 @@ async fn only_table_prefixes_are_admin_paths() {
         "/api",
         "/apis",
     ] {
-        assert!(!app.api.is_admin(p), "{p}");
+        assert!(!app.api().is_admin(p), "{p}");
         let none = app
             .admin_call(&port, Method::GET, p, &HeaderMap::new(), Bytes::new())
             .await;
@@ -110,7 +110,7 @@ async fn endpoints_list_every_route_once() {
         .await
         .json();
     let list = v.as_array().expect("array");
-    assert_eq!(list.len(), app.api.endpoints().len());
+    assert_eq!(list.len(), app.api().endpoints().len());
     let mut seen = std::collections::BTreeSet::new();
     for e in list {
         let key = (
@@ -122,7 +122,7 @@ async fn endpoints_list_every_route_once() {
     assert!(seen.contains(&("POST".to_string(), "/listeners/{port}/open".to_string())));
     // Every pattern is reachable: a path built from it finds that pattern
     // (parameters filled with a value no literal route uses).
-    for e in app.api.endpoints() {
+    for e in app.api().endpoints() {
         let path = e
             .path
             .split('/')
@@ -135,7 +135,7 @@ async fn endpoints_list_every_route_once() {
             Method::POST
         };
         assert_eq!(
-            app.api.pattern_of(&m, &path),
+            app.api().pattern_of(&m, &path),
             Some(e.path),
             "{} {path}",
             e.method
@@ -181,7 +181,7 @@ async fn client_flags_use_the_one_parser() {
     let (app, port) = app("routes-test");
     let r = call(&app, &port, Method::POST, "/client/blocking/set/N", "").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(!app.client.blocking());
+    assert!(!app.client().blocking());
     let r = call(&app, &port, Method::POST, "/client/blocking/set/maybe", "").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = call(

@@ -106,14 +106,22 @@ pub enum ListenError {
     /// A spec the listener cannot be made from (the reason says which part).
     #[error("{0}")]
     Invalid(String),
+    /// The listener exists but serves another protocol.
+    #[error("listener {port} is not {kind}")]
+    NotKind { port: u16, kind: &'static str },
+    /// The startup port stays: it is the control port of last resort.
+    #[error("cannot {action} the startup listener {port}")]
+    Startup { port: u16, action: &'static str },
 }
 
 impl From<ListenError> for ApiError {
     fn from(e: ListenError) -> ApiError {
         match e {
             ListenError::Exists(_) => ApiError::Conflict(e.to_string()),
-            ListenError::NoSuch(_) => ApiError::NotFound(e.to_string()),
-            ListenError::Bind { .. } | ListenError::Invalid(_) => {
+            ListenError::NoSuch(_) | ListenError::NotKind { .. } => {
+                ApiError::NotFound(e.to_string())
+            }
+            ListenError::Bind { .. } | ListenError::Invalid(_) | ListenError::Startup { .. } => {
                 ApiError::BadRequest(e.to_string())
             }
         }
@@ -263,27 +271,24 @@ impl Listeners {
     }
 
     /// A tcp listener's state; 404 for other listeners.
-    pub fn tcp(&self, port: u16) -> Result<Arc<TcpState>, ApiError> {
+    pub fn tcp(&self, port: u16) -> Result<Arc<TcpState>, ListenError> {
         let inner = self.inner.lock();
-        let e = inner
-            .get(&port)
-            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        let e = inner.get(&port).ok_or(ListenError::NoSuch(port))?;
         e.tcp
             .clone()
-            .ok_or_else(|| ApiError::NotFound(format!("listener {port} is not tcp")))
+            .ok_or(ListenError::NotKind { port, kind: "tcp" })
     }
 
-    pub fn close(&self, port: u16) -> Result<bool, ApiError> {
+    pub fn close(&self, port: u16) -> Result<bool, ListenError> {
         let mut inner = self.inner.lock();
-        let e = inner
-            .get_mut(&port)
-            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        let e = inner.get_mut(&port).ok_or(ListenError::NoSuch(port))?;
         // The startup port is the control port of last resort: closing it
         // could leave no way to reach the API (reopen needs a listener).
         if e.startup {
-            return Err(ApiError::bad(format!(
-                "cannot close the startup listener {port}"
-            )));
+            return Err(ListenError::Startup {
+                port,
+                action: "close",
+            });
         }
         Ok(match e.close.take() {
             Some(tx) => {
@@ -294,14 +299,15 @@ impl Listeners {
         })
     }
 
-    pub fn remove(&self, port: u16) -> Result<(), ApiError> {
+    pub fn remove(&self, port: u16) -> Result<(), ListenError> {
         let mut inner = self.inner.lock();
         match inner.get(&port) {
-            None => return Err(ApiError::NotFound(format!("no listener on port {port}"))),
+            None => return Err(ListenError::NoSuch(port)),
             Some(e) if e.startup => {
-                return Err(ApiError::bad(format!(
-                    "cannot remove the startup listener {port}"
-                )))
+                return Err(ListenError::Startup {
+                    port,
+                    action: "remove",
+                })
             }
             Some(_) => {}
         }
@@ -314,15 +320,16 @@ impl Listeners {
     }
 
     /// The certificate (PEM) an https listener presents.
-    pub fn cert_pem(&self, port: u16) -> Result<String, ApiError> {
+    pub fn cert_pem(&self, port: u16) -> Result<String, ListenError> {
         let inner = self.inner.lock();
-        let e = inner
-            .get(&port)
-            .ok_or_else(|| ApiError::NotFound(format!("no listener on port {port}")))?;
+        let e = inner.get(&port).ok_or(ListenError::NoSuch(port))?;
         e.tls
             .as_ref()
             .map(|t| t.cert_pem.clone())
-            .ok_or_else(|| ApiError::NotFound(format!("listener {port} is not https")))
+            .ok_or(ListenError::NotKind {
+                port,
+                kind: "https",
+            })
     }
 
     /// Closes every listener (shutdown).

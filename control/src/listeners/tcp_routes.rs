@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 
 fn tcp(listeners: &Listeners, q: &Req<'_>) -> Result<Arc<TcpState>, ApiError> {
     let port = q.port_param("port")?;
-    listeners.tcp(port)
+    Ok(listeners.tcp(port)?)
 }
 
 pub fn table() -> Table<Listeners> {
