@@ -82,8 +82,25 @@ fn a_grpc_target_counts_calls_by_status_exactly() {
     let r = c.post("/client/targets/cs/invoke", "").json();
     assert_eq!(r["countsByTargetGrpcStatus"]["cs"]["OK"], 6, "{r}");
     assert_eq!(srv.seen().messages - before, 36);
+    // sendID: each call's metadata carries its own x-request-id.
+    let t = json!({
+        "name": "id",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/Unary",
+        "protoFiles": {"echo.proto": proto_text()},
+        "sendID": true,
+        "replicas": 2,
+        "requestCount": 4,
+        "delay": "0s",
+    });
+    assert_eq!(add(&c, &t).status, 200);
+    let r = c.post("/client/targets/id/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["id"]["OK"], 8, "{r}");
+    let ids = srv.seen().metadata["x-request-id"].clone();
+    assert_eq!(ids.len(), 8, "{ids:?}");
     let all = c.get("/client/results").json();
-    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6, "{all}");
+    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6 + 8, "{all}");
     assert_eq!(all["countsByGrpcStatus"]["UNAVAILABLE"], 10, "{all}");
 }
 

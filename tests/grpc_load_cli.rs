@@ -256,3 +256,25 @@ fn client_and_bidi_streams_send_every_message() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn send_id_puts_a_distinct_request_id_in_each_calls_metadata() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        "{}",
+        &["-n", "60", "-c", "2", "--streams", "4", "--send-id"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 60, "{v}");
+    let seen = srv.seen();
+    let ids = &seen.metadata["x-request-id"];
+    assert_eq!(ids.len(), 60, "{ids:?}");
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+    assert!(ids.keys().all(|k| k.len() == 36), "{ids:?}");
+    // Without the flag no id is sent.
+    let r = grpc_load(&srv, "goto.test.Echo/Unary", "{}", &["-n", "5"]);
+    ok_json(&r);
+    assert_eq!(srv.seen().metadata["x-request-id"].len(), 60);
+}
