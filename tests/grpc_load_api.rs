@@ -99,8 +99,28 @@ fn a_grpc_target_counts_calls_by_status_exactly() {
     assert_eq!(r["countsByTargetGrpcStatus"]["id"]["OK"], 8, "{r}");
     let ids = srv.seen().metadata["x-request-id"].clone();
     assert_eq!(ids.len(), 8, "{ids:?}");
+    // streamInterval: a call's 3 messages go 150 ms apart.
+    let t = json!({
+        "name": "paced",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/ClientStream",
+        "protoFiles": {"echo.proto": proto_text()},
+        "streamMessages": 3,
+        "streamInterval": "150ms",
+        "requestCount": 1,
+    });
+    let before = srv.seen().messages;
+    assert_eq!(add(&c, &t).status, 200);
+    let started = std::time::Instant::now();
+    let r = c.post("/client/targets/paced/invoke", "").json();
+    let took = started.elapsed();
+    assert_eq!(r["countsByTargetGrpcStatus"]["paced"]["OK"], 1, "{r}");
+    assert_eq!(srv.seen().messages - before, 3);
+    assert!(took >= std::time::Duration::from_millis(300), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     let all = c.get("/client/results").json();
-    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6 + 8, "{all}");
+    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6 + 8 + 1, "{all}");
     assert_eq!(all["countsByGrpcStatus"]["UNAVAILABLE"], 10, "{all}");
 }
 

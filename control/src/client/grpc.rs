@@ -24,6 +24,7 @@ pub struct GrpcInput<'a> {
     pub proto_files: Option<&'a BTreeMap<String, String>>,
     pub protoset: Option<&'a str>,
     pub stream_messages: Option<u32>,
+    pub stream_interval: Option<std::time::Duration>,
 }
 
 /// Builds the call of a gRPC target.
@@ -70,6 +71,21 @@ pub fn call(g: &GrpcInput<'_>) -> Result<GrpcCall, ApiError> {
     let call = descriptors
         .call(method, &json)
         .map_err(|e| bad(e.to_string()))?;
+    let call = with_messages(g, method, call)?;
+    let Some(every) = g.stream_interval else {
+        return Ok(call);
+    };
+    if !call.client_streams() {
+        return Err(bad(format!(
+            "streamInterval needs a client or bidi streaming method; {method} is not"
+        )));
+    }
+    Ok(call.with_interval(every))
+}
+
+/// `call` with `streamMessages` applied (checked against the method).
+fn with_messages(g: &GrpcInput<'_>, method: &str, call: GrpcCall) -> Result<GrpcCall, ApiError> {
+    let bad = |why: String| ApiError::bad(format!("invalid target {}: {why}", g.name));
     let Some(n) = g.stream_messages else {
         return Ok(call);
     };

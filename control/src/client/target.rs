@@ -102,6 +102,10 @@ pub struct TargetInput {
     /// gRPC client and bidi streaming: messages each call sends (default 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_messages: Option<u32>,
+    /// gRPC client and bidi streaming: how far apart a call's messages go
+    /// (the first at once; default back to back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_interval: Option<String>,
     /// Fields of the original goto's targets that goto takes and does not
     /// use, so its payloads keep working while typos are refused.
     #[serde(default, skip_serializing)]
@@ -346,6 +350,10 @@ impl Target {
                 proto_files: input.proto_files.as_ref(),
                 protoset: input.protoset.as_deref(),
                 stream_messages: input.stream_messages,
+                stream_interval: match input.stream_interval.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(_) => Some(d("streamInterval", &input.stream_interval, Duration::ZERO)?),
+                },
             })?);
             spec.method = "POST".into();
         } else if input.call.is_some() || input.proto_files.is_some() || input.protoset.is_some() {
