@@ -150,3 +150,60 @@ fn a_bad_grpc_target_is_refused_naming_the_fix() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("x.proto:2:"), "{}", r.text());
 }
+
+#[test]
+fn a_reflect_target_gets_its_descriptors_when_invoked() {
+    let srv = GrpcServer::spawn().expect("tonic server");
+    let c = Goto::start(&[]);
+    let t = json!({
+        "name": "r",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/Unary",
+        "data": {"text": "hi"},
+        "metadata": [["x-via", "reflect"]],
+        "reflect": true,
+        "replicas": 2,
+        "requestCount": 3,
+        "delay": "0s",
+    });
+    let r = add(&c, &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(r#""reflect":true"#), "{}", r.text());
+    let r = c.post("/client/targets/r/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["r"]["OK"], 6, "{r}");
+    assert_eq!(srv.seen().metadata["x-via"].get("reflect"), Some(&6));
+
+    // Accepted at add without reaching the server; the invocation fails
+    // with the reason, and nothing runs.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut t2 = t.clone();
+    t2["name"] = json!("down");
+    t2["url"] = json!(gone);
+    assert_eq!(add(&c, &t2).status, 200);
+    let r = c.post("/client/targets/down/invoke", "");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("reflection"), "{}", r.text());
+    assert!(r.text().contains("down"), "{}", r.text());
+
+    let mut t3 = t.clone();
+    t3["name"] = json!("nomethod");
+    t3["call"] = json!("goto.test.Echo/Missing");
+    assert_eq!(add(&c, &t3).status, 200);
+    let r = c.post("/client/targets/nomethod/invoke", "");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("Missing"), "{}", r.text());
+    // The server is still fine, and the good target runs again.
+    let r = c.post("/client/targets/r/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["r"]["OK"], 6, "{r}");
+
+    // reflect with proto text is one source too many.
+    let mut t4 = t;
+    t4["name"] = json!("both");
+    t4["protoFiles"] = json!({"echo.proto": proto_text()});
+    let r = add(&c, &t4);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("reflect"), "{}", r.text());
+}
