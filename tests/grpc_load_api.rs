@@ -82,8 +82,45 @@ fn a_grpc_target_counts_calls_by_status_exactly() {
     let r = c.post("/client/targets/cs/invoke", "").json();
     assert_eq!(r["countsByTargetGrpcStatus"]["cs"]["OK"], 6, "{r}");
     assert_eq!(srv.seen().messages - before, 36);
+    // sendID: each call's metadata carries its own x-request-id.
+    let t = json!({
+        "name": "id",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/Unary",
+        "protoFiles": {"echo.proto": proto_text()},
+        "sendID": true,
+        "replicas": 2,
+        "requestCount": 4,
+        "delay": "0s",
+    });
+    assert_eq!(add(&c, &t).status, 200);
+    let r = c.post("/client/targets/id/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["id"]["OK"], 8, "{r}");
+    let ids = srv.seen().metadata["x-request-id"].clone();
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    // streamInterval: a call's 3 messages go 150 ms apart.
+    let t = json!({
+        "name": "paced",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/ClientStream",
+        "protoFiles": {"echo.proto": proto_text()},
+        "streamMessages": 3,
+        "streamInterval": "150ms",
+        "requestCount": 1,
+    });
+    let before = srv.seen().messages;
+    assert_eq!(add(&c, &t).status, 200);
+    let started = std::time::Instant::now();
+    let r = c.post("/client/targets/paced/invoke", "").json();
+    let took = started.elapsed();
+    assert_eq!(r["countsByTargetGrpcStatus"]["paced"]["OK"], 1, "{r}");
+    assert_eq!(srv.seen().messages - before, 3);
+    assert!(took >= std::time::Duration::from_millis(300), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     let all = c.get("/client/results").json();
-    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6, "{all}");
+    assert_eq!(all["countsByGrpcStatus"]["OK"], 21 + 6 + 8 + 1, "{all}");
     assert_eq!(all["countsByGrpcStatus"]["UNAVAILABLE"], 10, "{all}");
 }
 
@@ -112,4 +149,61 @@ fn a_bad_grpc_target_is_refused_naming_the_fix() {
     let r = add(&c, &t);
     assert_eq!(r.status, 400);
     assert!(r.text().contains("x.proto:2:"), "{}", r.text());
+}
+
+#[test]
+fn a_reflect_target_gets_its_descriptors_when_invoked() {
+    let srv = GrpcServer::spawn().expect("tonic server");
+    let c = Goto::start(&[]);
+    let t = json!({
+        "name": "r",
+        "protocol": "grpc",
+        "url": srv.url(),
+        "call": "goto.test.Echo/Unary",
+        "data": {"text": "hi"},
+        "metadata": [["x-via", "reflect"]],
+        "reflect": true,
+        "replicas": 2,
+        "requestCount": 3,
+        "delay": "0s",
+    });
+    let r = add(&c, &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(r#""reflect":true"#), "{}", r.text());
+    let r = c.post("/client/targets/r/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["r"]["OK"], 6, "{r}");
+    assert_eq!(srv.seen().metadata["x-via"].get("reflect"), Some(&6));
+
+    // Accepted at add without reaching the server; the invocation fails
+    // with the reason, and nothing runs.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut t2 = t.clone();
+    t2["name"] = json!("down");
+    t2["url"] = json!(gone);
+    assert_eq!(add(&c, &t2).status, 200);
+    let r = c.post("/client/targets/down/invoke", "");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("reflection"), "{}", r.text());
+    assert!(r.text().contains("down"), "{}", r.text());
+
+    let mut t3 = t.clone();
+    t3["name"] = json!("nomethod");
+    t3["call"] = json!("goto.test.Echo/Missing");
+    assert_eq!(add(&c, &t3).status, 200);
+    let r = c.post("/client/targets/nomethod/invoke", "");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("Missing"), "{}", r.text());
+    // The server is still fine, and the good target runs again.
+    let r = c.post("/client/targets/r/invoke", "").json();
+    assert_eq!(r["countsByTargetGrpcStatus"]["r"]["OK"], 6, "{r}");
+
+    // reflect with proto text is one source too many.
+    let mut t4 = t;
+    t4["name"] = json!("both");
+    t4["protoFiles"] = json!({"echo.proto": proto_text()});
+    let r = add(&c, &t4);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("reflect"), "{}", r.text());
 }

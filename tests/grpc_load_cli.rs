@@ -256,3 +256,70 @@ fn client_and_bidi_streams_send_every_message() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn send_id_puts_a_distinct_request_id_in_each_calls_metadata() {
+    let srv = server();
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        "{}",
+        &["-n", "60", "-c", "2", "--streams", "4", "--send-id"],
+    );
+    let v = ok_json(&r);
+    assert_eq!(v["countsByGrpcStatus"]["OK"], 60, "{v}");
+    let seen = srv.seen();
+    let ids = &seen.metadata["x-request-id"];
+    assert_eq!(ids.len(), 60, "{ids:?}");
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+    assert!(ids.keys().all(|k| k.len() == 36), "{ids:?}");
+    // Without the flag no id is sent.
+    let r = grpc_load(&srv, "goto.test.Echo/Unary", "{}", &["-n", "5"]);
+    ok_json(&r);
+    assert_eq!(srv.seen().metadata["x-request-id"].len(), 60);
+}
+
+#[test]
+fn stream_interval_spaces_the_messages_of_a_call() {
+    let srv = server();
+    for call in ["goto.test.Echo/ClientStream", "goto.test.Echo/Bidi"] {
+        let before = srv.seen().messages;
+        let started = std::time::Instant::now();
+        let r = grpc_load(
+            &srv,
+            call,
+            r#"{"text":"p"}"#,
+            &[
+                "-n",
+                "2",
+                "-c",
+                "1",
+                "--streams",
+                "2",
+                "--stream-messages",
+                "3",
+                "--stream-interval",
+                "200ms",
+            ],
+        );
+        let v = ok_json(&r);
+        assert_eq!(v["countsByGrpcStatus"]["OK"], 2, "{call}: {v}");
+        assert_eq!(v["messagesSent"], 6, "{call}: {v}");
+        assert_eq!(srv.seen().messages - before, 6, "{call}: {v}");
+        // Three messages 200 ms apart: each call lasts at least 400 ms.
+        let min = v["latencyMs"]["min"].as_f64().unwrap();
+        let max = v["latencyMs"]["max"].as_f64().unwrap();
+        assert!(min >= 400.0, "{call}: {v}");
+        assert!(max < 3000.0, "{call}: {v}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    // Unary calls have one message: the flag is refused before any traffic.
+    let r = grpc_load(
+        &srv,
+        "goto.test.Echo/Unary",
+        "{}",
+        &["-n", "1", "--stream-interval", "10ms"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--stream-interval"), "{}", r.stderr);
+}

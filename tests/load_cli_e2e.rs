@@ -577,3 +577,24 @@ fn one_name_spreads_connections_over_all_its_addresses() {
         .iter()
         .all(|s| s.header("host").as_deref() == Some(&format!("pods.invalid:{port}"))));
 }
+
+#[test]
+fn send_id_gives_each_http_request_its_own_id_in_the_query() {
+    let (server, port) = recorder();
+    let v = load_ok(&[
+        "-n",
+        "8",
+        "-c",
+        "2",
+        "--send-id",
+        &format!("http://127.0.0.1:{port}/p?a=1"),
+    ]);
+    assert_eq!(count(&v, &["answered"]), 8, "{v}");
+    let targets: std::collections::BTreeSet<String> =
+        server.seen().iter().map(Seen::target).collect();
+    assert_eq!(targets.len(), 8, "{targets:?}");
+    for t in &targets {
+        let id = t.strip_prefix("/p?a=1&x-request-id=").unwrap_or_default();
+        assert_eq!(id.len(), 36, "{t}");
+    }
+}

@@ -328,6 +328,7 @@ impl PreparedTarget {
                 headers: &spec.headers,
                 body: &spec.body,
                 send_id: spec.send_id,
+                id_header: false,
             };
             Some(H2Request::prepare(parts, &url)?)
         } else {
@@ -377,6 +378,7 @@ fn grpc_request(spec: &TargetSpec, call: &GrpcCall, url: &Url) -> Result<H2Reque
         headers: &headers,
         body: &call.framed,
         send_id: false,
+        id_header: spec.send_id,
     };
     H2Request::prepare(parts, &url)
 }

@@ -153,6 +153,15 @@ pub struct LoadArgs {
     /// sends (default 1).
     #[arg(long, value_name = "N")]
     pub stream_messages: Option<u32>,
+    /// With --grpc, client or bidi streaming methods: the messages of one
+    /// call go this far apart (the first at once) instead of back to back.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub stream_interval: Option<Duration>,
+    /// Each request carries an id, unique within the run: `x-request-id`
+    /// in the query for HTTP, in the metadata for --grpc (as targets'
+    /// `sendID`).
+    #[arg(long)]
+    pub send_id: bool,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,

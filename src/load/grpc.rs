@@ -16,8 +16,8 @@ const MAX_STREAM_MESSAGES: u32 = 100_000;
 /// request body as the body flags gave it.
 pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, String> {
     if !args.grpc {
-        if args.stream_messages.is_some() {
-            return Err("--stream-messages needs --grpc".into());
+        if args.stream_messages.is_some() || args.stream_interval.is_some() {
+            return Err("--stream-messages and --stream-interval need --grpc".into());
         }
         if args.call.is_some() || !args.proto.is_empty() || args.protoset.is_some() || args.reflect
         {
@@ -61,6 +61,24 @@ pub(super) fn call(args: &LoadArgs, json: &[u8]) -> Result<Option<GrpcCall>, Str
     };
     let json = std::str::from_utf8(json).map_err(|_| "the request JSON is not UTF-8")?;
     let call = descriptors.call(method, json).map_err(|e| e.to_string())?;
+    let call = with_messages(args, method, call)?;
+    let Some(every) = args.stream_interval else {
+        return Ok(call);
+    };
+    if !call.as_ref().is_some_and(GrpcCall::client_streams) {
+        return Err(format!(
+            "--stream-interval needs a client or bidi streaming method; {method} is not"
+        ));
+    }
+    Ok(call.map(|c| c.with_interval(every)))
+}
+
+/// `call` with `--stream-messages` applied (checked against the method).
+fn with_messages(
+    args: &LoadArgs,
+    method: &str,
+    call: GrpcCall,
+) -> Result<Option<GrpcCall>, String> {
     match args.stream_messages {
         None => Ok(Some(call)),
         Some(n) if !(1..=MAX_STREAM_MESSAGES).contains(&n) => Err(format!(

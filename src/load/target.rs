@@ -434,6 +434,7 @@ pub(super) fn build_targets(args: &LoadArgs) -> Result<Vec<TargetSpec>, String> 
             http2: args.http2 || grpc.is_some(),
             streams_per_connection: streams,
             grpc: grpc.clone(),
+            send_id: args.send_id,
             ..TargetSpec::default()
         };
         spec.validate().map_err(|e| e.to_string())?;

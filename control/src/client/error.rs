@@ -20,6 +20,10 @@ pub enum ClientError {
     Engine(#[source] EngineError),
     #[error("cannot invoke: {0}")]
     Plan(#[source] EngineError),
+    /// A `reflect` target's descriptors could not be fetched, or do not
+    /// hold its method or fit its data (the text says which).
+    #[error("cannot invoke: {0}")]
+    Reflect(String),
 }
 
 impl From<ClientError> for ApiError {
@@ -31,7 +35,7 @@ impl From<ClientError> for ApiError {
             }
             ClientError::UnknownTargets(_) => ApiError::NotFound(why),
             ClientError::NotRunning(_) => ApiError::Conflict(why),
-            ClientError::Engine(_) => ApiError::Unavailable(why),
+            ClientError::Engine(_) | ClientError::Reflect(_) => ApiError::Unavailable(why),
         }
     }
 }

@@ -170,7 +170,20 @@ impl Client {
                 },
             );
             intervals.push((t.name().to_string(), t.interval));
+            let reflected = if t.reflects() {
+                let g = super::grpc::input(&t.input)
+                    .map_err(|e| ClientError::Reflect(e.to_string()))?;
+                Some(
+                    super::grpc::reflected(&g, &t.spec.url, t.spec.connect_timeout)
+                        .map_err(ClientError::Reflect)?,
+                )
+            } else {
+                None
+            };
             let mut spec = t.spec;
+            if reflected.is_some() {
+                spec.grpc = reflected;
+            }
             spec.track_headers = track.clone();
             spec.http2 = t.protocol == Protocol::Http2;
             specs.push(spec);

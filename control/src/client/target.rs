@@ -102,6 +102,14 @@ pub struct TargetInput {
     /// gRPC client and bidi streaming: messages each call sends (default 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_messages: Option<u32>,
+    /// gRPC client and bidi streaming: how far apart a call's messages go
+    /// (the first at once; default back to back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_interval: Option<String>,
+    /// gRPC: descriptors from the server's reflection service, fetched
+    /// when the target is invoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reflect: Option<bool>,
     /// Fields of the original goto's targets that goto takes and does not
     /// use, so its payloads keep working while typos are refused.
     #[serde(default, skip_serializing)]
@@ -152,7 +160,8 @@ fn one() -> i64 {
 pub struct Target {
     pub input: TargetInput,
     pub protocol: Protocol,
-    /// Everything but the tracked headers, which are set at invocation.
+    /// Everything but the tracked headers, which are set at invocation
+    /// (and a `reflect` target's gRPC call, see [`Target::reflects`]).
     pub spec: TargetSpec,
     /// How often the timeline samples this target.
     pub interval: Duration,
@@ -166,6 +175,11 @@ impl Target {
 
     pub fn auto_invoke(&self) -> bool {
         self.input.auto_invoke == Some(true)
+    }
+
+    /// A gRPC target whose call is built from reflection at invocation.
+    pub fn reflects(&self) -> bool {
+        self.protocol == Protocol::Grpc && self.input.reflect == Some(true)
     }
 
     /// Parses and validates a target from its JSON text.
@@ -339,18 +353,16 @@ impl Target {
             ..def
         };
         if protocol == Protocol::Grpc {
-            spec.grpc = Some(super::grpc::call(&super::grpc::GrpcInput {
-                name: &input.name,
-                call: input.call.as_deref(),
-                data: input.data.as_ref(),
-                proto_files: input.proto_files.as_ref(),
-                protoset: input.protoset.as_deref(),
-                stream_messages: input.stream_messages,
-            })?);
+            // None for a reflect target: resolved at invocation.
+            spec.grpc = super::grpc::call(&super::grpc::input(&input)?)?;
             spec.method = "POST".into();
-        } else if input.call.is_some() || input.proto_files.is_some() || input.protoset.is_some() {
+        } else if input.call.is_some()
+            || input.proto_files.is_some()
+            || input.protoset.is_some()
+            || input.reflect.is_some()
+        {
             return Err(ApiError::bad(format!(
-                "invalid target {}: call, protoFiles and protoset need protocol grpc",
+                "invalid target {}: call, protoFiles, protoset and reflect need protocol grpc",
                 input.name
             )));
         }

@@ -86,6 +86,9 @@ impl<'a> Alarm<'a> {
 pub(crate) struct Watch<'a, 'b> {
     alarm: &'b mut Alarm<'a>,
     deadline: Option<Instant>,
+    /// An instant the watched future wants to be polled at (a paced
+    /// message), beside the deadline; not a failure when it passes.
+    wake: Option<Instant>,
     on_deadline: ErrorKind,
     stop: &'b StopSignal,
 }
@@ -100,6 +103,7 @@ impl<'a, 'b> Watch<'a, 'b> {
         let mut w = Watch {
             alarm,
             deadline,
+            wake: None,
             on_deadline: ErrorKind::Timeout,
             stop,
         };
@@ -123,6 +127,15 @@ impl<'a, 'b> Watch<'a, 'b> {
         }
     }
 
+    /// Makes the timer also fire at `at` (the future raced next is polled
+    /// then, and must itself see that the instant came); `None` clears it.
+    pub(crate) fn wake_at(&mut self, at: Option<Instant>) {
+        self.wake = at;
+        if let Some(at) = at {
+            self.alarm.no_later_than(at);
+        }
+    }
+
     /// Changes the deadline and the error its expiry counts as.
     pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>, on_deadline: ErrorKind) {
         self.deadline = deadline;
@@ -140,7 +153,10 @@ impl<'a, 'b> Watch<'a, 'b> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Some(Fail::Error(self.on_deadline));
         }
-        let at = self.limit().unwrap_or(now + IDLE_TIMER);
+        let mut at = self.limit().unwrap_or(now + IDLE_TIMER);
+        if let Some(w) = self.wake.filter(|w| *w > now) {
+            at = at.min(w);
+        }
         self.alarm.set(at);
         None
     }

@@ -119,6 +119,9 @@ pub struct GrpcCall {
     pub kind: CallKind,
     /// Request messages each call sends (1 unless streaming from the client).
     pub messages: u32,
+    /// Client and bidi streaming: how far apart a call's messages go (the
+    /// first at once); `None` sends them back to back.
+    pub interval: Option<std::time::Duration>,
 }
 
 impl GrpcCall {
@@ -129,7 +132,22 @@ impl GrpcCall {
             framed: frame_message(message),
             kind,
             messages: 1,
+            interval: None,
         }
+    }
+
+    /// Client and bidi streaming: a call's messages go `every` apart (the
+    /// first at once); zero sends them back to back.
+    pub fn with_interval(mut self, every: std::time::Duration) -> GrpcCall {
+        self.interval = (!every.is_zero()).then_some(every);
+        self
+    }
+
+    /// The pacing of a call's messages: the interval and the bytes of one
+    /// framed message, when they are paced and there is more than one.
+    pub fn pace(&self) -> Option<(std::time::Duration, usize)> {
+        let every = self.interval?;
+        (self.messages > 1).then(|| (every, self.framed.len() / self.messages as usize))
     }
 
     /// Client and bidi streaming: each call sends the message `n` times

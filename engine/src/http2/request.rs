@@ -32,6 +32,8 @@ const CONNECTION_HEADERS: [&str; 5] = [
 const ID_PARAM: &str = "x-request-id=";
 /// Length of a hyphenated UUID.
 const ID_LEN: usize = 36;
+/// The metadata field that carries a request id on a gRPC call.
+const ID_HEADER: &[u8] = b"x-request-id";
 
 /// What a target says about its request (the fields of a `TargetSpec`).
 pub(crate) struct Parts<'a> {
@@ -40,7 +42,11 @@ pub(crate) struct Parts<'a> {
     pub url: &'a str,
     pub headers: &'a [(String, String)],
     pub body: &'a Bytes,
+    /// A request id in the query (`x-request-id=`), as HTTP targets send it.
     pub send_id: bool,
+    /// A request id as an `x-request-id` header instead (gRPC metadata,
+    /// where the path names the method and takes no query).
+    pub id_header: bool,
 }
 
 /// A validated HTTP/2 request template.
@@ -99,7 +105,17 @@ impl H2Request {
             put_field(&mut block, name.as_str().as_bytes(), value.as_bytes());
             header_bytes += (name.as_str().len() + value.len()) as u64;
         }
-        let indexed = (!spec.send_id).then(|| {
+        // A fixed-width slot in a literal without indexing (the name is in
+        // no static table entry), last in the block, so each request
+        // rewrites the same 36 bytes of its own copy and the peer's table
+        // never fills with ids.
+        let id_at = if spec.id_header && !spec.send_id {
+            header_bytes += (ID_HEADER.len() + ID_LEN) as u64;
+            put_field(&mut block, ID_HEADER, &[b'0'; ID_LEN])
+        } else {
+            id_at
+        };
+        let indexed = (id_at.is_none()).then(|| {
             let mut fields: Vec<(&[u8], &[u8])> = vec![
                 (b":method", method.as_str().as_bytes()),
                 (b":scheme", scheme.as_bytes()),
@@ -197,6 +213,7 @@ mod tests {
         headers: Vec<(String, String)>,
         body: Bytes,
         send_id: bool,
+        id_header: bool,
     }
 
     fn spec(url: &str) -> Spec {
@@ -206,6 +223,7 @@ mod tests {
             headers: Vec::new(),
             body: Bytes::new(),
             send_id: false,
+            id_header: false,
         }
     }
 
@@ -220,6 +238,7 @@ mod tests {
             headers: &s.headers,
             body: &s.body,
             send_id: s.send_id,
+            id_header: s.id_header,
         };
         H2Request::prepare(parts, &url)
     }
@@ -300,6 +319,23 @@ mod tests {
         assert!(ix.later.len() < 8, "{:?}", ix.later);
         s.send_id = true;
         assert!(prepare(&s).unwrap().indexed().is_none());
+    }
+
+    #[test]
+    fn an_id_header_is_a_literal_rewritten_per_request() {
+        let mut s = spec("http://127.0.0.1:9/pkg.Svc/M");
+        s.method = "POST".into();
+        s.id_header = true;
+        let t = prepare(&s).unwrap();
+        assert!(t.sends_id() && t.indexed().is_none());
+        let (a, b) = (request(&t, 7), request(&t, 8));
+        assert_eq!(a.get(":path"), Some("/pkg.Svc/M"));
+        let id = a.get("x-request-id").unwrap();
+        assert_eq!(id.len(), ID_LEN);
+        assert_ne!(Some(id), b.get("x-request-id"));
+        // Literal without indexing, new name: 0x00, then the name.
+        let at = t.block().len() - ID_LEN - 1 - 1 - ID_HEADER.len() - 1;
+        assert_eq!(t.block()[at], 0);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, Splitable};
@@ -344,14 +344,20 @@ impl Handle {
     }
 
     /// One request: waits for the concurrency limit, sends `block` (the
-    /// encoded header block, or `indexed`'s form for the connection) and `body`, and waits for the whole response
-    /// into `resp`, under `watch`; `grpc` reads it as a gRPC response.
+    /// encoded header block, or `indexed`'s form for the connection) and
+    /// `body`, and waits for the whole response into `resp`, under `watch`;
+    /// `grpc` reads it as a gRPC response. With `pace` (an interval and the
+    /// bytes of one message) the body goes a message at a time, the first
+    /// at once and each next one an interval later, woken by the watch's
+    /// timer; the stream ends with the last.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn exchange(
         &self,
         block: &[u8],
         indexed: Option<&Indexed>,
         body: &[u8],
         grpc: bool,
+        pace: Option<(Duration, usize)>,
         watch: &mut Watch<'_, '_>,
         resp: &mut Response,
     ) -> Result<(), ExchangeError> {
@@ -381,44 +387,73 @@ impl Handle {
         };
         let _release = Release { shared, slot };
         let mut sent = 0;
-        let done = pin!(poll_fn(|cx| {
-            let mut c = shared.conn.borrow_mut();
-            if !body.is_empty() {
-                let before = c.out.len();
-                c.send_body(slot, body, &mut sent);
-                if c.out.len() != before {
-                    c.wake_writer();
-                }
-            }
-            let s = &mut c.slots[slot];
-            match s.outcome {
-                Some(Outcome::Pending) | None => {
-                    if !s.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        s.waker = Some(cx.waker().clone());
+        // Unpaced calls read no clock here.
+        let start = pace.map(|_| Instant::now());
+        // Bytes of the body released so far, and messages.
+        let (mut released, mut k) = match pace {
+            Some((_, one)) => (one.min(body.len()), 1u32),
+            None => (body.len(), 1),
+        };
+        loop {
+            let next = pace
+                .zip(start)
+                .filter(|_| released < body.len())
+                .map(|((every, _), start)| start + every * k);
+            watch.wake_at(next);
+            let part = &body[..released];
+            let last = released == body.len();
+            let done = pin!(poll_fn(|cx| {
+                let mut c = shared.conn.borrow_mut();
+                if !body.is_empty() {
+                    let before = c.out.len();
+                    c.send_body_part(slot, part, &mut sent, last);
+                    if c.out.len() != before {
+                        c.wake_writer();
                     }
-                    Poll::Pending
                 }
-                Some(Outcome::Done) => {
-                    resp.status = s.status;
-                    resp.bytes = s.bytes;
-                    std::mem::swap(&mut resp.tracked, &mut s.tracked);
-                    std::mem::swap(&mut resp.values, &mut s.values);
-                    resp.grpc_status = s.grpc_status;
-                    resp.messages = s.deframer.messages;
-                    resp.first_message = s.first_message;
-                    std::mem::swap(&mut resp.grpc_message, &mut s.grpc_message);
-                    Poll::Ready(Ok(()))
+                let s = &mut c.slots[slot];
+                match s.outcome {
+                    Some(Outcome::Pending) | None => {
+                        // Only a paced call reads the clock here.
+                        if next.is_some_and(|at| Instant::now() >= at) {
+                            return Poll::Ready(Ok(false));
+                        }
+                        if !s.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                            s.waker = Some(cx.waker().clone());
+                        }
+                        Poll::Pending
+                    }
+                    Some(Outcome::Done) => {
+                        resp.status = s.status;
+                        resp.bytes = s.bytes;
+                        std::mem::swap(&mut resp.tracked, &mut s.tracked);
+                        std::mem::swap(&mut resp.values, &mut s.values);
+                        resp.grpc_status = s.grpc_status;
+                        resp.messages = s.deframer.messages;
+                        resp.first_message = s.first_message;
+                        std::mem::swap(&mut resp.grpc_message, &mut s.grpc_message);
+                        Poll::Ready(Ok(true))
+                    }
+                    Some(Outcome::Failed(e)) => {
+                        resp.bytes = s.bytes;
+                        Poll::Ready(Err(e))
+                    }
                 }
-                Some(Outcome::Failed(e)) => {
-                    resp.bytes = s.bytes;
-                    Poll::Ready(Err(e))
-                }
+            }));
+            let finished = watch.race(done).await;
+            if next.is_some() {
+                watch.wake_at(None);
             }
-        }));
-        watch
-            .race(done)
-            .await
-            .map_err(ExchangeError::Watch)?
-            .map_err(ExchangeError::Stream)
+            let finished = finished
+                .map_err(ExchangeError::Watch)?
+                .map_err(ExchangeError::Stream)?;
+            if finished {
+                return Ok(());
+            }
+            if let Some((_, one)) = pace {
+                released = (released + one).min(body.len());
+                k += 1;
+            }
+        }
     }
 }

@@ -123,6 +123,7 @@ impl Exchange for Stream {
                     template.indexed(),
                     &template.body,
                     grpc,
+                    spec.grpc.as_ref().and_then(|c| c.pace()),
                     &mut watch,
                     &mut self.response,
                 )

@@ -256,6 +256,19 @@ impl Conn {
     /// Sends as much of `body[*sent..]` as the windows allow; true when all
     /// of it is out (END_STREAM set) or the stream ended anyway.
     pub fn send_body(&mut self, slot: usize, body: &[u8], sent: &mut usize) -> bool {
+        self.send_body_part(slot, body, sent, true)
+    }
+
+    /// [`Conn::send_body`] of a body released in parts (paced gRPC
+    /// messages): `body` is what may go so far, and only with `last` does
+    /// its end end the stream.
+    pub fn send_body_part(
+        &mut self,
+        slot: usize,
+        body: &[u8],
+        sent: &mut usize,
+        last: bool,
+    ) -> bool {
         let max_frame = self.peer_max_frame as usize;
         let s = &mut self.slots[slot];
         if s.local_done || !matches!(s.outcome, Some(Outcome::Pending)) {
@@ -263,12 +276,15 @@ impl Conn {
         }
         loop {
             let left = body.len() - *sent;
+            if left == 0 && !last {
+                return false;
+            }
             let room = self.send_window.min(s.send_window).max(0) as usize;
             let n = left.min(room).min(max_frame);
             if n == 0 && left > 0 {
                 return false;
             }
-            let end = n == left;
+            let end = last && n == left;
             frame::put_data(&mut self.out, s.stream, &body[*sent..*sent + n], end);
             *sent += n;
             self.send_window -= n as i64;

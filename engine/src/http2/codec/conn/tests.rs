@@ -137,6 +137,32 @@ fn request_bodies_wait_for_window_updates() {
 }
 
 #[test]
+fn a_body_released_in_parts_ends_the_stream_with_the_last() {
+    let mut c = conn();
+    let body = [1u8, 2, 3, 4, 5, 6];
+    let s = c.open(&[0x83], false);
+    let mut sent = 0;
+    assert!(!c.send_body_part(s, &body[..2], &mut sent, false));
+    // Nothing more to send yet: no empty frame.
+    assert!(!c.send_body_part(s, &body[..2], &mut sent, false));
+    assert!(!c.send_body_part(s, &body[..4], &mut sent, false));
+    assert!(c.send_body_part(s, &body, &mut sent, true));
+    let data: Vec<_> = frames(&c.out)
+        .into_iter()
+        .filter(|f| f.0 == frame::DATA)
+        .map(|f| (f.1, f.3))
+        .collect();
+    assert_eq!(
+        data,
+        [
+            (0, vec![1, 2]),
+            (0, vec![3, 4]),
+            (frame::END_STREAM, vec![5, 6])
+        ]
+    );
+}
+
+#[test]
 fn large_response_bodies_give_the_windows_back_in_batches() {
     let mut c = conn();
     let s = c.open(&[0x82], true);
