@@ -13,7 +13,7 @@ use crate::error::PlanError;
 use crate::grpc::GrpcCall;
 use crate::http1::request::{is_token, RequestTemplate};
 use crate::http1::url::Url;
-use crate::http2::request::{H2Request, Parts as H2Parts};
+use crate::http2::request::{H2Request, Parts as H2Parts, RequestId};
 use crate::limits::{
     MAX_BODY, MAX_REPLICAS, MAX_REQUEST_HEADERS, MAX_RETRIES, MAX_STREAMS_PER_CONNECTION,
 };
@@ -327,8 +327,11 @@ impl PreparedTarget {
                 url: &spec.url,
                 headers: &spec.headers,
                 body: &spec.body,
-                send_id: spec.send_id,
-                id_header: false,
+                id: if spec.send_id {
+                    RequestId::Query
+                } else {
+                    RequestId::None
+                },
             };
             Some(H2Request::prepare(parts, &url)?)
         } else {
@@ -377,8 +380,11 @@ fn grpc_request(spec: &TargetSpec, call: &GrpcCall, url: &Url) -> Result<H2Reque
         url: &spec.url,
         headers: &headers,
         body: &call.framed,
-        send_id: false,
-        id_header: spec.send_id,
+        id: if spec.send_id {
+            RequestId::Header
+        } else {
+            RequestId::None
+        },
     };
     H2Request::prepare(parts, &url)
 }

@@ -42,11 +42,18 @@ pub(crate) struct Parts<'a> {
     pub url: &'a str,
     pub headers: &'a [(String, String)],
     pub body: &'a Bytes,
-    /// A request id in the query (`x-request-id=`), as HTTP targets send it.
-    pub send_id: bool,
-    /// A request id as an `x-request-id` header instead (gRPC metadata,
-    /// where the path names the method and takes no query).
-    pub id_header: bool,
+    pub id: RequestId,
+}
+
+/// Where a request carries its per-request id, if it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestId {
+    None,
+    /// In the query (`x-request-id=`), as HTTP targets send it.
+    Query,
+    /// As an `x-request-id` header (gRPC metadata, where the path names
+    /// the method and takes no query).
+    Header,
 }
 
 /// A validated HTTP/2 request template.
@@ -84,7 +91,7 @@ impl H2Request {
         };
         let path = PathAndQuery::try_from(url.path_and_query.as_str()).map_err(|_| bad_path())?;
         let mut path_text = path.as_str().to_string();
-        if spec.send_id {
+        if spec.id == RequestId::Query {
             let sep = if path_text.contains('?') { '&' } else { '?' };
             path_text = format!("{path_text}{sep}{ID_PARAM}{}", "0".repeat(ID_LEN));
             PathAndQuery::try_from(path_text.as_str()).map_err(|_| bad_path())?;
@@ -96,8 +103,8 @@ impl H2Request {
         put_field(&mut block, b":scheme", scheme.as_bytes());
         put_field(&mut block, b":authority", authority.as_str().as_bytes());
         let path_at = put_field(&mut block, b":path", path_text.as_bytes());
-        let id_at = match (spec.send_id, path_at) {
-            (true, Some(at)) => Some(at + path_text.len() - ID_LEN),
+        let id_at = match (spec.id, path_at) {
+            (RequestId::Query, Some(at)) => Some(at + path_text.len() - ID_LEN),
             _ => None,
         };
         let mut header_bytes = 0u64;
@@ -109,7 +116,7 @@ impl H2Request {
         // no static table entry), last in the block, so each request
         // rewrites the same 36 bytes of its own copy and the peer's table
         // never fills with ids.
-        let id_at = if spec.id_header && !spec.send_id {
+        let id_at = if spec.id == RequestId::Header {
             header_bytes += (ID_HEADER.len() + ID_LEN) as u64;
             put_field(&mut block, ID_HEADER, &[b'0'; ID_LEN])
         } else {
@@ -237,8 +244,11 @@ mod tests {
             url: &s.url,
             headers: &s.headers,
             body: &s.body,
-            send_id: s.send_id,
-            id_header: s.id_header,
+            id: match (s.send_id, s.id_header) {
+                (true, _) => RequestId::Query,
+                (false, true) => RequestId::Header,
+                (false, false) => RequestId::None,
+            },
         };
         H2Request::prepare(parts, &url)
     }
