@@ -24,30 +24,12 @@ PORT=${PORT:-18293}
 UP_PORT=${UP_PORT:-18294}
 URI_PATH=${URI_PATH:-/some/api}
 LOGS=${LOGS:-"false true"}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-GOTO=${GOTO:-${CARGO_TARGET_DIR:-$ROOT/target}/profiling/goto}
-
-for tool in valgrind callgrind_control curl python3; do
-  command -v "$tool" >/dev/null || { echo "allocs-server: $tool is required" >&2; exit 1; }
-done
-if [ "${BUILD:-1}" = 1 ]; then (cd "$ROOT" && cargo build --profile profiling --quiet); fi
-[ -x "$GOTO" ] || { echo "allocs-server: no goto binary at $GOTO" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/allocs-server.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" = 1 ]; then echo "callgrind files kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-wait_url() {
-  for _ in $(seq 400); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "allocs-server: $1 never answered" >&2; exit 1
-}
+LIB_WAIT_TRIES=400 # a server under valgrind takes seconds to answer
+. "$(dirname "$0")/lib.sh"
+lib_need allocs-server "apt-get install valgrind curl python3" valgrind callgrind_control curl python3
+lib_goto allocs-server profiling
+lib_workdir allocs-server
+wait_url() { lib_wait_url allocs-server "$1"; }
 
 load() { # requests
   "$GOTO" load --cores 1 -c "$CONNS" -n "$1" --no-progress --json "http://127.0.0.1:$PORT$URI_PATH" \
@@ -76,11 +58,11 @@ http {
 }
 NGINX
   nginx -c "$WORK/nginx.conf" &
-  PIDS+=("$!")
+  LIB_PIDS+=("$!")
   wait_url "http://127.0.0.1:$UP_PORT/"
 elif [ "${PROXY:-0}" = 1 ]; then
   "$GOTO" --port "$UP_PORT" --request-logs=false --log-level warn 2>/dev/null &
-  PIDS+=("$!")
+  LIB_PIDS+=("$!")
   wait_url "http://127.0.0.1:$UP_PORT/label"
 fi
 
@@ -130,7 +112,7 @@ per_request() { # logs
   valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
     "$GOTO" --port "$PORT" --request-logs="$1" --log-level warn 2>"$WORK/server.$1.log" >/dev/null &
   pid=$!
-  PIDS+=("$pid")
+  LIB_PIDS+=("$pid")
   wait_url "http://127.0.0.1:$PORT/label"
   if [ "${PROXY:-0}" = 1 ]; then
     curl -sf "http://127.0.0.1:$PORT/request/proxy/targets/add" \

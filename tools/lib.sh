@@ -28,17 +28,20 @@ lib_time() {
   [ -x /usr/bin/time ] || { echo "$1: /usr/bin/time is required (apt-get install time)" >&2; exit 1; }
 }
 
-# lib_goto NAME : sets GOTO, by default the release build under
-# $CARGO_TARGET_DIR or target/, built first unless BUILD=0 or GOTO is given.
+# lib_goto NAME [PROFILE] : sets GOTO, by default the build of PROFILE
+# (release; profiling for the callgrind scripts) under $CARGO_TARGET_DIR or
+# target/, built first unless BUILD=0 or GOTO is given.
 lib_goto() {
+  local profile=${2:-release}
   if [ -z "${GOTO:-}" ]; then
-    if [ "${BUILD:-1}" = 1 ]; then (cd "$LIB_ROOT" && cargo build --release --quiet); fi
-    GOTO=${CARGO_TARGET_DIR:-$LIB_ROOT/target}/release/goto
+    if [ "${BUILD:-1}" = 1 ]; then (cd "$LIB_ROOT" && cargo build --profile "$profile" --quiet); fi
+    GOTO=${CARGO_TARGET_DIR:-$LIB_ROOT/target}/$profile/goto
   fi
   [ -x "$GOTO" ] || { echo "$1: no goto binary at $GOTO" >&2; exit 1; }
 }
 
-# lib_workdir NAME : sets WORK; on exit, kills LIB_PIDS and removes WORK.
+# lib_workdir NAME : sets WORK; on exit, kills LIB_PIDS and removes WORK
+# (kept, and named, with KEEP=1).
 lib_workdir() {
   WORK=$(mktemp -d "/tmp/$1.XXXXXX")
   trap lib_cleanup EXIT
@@ -47,15 +50,20 @@ lib_workdir() {
 lib_cleanup() {
   local p
   for p in "${LIB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "files kept in $WORK" >&2
+  elif [ -n "${WORK:-}" ]; then
+    rm -rf "$WORK"
+  fi
   return 0
 }
 
-# lib_wait_url NAME URL [curl flags...] : polls until URL answers (5 s).
+# lib_wait_url NAME URL [curl flags...] : polls until URL answers (5 s, or
+# LIB_WAIT_TRIES x 50 ms: a server under valgrind starts slowly).
 lib_wait_url() {
   local name=$1 url=$2 i
   shift 2
-  for i in $(seq 100); do
+  for i in $(seq "${LIB_WAIT_TRIES:-100}"); do
     curl -sf -o /dev/null "$@" "$url" && return 0
     sleep 0.05
   done
