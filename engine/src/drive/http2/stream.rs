@@ -110,8 +110,9 @@ impl Exchange for Stream {
             }
             bytes_written += template.request_bytes;
             let grpc = spec.grpc.is_some();
-            self.sent = Instant::now();
             if let Some(call) = &spec.grpc {
+                // Only gRPC times the first message: HTTP pays no clock read.
+                self.sent = Instant::now();
                 target
                     .stats
                     .borrow_mut()

@@ -192,6 +192,20 @@ impl Conn {
                 s.values.clear();
             }
         }
+        // Most responses need only the status and the size: no gRPC, and
+        // no tracked header (or a trailer block, where none is tracked).
+        // That case gets its own small callback, not the checks per field.
+        if !grpc && (had_head || tracked_names.is_empty()) {
+            decoder
+                .decode(block, |name, value| {
+                    bytes += (name.len() + value.len()) as u64;
+                    if name == b":status" {
+                        status = parse_status(value);
+                    }
+                })
+                .map_err(|_| ConnError(frame::COMPRESSION_ERROR))?;
+            return self.head_done(slot, status, bytes, had_head, end_stream);
+        }
         decoder
             .decode(block, |name, value| {
                 bytes += (name.len() + value.len()) as u64;
@@ -220,6 +234,19 @@ impl Conn {
                 }
             })
             .map_err(|_| ConnError(frame::COMPRESSION_ERROR))?;
+        self.head_done(slot, status, bytes, had_head, end_stream)
+    }
+
+    /// Settles a decoded header block of `slot`'s stream: a first head's
+    /// status (an informational one waits for the next), the size, the end.
+    fn head_done(
+        &mut self,
+        slot: Option<usize>,
+        status: u16,
+        bytes: u64,
+        had_head: bool,
+        end_stream: bool,
+    ) -> Result<(), ConnError> {
         let Some(slot) = slot else {
             return Ok(());
         };

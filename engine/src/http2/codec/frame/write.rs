@@ -6,10 +6,11 @@ use super::{
 };
 
 /// Appends a frame header.
+#[inline]
 pub fn put_head(out: &mut Vec<u8>, len: usize, kind: u8, flags: u8, stream: u32) {
     let l = (len as u32).to_be_bytes();
-    out.extend_from_slice(&[l[1], l[2], l[3], kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
+    let s = stream.to_be_bytes();
+    out.extend_from_slice(&[l[1], l[2], l[3], kind, flags, s[0], s[1], s[2], s[3]]);
 }
 
 /// Appends a SETTINGS frame with `pairs`.
@@ -48,8 +49,17 @@ pub fn put_goaway(out: &mut Vec<u8>, last_stream: u32, code: u32) {
 
 /// Appends a header block as HEADERS plus CONTINUATION frames of at most
 /// `max_frame` bytes each.
+#[inline]
 pub fn put_headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: bool, max_frame: u32) {
     let max = (max_frame as usize).max(1);
+    if block.len() <= max {
+        // A request's block fits one frame (the usual case): one reserve.
+        let flags = END_HEADERS | if end_stream { END_STREAM } else { 0 };
+        out.reserve(9 + block.len());
+        put_head(out, block.len(), HEADERS, flags, stream);
+        out.extend_from_slice(block);
+        return;
+    }
     let mut chunks = block.chunks(max);
     let first = chunks.next().unwrap_or(&[]);
     let single = block.len() <= max;
