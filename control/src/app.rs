@@ -109,7 +109,7 @@ impl App {
             .label
             .clone()
             .unwrap_or_else(|| format!("Goto-{}", host.ip));
-        port::Label::new(&instance_label).map_err(StartupError::Label)?;
+        port::Label::new(&instance_label)?;
         let reqlog = if cfg.request_logs {
             Some(RequestLog::start(cfg.json_logs).map_err(StartupError::RequestLog)?)
         } else {
@@ -184,7 +184,7 @@ impl App {
     }
 
     /// A listener's state without a socket, for in-process calls.
-    pub fn detached_port(&self, port: u16) -> Result<Arc<PortState>, String> {
+    pub fn detached_port(&self, port: u16) -> Result<Arc<PortState>, port::LabelError> {
         Ok(Arc::new(PortState::new(port::PortSetup {
             port,
             label: port::Label::new(&self.instance_label)?,

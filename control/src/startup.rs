@@ -2,6 +2,9 @@
 //! binary prints (after `goto: `) before exiting non-zero.
 
 use crate::listeners::ListenError;
+use crate::peer::PeerError;
+use crate::port::LabelError;
+use crate::registry::StoreOpenError;
 
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
@@ -14,13 +17,13 @@ pub enum StartupError {
     #[error(transparent)]
     Listen(#[from] ListenError),
     #[error("invalid label: {0}")]
-    Label(String),
+    Label(#[from] LabelError),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     /// `--registry` (its URL, or an https one with no roots to verify it).
-    #[error("{0}")]
-    Registry(String),
+    #[error(transparent)]
+    Registry(#[from] PeerError),
     /// The `--data-dir` store could not be opened.
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] StoreOpenError),
 }

@@ -7,6 +7,8 @@ pub enum JobError {
     /// A job definition that does not validate (the reason says which field).
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Spec(#[from] super::spec::SpecError),
     #[error("unknown job {0:?}")]
     Unknown(String),
     #[error("no jobs to run")]
