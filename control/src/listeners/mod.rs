@@ -113,6 +113,8 @@ pub enum ListenError {
     Label(#[from] crate::port::LabelError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Tcp(#[from] crate::chaos::tcp::TcpError),
     /// The startup port stays: it is the control port of last resort.
     #[error("cannot {action} the startup listener {port}")]
     Startup { port: u16, action: &'static str },
@@ -129,6 +131,7 @@ impl From<ListenError> for ApiError {
             | ListenError::Invalid(_)
             | ListenError::Label(_)
             | ListenError::Tls(_)
+            | ListenError::Tcp(_)
             | ListenError::Startup { .. } => ApiError::BadRequest(e.to_string()),
         }
     }
@@ -199,7 +202,7 @@ impl Listeners {
         }
         let tcp = match protocol {
             "tcp" => Some(Arc::new(
-                TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ListenError::Invalid)?)
+                TcpState::new(port, TcpSpec::new(&spec.tcp)?)
                     .with_max_conns(app.max_conns()),
             )),
             _ => None,
