@@ -171,8 +171,7 @@ impl Client {
             );
             intervals.push((t.name().to_string(), t.interval));
             let reflected = if t.reflects() {
-                let g = super::grpc::input(&t.input)
-                    .map_err(|e| ClientError::Reflect(e.into()))?;
+                let g = super::grpc::input(&t.input).map_err(|e| ClientError::Reflect(e.into()))?;
                 Some(super::grpc::reflected(
                     &g,
                     &t.spec.url,

@@ -202,8 +202,7 @@ impl Listeners {
         }
         let tcp = match protocol {
             "tcp" => Some(Arc::new(
-                TcpState::new(port, TcpSpec::new(&spec.tcp)?)
-                    .with_max_conns(app.max_conns()),
+                TcpState::new(port, TcpSpec::new(&spec.tcp)?).with_max_conns(app.max_conns()),
             )),
             _ => None,
         };

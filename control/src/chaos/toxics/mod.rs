@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::rng::Rng;
-use goto_engine::duration;
 pub use error::ToxicError;
+use goto_engine::duration;
 pub use pump::{pump, Chain, End};
 
 /// Which way the bytes flow: to the upstream, or back to the client.
