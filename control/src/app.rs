@@ -118,8 +118,8 @@ impl App {
         let client = client::Client::new(&cfg.certs)
             .with_engine(cfg.cores, cfg.io_driver)
             .with_interval_histograms(cfg.locker && cfg.registry.is_some());
-        let insecure = goto_engine::client_config(client.tls(), false, &[])
-            .map_err(|e| StartupError::Tls(e.to_string()))?;
+        let insecure =
+            goto_engine::client_config(client.tls(), false, &[]).map_err(StartupError::Tls)?;
         let out = Outbound {
             insecure: proxy::client::new_client(&insecure),
             verifying: goto_engine::client_config(client.tls(), true, &[])
