@@ -167,8 +167,6 @@ impl App {
         }))
     }
 
-    /// The outbound client for a call: verifying https certificates or not;
-    /// an error when verification is asked for and no roots could be loaded.
     /// The admin route table (for tests that check routes and docs).
     pub fn api(&self) -> &api::Router<Ctx> {
         &self.api
@@ -179,6 +177,9 @@ impl App {
         &self.client
     }
 
+    /// The outbound client for a call: verifying https certificates or not;
+    /// an error when verification is asked for and no roots could be loaded
+    /// (a text: `Outbound` in proxy/client.rs keeps it so).
     pub fn outbound(&self, verify: bool) -> Result<&HttpClient, String> {
         self.out.pick(verify)
     }
