@@ -109,7 +109,7 @@ impl App {
             .label
             .clone()
             .unwrap_or_else(|| format!("Goto-{}", host.ip));
-        port::Label::new(&instance_label).map_err(StartupError::Label)?;
+        port::Label::new(&instance_label)?;
         let reqlog = if cfg.request_logs {
             Some(RequestLog::start(cfg.json_logs).map_err(StartupError::RequestLog)?)
         } else {
@@ -118,8 +118,8 @@ impl App {
         let client = client::Client::new(&cfg.certs)
             .with_engine(cfg.cores, cfg.io_driver)
             .with_interval_histograms(cfg.locker && cfg.registry.is_some());
-        let insecure = goto_engine::client_config(client.tls(), false, &[])
-            .map_err(|e| StartupError::Tls(e.to_string()))?;
+        let insecure =
+            goto_engine::client_config(client.tls(), false, &[]).map_err(StartupError::Tls)?;
         let out = Outbound {
             insecure: proxy::client::new_client(&insecure),
             verifying: goto_engine::client_config(client.tls(), true, &[])
@@ -167,8 +167,6 @@ impl App {
         }))
     }
 
-    /// The outbound client for a call: verifying https certificates or not;
-    /// an error when verification is asked for and no roots could be loaded.
     /// The admin route table (for tests that check routes and docs).
     pub fn api(&self) -> &api::Router<Ctx> {
         &self.api
@@ -179,12 +177,15 @@ impl App {
         &self.client
     }
 
+    /// The outbound client for a call: verifying https certificates or not;
+    /// an error when verification is asked for and no roots could be loaded
+    /// (a text: `Outbound` in proxy/client.rs keeps it so).
     pub fn outbound(&self, verify: bool) -> Result<&HttpClient, String> {
         self.out.pick(verify)
     }
 
     /// A listener's state without a socket, for in-process calls.
-    pub fn detached_port(&self, port: u16) -> Result<Arc<PortState>, String> {
+    pub fn detached_port(&self, port: u16) -> Result<Arc<PortState>, port::LabelError> {
         Ok(Arc::new(PortState::new(port::PortSetup {
             port,
             label: port::Label::new(&self.instance_label)?,

@@ -4,7 +4,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
+use hdrhistogram::serialization::{
+    DeserializeError, Deserializer, Serializer, V2DeflateSerializer, V2Serializer,
+};
 use hdrhistogram::Histogram;
 
 /// Encodes a histogram; `None` only if the encoder fails (it does not for
@@ -23,14 +25,23 @@ pub fn encode_plain(h: &Histogram<u64>) -> Option<String> {
     Some(STANDARD.encode(buf))
 }
 
+/// Why a histogram's text does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("invalid histogram: not base64: {0}")]
+    Base64(base64::DecodeError),
+    #[error("invalid histogram: {0:?}")]
+    Decode(DeserializeError),
+}
+
 /// Decodes what [`encode`] or [`encode_plain`] produced; a one-line reason otherwise.
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+pub fn decode(text: &str) -> Result<Histogram<u64>, HistogramError> {
     let bytes = STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("invalid histogram: not base64: {e}"))?;
+        .map_err(HistogramError::Base64)?;
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("invalid histogram: {e:?}"))
+        .map_err(HistogramError::Decode)
 }
 
 #[cfg(test)]

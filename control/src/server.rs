@@ -29,13 +29,11 @@ pub fn run_server(cfg: ServerConfig) -> Result<(), StartupError> {
 async fn serve(cfg: ServerConfig) -> Result<(), StartupError> {
     let port = cfg.port;
     if let Some(url) = &cfg.registry {
-        peer::registry_base(url).map_err(StartupError::Registry)?;
+        peer::registry_base(url)?;
     }
     let app = App::new(cfg)?;
     if let Some(dir) = &app.cfg.data_dir {
-        app.registry
-            .open_store(dir, app.cfg.reset_damaged_store)
-            .map_err(StartupError::Store)?;
+        app.registry.open_store(dir, app.cfg.reset_damaged_store)?;
         tracing::info!(dir = ?dir, "registry state kept in the data directory");
         let weak = Arc::downgrade(&app.registry);
         app.probes.unready_when(Box::new(move || {
@@ -62,7 +60,7 @@ async fn serve(cfg: ServerConfig) -> Result<(), StartupError> {
         io_driver_flag = %app.cfg.io_driver,
         "goto serving"
     );
-    peer::start(&app.peer).map_err(StartupError::Registry)?;
+    peer::start(&app.peer)?;
     if let Some(every) = app.cfg.peer_health_interval {
         tokio::spawn(registry::fanout::health_loop(app.registry.clone(), every));
     }

@@ -2,6 +2,9 @@
 //! binary prints (after `goto: `) before exiting non-zero.
 
 use crate::listeners::ListenError;
+use crate::peer::PeerError;
+use crate::port::LabelError;
+use crate::registry::StoreOpenError;
 
 /// Startup failures.
 #[derive(Debug, thiserror::Error)]
@@ -14,13 +17,40 @@ pub enum StartupError {
     #[error(transparent)]
     Listen(#[from] ListenError),
     #[error("invalid label: {0}")]
-    Label(String),
+    Label(#[from] LabelError),
     #[error("cannot set up TLS: {0}")]
-    Tls(String),
+    Tls(#[source] goto_engine::PlanError),
     /// `--registry` (its URL, or an https one with no roots to verify it).
-    #[error("{0}")]
-    Registry(String),
+    #[error(transparent)]
+    Registry(#[from] PeerError),
     /// The `--data-dir` store could not be opened.
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] StoreOpenError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_failures_keep_their_lines() {
+        let Err(e) = crate::peer::registry_base("ftp://r") else {
+            panic!("ftp accepted");
+        };
+        assert_eq!(
+            StartupError::from(e).to_string(),
+            "--registry ftp://r: want http[s]://host[:port]"
+        );
+        assert_eq!(
+            StartupError::from(StoreOpenError::AlreadyOpen).to_string(),
+            "the registry's data store is already open"
+        );
+        let Err(e) = crate::port::Label::new("a\nb") else {
+            panic!("label accepted");
+        };
+        assert_eq!(
+            StartupError::from(e).to_string(),
+            "invalid label: invalid label \"a\\nb\": must be a valid header value"
+        );
+    }
 }

@@ -116,13 +116,17 @@ pub struct TargetResults {
     pub io_driver: Option<String>,
 }
 
+/// A peer's report that is not a results document.
+#[derive(Debug, thiserror::Error)]
+#[error("not a results document: {0}")]
+pub struct DocumentError(serde_json::Error);
+
 impl ClientResults {
     /// Reads a document (a peer's report); its encoded histograms are
     /// decoded so that [`merge`](Self::merge) can add them. A histogram that
     /// cannot be decoded is left out and named in the error list.
-    pub fn parse(text: &str) -> Result<(ClientResults, Vec<String>), String> {
-        let mut doc: ClientResults =
-            serde_json::from_str(text).map_err(|e| format!("not a results document: {e}"))?;
+    pub fn parse(text: &str) -> Result<(ClientResults, Vec<String>), DocumentError> {
+        let mut doc: ClientResults = serde_json::from_str(text).map_err(DocumentError)?;
         let mut bad = Vec::new();
         for (t, enc) in doc.latency_histograms.iter().flatten() {
             match histcodec::decode(enc) {

@@ -23,7 +23,7 @@ pub enum ClientError {
     /// A `reflect` target's descriptors could not be fetched, or do not
     /// hold its method or fit its data (the text says which).
     #[error("cannot invoke: {0}")]
-    Reflect(String),
+    Reflect(#[from] super::grpc::ReflectedError),
 }
 
 impl From<ClientError> for ApiError {

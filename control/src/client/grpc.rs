@@ -104,11 +104,31 @@ pub fn call(g: &GrpcInput<'_>) -> Result<Option<GrpcCall>, ApiError> {
     build(g, &descriptors).map(Some)
 }
 
+/// Why a `reflect` target's call could not be made at invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum ReflectedError {
+    /// The target's method, or the descriptors do not hold it or fit its
+    /// data (as at add time).
+    #[error(transparent)]
+    Target(#[from] ApiError),
+    #[error("target {target}: {source}")]
+    Fetch {
+        target: String,
+        source: super::reflect::ReflectError,
+    },
+    #[error("target {0}: reflection failed")]
+    Panicked(String),
+}
+
 /// The call of a `reflect` target, at invocation: the descriptors of its
 /// service from the reflection service at `url` (within `timeout`), then
 /// the call built as at add time. The error says which step failed.
-pub fn reflected(g: &GrpcInput<'_>, url: &str, timeout: Duration) -> Result<GrpcCall, String> {
-    let method = method(g).map_err(|e| e.to_string())?;
+pub fn reflected(
+    g: &GrpcInput<'_>,
+    url: &str,
+    timeout: Duration,
+) -> Result<GrpcCall, ReflectedError> {
+    let method = method(g)?;
     let service = method
         .trim_start_matches('/')
         .rsplit_once('/')
@@ -121,10 +141,15 @@ pub fn reflected(g: &GrpcInput<'_>, url: &str, timeout: Duration) -> Result<Grpc
     });
     let descriptors = match fetched {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) => return Err(format!("target {}: {e}", g.name)),
-        Err(_) => return Err(format!("target {}: reflection failed", g.name)),
+        Ok(Err(source)) => {
+            return Err(ReflectedError::Fetch {
+                target: g.name.to_string(),
+                source,
+            })
+        }
+        Err(_) => return Err(ReflectedError::Panicked(g.name.to_string())),
     };
-    build(g, &descriptors).map_err(|e| e.to_string())
+    Ok(build(g, &descriptors)?)
 }
 
 /// The method a target names.

@@ -171,12 +171,12 @@ impl Client {
             );
             intervals.push((t.name().to_string(), t.interval));
             let reflected = if t.reflects() {
-                let g = super::grpc::input(&t.input)
-                    .map_err(|e| ClientError::Reflect(e.to_string()))?;
-                Some(
-                    super::grpc::reflected(&g, &t.spec.url, t.spec.connect_timeout)
-                        .map_err(ClientError::Reflect)?,
-                )
+                let g = super::grpc::input(&t.input).map_err(|e| ClientError::Reflect(e.into()))?;
+                Some(super::grpc::reflected(
+                    &g,
+                    &t.spec.url,
+                    t.spec.connect_timeout,
+                )?)
             } else {
                 None
             };

@@ -264,7 +264,10 @@ fn header_faults(h: &HeaderMap) -> Result<Option<HeaderAsk>, Status> {
     if code.is_none() && delay.is_none() {
         return Ok(None);
     }
-    let code = code.map(status::parse).transpose().map_err(bad)?;
+    let code = code
+        .map(status::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
     let delay = delay
         .map(DelaySpec::parse)
         .transpose()

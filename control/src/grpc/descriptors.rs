@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use super::GrpcError;
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 use protox::file::{File, FileResolver, GoogleFileResolver};
@@ -20,7 +21,7 @@ pub const BUILTIN_SERVICES: [&str; 4] = [
 ];
 
 /// Most user proto files one listener keeps.
-const MAX_FILES: usize = 64;
+pub(super) const MAX_FILES: usize = 64;
 
 /// The built-in descriptors, decoded once.
 pub fn builtin() -> &'static DescriptorPool {
@@ -62,10 +63,10 @@ impl FileResolver for Sources {
 }
 
 /// `greeter` or `greeter.proto` -> `greeter.proto`.
-pub fn file_name(name: &str) -> Result<String, String> {
+pub fn file_name(name: &str) -> Result<String, GrpcError> {
     let n = name.trim();
     if n.is_empty() || n.contains("..") || n.starts_with('/') || n.contains('\\') {
-        return Err(format!("invalid proto name {name:?}"));
+        return Err(GrpcError::ProtoName(name.to_string()));
     }
     Ok(if n.ends_with(".proto") {
         n.to_string()
@@ -83,23 +84,20 @@ impl Protos {
     /// Compiles `source` as `name` with every file added before (it may
     /// import them); on success replaces the pool. Returns the services the
     /// file defines. Errors name the file and line.
-    pub fn add(&mut self, name: &str, source: &str) -> Result<Vec<String>, String> {
+    pub fn add(&mut self, name: &str, source: &str) -> Result<Vec<String>, GrpcError> {
         let file = file_name(name)?;
         let mut sources = self.sources.clone();
         let count = sources.len();
         match sources.iter_mut().find(|(n, _)| *n == file) {
             Some(s) => s.1 = source.to_string(),
-            None if count >= MAX_FILES => {
-                return Err(format!(
-                    "at most {MAX_FILES} proto files may be added: clear them first"
-                ))
-            }
+            None if count >= MAX_FILES => return Err(GrpcError::TooManyFiles),
             None => sources.push((file.clone(), source.to_string())),
         }
         let names: Vec<String> = sources.iter().map(|(n, _)| n.clone()).collect();
         let mut c = protox::Compiler::with_file_resolver(Sources(sources.clone()));
         c.include_imports(true);
-        c.open_files(&names).map_err(|e| compile_error(&e))?;
+        c.open_files(&names)
+            .map_err(|e| GrpcError::Compile(compile_error(&e)))?;
         let mut pool = builtin().clone();
         let fresh: Vec<_> = c
             .file_descriptor_set()
@@ -108,7 +106,10 @@ impl Protos {
             .filter(|f| pool.get_file_by_name(f.name()).is_none())
             .collect();
         pool.add_file_descriptor_protos(fresh)
-            .map_err(|e| format!("{file}: {e}"))?;
+            .map_err(|source| GrpcError::Descriptor {
+                file: file.clone(),
+                source,
+            })?;
         let services = pool
             .get_file_by_name(&file)
             .map(|f| f.services().map(|s| s.full_name().to_string()).collect())
@@ -133,23 +134,24 @@ impl Protos {
         service: &str,
         method: &str,
         json: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, GrpcError> {
         let path = format!("/{service}/{method}");
-        let m = find_method(&self.pool, &path).ok_or_else(|| {
-            format!("no method {method} in a service {service}: add its proto first")
+        let m = find_method(&self.pool, &path).ok_or_else(|| GrpcError::NoMethod {
+            service: service.to_string(),
+            method: method.to_string(),
         })?;
         if BUILTIN_SERVICES.contains(&service) {
-            return Err(format!("{service} is built in: its answers cannot be set"));
+            return Err(GrpcError::BuiltIn(service.to_string()));
         }
-        let text =
-            std::str::from_utf8(json).map_err(|_| "the response is not UTF-8 JSON".to_string())?;
+        let text = std::str::from_utf8(json).map_err(|_| GrpcError::ResponseNotUtf8)?;
         let text = if text.trim().is_empty() { "{}" } else { text };
         let mut de = serde_json::Deserializer::from_str(text);
-        let msg = DynamicMessage::deserialize(m.output(), &mut de).map_err(|e| {
-            format!(
-                "invalid response for {path} ({}): {e}",
-                m.output().full_name()
-            )
+        let msg = DynamicMessage::deserialize(m.output(), &mut de).map_err(|source| {
+            GrpcError::Response {
+                path: path.clone(),
+                output: m.output().full_name().to_string(),
+                source,
+            }
         })?;
         use prost::Message as _;
         self.responses
@@ -229,7 +231,10 @@ mod tests {
     fn user_protos_compile_and_errors_name_file_and_line() {
         let mut p = Protos::default();
         let src = "syntax = \"proto3\";\npackage demo;\nimport \"google/protobuf/empty.proto\";\nservice Greeter { rpc Hi(google.protobuf.Empty) returns (Reply); }\nmessage Reply { string text = 1; }\n";
-        assert_eq!(p.add("greeter", src), Ok(vec!["demo.Greeter".to_string()]));
+        assert_eq!(
+            p.add("greeter", src).map_err(|e| e.to_string()),
+            Ok(vec!["demo.Greeter".to_string()])
+        );
         assert!(p
             .set_response("demo.Greeter", "Hi", br#"{"text":"hey"}"#)
             .is_ok());
@@ -242,7 +247,8 @@ mod tests {
                 "bad",
                 "syntax = \"proto3\";\nmessage X {\n  strin a = 1;\n}\n",
             )
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.proto"), "{err}");
         assert!(err.contains(":3:"), "{err}");
         // A failed add leaves the pool as it was.

@@ -82,7 +82,7 @@ const H2_CODES: [&str; 14] = [
 ];
 
 /// `CANCEL`, `refused_stream` or `8`.
-pub fn parse_h2_code(s: &str) -> Result<u32, String> {
+pub fn parse_h2_code(s: &str) -> Result<u32, super::GrpcError> {
     let s = s.trim();
     if let Ok(n) = s.parse::<u32>() {
         if (n as usize) < H2_CODES.len() {
@@ -93,7 +93,7 @@ pub fn parse_h2_code(s: &str) -> Result<u32, String> {
         .iter()
         .position(|c| c.eq_ignore_ascii_case(s))
         .map(|i| i as u32)
-        .ok_or_else(|| format!("invalid HTTP/2 error code {s:?}: must be a name such as CANCEL or REFUSED_STREAM, or 0-13"))
+        .ok_or_else(|| super::GrpcError::H2Code(s.to_string()))
 }
 
 pub fn h2_code_name(c: u32) -> &'static str {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::GrpcError;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -13,7 +14,7 @@ pub const NOT_SERVING: i32 = 2;
 pub const SERVICE_UNKNOWN: i32 = 3;
 
 /// Most service names the health table keeps.
-const MAX_SERVICES: usize = 1000;
+pub(super) const MAX_SERVICES: usize = 1000;
 
 pub struct Health {
     statuses: Mutex<BTreeMap<String, i32>>,
@@ -35,13 +36,11 @@ impl Default for Health {
 }
 
 /// `SERVING` or `NOT_SERVING` (any case) as the protocol's number.
-pub fn parse_status(s: &str) -> Result<i32, String> {
+pub fn parse_status(s: &str) -> Result<i32, GrpcError> {
     match s.to_ascii_uppercase().as_str() {
         "SERVING" => Ok(SERVING),
         "NOT_SERVING" => Ok(NOT_SERVING),
-        _ => Err(format!(
-            "invalid health status {s:?}: must be SERVING or NOT_SERVING"
-        )),
+        _ => Err(GrpcError::HealthStatus(s.to_string())),
     }
 }
 
@@ -60,13 +59,11 @@ impl Health {
         self.statuses.lock().get(service).copied()
     }
 
-    pub fn set(&self, service: &str, status: i32) -> Result<(), String> {
+    pub fn set(&self, service: &str, status: i32) -> Result<(), GrpcError> {
         {
             let mut m = self.statuses.lock();
             if !m.contains_key(service) && m.len() >= MAX_SERVICES {
-                return Err(format!(
-                    "at most {MAX_SERVICES} services may have a health status"
-                ));
+                return Err(GrpcError::TooManyServices);
             }
             m.insert(service.to_string(), status);
         }

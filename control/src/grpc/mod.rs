@@ -10,6 +10,7 @@ pub mod call;
 pub mod chaos;
 pub mod counts;
 pub mod descriptors;
+pub mod error;
 pub mod frame;
 pub mod goto_svc;
 pub mod health;
@@ -23,6 +24,7 @@ use http::HeaderMap;
 use parking_lot::RwLock;
 
 pub use call::{serve, Identity};
+pub use error::GrpcError;
 
 /// One listener's gRPC state.
 pub struct GrpcState {

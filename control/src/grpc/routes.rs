@@ -45,12 +45,12 @@ fn for_method(m: &Option<String>) -> String {
 }
 
 fn pct(q: &Req<'_>) -> Result<f64, ApiError> {
-    percent(q.param("percent")).map_err(bad)
+    Ok(percent(q.param("percent"))?)
 }
 
 fn set_health(g: &GrpcState, service: &str, st: &str) -> ApiResult {
-    let s = health::parse_status(st).map_err(bad)?;
-    g.health.set(service, s).map_err(bad)?;
+    let s = health::parse_status(st)?;
+    g.health.set(service, s)?;
     let shown = if service.is_empty() {
         "the server"
     } else {
@@ -79,7 +79,7 @@ fn set_status(g: &GrpcState, q: &Req<'_>, share: Option<f64>) -> ApiResult {
         }
         (_, None) => (spec, None),
     };
-    let code = status::parse(code).map_err(bad)?;
+    let code = status::parse(code)?;
     let m = method(q)?;
     let percent = share.unwrap_or(100.0);
     g.faults.set_status(StatusFault {
@@ -101,7 +101,7 @@ fn set_status(g: &GrpcState, q: &Req<'_>, share: Option<f64>) -> ApiResult {
 }
 
 fn set_delay(g: &GrpcState, q: &Req<'_>, share: f64) -> ApiResult {
-    let d = DelaySpec::parse(q.param("delay")).map_err(bad)?;
+    let d = DelaySpec::parse(q.param("delay"))?;
     let m = method(q)?;
     g.faults.set_delay(DelayFault {
         delay: d,
@@ -149,7 +149,7 @@ pub fn table() -> Table<Arc<GrpcState>> {
             let p = pct(q)?;
             let m = method(q)?;
             let code = match q.query("code") {
-                Some(c) => super::frame::parse_h2_code(&c).map_err(bad)?,
+                Some(c) => super::frame::parse_h2_code(&c)?,
                 None => 8,
             };
             g.faults.set_reset(ResetFault {
@@ -199,7 +199,7 @@ pub fn table() -> Table<Arc<GrpcState>> {
             if src.trim().is_empty() {
                 return Err(bad("missing .proto text in the body".into()));
             }
-            let services = g.protos.write().add(q.param("name"), src).map_err(bad)?;
+            let services = g.protos.write().add(q.param("name"), src)?;
             g.health.add_serving(&services);
             Ok(json(&serde_json::json!({
                 "file": super::descriptors::file_name(q.param("name")).unwrap_or_default(),
@@ -211,11 +211,10 @@ pub fn table() -> Table<Arc<GrpcState>> {
             Ok(ok("User protos cleared"))
         })
         .post("/grpc/responses/set/{service}/{method}", |g, q| {
-            let path = g
-                .protos
-                .write()
-                .set_response(q.param("service"), q.param("method"), q.body)
-                .map_err(bad)?;
+            let path =
+                g.protos
+                    .write()
+                    .set_response(q.param("service"), q.param("method"), q.body)?;
             Ok(ok(format!("Response of {path} set")))
         })
         .get("/grpc/counts", |g, _| Ok(json(&g.counts.view())))

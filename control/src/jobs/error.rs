@@ -4,9 +4,12 @@ use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
-    /// A job definition that does not validate (the reason says which field).
+    /// A list of job ids that does not parse (the reason says why).
     #[error("{0}")]
     Invalid(String),
+    /// A job definition that does not validate (the reason says which field).
+    #[error(transparent)]
+    Spec(#[from] super::spec::SpecError),
     #[error("unknown job {0:?}")]
     Unknown(String),
     #[error("no jobs to run")]

@@ -47,12 +47,56 @@ pub struct JobInput {
     pub finish_trigger: Option<String>,
 }
 
+/// Why a job definition does not validate (the text names the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("job id is required")]
+    NoId,
+    #[error("job id {0:?} may not contain '/', ',', '?', '#' or spaces")]
+    BadId(String),
+    /// A duration field that does not parse (the reason is the parser's).
+    #[error("{field}: {reason}")]
+    Duration { field: &'static str, reason: String },
+    #[error("{field} {value} is over the limit of {max}")]
+    OverLimit {
+        field: &'static str,
+        value: u32,
+        max: u32,
+    },
+    #[error("task must be an object with either `url` (HTTP task) or `cmd` (command task)")]
+    TaskNotObject,
+    #[error("task needs either `url` (HTTP task) or `cmd` (command task)")]
+    NoTaskKind,
+    #[error("command jobs are disabled: start goto with --allow-command-jobs to run OS commands")]
+    CommandsDisabled,
+    /// A task's JSON that does not deserialize.
+    #[error("invalid {kind} task: {reason}")]
+    Task { kind: &'static str, reason: String },
+    #[error("command task needs a non-empty cmd")]
+    EmptyCmd,
+    #[error("output marker {0:?}: field indexes start at 1")]
+    MarkerIndex(String),
+    #[error("invalid method {0:?}")]
+    Method(String),
+    #[error("invalid url {0:?}")]
+    Url(String),
+    #[error("invalid url {0:?}: expected http[s]://host[:port]/path")]
+    UrlScheme(String),
+    #[error("invalid url {0:?}: no host")]
+    UrlHost(String),
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
+    #[error("invalid value for header {0:?}")]
+    HeaderValue(String),
+    #[error("headers must be [name, value] pairs")]
+    HeaderPair,
+}
+
 /// A task's JSON error, an unknown field named with its closest known one.
-fn task_error(kind: &str, e: &serde_json::Error) -> String {
-    match crate::api::fields::unknown_field(&e.to_string()) {
-        Some(hint) => format!("invalid {kind} task: {hint}"),
-        None => format!("invalid {kind} task: {e}"),
-    }
+fn task_error(kind: &'static str, e: &serde_json::Error) -> SpecError {
+    let text = e.to_string();
+    let reason = crate::api::fields::unknown_field(&text).unwrap_or(text);
+    SpecError::Task { kind, reason }
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,36 +180,38 @@ pub struct JobSpec {
     pub finish_trigger: Option<String>,
 }
 
-fn dur(field: &str, v: &Option<String>) -> Result<Duration, String> {
+fn dur(field: &'static str, v: &Option<String>) -> Result<Duration, SpecError> {
     match v.as_deref() {
         None | Some("") => Ok(Duration::ZERO),
-        Some(s) => duration::parse(s).map_err(|e| format!("{field}: {e}")),
+        Some(s) => duration::parse(s).map_err(|reason| SpecError::Duration { field, reason }),
     }
 }
 
-fn bounded(field: &str, v: Option<u32>, default: u32, max: u32) -> Result<u32, String> {
+fn bounded(field: &'static str, v: Option<u32>, default: u32, max: u32) -> Result<u32, SpecError> {
     match v {
         None | Some(0) => Ok(default),
         Some(n) if n <= max => Ok(n),
-        Some(n) => Err(format!("{field} {n} is over the limit of {max}")),
+        Some(n) => Err(SpecError::OverLimit {
+            field,
+            value: n,
+            max,
+        }),
     }
 }
 
 impl JobSpec {
     /// Validates a job; `allow_commands` is the startup switch for command tasks.
     pub fn new(input: &JobInput, allow_commands: bool) -> Result<JobSpec, JobError> {
-        JobSpec::build(input, allow_commands).map_err(JobError::Invalid)
+        Ok(JobSpec::build(input, allow_commands)?)
     }
 
-    fn build(input: &JobInput, allow_commands: bool) -> Result<JobSpec, String> {
+    fn build(input: &JobInput, allow_commands: bool) -> Result<JobSpec, SpecError> {
         let id = input.id.trim();
         if id.is_empty() {
-            return Err("job id is required".into());
+            return Err(SpecError::NoId);
         }
         if id.contains(['/', ',', '?', '#', ' ']) {
-            return Err(format!(
-                "job id {id:?} may not contain '/', ',', '?', '#' or spaces"
-            ));
+            return Err(SpecError::BadId(id.to_string()));
         }
         let task = parse_task(&input.task, allow_commands)?;
         let timeout = dur("timeout", &input.timeout)?;
@@ -202,24 +248,19 @@ impl JobSpec {
     }
 }
 
-fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, String> {
-    let obj = v
-        .as_object()
-        .ok_or("task must be an object with either `url` (HTTP task) or `cmd` (command task)")?;
+fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, SpecError> {
+    let obj = v.as_object().ok_or(SpecError::TaskNotObject)?;
     if obj.contains_key("cmd") {
         if !allow_commands {
-            return Err(
-                "command jobs are disabled: start goto with --allow-command-jobs to run OS commands"
-                    .into(),
-            );
+            return Err(SpecError::CommandsDisabled);
         }
         let t: CommandTaskInput =
             serde_json::from_value(v.clone()).map_err(|e| task_error("command", &e))?;
         if t.cmd.trim().is_empty() {
-            return Err("command task needs a non-empty cmd".into());
+            return Err(SpecError::EmptyCmd);
         }
         if let Some((name, _)) = t.output_markers.iter().find(|(_, i)| **i == 0) {
-            return Err(format!("output marker {name:?}: field indexes start at 1"));
+            return Err(SpecError::MarkerIndex(name.clone()));
         }
         return Ok(Task::Command(CommandTask {
             cmd: t.cmd,
@@ -229,7 +270,7 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
         }));
     }
     if !obj.contains_key("url") {
-        return Err("task needs either `url` (HTTP task) or `cmd` (command task)".into());
+        return Err(SpecError::NoTaskKind);
     }
     let t: HttpTaskInput = serde_json::from_value(v.clone()).map_err(|e| task_error("HTTP", &e))?;
     let method = t
@@ -238,19 +279,18 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
         .unwrap_or("GET")
         .trim()
         .to_ascii_uppercase();
-    let method =
-        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| SpecError::Method(method))?;
     check_url(&t.url)?;
     let mut headers = Vec::with_capacity(t.headers.len());
     for h in &t.headers {
         match h.as_slice() {
             [k, v] => {
                 HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|_| format!("invalid header name {k:?}"))?;
-                HeaderValue::from_str(v).map_err(|_| format!("invalid value for header {k:?}"))?;
+                    .map_err(|_| SpecError::HeaderName(k.clone()))?;
+                HeaderValue::from_str(v).map_err(|_| SpecError::HeaderValue(k.clone()))?;
                 headers.push((k.clone(), v.clone()));
             }
-            _ => return Err("headers must be [name, value] pairs".into()),
+            _ => return Err(SpecError::HeaderPair),
         }
     }
     Ok(Task::Http(HttpTask {
@@ -267,16 +307,14 @@ fn parse_task(v: &serde_json::Value, allow_commands: bool) -> Result<Task, Strin
 
 /// Checks a task URL; markers (`{name}`) may still be in it, so it is checked
 /// with them blanked out, and parsed for real when a run sends it.
-fn check_url(url: &str) -> Result<(), String> {
+fn check_url(url: &str) -> Result<(), SpecError> {
     let probe = blank_markers(url);
-    let uri: http::Uri = probe.parse().map_err(|_| format!("invalid url {url:?}"))?;
+    let uri: http::Uri = probe.parse().map_err(|_| SpecError::Url(url.to_string()))?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(format!(
-            "invalid url {url:?}: expected http[s]://host[:port]/path"
-        ));
+        return Err(SpecError::UrlScheme(url.to_string()));
     }
     if uri.host().unwrap_or_default().is_empty() {
-        return Err(format!("invalid url {url:?}: no host"));
+        return Err(SpecError::UrlHost(url.to_string()));
     }
     Ok(())
 }

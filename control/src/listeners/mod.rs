@@ -109,6 +109,12 @@ pub enum ListenError {
     /// The listener exists but serves another protocol.
     #[error("listener {port} is not {kind}")]
     NotKind { port: u16, kind: &'static str },
+    #[error(transparent)]
+    Label(#[from] crate::port::LabelError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Tcp(#[from] crate::chaos::tcp::TcpError),
     /// The startup port stays: it is the control port of last resort.
     #[error("cannot {action} the startup listener {port}")]
     Startup { port: u16, action: &'static str },
@@ -121,9 +127,12 @@ impl From<ListenError> for ApiError {
             ListenError::NoSuch(_) | ListenError::NotKind { .. } => {
                 ApiError::NotFound(e.to_string())
             }
-            ListenError::Bind { .. } | ListenError::Invalid(_) | ListenError::Startup { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
+            ListenError::Bind { .. }
+            | ListenError::Invalid(_)
+            | ListenError::Label(_)
+            | ListenError::Tls(_)
+            | ListenError::Tcp(_)
+            | ListenError::Startup { .. } => ApiError::BadRequest(e.to_string()),
         }
     }
 }
@@ -193,8 +202,7 @@ impl Listeners {
         }
         let tcp = match protocol {
             "tcp" => Some(Arc::new(
-                TcpState::new(port, TcpSpec::new(&spec.tcp).map_err(ListenError::Invalid)?)
-                    .with_max_conns(app.max_conns()),
+                TcpState::new(port, TcpSpec::new(&spec.tcp)?).with_max_conns(app.max_conns()),
             )),
             _ => None,
         };
@@ -206,10 +214,10 @@ impl Listeners {
                 ))
             }
             ("https", None, None) => Some(Arc::new(
-                ServerTls::self_signed(app.host()).map_err(ListenError::Invalid)?,
+                ServerTls::self_signed(app.host())?,
             )),
             ("https", Some(c), Some(k)) => Some(Arc::new(
-                ServerTls::from_pem(c, k).map_err(ListenError::Invalid)?,
+                ServerTls::from_pem(c, k)?,
             )),
             ("https", _, _) => {
                 return Err(invalid(
@@ -224,7 +232,7 @@ impl Listeners {
         };
         // An empty label would send an empty Via-Goto: treat it as unset.
         let label = label.filter(|l| !l.trim().is_empty());
-        let label = Label::new(label.unwrap_or(app.label())).map_err(ListenError::Invalid)?;
+        let label = Label::new(label.unwrap_or(app.label()))?;
         let mut inner = self.inner.lock();
         if inner.contains_key(&port) {
             return Err(ListenError::Exists(port));

@@ -25,7 +25,7 @@ use crate::host::HostInfo;
 use crate::jobs::spec::JobInput;
 use crate::jobs::Jobs;
 use crate::proxy::client::Outbound;
-use crate::registry::call::{call, seg, Caller};
+use crate::registry::call::{call, seg, CallError, Caller};
 use report::{report_loop, report_once};
 
 /// First wait between registration attempts; doubles up to [`BACKOFF_MAX`].
@@ -36,6 +36,42 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Shutdown budget: a last report, then deregistration.
 const FLUSH_TIMEOUT: Duration = Duration::from_millis(900);
 const DEREGISTER_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Why the peer side cannot start: the `--registry` URL, or an https
+/// registry with no roots to verify it.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("invalid --registry URL {url:?}: {source}")]
+    Url {
+        url: String,
+        source: http::uri::InvalidUri,
+    },
+    #[error("--registry {0}: want http[s]://host[:port]")]
+    Scheme(String),
+    #[error("--registry {0}: no host")]
+    NoHost(String),
+    #[error("--registry {url}: cannot verify its certificate: {reason}")]
+    Unverifiable { url: String, reason: String },
+}
+
+/// What goes wrong once running (registering, applying what came back);
+/// logged, and registration retried.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("registry answered {status}: {text}")]
+    Refused { status: StatusCode, text: String },
+    #[error("unreadable registration reply: {0}")]
+    Reply(serde_json::Error),
+    #[error("internal task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A target from the registry that does not validate.
+    #[error(transparent)]
+    Target(#[from] crate::error::ApiError),
+    #[error(transparent)]
+    Client(#[from] crate::client::error::ClientError),
+}
 
 /// Who this instance is to the registry, and where the registry is.
 #[derive(Debug, Clone)]
@@ -114,18 +150,18 @@ impl Peer {
 }
 
 /// Checks the `--registry` URL: `http://host[:port][/prefix]`.
-pub fn registry_base(url: &str) -> Result<String, String> {
-    let uri: http::Uri = url
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid --registry URL {url:?}: {e}"))?;
+pub fn registry_base(url: &str) -> Result<String, PeerError> {
+    let uri: http::Uri = url.trim().parse().map_err(|source| PeerError::Url {
+        url: url.to_string(),
+        source,
+    })?;
     let scheme = match uri.scheme_str() {
         Some(s @ ("http" | "https")) => s,
-        _ => return Err(format!("--registry {url}: want http[s]://host[:port]")),
+        _ => return Err(PeerError::Scheme(url.to_string())),
     };
     let auth = uri
         .authority()
-        .ok_or_else(|| format!("--registry {url}: no host"))?;
+        .ok_or_else(|| PeerError::NoHost(url.to_string()))?;
     Ok(format!(
         "{scheme}://{auth}{}",
         uri.path().trim_end_matches('/')
@@ -133,7 +169,7 @@ pub fn registry_base(url: &str) -> Result<String, String> {
 }
 
 /// Starts registration in the background when `--registry` is set.
-pub fn start(peer: &Arc<Peer>) -> Result<(), String> {
+pub fn start(peer: &Arc<Peer>) -> Result<(), PeerError> {
     let s = &peer.setup;
     let Some(url) = &s.registry else {
         return Ok(());
@@ -143,9 +179,10 @@ pub fn start(peer: &Arc<Peer>) -> Result<(), String> {
     // roots that cannot work, so say so now rather than retry forever.
     if base.starts_with("https://") {
         if let Err(e) = &peer.verifying {
-            return Err(format!(
-                "--registry {url}: cannot verify its certificate: {e}"
-            ));
+            return Err(PeerError::Unverifiable {
+                url: url.clone(),
+                reason: e.clone(),
+            });
         }
     }
     let ip = if s.host.ip.contains(':') {
@@ -301,7 +338,7 @@ struct Registration {
     tracking_headers: Vec<String>,
 }
 
-async fn register_once(peer: &Peer, ctx: &Ctx) -> Result<Registration, String> {
+async fn register_once(peer: &Peer, ctx: &Ctx) -> Result<Registration, SyncError> {
     let url = format!("{}/registry/peers/add", ctx.base);
     let r = call(
         registry_client(peer, ctx),
@@ -312,10 +349,12 @@ async fn register_once(peer: &Peer, ctx: &Ctx) -> Result<Registration, String> {
     )
     .await?;
     if !r.status.is_success() {
-        return Err(format!("registry answered {}: {}", r.status, r.text()));
+        return Err(SyncError::Refused {
+            status: r.status,
+            text: r.text(),
+        });
     }
-    let reg: Registration = serde_json::from_slice(&r.body)
-        .map_err(|e| format!("unreadable registration reply: {e}"))?;
+    let reg: Registration = serde_json::from_slice(&r.body).map_err(SyncError::Reply)?;
     tracing::info!(registry = %ctx.base, epoch = reg.epoch, targets = reg.targets.len(), "registered");
     Ok(reg)
 }
@@ -323,11 +362,9 @@ async fn register_once(peer: &Peer, ctx: &Ctx) -> Result<Registration, String> {
 /// Runs blocking work (starting the engine, reading the cores' counters)
 /// off the runtime's threads.
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| format!("internal task failed: {e}"))?
+    f: impl FnOnce() -> Result<T, SyncError> + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f).await?
 }
 
 /// Applies tracked headers and targets; targets marked `autoInvoke` start
@@ -356,8 +393,8 @@ async fn apply(peer: &Peer, reg: Registration) {
         }
         let client = peer.setup.client.clone();
         let added = blocking(move || {
-            let target = Target::from_json(t.to_string().as_bytes()).map_err(|e| e.to_string())?;
-            client.add_target(target).map_err(|e| e.to_string())
+            let target = Target::from_json(t.to_string().as_bytes())?;
+            Ok(client.add_target(target)?)
         })
         .await;
         match added {
@@ -397,18 +434,21 @@ mod tests {
     #[test]
     fn registry_urls() {
         assert_eq!(
-            registry_base("http://goto-registry").as_deref(),
-            Ok("http://goto-registry")
+            registry_base("http://goto-registry").ok().as_deref(),
+            Some("http://goto-registry")
         );
         assert_eq!(
-            registry_base("http://127.0.0.1:8000/").as_deref(),
-            Ok("http://127.0.0.1:8000")
+            registry_base("http://127.0.0.1:8000/").ok().as_deref(),
+            Some("http://127.0.0.1:8000")
         );
         assert_eq!(
-            registry_base("https://r:8443/").as_deref(),
-            Ok("https://r:8443")
+            registry_base("https://r:8443/").ok().as_deref(),
+            Some("https://r:8443")
         );
-        assert!(registry_base("ftp://r").unwrap_err().contains("http[s]"));
+        assert!(registry_base("ftp://r")
+            .unwrap_err()
+            .to_string()
+            .contains("http[s]"));
         assert!(registry_base("goto-registry:8000").is_err());
         assert!(registry_base("").is_err());
     }

@@ -29,10 +29,20 @@ pub struct Label {
     pub header: HeaderValue,
 }
 
+/// A label that cannot be sent in a header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid label {0:?}: must be a valid header value")]
+pub struct LabelError(pub String);
+
+impl From<LabelError> for crate::error::ApiError {
+    fn from(e: LabelError) -> crate::error::ApiError {
+        crate::error::ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl Label {
-    pub fn new(text: &str) -> Result<Label, String> {
-        let header = HeaderValue::from_str(text)
-            .map_err(|_| format!("invalid label {text:?}: must be a valid header value"))?;
+    pub fn new(text: &str) -> Result<Label, LabelError> {
+        let header = HeaderValue::from_str(text).map_err(|_| LabelError(text.to_string()))?;
         Ok(Label {
             text: text.to_string(),
             header,

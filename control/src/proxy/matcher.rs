@@ -4,6 +4,7 @@
 
 use http::HeaderName;
 
+use super::ProxyError;
 use crate::api::query_decode;
 
 /// Values captured from a request: `{var}` -> text.
@@ -35,20 +36,23 @@ pub(crate) fn whole_var(s: &str) -> Option<&str> {
 }
 
 impl Template {
-    pub fn parse(s: &str) -> Result<Template, String> {
+    pub fn parse(s: &str) -> Result<Template, ProxyError> {
         let mut parts = Vec::new();
         let mut rest = s;
         while let Some(open) = rest.find(['{', '}']) {
             if rest.as_bytes()[open] == b'}' {
-                return Err(format!("unbalanced '}}' in {s:?}"));
+                return Err(ProxyError::Unbalanced(s.to_string()));
             }
             let close = rest[open..]
                 .find('}')
                 .map(|i| open + i)
-                .ok_or_else(|| format!("unclosed '{{' in {s:?}"))?;
+                .ok_or_else(|| ProxyError::Unclosed(s.to_string()))?;
             let var = &rest[open + 1..close];
             if !valid_var(var) {
-                return Err(format!("invalid placeholder {{{var}}} in {s:?}"));
+                return Err(ProxyError::Placeholder {
+                    var: var.to_string(),
+                    text: s.to_string(),
+                });
             }
             if open > 0 {
                 parts.push(Part::Lit(rest[..open].to_string()));
@@ -105,18 +109,19 @@ pub struct UriPattern {
 }
 
 impl UriPattern {
-    pub(crate) fn parse(s: &str) -> Result<UriPattern, String> {
+    pub(crate) fn parse(s: &str) -> Result<UriPattern, ProxyError> {
         if !s.starts_with('/') {
-            return Err(format!("match uri {s:?} must start with '/'"));
+            return Err(ProxyError::UriStart(s.to_string()));
         }
         let mut segs = Vec::new();
         for seg in s.split('/').filter(|x| !x.is_empty()) {
             if let Some(v) = whole_var(seg) {
                 segs.push(Seg::Var(v.to_string()));
             } else if seg.contains(['{', '}']) {
-                return Err(format!(
-                    "invalid segment {seg:?} in match uri {s:?}: use a whole {{var}}"
-                ));
+                return Err(ProxyError::UriSegment {
+                    seg: seg.to_string(),
+                    uri: s.to_string(),
+                });
             } else {
                 segs.push(Seg::Lit(seg.to_string()));
             }
@@ -169,15 +174,19 @@ pub struct KvMatch {
 }
 
 impl KvMatch {
-    pub(crate) fn parse(key: &str, value: Option<&str>, header: bool) -> Result<KvMatch, String> {
+    pub(crate) fn parse(
+        key: &str,
+        value: Option<&str>,
+        header: bool,
+    ) -> Result<KvMatch, ProxyError> {
         let key = key.trim();
         let name = if header {
             Some(
                 HeaderName::from_bytes(key.as_bytes())
-                    .map_err(|_| format!("invalid match header name {key:?}"))?,
+                    .map_err(|_| ProxyError::MatchHeader(key.to_string()))?,
             )
         } else if key.is_empty() {
-            return Err("empty match query key".into());
+            return Err(ProxyError::EmptyQueryKey);
         } else {
             None
         };
@@ -186,7 +195,7 @@ impl KvMatch {
             Some(v) => match whole_var(v) {
                 Some(var) => ValueMatch::Capture(var.to_string()),
                 None if v.contains(['{', '}']) => {
-                    return Err(format!("invalid match value {v:?}: use a whole {{var}}"))
+                    return Err(ProxyError::MatchValue(v.to_string()))
                 }
                 None => ValueMatch::Equals(v.to_string()),
             },

@@ -7,6 +7,7 @@
 //! takes the read lock on the target list.
 
 pub mod client;
+pub mod error;
 pub mod forward;
 pub mod grpc;
 pub mod matcher;
@@ -29,6 +30,7 @@ use serde::Serialize;
 use crate::chaos::toxics::http::TargetToxics;
 use crate::error::ApiError;
 use client::Outbound;
+pub use error::ProxyError;
 use target::{Hit, Matched, ProxyTarget, ProxyTargetSpec};
 
 type Counter = BTreeMap<String, u64>;
@@ -129,7 +131,7 @@ impl Proxy {
     /// Adds (or replaces, by name) a target, validated completely first;
     /// returns its JSON echo.
     pub fn add(&self, spec: ProxyTargetSpec) -> Result<String, ApiError> {
-        let target = Arc::new(ProxyTarget::new(spec).map_err(ApiError::BadRequest)?);
+        let target = Arc::new(ProxyTarget::new(spec)?);
         let line = serde_json::to_string(&target.spec).unwrap_or_default();
         let mut list = self.targets.write();
         match list.iter().position(|t| t.spec.name == target.spec.name) {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ProxyError;
+
 /// Largest fan-out of one request.
 pub const MAX_FANOUT: u32 = 32;
 
@@ -24,7 +26,7 @@ impl Default for Pairs {
 
 impl Pairs {
     /// (name, optional value) pairs; an entry that is not 1 or 2 strings is an error.
-    pub fn to_vec(&self, field: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    pub fn to_vec(&self, field: &'static str) -> Result<Vec<(String, Option<String>)>, ProxyError> {
         match self {
             Pairs::Map(m) => Ok(m
                 .iter()
@@ -35,9 +37,10 @@ impl Pairs {
                 .map(|e| match e.as_slice() {
                     [k] => Ok((k.clone(), None)),
                     [k, v] => Ok((k.clone(), Some(v.clone()))),
-                    _ => Err(format!(
-                        "{field}: each entry must be [name] or [name, value], got {e:?}"
-                    )),
+                    _ => Err(ProxyError::Pair {
+                        field,
+                        entry: e.clone(),
+                    }),
                 })
                 .collect(),
         }
@@ -106,13 +109,13 @@ pub struct ProxyTargetSpec {
 pub const DEFAULT_UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A `timeout` field: a positive Go duration, or the default when absent.
-pub fn upstream_timeout(field: Option<&str>) -> Result<std::time::Duration, String> {
+pub fn upstream_timeout(field: Option<&str>) -> Result<std::time::Duration, ProxyError> {
     match field.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(DEFAULT_UPSTREAM_TIMEOUT),
         Some(t) => match goto_engine::duration::parse(t) {
             Ok(d) if !d.is_zero() => Ok(d),
-            Ok(_) => Err("timeout must be positive".into()),
-            Err(e) => Err(format!("timeout: {e}")),
+            Ok(_) => Err(ProxyError::TimeoutZero),
+            Err(e) => Err(ProxyError::Timeout(e)),
         },
     }
 }
@@ -129,24 +132,26 @@ pub fn is_false(b: &bool) -> bool {
 
 /// `http[s]://host[:port][/path]` -> (origin `scheme://host[:port]`, path
 /// without trailing '/').
-pub fn parse_http_url(url: &str) -> Result<(String, String), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("invalid url {url:?}: {e}"))?;
+pub fn parse_http_url(url: &str) -> Result<(String, String), ProxyError> {
+    let uri: http::Uri = url.parse().map_err(|source| ProxyError::Url {
+        url: url.to_string(),
+        source,
+    })?;
     let scheme = match uri.scheme_str() {
         Some(s @ ("http" | "https")) => s,
         Some(s) => {
-            return Err(format!(
-                "unsupported url scheme {s:?} in {url:?}: http or https"
-            ))
+            return Err(ProxyError::Scheme {
+                scheme: s.to_string(),
+                url: url.to_string(),
+            })
         }
-        None => return Err(format!("url {url:?} needs a scheme, e.g. http://host:port")),
+        None => return Err(ProxyError::NoScheme(url.to_string())),
     };
     let authority = uri
         .authority()
-        .ok_or_else(|| format!("url {url:?} has no host"))?;
+        .ok_or_else(|| ProxyError::NoHost(url.to_string()))?;
     if uri.query().is_some() {
-        return Err(format!("url {url:?} must not have a query; use addQuery"));
+        return Err(ProxyError::Query(url.to_string()));
     }
     Ok((
         format!("{scheme}://{authority}"),

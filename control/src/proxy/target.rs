@@ -20,6 +20,7 @@ pub use super::spec::{
     is_false, parse_http_url, upstream_timeout, valid_name, MatchSpec, Pairs, ProxyTargetSpec,
     DEFAULT_UPSTREAM_TIMEOUT, MAX_FANOUT,
 };
+use super::ProxyError;
 use crate::api::query_decode;
 
 /// A validated target.
@@ -60,12 +61,9 @@ pub struct Matched {
 }
 
 impl ProxyTarget {
-    pub fn new(spec: ProxyTargetSpec) -> Result<ProxyTarget, String> {
+    pub fn new(spec: ProxyTargetSpec) -> Result<ProxyTarget, ProxyError> {
         if !valid_name(&spec.name) {
-            return Err(format!(
-                "invalid target name {:?}: non-empty, no ',', '/', '?', '#', '%' or spaces",
-                spec.name
-            ));
+            return Err(ProxyError::Name(spec.name));
         }
         let (origin, base_path) = parse_http_url(&spec.url)?;
         let m = &spec.matches;
@@ -87,7 +85,7 @@ impl ProxyTarget {
             .map(|(k, v)| KvMatch::parse(k, v.as_deref(), false))
             .collect::<Result<Vec<_>, _>>()?;
         if uris.is_empty() && headers.is_empty() && query.is_empty() {
-            return Err("match needs at least one of uris, headers or query".into());
+            return Err(ProxyError::NoCriteria);
         }
         let mut vars: Vec<&str> = uris
             .iter()
@@ -98,19 +96,18 @@ impl ProxyTarget {
             })
             .collect();
         vars.extend(headers.iter().chain(query.iter()).filter_map(KvMatch::var));
-        let known = |t: &Template, field: &str| -> Result<(), String> {
+        let known = |t: &Template, field: &'static str| -> Result<(), ProxyError> {
             match t.vars().find(|v| !vars.contains(v)) {
-                Some(v) => Err(format!(
-                    "{field} uses {{{v}}}, which no match criterion captures"
-                )),
+                Some(v) => Err(ProxyError::Uncaptured {
+                    field,
+                    var: v.to_string(),
+                }),
                 None => Ok(()),
             }
         };
         let replace_uri = match spec.replace_uri.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(r) if !r.starts_with('/') => {
-                return Err(format!("replaceURI {r:?} must start with '/'"))
-            }
+            Some(r) if !r.starts_with('/') => return Err(ProxyError::ReplaceUri(r.to_string())),
             Some(r) => {
                 let t = Template::parse(r)?;
                 known(&t, "replaceURI")?;
@@ -120,13 +117,13 @@ impl ProxyTarget {
         let mut add_headers = Vec::new();
         for (k, v) in spec.add_headers.to_vec("addHeaders")? {
             let name = HeaderName::from_bytes(k.trim().as_bytes())
-                .map_err(|_| format!("invalid addHeaders name {k:?}"))?;
+                .map_err(|_| ProxyError::AddHeaderName(k.clone()))?;
             let v = v.unwrap_or_default();
             let t = Template::parse(&v)?;
             known(&t, "addHeaders")?;
             // Literal parts must already be a valid header value.
             HeaderValue::from_str(&t.fill(&Vec::new(), None))
-                .map_err(|_| format!("invalid addHeaders value {v:?}"))?;
+                .map_err(|_| ProxyError::AddHeaderValue(v.clone()))?;
             add_headers.push((name, t));
         }
         let remove_headers = spec
@@ -134,23 +131,20 @@ impl ProxyTarget {
             .iter()
             .map(|h| {
                 HeaderName::from_bytes(h.trim().as_bytes())
-                    .map_err(|_| format!("invalid removeHeaders name {h:?}"))
+                    .map_err(|_| ProxyError::RemoveHeaderName(h.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut add_query = Vec::new();
         for (k, v) in spec.add_query.to_vec("addQuery")? {
             if k.trim().is_empty() {
-                return Err("addQuery: empty key".into());
+                return Err(ProxyError::EmptyAddQueryKey);
             }
             let t = Template::parse(&v.unwrap_or_default())?;
             known(&t, "addQuery")?;
             add_query.push((k.trim().to_string(), t));
         }
         if spec.replicas == 0 || spec.replicas > MAX_FANOUT {
-            return Err(format!(
-                "replicas must be 1-{MAX_FANOUT}, got {}",
-                spec.replicas
-            ));
+            return Err(ProxyError::Replicas(spec.replicas));
         }
         let timeout = upstream_timeout(spec.timeout.as_deref())?;
         let passthrough = base_path.is_empty()
@@ -290,6 +284,7 @@ mod tests {
 
     fn target(json: &str) -> Result<ProxyTarget, String> {
         ProxyTarget::new(serde_json::from_str(json).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

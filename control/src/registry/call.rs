@@ -28,6 +28,22 @@ impl Reply {
     }
 }
 
+/// Why a call to another instance got no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("invalid request to {url}: {source}")]
+    Request { url: String, source: http::Error },
+    /// The connection or the exchange failed (the text says how).
+    #[error("{0}")]
+    Transport(String),
+    /// The reply body failed or was too large (its error is boxed, so
+    /// only its text is kept).
+    #[error("cannot read reply: {0}")]
+    Read(String),
+    #[error("timed out after {}ms", .0.as_millis())]
+    Timeout(Duration),
+}
+
 /// How goto calls another instance's admin API: a pooled client, and the
 /// `Authorization` value (from `--admin-token`) the calls carry, if any.
 #[derive(Clone)]
@@ -42,7 +58,7 @@ impl Caller {
     }
 }
 
-/// Sends `method url` with `body`; an error text on transport failure or
+/// Sends `method url` with `body`; an error on transport failure or
 /// when `timeout` passes first.
 pub async fn call(
     caller: &Caller,
@@ -50,13 +66,16 @@ pub async fn call(
     url: &str,
     body: impl Into<Bytes>,
     timeout: Duration,
-) -> Result<Reply, String> {
+) -> Result<Reply, CallError> {
     let mut req = Request::builder()
         .method(method)
         .uri(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::from_bytes(body.into()))
-        .map_err(|e| format!("invalid request to {url}: {e}"))?;
+        .map_err(|source| CallError::Request {
+            url: url.to_string(),
+            source,
+        })?;
     // Calls between goto instances are admin calls: they carry our token.
     if let Some(bearer) = &caller.bearer {
         req.headers_mut()
@@ -67,18 +86,18 @@ pub async fn call(
             .client
             .request(req)
             .await
-            .map_err(|e| error_text(&e))?;
+            .map_err(|e| CallError::Transport(error_text(&e)))?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), REPLY_LIMIT)
             .collect()
             .await
-            .map_err(|e| format!("cannot read reply: {e}"))?
+            .map_err(|e| CallError::Read(e.to_string()))?
             .to_bytes();
         Ok(Reply { status, body })
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(format!("timed out after {}ms", timeout.as_millis())),
+        Err(_) => Err(CallError::Timeout(timeout)),
     }
 }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Map, Value};
 
-use super::call::call;
+use super::call::{call, CallError};
 use super::Registry;
 use super::{known, no_pod};
 use crate::body::{json, ok};
@@ -47,9 +47,24 @@ impl Step {
     }
 }
 
-/// How one pod answered: the last step's reply text, or why it failed
-/// (a transport error, a timeout, or a non-2xx status).
-pub type Outcome = Result<String, String>;
+/// Why one pod's steps failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// A non-2xx reply: its status code and text.
+    #[error("{}: {text}", .status.as_u16())]
+    Status {
+        status: http::StatusCode,
+        text: String,
+    },
+    /// All steps together took longer than [`PER_PEER_TIMEOUT`].
+    #[error("timed out after {}ms", PER_PEER_TIMEOUT.as_millis())]
+    Timeout,
+}
+
+/// How one pod answered: the last step's reply text, or why it failed.
+pub type Outcome = Result<String, PodError>;
 
 /// Runs `steps` on every address; returns each pod's outcome.
 pub async fn run(
@@ -66,10 +81,7 @@ pub async fn run(
             let work = run_one(&reg, &addr, &steps);
             let out = match tokio::time::timeout(PER_PEER_TIMEOUT, work).await {
                 Ok(o) => o,
-                Err(_) => Err(format!(
-                    "timed out after {}ms",
-                    PER_PEER_TIMEOUT.as_millis()
-                )),
+                Err(_) => Err(PodError::Timeout),
             };
             (addr, out)
         });
@@ -96,7 +108,10 @@ async fn run_one(reg: &Arc<Registry>, addr: &str, steps: &[Step]) -> Outcome {
         )
         .await?;
         if !r.status.is_success() {
-            return Err(format!("{}: {}", r.status.as_u16(), r.text()));
+            return Err(PodError::Status {
+                status: r.status,
+                text: r.text(),
+            });
         }
         last = r.text();
     }
@@ -111,7 +126,7 @@ pub fn to_json(outcomes: &BTreeMap<String, Outcome>) -> Value {
             .map(|(a, o)| {
                 let v = match o {
                     Ok(m) => json!({"ok": true, "message": m}),
-                    Err(e) => json!({"ok": false, "error": e}),
+                    Err(e) => json!({"ok": false, "error": e.to_string()}),
                 };
                 (a.clone(), v)
             })

@@ -85,7 +85,7 @@ impl Folds {
                         let p = f.peers.entry(addr.to_string()).or_default();
                         p.set_results(add.then_some(&doc));
                     }
-                    Err(e) if add => skipped.push(e),
+                    Err(e) if add => skipped.push(e.to_string()),
                     Err(_) => {
                         if let Some(p) = f.peers.get_mut(addr) {
                             p.set_results(None);

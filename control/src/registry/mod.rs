@@ -27,6 +27,8 @@ pub mod sparse;
 pub mod store;
 pub mod timeline;
 
+pub use persist::StoreOpenError;
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -69,12 +71,10 @@ impl Registry {
 
     /// Loads the state kept in `dir` and keeps saving there from now on;
     /// `reset`: a damaged store file is moved aside and the state starts empty.
-    pub fn open_store(&self, dir: &std::path::Path, reset: bool) -> Result<(), String> {
+    pub fn open_store(&self, dir: &std::path::Path, reset: bool) -> Result<(), StoreOpenError> {
         let (p, st) = persist::Persist::open(dir, reset)?;
         *self.inner.lock() = st;
-        self.persist
-            .set(p)
-            .map_err(|_| "the registry's data store is already open".to_string())
+        self.persist.set(p).map_err(|_| StoreOpenError::AlreadyOpen)
     }
 
     /// Pods registered per label and how many of them are healthy

@@ -29,6 +29,9 @@ pub struct StoreError {
     reason: String,
     /// The file is bad (moving it aside is the way to start).
     damaged: bool,
+    /// The file system's error, when one is the cause (its text is in
+    /// `reason` too).
+    source: Option<std::io::Error>,
 }
 
 impl StoreError {
@@ -43,6 +46,7 @@ impl StoreError {
                  it as {p}.damaged-<time> and starts empty"
             ),
             damaged: true,
+            source: None,
         }
     }
 
@@ -98,20 +102,22 @@ impl Store {
     /// Opens (creating if need be) the store in `dir`, creating `dir` too.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(FILE_NAME);
-        let fail = |reason: String| StoreError {
+        let fail = |reason: String, source: Option<std::io::Error>| StoreError {
             path: path.display().to_string(),
             reason,
             damaged: false,
+            source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create directory: {e}")))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create directory: {e}"), Some(e)))?;
         if path.exists() {
             match super::damage::check(&path) {
                 Ok(()) => {}
-                Err(Problem::Other(why)) => return Err(fail(why)),
+                Err(Problem::Other(why)) => return Err(fail(why, None)),
                 Err(Problem::Damaged(what)) => return Err(StoreError::damaged(&path, &what)),
             }
         }
-        let db = Database::create(&path).map_err(|e| fail(e.to_string()))?;
+        let db = Database::create(&path).map_err(|e| fail(e.to_string(), None))?;
         Ok(Store {
             db: parking_lot::Mutex::new(Some(db)),
             path,
@@ -143,6 +149,7 @@ impl Store {
             path: path.display().to_string(),
             reason: format!("cannot move it aside to {}: {e}", kept.display()),
             damaged: true,
+            source: Some(e),
         })?;
         Ok(kept)
     }
@@ -153,6 +160,7 @@ impl Store {
             path: self.path.display().to_string(),
             reason: e.to_string(),
             damaged: false,
+            source: None,
         }
     }
 

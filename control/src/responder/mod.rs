@@ -7,3 +7,24 @@ pub mod routes;
 pub mod state;
 
 pub use state::Responder;
+
+use http::HeaderName;
+
+use crate::error::ApiError;
+
+/// A responder setting that cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponderError {
+    #[error("uri pattern must start with '/': {0}")]
+    UriStart(String),
+    #[error("invalid placeholder {segment:?} in uri pattern {uri}")]
+    Placeholder { segment: String, uri: String },
+    #[error("response header {0} frames the message: goto sets it itself")]
+    FramingHeader(HeaderName),
+}
+
+impl From<ResponderError> for ApiError {
+    fn from(e: ResponderError) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}

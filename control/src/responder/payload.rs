@@ -2,6 +2,7 @@
 //! `{placeholders}` filled from the request path), then header (and value)
 //! match, then the default.
 
+use super::ResponderError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -56,7 +57,12 @@ impl Payloads {
     }
 
     /// Adds (or replaces) a payload for a URI pattern such as `/foo/{f}/bar/{b}`.
-    pub fn set_uri(&mut self, uri: &str, body: Bytes, content_type: String) -> Result<(), String> {
+    pub fn set_uri(
+        &mut self,
+        uri: &str,
+        body: Bytes,
+        content_type: String,
+    ) -> Result<(), ResponderError> {
         let segments = uri_pattern(uri)?;
         self.uris.retain(|p| p.uri != uri);
         let preview = preview(&body);
@@ -131,14 +137,17 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
 
 /// The segments of a URI pattern such as `/foo/{f}/bar` (placeholders in
 /// braces), validated.
-pub fn uri_pattern(uri: &str) -> Result<Vec<String>, String> {
+pub fn uri_pattern(uri: &str) -> Result<Vec<String>, ResponderError> {
     if !uri.starts_with('/') {
-        return Err(format!("uri pattern must start with '/': {uri}"));
+        return Err(ResponderError::UriStart(uri.to_string()));
     }
     let segments: Vec<String> = split(uri).map(str::to_string).collect();
     for s in &segments {
         if s.starts_with('{') != s.ends_with('}') || (s.starts_with('{') && s.len() < 3) {
-            return Err(format!("invalid placeholder {s:?} in uri pattern {uri}"));
+            return Err(ResponderError::Placeholder {
+                segment: s.clone(),
+                uri: uri.to_string(),
+            });
         }
     }
     Ok(segments)

@@ -23,7 +23,7 @@ pub fn tables() -> Vec<Table<R>> {
                 let n = header_name(name)?;
                 let v = http::HeaderValue::from_str(value)
                     .map_err(|_| ApiError::bad(format!("invalid header value {value:?}")))?;
-                r.lock().add_header(n, v).map_err(ApiError::BadRequest)?;
+                r.lock().add_header(n, v)?;
                 Ok(ok(format!(
                     "Response header [{name}: {value}] will be sent"
                 )))
@@ -54,10 +54,11 @@ pub fn tables() -> Vec<Table<R>> {
             })
             .post("/response/payload/set/uri", |r, q| {
                 let uri = q.query_required("uri")?;
-                r.lock()
-                    .payloads
-                    .set_uri(&uri, Bytes::copy_from_slice(q.body), q.content_type())
-                    .map_err(ApiError::BadRequest)?;
+                r.lock().payloads.set_uri(
+                    &uri,
+                    Bytes::copy_from_slice(q.body),
+                    q.content_type(),
+                )?;
                 Ok(ok(format!("Payload set for URI {uri}")))
             })
             .post("/response/payload/set/header/{header}", |r, q| {

@@ -144,11 +144,13 @@ impl Responder {
     /// Framing and hop-by-hop headers are refused: set by hand they would
     /// break every response of the port (an empty chunked body, a wrong
     /// length).
-    pub fn add_header(&mut self, name: HeaderName, value: HeaderValue) -> Result<(), String> {
+    pub fn add_header(
+        &mut self,
+        name: HeaderName,
+        value: HeaderValue,
+    ) -> Result<(), super::ResponderError> {
         if FRAMING_HEADERS.contains(&name.as_str()) {
-            return Err(format!(
-                "response header {name} frames the message: goto sets it itself"
-            ));
+            return Err(super::ResponderError::FramingHeader(name));
         }
         let mut list = (*self.headers).clone();
         list.retain(|(k, _)| *k != name);

@@ -26,8 +26,9 @@ pub mod routes;
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::proxy::client::Outbound;
-use crate::proxy::forward::send;
+use crate::proxy::forward::{send, SendError};
 use crate::proxy::target::{parse_http_url, upstream_timeout, valid_name, Pairs};
+use crate::proxy::ProxyError;
 
 fn yes() -> bool {
     true
@@ -80,11 +81,24 @@ struct Trigger {
 }
 
 /// What can go wrong with triggers, apart from the HTTP answer it becomes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    /// A trigger definition that does not validate (the reason says which field).
+    /// A list of names that does not parse (the reason says why).
     #[error("{0}")]
     Invalid(String),
+    #[error("invalid trigger name {0:?}: non-empty, no ',', '/', '?', '#', '%' or spaces")]
+    Name(String),
+    #[error("invalid method {0:?}")]
+    Method(String),
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
+    #[error("invalid header value {0:?}")]
+    HeaderValue(String),
+    #[error("invalid status {0} in triggerOnResponseStatuses: must be 100-599")]
+    Status(u16),
+    /// The URL, header pairs or timeout (checked as a proxy target's are).
+    #[error(transparent)]
+    Spec(#[from] ProxyError),
     #[error("unknown trigger {0:?}")]
     Unknown(String),
 }
@@ -97,12 +111,9 @@ impl From<TriggerError> for ApiError {
 }
 
 impl Trigger {
-    fn new(spec: TriggerSpec) -> Result<Trigger, String> {
+    fn new(spec: TriggerSpec) -> Result<Trigger, TriggerError> {
         if !valid_name(&spec.name) {
-            return Err(format!(
-                "invalid trigger name {:?}: non-empty, no ',', '/', '?', '#', '%' or spaces",
-                spec.name
-            ));
+            return Err(TriggerError::Name(spec.name));
         }
         let method = match spec
             .method
@@ -111,7 +122,7 @@ impl Trigger {
             .filter(|m| !m.is_empty())
         {
             Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| format!("invalid method {m:?}"))?,
+                .map_err(|_| TriggerError::Method(m.to_string()))?,
             None if spec.body.is_empty() => Method::GET,
             None => Method::POST,
         };
@@ -119,9 +130,9 @@ impl Trigger {
         let mut headers = HeaderMap::new();
         for (k, v) in spec.headers.to_vec("headers")? {
             let n = HeaderName::from_bytes(k.trim().as_bytes())
-                .map_err(|_| format!("invalid header name {k:?}"))?;
+                .map_err(|_| TriggerError::HeaderName(k.clone()))?;
             let v = v.unwrap_or_default();
-            let v = HeaderValue::from_str(&v).map_err(|_| format!("invalid header value {v:?}"))?;
+            let v = HeaderValue::from_str(&v).map_err(|_| TriggerError::HeaderValue(v.clone()))?;
             headers.append(n, v);
         }
         if let Some(s) = spec
@@ -129,9 +140,7 @@ impl Trigger {
             .iter()
             .find(|s| !(100..=599).contains(*s))
         {
-            return Err(format!(
-                "invalid status {s} in triggerOnResponseStatuses: must be 100-599"
-            ));
+            return Err(TriggerError::Status(*s));
         }
         let timeout = upstream_timeout(spec.timeout.as_deref())?;
         Ok(Trigger {
@@ -215,7 +224,7 @@ impl Triggers {
 
     /// Adds (or replaces, by name) a trigger; returns its JSON echo.
     pub fn add(&self, spec: TriggerSpec) -> Result<String, TriggerError> {
-        let t = Arc::new(Trigger::new(spec).map_err(TriggerError::Invalid)?);
+        let t = Arc::new(Trigger::new(spec)?);
         let line = serde_json::to_string(&t.spec).unwrap_or_default();
         let mut st = self.inner.lock();
         match st.targets.iter().position(|x| x.spec.name == t.spec.name) {
@@ -353,7 +362,7 @@ impl Triggers {
 }
 
 impl State {
-    fn record(&mut self, name: &str, result: &Result<u16, String>) {
+    fn record(&mut self, name: &str, result: &Result<u16, SendError>) {
         let st = self;
         // Only for triggers still configured: a removed one's counts are gone.
         if st.targets.iter().any(|t| t.spec.name == name) {
@@ -367,7 +376,7 @@ impl State {
 }
 
 /// One trigger call; counts the outcome.
-async fn call(out: &Outbound, state: &Mutex<State>, t: &Trigger) -> Result<u16, String> {
+async fn call(out: &Outbound, state: &Mutex<State>, t: &Trigger) -> Result<u16, SendError> {
     let path = if t.spec.send_id {
         format!("{}?x-request-id={}", t.path, uuid::Uuid::new_v4())
     } else {
@@ -391,7 +400,7 @@ async fn call(out: &Outbound, state: &Mutex<State>, t: &Trigger) -> Result<u16, 
             let _ = tokio::time::timeout(t.timeout, resp.into_body().collect()).await;
             Ok(s)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     };
     state.lock().record(&t.spec.name, &result);
     result

@@ -9,6 +9,7 @@ use goto_engine::duration;
 use serde_json::json;
 
 use super::spec::DelaySpec;
+use super::FaultError;
 use crate::rng::Rng;
 
 /// A slow body: `bytes` at a time, `every` apart.
@@ -47,11 +48,11 @@ impl FaultConfig {
     }
 
     /// Gives `code` a share (0 removes it); the shares may not pass 100.
-    pub fn set_status(&mut self, code: u16, percent: f64) -> Result<(), String> {
+    pub fn set_status(&mut self, code: u16, percent: f64) -> Result<(), FaultError> {
         set_share(&mut self.status, code, percent, "status")
     }
 
-    pub fn set_delay(&mut self, d: DelaySpec, percent: f64) -> Result<(), String> {
+    pub fn set_delay(&mut self, d: DelaySpec, percent: f64) -> Result<(), FaultError> {
         if d.is_zero() {
             self.delay.retain(|(x, _)| *x != d);
             return Ok(());
@@ -104,14 +105,14 @@ fn set_share<K: PartialEq + Copy>(
     list: &mut Vec<(K, f64)>,
     key: K,
     percent: f64,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), FaultError> {
     let others: f64 = list.iter().filter(|(k, _)| *k != key).map(|(_, p)| p).sum();
     if others + percent > 100.0 + 1e-9 {
-        return Err(format!(
-            "{what} shares would add up to {}%: at most 100%",
-            others + percent
-        ));
+        return Err(FaultError::Shares {
+            what,
+            total: others + percent,
+        });
     }
     match list.iter_mut().find(|(k, _)| *k == key) {
         Some(e) if percent > 0.0 => e.1 = percent,

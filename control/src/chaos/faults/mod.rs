@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod config;
+pub mod error;
 pub mod routes;
 pub mod spec;
 pub mod uri;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use crate::rng::Rng;
 use config::draw_cfg;
 pub use config::{Drip, FaultConfig, FaultDraw};
+pub use error::FaultError;
 use spec::HeaderFaults;
 use uri::{UriFaults, MAX_URIS};
 
@@ -120,18 +122,14 @@ impl Faults {
         &self,
         uri: Option<&str>,
         f: impl FnOnce(&mut FaultConfig) -> R,
-    ) -> Result<R, String> {
+    ) -> Result<R, FaultError> {
         let Some(uri) = uri else {
             return Ok(self.update(f));
         };
         let mut g = self.inner.lock();
         let i = match g.by_uri.iter().position(|u| u.uri == uri) {
             Some(i) => i,
-            None if g.by_uri.len() >= MAX_URIS => {
-                return Err(format!(
-                    "at most {MAX_URIS} URI patterns may have faults: clear some first"
-                ))
-            }
+            None if g.by_uri.len() >= MAX_URIS => return Err(FaultError::TooManyUris),
             None => {
                 g.by_uri.push(UriFaults::new(uri)?);
                 g.by_uri.len() - 1
@@ -202,7 +200,7 @@ impl Faults {
     /// port's, then those of the first URI pattern matching (which win where
     /// both inject the same kind). `Err` is a `Goto-Fault-*` header that
     /// could not be read (header faults on).
-    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<FaultDraw, String> {
+    pub fn draw(&self, path: &str, headers: &HeaderMap) -> Result<FaultDraw, FaultError> {
         let mut g = self.inner.lock();
         let g = &mut *g;
         let from_headers = if g.headers {
@@ -301,7 +299,7 @@ mod tests {
             c.set_status(503, 30.0)?;
             c.set_delay(DelaySpec::parse("1ms-9ms")?, 50.0)?;
             c.set_close(5.0);
-            Ok::<_, String>(())
+            Ok::<_, FaultError>(())
         })
         .unwrap();
         f.seed(42);

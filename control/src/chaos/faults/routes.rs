@@ -6,7 +6,7 @@
 //! requests only (then the responder's own settings are left alone).
 
 use super::spec::{percent, size, DelaySpec};
-use super::Drip;
+use super::{Drip, FaultError};
 use crate::api::{status_code, Req, Table};
 use crate::body::{json, ok};
 use crate::error::{ApiError, ApiResult};
@@ -29,11 +29,11 @@ pub trait FaultPort: Sync + 'static {
 }
 
 fn pct(q: &Req<'_>) -> Result<f64, ApiError> {
-    percent(q.param("percent")).map_err(ApiError::BadRequest)
+    Ok(percent(q.param("percent"))?)
 }
 
 fn delay(s: &str) -> Result<DelaySpec, ApiError> {
-    DelaySpec::parse(s).map_err(ApiError::BadRequest)
+    Ok(DelaySpec::parse(s)?)
 }
 
 /// The `?uri=` pattern, when given.
@@ -52,12 +52,9 @@ fn for_uri(uri: &Option<String>) -> String {
 fn update<P: FaultPort>(
     p: &P,
     uri: &Option<String>,
-    f: impl FnOnce(&mut super::FaultConfig) -> Result<(), String>,
+    f: impl FnOnce(&mut super::FaultConfig) -> Result<(), FaultError>,
 ) -> Result<(), ApiError> {
-    p.faults()
-        .update_uri(uri.as_deref(), f)
-        .and_then(|r| r)
-        .map_err(ApiError::BadRequest)
+    Ok(p.faults().update_uri(uri.as_deref(), f).and_then(|r| r)?)
 }
 
 /// The fault tables, which own `/response/status`, `/response/delay` and
@@ -279,7 +276,7 @@ pub fn tables<P: FaultPort>() -> Vec<Table<P>> {
 }
 
 fn set_size<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
-    let n = size(q.param("size")).map_err(ApiError::BadRequest)?;
+    let n = size(q.param("size"))?;
     p.faults().update(|c| c.set_size(n, share));
     Ok(ok(format!(
         "Will respond with {n}-byte bodies to {share}% of requests"
@@ -287,7 +284,7 @@ fn set_size<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
 }
 
 fn set_drip<P: FaultPort>(p: &P, q: &Req<'_>, share: f64) -> ApiResult {
-    let bytes = size(q.param("bytes")).map_err(ApiError::BadRequest)?;
+    let bytes = size(q.param("bytes"))?;
     if bytes == 0 {
         return Err(ApiError::bad("drip bytes must be above 0"));
     }

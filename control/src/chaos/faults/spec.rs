@@ -9,6 +9,8 @@ use http::{HeaderMap, HeaderName};
 
 use goto_engine::duration;
 
+use super::FaultError;
+
 /// Largest response body a size fault may ask for.
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;
 
@@ -24,33 +26,28 @@ pub struct DelaySpec {
 
 impl DelaySpec {
     /// `200ms` or `100ms-300ms` (Go durations; the range must not be reversed).
-    pub fn parse(s: &str) -> Result<DelaySpec, String> {
+    pub fn parse(s: &str) -> Result<DelaySpec, FaultError> {
         let d = Self::parse_unbounded(s)?;
         if d.max > MAX_DELAY {
-            return Err(format!(
-                "delay {:?} is over the most a delay may be, {}",
-                s.trim(),
-                duration::format(MAX_DELAY)
-            ));
+            return Err(FaultError::DelayTooLong(s.trim().to_string()));
         }
         Ok(d)
     }
 
-    fn parse_unbounded(s: &str) -> Result<DelaySpec, String> {
+    fn parse_unbounded(s: &str) -> Result<DelaySpec, FaultError> {
         let s = s.trim();
         // `-` cannot start a Go duration here (negatives are refused), so the
         // first one separates the two ends of a range.
         match s.split_once('-') {
             None => {
-                let d = duration::parse(s)?;
+                let d = duration::parse(s).map_err(FaultError::Duration)?;
                 Ok(DelaySpec { min: d, max: d })
             }
             Some((a, b)) => {
-                let (min, max) = (duration::parse(a)?, duration::parse(b)?);
+                let min = duration::parse(a).map_err(FaultError::Duration)?;
+                let max = duration::parse(b).map_err(FaultError::Duration)?;
                 if max < min {
-                    return Err(format!(
-                        "invalid delay range {s:?}: the upper end is below the lower"
-                    ));
+                    return Err(FaultError::ReversedRange(s.to_string()));
                 }
                 Ok(DelaySpec { min, max })
             }
@@ -78,22 +75,22 @@ impl fmt::Display for DelaySpec {
 }
 
 /// A share in percent, 0 to 100 (fractions allowed: `0.5`).
-pub fn percent(s: &str) -> Result<f64, String> {
+pub fn percent(s: &str) -> Result<f64, FaultError> {
     let p: f64 = s
         .trim()
         .trim_end_matches('%')
         .parse()
-        .map_err(|_| format!("invalid percent {s:?}: must be a number 0-100"))?;
+        .map_err(|_| FaultError::PercentNotNumber(s.to_string()))?;
     if !(0.0..=100.0).contains(&p) {
-        return Err(format!("invalid percent {s:?}: must be 0-100"));
+        return Err(FaultError::PercentRange(s.to_string()));
     }
     Ok(p)
 }
 
 /// A byte count: `1024`, `10k`/`10KB` (x1024) or `1m`/`1MB` (x1024^2).
-pub fn size(s: &str) -> Result<usize, String> {
+pub fn size(s: &str) -> Result<usize, FaultError> {
     let t = s.trim().to_ascii_lowercase();
-    let bad = || format!("invalid size {s:?}: bytes like 1024, 10KB or 1MB");
+    let bad = || FaultError::Size(s.to_string());
     let (num, mult) = if let Some(n) = t.strip_suffix("kb").or_else(|| t.strip_suffix('k')) {
         (n, 1024)
     } else if let Some(n) = t.strip_suffix("mb").or_else(|| t.strip_suffix('m')) {
@@ -104,7 +101,7 @@ pub fn size(s: &str) -> Result<usize, String> {
     let n: usize = num.trim().parse().map_err(|_| bad())?;
     let n = n.checked_mul(mult).ok_or_else(bad)?;
     if n > MAX_SIZE {
-        return Err(format!("size {s:?} is over the limit of {MAX_SIZE} bytes"));
+        return Err(FaultError::SizeTooLarge(s.to_string()));
     }
     Ok(n)
 }
@@ -127,14 +124,14 @@ pub struct HeaderFaults {
 impl HeaderFaults {
     /// `Ok(None)` when the request carries no fault header; `Err` names the
     /// header whose value is not understood.
-    pub fn from_headers(h: &HeaderMap) -> Result<Option<HeaderFaults>, String> {
-        let text = |n: &HeaderName| -> Result<Option<&str>, String> {
+    pub fn from_headers(h: &HeaderMap) -> Result<Option<HeaderFaults>, FaultError> {
+        let text = |n: &HeaderName| -> Result<Option<&str>, FaultError> {
             match h.get(n) {
                 None => Ok(None),
                 Some(v) => v
                     .to_str()
                     .map(|s| Some(s.trim()))
-                    .map_err(|_| format!("invalid {n} header: not text")),
+                    .map_err(|_| FaultError::HeaderNotText(n.clone())),
             }
         };
         let status = text(&FAULT_STATUS)?;
@@ -148,27 +145,21 @@ impl HeaderFaults {
             None => None,
             Some(s) => match s.parse::<u16>() {
                 Ok(c) if (100..=599).contains(&c) => Some(c),
-                _ => return Err(format!("invalid Goto-Fault-Status {s:?}: must be 100-599")),
+                _ => return Err(FaultError::HeaderStatus(s.to_string())),
             },
         };
         let delay = match delay {
             None => None,
-            Some(d) => {
-                Some(DelaySpec::parse(d).map_err(|e| format!("invalid Goto-Fault-Delay: {e}"))?)
-            }
+            Some(d) => Some(DelaySpec::parse(d).map_err(|e| FaultError::HeaderDelay(Box::new(e)))?),
         };
         let close = match close.map(str::to_ascii_lowercase).as_deref() {
             None | Some("false" | "0" | "no" | "") => false,
             Some("true" | "1" | "yes") => true,
-            Some(other) => {
-                return Err(format!(
-                    "invalid Goto-Fault-Close {other:?}: must be true or false"
-                ))
-            }
+            Some(other) => return Err(FaultError::HeaderClose(other.to_string())),
         };
         let percent = match pct {
             None => 100.0,
-            Some(p) => percent(p).map_err(|e| format!("invalid Goto-Fault-Percent: {e}"))?,
+            Some(p) => percent(p).map_err(|e| FaultError::HeaderPercent(Box::new(e)))?,
         };
         Ok(Some(HeaderFaults {
             status,

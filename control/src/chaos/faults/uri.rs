@@ -4,6 +4,7 @@
 
 use super::FaultConfig;
 use crate::responder::payload::{match_uri, uri_pattern};
+use crate::responder::ResponderError;
 
 /// Most URI patterns with faults on one port (each admin-configured).
 pub const MAX_URIS: usize = 100;
@@ -16,7 +17,7 @@ pub struct UriFaults {
 }
 
 impl UriFaults {
-    pub fn new(uri: &str) -> Result<UriFaults, String> {
+    pub fn new(uri: &str) -> Result<UriFaults, ResponderError> {
         Ok(UriFaults {
             uri: uri.to_string(),
             segments: uri_pattern(uri)?,

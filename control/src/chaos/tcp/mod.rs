@@ -53,6 +53,24 @@ impl TcpFields {
     }
 }
 
+/// Why a TCP listener's fields do not make a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TcpError {
+    #[error("invalid upstream {0:?}: must be host:port")]
+    Upstream(String),
+    #[error("a tcp listener takes either a mode or an upstream, not both")]
+    ModeAndUpstream,
+    #[error("mode proxy needs an upstream (host:port)")]
+    NoUpstream,
+    #[error("unknown tcp mode {0:?}: echo, close, silent, payload or stream (or an upstream)")]
+    UnknownMode(String),
+    /// An interval that does not parse (the reason is the parser's).
+    #[error("{0}")]
+    Interval(String),
+    #[error("interval must be above 0")]
+    ZeroInterval,
+}
+
 /// A validated TCP listener configuration.
 #[derive(Debug, Clone)]
 pub struct TcpSpec {
@@ -65,35 +83,29 @@ const DEFAULT_PAYLOAD: &str = "goto\n";
 const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 
 impl TcpSpec {
-    pub fn new(f: &TcpFields) -> Result<TcpSpec, String> {
+    pub fn new(f: &TcpFields) -> Result<TcpSpec, TcpError> {
         let m = f.mode.as_deref().map(str::to_ascii_lowercase);
         let mode = match (m.as_deref(), &f.upstream) {
             (None | Some("proxy"), Some(u)) => {
                 if u.trim().is_empty() || !u.contains(':') {
-                    return Err(format!("invalid upstream {u:?}: must be host:port"));
+                    return Err(TcpError::Upstream(u.clone()));
                 }
                 Mode::Proxy(u.trim().to_string())
             }
-            (Some(_), Some(_)) => {
-                return Err("a tcp listener takes either a mode or an upstream, not both".into())
-            }
+            (Some(_), Some(_)) => return Err(TcpError::ModeAndUpstream),
             (None, None) => Mode::Echo,
             (Some("echo"), None) => Mode::Echo,
             (Some("close"), None) => Mode::Close,
             (Some("silent"), None) => Mode::Silent,
             (Some("payload"), None) => Mode::Payload,
             (Some("stream"), None) => Mode::Stream,
-            (Some("proxy"), None) => return Err("mode proxy needs an upstream (host:port)".into()),
-            (Some(m), None) => {
-                return Err(format!(
-                "unknown tcp mode {m:?}: echo, close, silent, payload or stream (or an upstream)"
-            ))
-            }
+            (Some("proxy"), None) => return Err(TcpError::NoUpstream),
+            (Some(m), None) => return Err(TcpError::UnknownMode(m.to_string())),
         };
         let interval = match &f.interval {
             None => DEFAULT_INTERVAL,
-            Some(s) => match duration::parse(s)? {
-                d if d.is_zero() => return Err("interval must be above 0".into()),
+            Some(s) => match duration::parse(s).map_err(TcpError::Interval)? {
+                d if d.is_zero() => return Err(TcpError::ZeroInterval),
                 d => d,
             },
         };
@@ -298,7 +310,7 @@ async fn serve_mode(state: &TcpState, mut s: TcpStream) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn spec(mode: Option<&str>, upstream: Option<&str>) -> Result<TcpSpec, String> {
+    fn spec(mode: Option<&str>, upstream: Option<&str>) -> Result<TcpSpec, TcpError> {
         TcpSpec::new(&TcpFields {
             mode: mode.map(Into::into),
             upstream: upstream.map(Into::into),

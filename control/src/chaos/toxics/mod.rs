@@ -10,6 +10,7 @@
 //! Any duration may also be a Go duration string (`"200ms"`).
 
 pub mod ends;
+pub mod error;
 pub mod http;
 pub mod pump;
 
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::rng::Rng;
+pub use error::ToxicError;
 use goto_engine::duration;
 pub use pump::{pump, Chain, End};
 
@@ -97,47 +99,33 @@ pub struct Toxic {
     pub kind: Kind,
 }
 
-/// A toxic that does not validate; the text names the attribute.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ToxicError(String);
-
-impl From<ToxicError> for crate::error::ApiError {
-    fn from(e: ToxicError) -> crate::error::ApiError {
-        crate::error::ApiError::BadRequest(e.0)
-    }
-}
-
 /// Reads attribute `name`: a number in `unit`, or a Go duration string.
-fn dur(attrs: &Map<String, Value>, name: &str, unit: Duration) -> Result<Duration, String> {
+fn dur(
+    attrs: &Map<String, Value>,
+    name: &'static str,
+    unit: Duration,
+) -> Result<Duration, ToxicError> {
     match attrs.get(name) {
         None => Ok(Duration::ZERO),
-        Some(Value::String(s)) => duration::parse(s).map_err(|e| format!("attribute {name}: {e}")),
+        Some(Value::String(s)) => {
+            duration::parse(s).map_err(|reason| ToxicError::Duration { name, reason })
+        }
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) => unit
-                .checked_mul(u32::try_from(v).map_err(|_| format!("attribute {name} too large"))?)
-                .ok_or_else(|| format!("attribute {name} too large")),
-            None => Err(format!(
-                "attribute {name} must be a non-negative integer or a duration like \"200ms\""
-            )),
+                .checked_mul(u32::try_from(v).map_err(|_| ToxicError::TooLarge(name))?)
+                .ok_or(ToxicError::TooLarge(name)),
+            None => Err(ToxicError::NegativeDuration(name)),
         },
-        Some(_) => Err(format!(
-            "attribute {name} must be a number or a duration string"
-        )),
+        Some(_) => Err(ToxicError::NotDuration(name)),
     }
 }
 
-fn count(attrs: &Map<String, Value>, name: &str) -> Result<u64, String> {
+fn count(attrs: &Map<String, Value>, name: &'static str) -> Result<u64, ToxicError> {
     match attrs.get(name) {
         None => Ok(0),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| format!("attribute {name} must be a non-negative integer")),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("attribute {name} must be a non-negative integer")),
-        Some(_) => Err(format!("attribute {name} must be a non-negative integer")),
+        Some(Value::Number(n)) => n.as_u64().ok_or(ToxicError::NotCount(name)),
+        Some(Value::String(s)) => s.trim().parse().map_err(|_| ToxicError::NotCount(name)),
+        Some(_) => Err(ToxicError::NotCount(name)),
     }
 }
 
@@ -146,15 +134,12 @@ const US: Duration = Duration::from_micros(1);
 
 impl Toxic {
     pub fn new(spec: ToxicSpec) -> Result<Toxic, ToxicError> {
-        Toxic::build(spec).map_err(ToxicError)
+        Toxic::build(spec)
     }
 
-    fn build(mut spec: ToxicSpec) -> Result<Toxic, String> {
+    fn build(mut spec: ToxicSpec) -> Result<Toxic, ToxicError> {
         if !(0.0..=1.0).contains(&spec.toxicity) {
-            return Err(format!(
-                "toxicity {} must be between 0 and 1",
-                spec.toxicity
-            ));
+            return Err(ToxicError::Toxicity(spec.toxicity));
         }
         let a = &spec.attributes;
         let (kind, known): (Kind, &[&str]) = match spec.kind.as_str() {
@@ -168,21 +153,19 @@ impl Toxic {
             "bandwidth" => {
                 let rate = count(a, "rate")?;
                 if rate == 0 {
-                    return Err("bandwidth needs attribute rate (KB/s) above 0".into());
+                    return Err(ToxicError::NoRate);
                 }
-                let rate = rate
-                    .checked_mul(1000)
-                    .ok_or_else(|| "attribute rate too large".to_string())?;
+                let rate = rate.checked_mul(1000).ok_or(ToxicError::TooLarge("rate"))?;
                 (Kind::Bandwidth { rate }, &["rate"])
             }
             "slicer" => {
                 let average = count(a, "average_size")? as usize;
                 if average == 0 {
-                    return Err("slicer needs attribute average_size above 0".into());
+                    return Err(ToxicError::NoAverageSize);
                 }
                 let variation = count(a, "size_variation")? as usize;
                 if variation >= average {
-                    return Err("slicer: size_variation must be below average_size".into());
+                    return Err(ToxicError::Variation);
                 }
                 (
                     Kind::Slicer {
@@ -217,18 +200,14 @@ impl Toxic {
                 },
                 &["bytes"],
             ),
-            other => {
-                return Err(format!(
-                    "unknown toxic type {other:?}: latency, bandwidth, slicer, reset_peer, slow_close, timeout or limit_data"
-                ))
-            }
+            other => return Err(ToxicError::UnknownType(other.to_string())),
         };
         if let Some(k) = a.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(format!(
-                "unknown attribute {k:?} for a {} toxic: {}",
-                spec.kind,
-                known.join(", ")
-            ));
+            return Err(ToxicError::UnknownAttribute {
+                attr: k.clone(),
+                kind: spec.kind.clone(),
+                known: known.join(", "),
+            });
         }
         if spec.name.trim().is_empty() {
             let dir = match spec.direction {

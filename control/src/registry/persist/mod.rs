@@ -60,18 +60,50 @@ fn prefix(parts: &[&str]) -> String {
     s
 }
 
+/// Why the state a store holds could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Load(#[from] StoreError),
+    #[error("data store: unreadable {section} row {key:?}: {source}")]
+    Row {
+        section: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("data store: unreadable {section} key {key:?}: {source}")]
+    Key {
+        section: &'static str,
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Why the `--data-dir` store could not be opened (a startup error).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("the registry's data store is already open")]
+    AlreadyOpen,
+}
+
 fn section<T: DeserializeOwned>(
     store: &Store,
     name: &'static str,
-) -> Result<Vec<(String, T)>, String> {
+) -> Result<Vec<(String, T)>, ReadError> {
     store
-        .load(name)
-        .map_err(|e| e.to_string())?
+        .load(name)?
         .into_iter()
-        .map(|(k, v)| {
-            let t = serde_json::from_slice(&v)
-                .map_err(|e| format!("data store: unreadable {name} row {k:?}: {e}"))?;
-            Ok((k, t))
+        .map(|(k, v)| match serde_json::from_slice(&v) {
+            Ok(t) => Ok((k, t)),
+            Err(source) => Err(ReadError::Row {
+                section: name,
+                key: k,
+                source,
+            }),
         })
         .collect()
 }
@@ -254,25 +286,26 @@ impl Persist {
     /// Opens the store in `dir` and reads the state it holds; `reset`: a
     /// damaged file (the store's check, or rows that do not parse) is moved
     /// aside and the state starts empty.
-    pub(super) fn open(dir: &Path, reset: bool) -> Result<(Persist, State), String> {
-        let store = Store::open_or_reset(dir, reset).map_err(|e| e.to_string())?;
+    pub(super) fn open(dir: &Path, reset: bool) -> Result<(Persist, State), StoreOpenError> {
+        let store = Store::open_or_reset(dir, reset)?;
         match Persist::read(store) {
             Ok(done) => Ok(done),
             Err(what) => {
                 let path = dir.join(super::store::FILE_NAME);
+                let what = what.to_string();
                 let err = StoreError::damaged(&path, what.trim_start_matches("data store: "));
                 if !reset {
-                    return Err(err.to_string());
+                    return Err(err.into());
                 }
-                let kept = Store::move_aside(dir).map_err(|e| e.to_string())?;
+                let kept = Store::move_aside(dir)?;
                 tracing::warn!(error = %err, kept = %kept.display(), "damaged data store moved aside; starting empty");
-                Persist::read(Store::open(dir).map_err(|e| e.to_string())?)
+                Ok(Persist::read(Store::open(dir)?)?)
             }
         }
     }
 
     /// The state `store` holds (its file stays open in the result).
-    fn read(store: Store) -> Result<(Persist, State), String> {
+    fn read(store: Store) -> Result<(Persist, State), ReadError> {
         let (st, resync) = read_state(&store)?;
         let saved = Saved {
             tracked: st.tracked.clone(),
@@ -316,7 +349,7 @@ const PROBE: &str = "store.probe";
 const PROBE_KEY: &str = "last";
 
 /// The state in `store`, and whether it holds the first layout (resync).
-fn read_state(store: &Store) -> Result<(State, bool), String> {
+fn read_state(store: &Store) -> Result<(State, bool), ReadError> {
     {
         let mut st = State {
             peers: section(store, PEERS)?.into_iter().collect(),
@@ -327,8 +360,16 @@ fn read_state(store: &Store) -> Result<(State, bool), String> {
         let resync = !old.is_empty();
         let mut by_label: BTreeMap<String, BTreeMap<String, Locker>> = old.into_iter().collect();
         for (k, e) in section::<super::lockers::Entry>(store, LOCKER_ENTRIES)? {
-            let parts: [String; 3] = serde_json::from_str(&k)
-                .map_err(|e| format!("data store: unreadable {LOCKER_ENTRIES} key {k:?}: {e}"))?;
+            let parts: [String; 3] = match serde_json::from_str(&k) {
+                Ok(p) => p,
+                Err(source) => {
+                    return Err(ReadError::Key {
+                        section: LOCKER_ENTRIES,
+                        key: k,
+                        source,
+                    })
+                }
+            };
             let [l, a, key] = parts;
             by_label
                 .entry(l)
