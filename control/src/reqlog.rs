@@ -12,7 +12,6 @@
 //! `aborted`, written when the dropped request's [`Pending`] goes.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -63,7 +62,8 @@ impl RequestLog {
 
     /// Starts the line of a request that is being served: finish it with
     /// [`Pending::finish`]; dropped unfinished, it logs the client gave up.
-    pub fn begin<'a>(&'a self, port: u16, remote: SocketAddr, parts: &'a Parts) -> Pending<'a> {
+    /// `remote` is the client's address as text (rendered once per connection).
+    pub fn begin<'a>(&'a self, port: u16, remote: &'a str, parts: &'a Parts) -> Pending<'a> {
         Pending {
             log: self,
             port,
@@ -106,7 +106,8 @@ impl RequestLog {
 /// One served (or abandoned) request, as logged.
 pub struct Entry<'a> {
     pub port: u16,
-    pub remote: SocketAddr,
+    /// The client's address as `Display` writes it.
+    pub remote: &'a str,
     pub parts: &'a Parts,
     pub status: u16,
     pub duration: Duration,
@@ -124,7 +125,7 @@ pub struct Entry<'a> {
 pub struct Pending<'a> {
     log: &'a RequestLog,
     port: u16,
-    remote: SocketAddr,
+    remote: &'a str,
     parts: &'a Parts,
     started: Instant,
     done: bool,

@@ -27,6 +27,8 @@ pub struct Identity {
     pub label: String,
     pub host: String,
     pub remote: SocketAddr,
+    /// `remote` as text, as the request log writes it.
+    pub remote_text: String,
     pub reqlog: Option<RequestLog>,
     /// The port's `goto-fault-*` headers are on.
     pub fault_headers: bool,
@@ -60,7 +62,7 @@ impl Call {
         if let Some(log) = &self.who.reqlog {
             log.log(&Entry {
                 port: self.who.port,
-                remote: self.who.remote,
+                remote: &self.who.remote_text,
                 parts: &self.parts,
                 status: if aborted { CLIENT_GAVE_UP } else { 200 },
                 duration: self.started.elapsed(),

@@ -168,17 +168,20 @@ async fn serve_conn<H: Host, S>(
     let svc_clock = clock.clone();
     // One shared value per connection, so a request clones one Arc; its
     // `goaway` lets a gRPC GOAWAY fault shut the connection down gracefully.
+    let mut remote_text = String::with_capacity(24);
+    crate::textfmt::push_socket_addr(&mut remote_text, remote);
     let conn = Arc::new(ConnCtx {
         app,
         state,
         goaway: tokio::sync::Notify::new(),
+        remote_text,
     });
     let svc_conn = conn.clone();
     let svc = service_fn(move |req| {
         let c = svc_conn.clone();
         let in_flight = svc_clock.request_started();
         async move {
-            let resp = handle(&c.app, &c.state, remote, req, &c.goaway).await;
+            let resp = handle(&c.app, &c.state, (remote, &c.remote_text), req, &c.goaway).await;
             drop(in_flight);
             // A close fault: erring the service is how hyper drops the
             // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
@@ -224,6 +227,8 @@ struct ConnCtx<H> {
     app: Arc<H>,
     state: Arc<PortState>,
     goaway: tokio::sync::Notify,
+    /// The peer's address as echoes write it, rendered once per connection.
+    remote_text: String,
 }
 
 /// Shows IPv4 clients of the dual-stack socket as plain IPv4 addresses.
@@ -257,14 +262,14 @@ pub fn new_http_builder(
 pub async fn handle<H: Host>(
     app: &Arc<H>,
     port: &Arc<PortState>,
-    remote: SocketAddr,
+    (remote, remote_text): (SocketAddr, &str),
     req: Request<Incoming>,
     goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     // gRPC calls go to their area: HTTP traffic pays one header look-up.
     if crate::grpc::is_grpc(&parts.headers) {
-        return Box::pin(grpc(app, port, remote, parts, body, goaway)).await;
+        return Box::pin(grpc(app, port, (remote, remote_text), parts, body, goaway)).await;
     }
     let security = app.security();
     // Runtime traffic pays for the table look-up only.
@@ -282,8 +287,9 @@ pub async fn handle<H: Host>(
         let instance = runtime::Instance {
             reqlog: app.reqlog(),
             body_timeout: app.timeouts().body,
+            remote_text,
         };
-        return runtime::serve(instance, port, remote, parts, InBody::Stream(body)).await;
+        return runtime::serve(instance, port, parts, InBody::Stream(body)).await;
     }
     // Boxed: the admin path's future is large, and inline it would make
     // every runtime request's future as large (moved by memcpy each time).
@@ -320,7 +326,7 @@ async fn admin_of_port<H: Host>(
 async fn grpc<H: Host>(
     app: &Arc<H>,
     port: &Arc<PortState>,
-    remote: SocketAddr,
+    (remote, remote_text): (SocketAddr, &str),
     parts: http::request::Parts,
     body: Incoming,
     goaway: &tokio::sync::Notify,
@@ -330,6 +336,7 @@ async fn grpc<H: Host>(
         label: port.label_text(),
         host: app.host().goto_host(port.port),
         remote,
+        remote_text: remote_text.to_string(),
         reqlog: app.reqlog().cloned().filter(|_| port.logs_on()),
         fault_headers: port.faults.active() && port.faults.headers_on(),
         body_timeout: app.timeouts().body,
@@ -350,7 +357,7 @@ async fn grpc<H: Host>(
             let log = who
                 .reqlog
                 .as_ref()
-                .map(|l| l.begin(port.port, remote, &parts));
+                .map(|l| l.begin(port.port, remote_text, &parts));
             let r = crate::proxy::grpc::forward(&port.proxy, target, m, &parts, body).await;
             if let Some(l) = log {
                 l.finish(r.status().as_u16(), None);

@@ -5,16 +5,18 @@
 //! request. The bytes are the same as serializing the document with
 //! `serde_json` (a test checks it).
 
+#[cfg(test)]
 use std::net::SocketAddr;
 
 use http::request::Parts;
 use http::HeaderMap;
 
 use crate::api::query_decode;
-use crate::textfmt::{header_text, push_json_str, push_socket_addr, push_u64, version_text};
+use crate::textfmt::{header_text, push_json_str, push_u64, version_text};
 
 /// The echo document of `parts` plus a newline. `body` is what was kept of
 /// a request body of `body_len` bytes (the length shows when it was cut).
+#[cfg(test)]
 pub fn echo_json(
     parts: &Parts,
     body: &[u8],
@@ -23,17 +25,20 @@ pub fn echo_json(
     port: u16,
 ) -> String {
     let mut s = String::with_capacity(160 + 48 * parts.headers.len() + body.len());
-    write_echo(&mut s, parts, body, body_len, remote, port);
+    let mut remote_text = String::new();
+    crate::textfmt::push_socket_addr(&mut remote_text, remote);
+    write_echo(&mut s, parts, body, body_len, &remote_text, port);
     s
 }
 
-/// [`echo_json`] appended to `s` (a reused buffer on the runtime path).
+/// The echo document appended to `s` (a reused buffer on the runtime
+/// path); `remote` is the client's address as `Display` writes it.
 pub fn write_echo(
     s: &mut String,
     parts: &Parts,
     body: &[u8],
     body_len: u64,
-    remote: SocketAddr,
+    remote: &str,
     port: u16,
 ) {
     s.push_str("{\"method\":");
@@ -70,7 +75,7 @@ pub fn write_echo(
         push_u64(s, body_len);
     }
     s.push_str(",\"remoteAddress\":\"");
-    push_socket_addr(s, remote);
+    s.push_str(remote);
     s.push_str("\",\"port\":");
     push_u64(s, u64::from(port));
     s.push_str("}\n");

@@ -2,7 +2,6 @@
 //! port's decision (status, delay, payload, headers), waits out the delay,
 //! and answers with the payload or an echo of the request, then logs it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,17 +44,18 @@ fn route_of(path: &str) -> Result<Route, String> {
 pub struct Instance<'a> {
     pub reqlog: Option<&'a RequestLog>,
     pub body_timeout: Duration,
+    /// The client's address as text (rendered once per connection).
+    pub remote_text: &'a str,
 }
 
 /// Serves one runtime request on `port`.
 pub async fn serve(
     app: Instance<'_>,
     port: &Arc<PortState>,
-    remote: SocketAddr,
     parts: Parts,
     body: InBody,
 ) -> Response<Body> {
-    let resp = serve_parts(app, port, remote, &parts, body).await;
+    let resp = serve_parts(app, port, &parts, body).await;
     // The request's header map serves a later answer (or upstream request).
     crate::reuse::recycle(parts.headers);
     resp
@@ -64,7 +64,6 @@ pub async fn serve(
 async fn serve_parts(
     app: Instance<'_>,
     port: &Arc<PortState>,
-    remote: SocketAddr,
     parts: &Parts,
     body: InBody,
 ) -> Response<Body> {
@@ -92,7 +91,7 @@ async fn serve_parts(
     // Logs the request when finished below, or as given up if the client
     // goes first and hyper drops this future.
     let log_line = match app.reqlog {
-        Some(log) if port.logs_on() => Some(log.begin(port.port, remote, parts)),
+        Some(log) if port.logs_on() => Some(log.begin(port.port, app.remote_text, parts)),
         _ => None,
     };
     let route = match route_of(parts.uri.path()) {
@@ -159,8 +158,7 @@ async fn serve_parts(
             resp
         }
         _ => {
-            let body_timeout = app.body_timeout;
-            let resp = respond(port, parts, body, route, decision, remote, body_timeout).await;
+            let resp = respond(port, parts, body, route, decision, app).await;
             match plan {
                 Some(p) => body_faults(resp, p),
                 None => resp,
@@ -205,8 +203,7 @@ async fn respond(
     body: InBody,
     route: Route,
     decision: Decision,
-    remote: SocketAddr,
-    body_timeout: Duration,
+    app: Instance<'_>,
 ) -> Response<Body> {
     let status = StatusCode::from_u16(decision.status).unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::empty());
@@ -231,7 +228,8 @@ async fn respond(
             *resp.body_mut() = Body::from_bytes(format!("Requested status: {code}\n"));
         }
         _ => {
-            let (req_body, total) = match body.read_capped(ECHO_BODY_LIMIT, body_timeout).await {
+            let (req_body, total) = match body.read_capped(ECHO_BODY_LIMIT, app.body_timeout).await
+            {
                 Ok(read) => read,
                 Err(mut refusal) => {
                     stamp(port, refusal.headers_mut());
@@ -239,7 +237,7 @@ async fn respond(
                 }
             };
             let out = crate::reuse::body_with(|s| {
-                super::echo::write_echo(s, parts, &req_body, total, remote, port.port)
+                super::echo::write_echo(s, parts, &req_body, total, app.remote_text, port.port)
             });
             h.insert(
                 header::CONTENT_TYPE,

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use super::Entry;
-use crate::textfmt::{header_text, push_millis, push_socket_addr, push_u64, version_text};
+use crate::textfmt::{header_text, push_millis, push_u64, version_text};
 use crate::timefmt::write_rfc3339;
 
 /// `2026-11-30T23:30:01.123456Z [8080] 127.0.0.1:5555 GET /x HTTP/1.1 {h: v}
@@ -18,7 +18,7 @@ pub fn text_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     s.push_str(" [");
     push_u64(s, u64::from(e.port));
     s.push_str("] ");
-    push_socket_addr(s, e.remote);
+    s.push_str(e.remote);
     s.push(' ');
     s.push_str(p.method.as_str());
     s.push(' ');
@@ -95,7 +95,7 @@ pub fn json_line(s: &mut String, now: SystemTime, e: &Entry<'_>) {
     s.push_str("\",\"port\":");
     push_u64(s, u64::from(e.port));
     s.push_str(",\"remote\":\"");
-    push_socket_addr(s, e.remote);
+    s.push_str(e.remote);
     s.push('"');
     s.push_str(",\"method\":");
     json_str(s, p.method.as_str());
@@ -185,7 +185,6 @@ fn escape_into(s: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn parts() -> http::request::Parts {
@@ -204,10 +203,9 @@ mod tests {
     #[test]
     fn json_line_parses_and_escapes() {
         let p = parts();
-        let remote: SocketAddr = "127.0.0.1:5555".parse().unwrap();
         let e = Entry {
             port: 8080,
-            remote,
+            remote: "127.0.0.1:5555",
             parts: &p,
             status: 499,
             duration: Duration::from_micros(1500),
@@ -259,7 +257,7 @@ mod tests {
         let p = parts();
         let e = Entry {
             port: 8080,
-            remote: "[::1]:80".parse().unwrap(),
+            remote: "[::1]:80",
             parts: &p,
             status: 200,
             duration: Duration::from_millis(2),
