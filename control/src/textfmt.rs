@@ -72,9 +72,23 @@ pub fn header_text(v: &http::HeaderValue) -> Cow<'_, str> {
     }
 }
 
+/// The bytes a JSON string escapes: `"`, `\` and control characters.
+static ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Appends `v` as a JSON string, byte for byte as `serde_json` writes it.
 pub fn push_json_str(s: &mut String, v: &str) {
-    if !v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !v.bytes().any(|b| ESCAPED[usize::from(b)]) {
+        s.reserve(v.len() + 2);
         s.push('"');
         s.push_str(v);
         s.push('"');

@@ -41,9 +41,10 @@ pub fn write_echo(
     remote: &str,
     port: u16,
 ) {
-    s.push_str("{\"method\":");
-    push_json_str(s, parts.method.as_str());
-    s.push_str(",\"uri\":");
+    // A method is a token (RFC 9110 5.6.2): nothing in it needs escaping.
+    s.push_str("{\"method\":\"");
+    s.push_str(parts.method.as_str());
+    s.push_str("\",\"uri\":");
     let uri = parts
         .uri
         .path_and_query()
@@ -68,8 +69,12 @@ pub fn write_echo(
             push_json_str(s, &query_decode(v));
         }
     }
-    s.push_str("},\"body\":");
-    push_json_str(s, &String::from_utf8_lossy(body));
+    if body.is_empty() {
+        s.push_str("},\"body\":\"\"");
+    } else {
+        s.push_str("},\"body\":");
+        push_json_str(s, &String::from_utf8_lossy(body));
+    }
     if body_len as usize != body.len() {
         s.push_str(",\"bodyLength\":");
         push_u64(s, body_len);
@@ -93,8 +98,10 @@ fn push_headers(s: &mut String, h: &HeaderMap) {
             s.push(',');
         }
         first_key = false;
-        push_json_str(s, k.as_str());
-        s.push(':');
+        // Header names are lowercase tokens: nothing to escape.
+        s.push('"');
+        s.push_str(k.as_str());
+        s.push_str("\":");
         let value = header_text(v);
         if it.peek().is_none_or(|(next, _)| *next != k) {
             push_json_str(s, &value);
