@@ -106,15 +106,28 @@ fn connection_names(h: &HeaderMap, name: &str) -> bool {
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names; allocates nothing (it runs on every proxied answer).
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    // A lone `Connection` (the usual case) is taken out whole and its names
-    // removed; several are rare enough to collect.
-    match h.get_all(header::CONNECTION).iter().count() {
+    // One pass over the names says what there is to do: an answer usually
+    // has a lone `Connection` and no other hop-by-hop header.
+    let mut connections = 0usize;
+    let mut others = false;
+    for (k, _) in h.iter() {
+        if k == header::CONNECTION {
+            connections += 1;
+        } else if is_hop_by_hop(k.as_str()) {
+            others = true;
+        }
+    }
+    // A lone `Connection` is taken out whole and its names removed; several
+    // are rare enough to collect.
+    match connections {
         0 => {}
         1 => {
             if let Some(v) = h.remove(header::CONNECTION) {
                 for n in v.to_str().unwrap_or("").split(',') {
                     let n = n.trim();
-                    if !n.is_empty() {
+                    // What it names (`keep-alive`, `close`) is seldom a header
+                    // here: a scan of the few names is cheaper than a lookup.
+                    if !n.is_empty() && h.keys().any(|k| k.as_str().eq_ignore_ascii_case(n)) {
                         h.remove(n);
                     }
                 }
@@ -131,9 +144,10 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
             for n in named {
                 h.remove(n);
             }
+            others = true;
         }
     }
-    if h.keys().any(|k| is_hop_by_hop(k.as_str())) {
+    if others {
         for n in HOP_BY_HOP {
             h.remove(*n);
         }

@@ -13,14 +13,19 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
 
 use http::header::{HeaderValue, HOST};
 use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
+use tokio::time::{Instant, Sleep};
 
 use super::client::error_text;
+use super::forward::SendError;
 use crate::body::pooled::{Lent, PooledBody};
 use crate::body::Body;
 
@@ -89,9 +94,9 @@ thread_local! {
     static IDLE: RefCell<Vec<Vec<Conn>>> = const { RefCell::new(Vec::new()) };
 }
 
-fn epoch() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
+fn epoch() -> std::time::Instant {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
 }
 
 fn now_ms() -> u64 {
@@ -131,7 +136,7 @@ fn checkin(id: usize, c: Conn) {
     });
 }
 
-async fn connect(up: &Upstream) -> Result<Conn, String> {
+async fn connect(up: &Upstream, deadline: Instant) -> Result<Conn, String> {
     let addr = (up.host.as_str(), up.port);
     let stream =
         match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
@@ -152,7 +157,11 @@ async fn connect(up: &Upstream) -> Result<Conn, String> {
             _ = idle_watch(watch) => {}
         }
     });
-    Ok(Conn { tx, idle_since })
+    Ok(Conn {
+        tx,
+        idle_since,
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+    })
 }
 
 /// Ends when the connection has sat idle in a pool for [`IDLE_TIMEOUT`].
@@ -167,42 +176,86 @@ async fn idle_watch(idle_since: Arc<AtomicU64>) {
     }
 }
 
+/// Runs `f` until `deadline` passes (`None` then); `f` is polled first, as
+/// `tokio::time::timeout` does.
+async fn until<F: Future>(mut deadline: Pin<&mut Sleep>, f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Sends `req` (origin-form URI) to `up` over a pooled connection, or a new
 /// one; a pooled connection that closed before taking the request is
-/// replaced and the request sent again, as hyper-util's client does.
-pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<Body>, String> {
+/// replaced and the request sent again, as hyper-util's client does. The
+/// response head must come within `timeout` (connecting included), timed by
+/// the connection's own timer.
+pub async fn request(
+    up: &Upstream,
+    mut req: Request<Body>,
+    timeout: Duration,
+) -> Result<Response<Body>, SendError> {
     if !req.headers().contains_key(HOST) {
         req.headers_mut().insert(HOST, up.host_header.clone());
     }
+    let deadline = Instant::now() + timeout;
     loop {
         let (mut c, fresh) = match checkout(up.id) {
             Some(c) => (c, false),
             // Boxed: once a connection, and inline it would grow every request's future.
-            None => (Box::pin(connect(up)).await?, true),
-        };
-        // A connection is checked in as its last body frame is read, a
-        // moment before hyper wants the next request on it.
-        if let Err(e) = c.tx.ready().await {
-            if fresh {
-                return Err(format!("client error (SendRequest): {}", error_text(&e)));
+            None => {
+                match Box::pin(tokio::time::timeout_at(deadline, connect(up, deadline))).await {
+                    Ok(c) => (c.map_err(SendError::Failed)?, true),
+                    Err(_) => return Err(SendError::Timeout(timeout)),
+                }
             }
-            continue;
+        };
+        c.deadline.as_mut().reset(deadline);
+        let Lent {
+            tx,
+            deadline: timer,
+            ..
+        } = &mut c;
+        // A connection is checked in as its last body frame is read, a
+        // moment before hyper wants the next request on it. Polled by hand
+        // (not an async block holding `req`): the request is not moved again.
+        let ready = std::future::poll_fn(|cx| match tx.poll_ready(cx) {
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+        })
+        .await;
+        match ready {
+            // Dropping the connection mid-request closes it, as the timeout did.
+            None => return Err(SendError::Timeout(timeout)),
+            Some(Err(e)) if fresh => {
+                return Err(SendError::Failed(format!(
+                    "client error (SendRequest): {}",
+                    error_text(&e)
+                )))
+            }
+            Some(Err(_)) => continue,
+            Some(Ok(())) => {}
         }
-        match c.tx.try_send_request(req).await {
-            Ok(resp) => {
+        match until(timer.as_mut(), tx.try_send_request(req)).await {
+            None => return Err(SendError::Timeout(timeout)),
+            Some(Ok(resp)) => {
                 let (parts, body) = resp.into_parts();
                 return Ok(Response::from_parts(
                     parts,
                     Body::Pooled(PooledBody::new(body, up.id, c, checkin)),
                 ));
             }
-            Err(mut e) => match e.take_message() {
+            Some(Err(mut e)) => match e.take_message() {
                 Some(r) if !fresh => req = r,
                 _ => {
-                    return Err(format!(
+                    return Err(SendError::Failed(format!(
                         "client error (SendRequest): {}",
                         error_text(e.error())
-                    ))
+                    )))
                 }
             },
         }
