@@ -4,25 +4,21 @@
 //! that, the connection closes.
 
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
-use tokio::time::Sleep;
 
 use super::{Body, BoxError};
+use crate::proxy::watch::Watch;
 
-/// One pooled connection's sender, when it went idle (the pool's clock; 0
-/// while in use), and its request deadline: one timer for the connection's
-/// life, moved on per request (moving a registered timer later is one
-/// atomic store; a timer per request registers and deregisters each time).
+/// One pooled connection's sender and what it shares with its watchdog
+/// (idle time, the request deadline).
 pub struct Lent {
     pub tx: SendRequest<Body>,
-    pub idle_since: Arc<AtomicU64>,
-    pub deadline: Pin<Box<Sleep>>,
+    pub watch: Arc<Watch>,
 }
 
 /// Takes a connection back into the pool of upstream `id`.

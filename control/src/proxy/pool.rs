@@ -5,32 +5,26 @@
 //! back in without hashing, locking or allocating (hyper-util's pool hashes
 //! a key, locks and spawns a task per request). A connection goes back to
 //! the pool of the thread that reads its response body to the end
-//! ([`PooledBody`], which hands it back through [`checkin`]); closed ones are dropped at checkout, and one idle past
-//! [`IDLE_TIMEOUT`] is closed by its own task. https upstreams and CONNECT
-//! keep going through the shared hyper-util client.
+//! ([`PooledBody`], which hands it back through [`checkin`]); closed ones
+//! are dropped at checkout, and one idle past [`IDLE_TIMEOUT`] is closed by
+//! its watchdog ([`super::watch`]), which also times each request. https
+//! upstreams and CONNECT keep going through the shared hyper-util client.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use http::header::{HeaderValue, HOST};
 use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use tokio::time::{Instant, Sleep};
 
 use super::client::error_text;
 use super::forward::SendError;
+#[cfg(doc)]
+use super::watch::IDLE_TIMEOUT;
 use crate::body::pooled::{Lent, PooledBody};
 use crate::body::Body;
 
-/// Idle connections are closed after this long (hyper-util's pool's setting here).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Distinct upstream addresses numbered; targets past it use the shared client.
 const MAX_UPSTREAMS: usize = 4096;
@@ -87,20 +81,10 @@ impl Upstream {
     }
 }
 
-/// One connection's sender and when it went idle (ms since [`epoch`] + 1; 0 in use).
 type Conn = Lent;
 
 thread_local! {
     static IDLE: RefCell<Vec<Vec<Conn>>> = const { RefCell::new(Vec::new()) };
-}
-
-fn epoch() -> std::time::Instant {
-    static START: OnceLock<std::time::Instant> = OnceLock::new();
-    *START.get_or_init(std::time::Instant::now)
-}
-
-fn now_ms() -> u64 {
-    epoch().elapsed().as_millis() as u64 + 1
 }
 
 /// The most recently used open idle connection to `id` on this thread.
@@ -110,7 +94,7 @@ fn checkout(id: usize) -> Option<Conn> {
         let list = p.get_mut(id)?;
         while let Some(c) = list.pop() {
             if !c.tx.is_closed() {
-                c.idle_since.store(0, Ordering::Relaxed);
+                c.watch.lent();
                 return Some(c);
             }
         }
@@ -124,7 +108,7 @@ fn checkin(id: usize, c: Conn) {
     if c.tx.is_closed() {
         return;
     }
-    c.idle_since.store(now_ms(), Ordering::Relaxed);
+    c.watch.idle();
     let _ = IDLE.try_with(|p| {
         let mut p = p.borrow_mut();
         if p.len() <= id {
@@ -136,7 +120,7 @@ fn checkin(id: usize, c: Conn) {
     });
 }
 
-async fn connect(up: &Upstream, deadline: Instant) -> Result<Conn, String> {
+async fn connect(up: &Upstream) -> Result<Conn, String> {
     let addr = (up.host.as_str(), up.port);
     let stream =
         match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
@@ -149,51 +133,17 @@ async fn connect(up: &Upstream, deadline: Instant) -> Result<Conn, String> {
     let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("client error (Connect): {}", error_text(&e)))?;
-    let idle_since = Arc::new(AtomicU64::new(0));
-    let watch = idle_since.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = conn => {}
-            _ = idle_watch(watch) => {}
-        }
-    });
     Ok(Conn {
         tx,
-        idle_since,
-        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        watch: super::watch::spawn(conn),
     })
-}
-
-/// Ends when the connection has sat idle in a pool for [`IDLE_TIMEOUT`].
-async fn idle_watch(idle_since: Arc<AtomicU64>) {
-    let limit = IDLE_TIMEOUT.as_millis() as u64;
-    loop {
-        tokio::time::sleep(IDLE_TIMEOUT).await;
-        let since = idle_since.load(Ordering::Relaxed);
-        if since != 0 && now_ms().saturating_sub(since) >= limit {
-            return;
-        }
-    }
-}
-
-/// Runs `f` until `deadline` passes (`None` then); `f` is polled first, as
-/// `tokio::time::timeout` does.
-async fn until<F: Future>(mut deadline: Pin<&mut Sleep>, f: F) -> Option<F::Output> {
-    let mut f = std::pin::pin!(f);
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = f.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        deadline.as_mut().poll(cx).map(|()| None)
-    })
-    .await
 }
 
 /// Sends `req` (origin-form URI) to `up` over a pooled connection, or a new
 /// one; a pooled connection that closed before taking the request is
 /// replaced and the request sent again, as hyper-util's client does. The
 /// response head must come within `timeout` (connecting included), timed by
-/// the connection's own timer.
+/// the connection's watchdog.
 pub async fn request(
     up: &Upstream,
     mut req: Request<Body>,
@@ -202,62 +152,130 @@ pub async fn request(
     if !req.headers().contains_key(HOST) {
         req.headers_mut().insert(HOST, up.host_header.clone());
     }
-    let deadline = Instant::now() + timeout;
+    let due = super::watch::due_in(timeout);
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        SendError::Failed(format!("client error (SendRequest): {}", error_text(e)))
+    };
     loop {
         let (mut c, fresh) = match checkout(up.id) {
             Some(c) => (c, false),
             // Boxed: once a connection, and inline it would grow every request's future.
-            None => {
-                match Box::pin(tokio::time::timeout_at(deadline, connect(up, deadline))).await {
-                    Ok(c) => (c.map_err(SendError::Failed)?, true),
-                    Err(_) => return Err(SendError::Timeout(timeout)),
-                }
-            }
+            None => match Box::pin(tokio::time::timeout_at(
+                super::watch::instant(due),
+                connect(up),
+            ))
+            .await
+            {
+                Ok(c) => (c.map_err(SendError::Failed)?, true),
+                Err(_) => return Err(SendError::Timeout(timeout)),
+            },
         };
-        c.deadline.as_mut().reset(deadline);
-        let Lent {
-            tx,
-            deadline: timer,
-            ..
-        } = &mut c;
+        // The watchdog closes the connection at the deadline, which ends
+        // the waits below with an error that `disarm` tells from others.
+        c.watch.arm(due);
         // A connection is checked in as its last body frame is read, a
-        // moment before hyper wants the next request on it. Polled by hand
-        // (not an async block holding `req`): the request is not moved again.
-        let ready = std::future::poll_fn(|cx| match tx.poll_ready(cx) {
-            Poll::Ready(r) => Poll::Ready(Some(r)),
-            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
-        })
-        .await;
-        match ready {
-            // Dropping the connection mid-request closes it, as the timeout did.
-            None => return Err(SendError::Timeout(timeout)),
-            Some(Err(e)) if fresh => {
-                return Err(SendError::Failed(format!(
-                    "client error (SendRequest): {}",
-                    error_text(&e)
-                )))
+        // moment before hyper wants the next request on it.
+        if let Err(e) = c.tx.ready().await {
+            if c.watch.disarm() {
+                return Err(SendError::Timeout(timeout));
             }
-            Some(Err(_)) => continue,
-            Some(Ok(())) => {}
+            if fresh {
+                return Err(failed(&e));
+            }
+            continue;
         }
-        match until(timer.as_mut(), tx.try_send_request(req)).await {
-            None => return Err(SendError::Timeout(timeout)),
-            Some(Ok(resp)) => {
+        let sent = c.tx.try_send_request(req).await;
+        if c.watch.disarm() {
+            return Err(SendError::Timeout(timeout));
+        }
+        match sent {
+            Ok(resp) => {
                 let (parts, body) = resp.into_parts();
                 return Ok(Response::from_parts(
                     parts,
                     Body::Pooled(PooledBody::new(body, up.id, c, checkin)),
                 ));
             }
-            Some(Err(mut e)) => match e.take_message() {
+            Err(mut e) => match e.take_message() {
                 Some(r) if !fresh => req = r,
-                _ => {
-                    return Err(SendError::Failed(format!(
-                        "client error (SendRequest): {}",
-                        error_text(e.error())
-                    )))
-                }
+                _ => return Err(failed(e.error())),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn get() -> Request<Body> {
+        let mut r = Request::new(Body::empty());
+        *r.uri_mut() = http::Uri::from_static("/x");
+        r
+    }
+
+    /// An upstream that answers every request head on a connection with `ok`.
+    async fn answering() -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(ok).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    async fn read(resp: Response<Body>) -> Bytes {
+        use http_body_util::BodyExt;
+        resp.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    /// The watchdog times a request that gets no answer (504's cause), and
+    /// leaves alone a connection whose request was answered: it serves the
+    /// next request after the deadline of the first has passed.
+    #[tokio::test]
+    async fn deadline_closes_a_silent_upstream_only() {
+        let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = Upstream::register(&format!("http://{}", hole.local_addr().unwrap())).unwrap();
+        let started = std::time::Instant::now();
+        let r = request(&up, get(), Duration::from_millis(200)).await;
+        assert!(matches!(r, Err(SendError::Timeout(_))), "{:?}", r.err());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+
+        let port = answering().await;
+        let up = Upstream::register(&format!("http://127.0.0.1:{port}")).unwrap();
+        let r = request(&up, get(), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(read(r).await, "ok");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let c = checkout(up.id).expect("the answered connection went back to the pool");
+        assert!(
+            !c.tx.is_closed(),
+            "closed past an answered request's deadline"
+        );
+        checkin(up.id, c);
+        let r = request(&up, get(), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(read(r).await, "ok");
     }
 }
