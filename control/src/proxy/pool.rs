@@ -130,7 +130,11 @@ async fn connect(up: &Upstream) -> Result<Conn, String> {
         };
     // A proxy hop must not add Nagle delays.
     let _ = stream.set_nodelay(true);
-    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // Flattened writes: a request head (and a small body) goes out with one
+    // plain write, without hyper's vectored-write bookkeeping.
+    let (tx, conn) = hyper::client::conn::http1::Builder::new()
+        .writev(false)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("client error (Connect): {}", error_text(&e)))?;
     Ok(Conn {
