@@ -29,6 +29,9 @@ pub fn now_ms() -> u64 {
     epoch().elapsed().as_millis() as u64 + 1
 }
 
+/// `Watch::due` once the watchdog has timed the request out.
+const EXPIRED: u64 = u64::MAX;
+
 /// The deadline `within` from now, in [`now_ms`] units.
 pub fn due_in(within: Duration) -> u64 {
     let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX / 4);
@@ -48,12 +51,13 @@ pub fn instant(ms: u64) -> tokio::time::Instant {
 pub struct Watch {
     /// When the connection went idle in a pool; 0 while lent.
     idle_since: AtomicU64,
-    /// When the request on it must have its response head; 0 when none waits.
+    /// When the request on it must have its response head; 0 when none
+    /// waits, [`EXPIRED`] once the watchdog took it (it then closes the
+    /// connection). The request and the watchdog swap it, so exactly one
+    /// of "answered in time" and "timed out" wins.
     due: AtomicU64,
     /// When the watchdog wakes next.
     wake_at: AtomicU64,
-    /// Set before the watchdog closes the connection for a missed `due`.
-    expired: AtomicBool,
     /// The connection's task ended on its own.
     closed: AtomicBool,
     /// Wakes the watchdog to plan again.
@@ -80,8 +84,7 @@ impl Watch {
     /// The response head came (or the request failed): no deadline now.
     /// `true` when the deadline had passed first (the connection is closed).
     pub fn disarm(&self) -> bool {
-        self.due.store(0, SeqCst);
-        self.expired.load(SeqCst)
+        self.due.swap(0, SeqCst) == EXPIRED
     }
 }
 
@@ -109,9 +112,12 @@ async fn watchdog(w: Arc<Watch>, conn: AbortHandle) {
         let now = now_ms();
         let due = w.due.load(SeqCst);
         if due != 0 && now >= due {
-            w.expired.store(true, SeqCst);
-            conn.abort();
-            return;
+            // Lost to a `disarm` (the answer came first): plan again.
+            if w.due.compare_exchange(due, EXPIRED, SeqCst, SeqCst).is_ok() {
+                conn.abort();
+                return;
+            }
+            continue;
         }
         let idle = w.idle_since.load(SeqCst);
         if idle != 0 && now.saturating_sub(idle) >= IDLE_MS {
