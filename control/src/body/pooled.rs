@@ -4,7 +4,6 @@
 //! that, the connection closes.
 
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -13,12 +12,13 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 
 use super::{Body, BoxError};
+use crate::proxy::watch::Watch;
 
-/// One pooled connection's sender and when it went idle (the pool's clock;
-/// 0 while in use).
+/// One pooled connection's sender and what it shares with its watchdog
+/// (idle time, the request deadline).
 pub struct Lent {
     pub tx: SendRequest<Body>,
-    pub idle_since: Arc<AtomicU64>,
+    pub watch: Arc<Watch>,
 }
 
 /// Takes a connection back into the pool of upstream `id`.

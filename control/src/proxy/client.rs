@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, Entry, HeaderMap, HeaderName};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -106,21 +106,52 @@ fn connection_names(h: &HeaderMap, name: &str) -> bool {
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names; allocates nothing (it runs on every proxied answer).
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    // A lone `Connection` (the usual case) is taken out whole and its names
+    // One pass over the names says what there is to do: an answer usually
+    // has a lone `Connection` and no other hop-by-hop header.
+    let mut connection = false;
+    let mut others = false;
+    for k in h.keys() {
+        if k == header::CONNECTION {
+            connection = true;
+        } else if is_hop_by_hop(k.as_str()) {
+            others = true;
+        }
+    }
+    if !connection {
+        if others {
+            remove_hop_by_hop(h);
+        }
+        return;
+    }
+    // A lone `Connection` is taken out whole (one lookup) and its names
     // removed; several are rare enough to collect.
-    match h.get_all(header::CONNECTION).iter().count() {
-        0 => {}
-        1 => {
-            if let Some(v) = h.remove(header::CONNECTION) {
-                for n in v.to_str().unwrap_or("").split(',') {
-                    let n = n.trim();
-                    if !n.is_empty() {
-                        h.remove(n);
-                    }
+    let lone = match h.entry(header::CONNECTION) {
+        Entry::Occupied(e) if e.iter().nth(1).is_none() => Some(e.remove()),
+        _ => None,
+    };
+    match lone {
+        Some(v) => {
+            let names = v.to_str().unwrap_or("");
+            // What it names is seldom a header here: a scan of the few
+            // names is cheaper than a lookup. `keep-alive` is left to the
+            // sweep below (it is hop-by-hop itself).
+            let mut drop_named = |n: &str| {
+                let n = n.trim();
+                if !n.is_empty()
+                    && !n.eq_ignore_ascii_case("keep-alive")
+                    && h.keys().any(|k| k.as_str().eq_ignore_ascii_case(n))
+                {
+                    h.remove(n);
                 }
+            };
+            // Usually one name: no splitting.
+            if names.as_bytes().contains(&b',') {
+                names.split(',').for_each(drop_named);
+            } else {
+                drop_named(names);
             }
         }
-        _ => {
+        None => {
             let named: Vec<HeaderName> = h
                 .get_all(header::CONNECTION)
                 .iter()
@@ -131,12 +162,17 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
             for n in named {
                 h.remove(n);
             }
+            others = true;
         }
     }
-    if h.keys().any(|k| is_hop_by_hop(k.as_str())) {
-        for n in HOP_BY_HOP {
-            h.remove(*n);
-        }
+    if others {
+        remove_hop_by_hop(h);
+    }
+}
+
+fn remove_hop_by_hop(h: &mut HeaderMap) {
+    for n in HOP_BY_HOP {
+        h.remove(*n);
     }
 }
 
@@ -233,6 +269,27 @@ mod tests {
         strip_hop_by_hop(&mut two);
         assert!(!two.contains_key("x-a") && !two.contains_key("x-b") && !two.contains_key("te"));
         assert!(two.contains_key("x-c") && two.contains_key("host"));
+    }
+
+    #[test]
+    fn a_lone_connection_header_takes_what_it_names() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "Keep-Alive".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-keep", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-keep"]);
+        let mut h = HeaderMap::new();
+        h.insert("connection", " close ".parse().unwrap());
+        h.insert("close", "1".parse().unwrap());
+        h.insert("x-keep", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-keep"]);
+        let mut h = HeaderMap::new();
+        h.insert("te", "trailers".parse().unwrap());
+        h.insert("x-keep", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-keep"]);
     }
 
     #[test]

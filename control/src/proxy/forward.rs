@@ -131,10 +131,7 @@ pub async fn send_target(
             *req.method_mut() = method;
             *req.uri_mut() = Uri::from(path);
             *req.headers_mut() = headers;
-            match tokio::time::timeout(target.timeout, super::pool::request(up, req)).await {
-                Ok(r) => r.map_err(SendError::Failed),
-                Err(_) => Err(SendError::Timeout(target.timeout)),
-            }
+            super::pool::request(up, req, target.timeout).await
         }
         // Boxed: the shared client's future is large and rarely taken here.
         _ => Box::pin(send(
@@ -201,18 +198,24 @@ pub async fn forward(
     if proxy.toxics.active() {
         if let Some(set) = proxy.toxics.get(&target.spec.name) {
             // Boxed: rare, and inline it would grow every forward's future.
-            return Box::pin(super::toxic::forward(proxy, &set, target, m, parts, body)).await;
+            return Box::pin(super::toxic::forward(
+                proxy, &set, target, m, parts, body, hops,
+            ))
+            .await;
         }
     }
-    forward_plain(proxy, target, m, parts, body).await
+    forward_plain(proxy, target, m, parts, body, hops).await
 }
 
+/// [`forward`] past the hop check and the toxics; `hops` is the count the
+/// request arrived with.
 pub(super) async fn forward_plain(
     proxy: &Arc<Proxy>,
     target: Arc<ProxyTarget>,
     m: Matched,
     parts: &Parts,
     body: InBody,
+    hops: u32,
 ) -> Response<Body> {
     let name = &target.spec.name;
     // The request's own path (a shared buffer) when nothing rewrites it.
@@ -239,7 +242,7 @@ pub(super) async fn forward_plain(
     // itself) and the hop count (set below).
     let mut headers = crate::reuse::header_map();
     copy_for_upstream(&parts.headers, &mut headers, &PROXY_HOPS);
-    headers.insert(PROXY_HOPS.clone(), hop_value(hops(&parts.headers) + 1));
+    headers.insert(PROXY_HOPS.clone(), hop_value(hops + 1));
     apply_header_edits(&target, &m, &mut headers);
     let result = if target.replicas <= 1 {
         proxy.invoked(name, 1);

@@ -17,6 +17,7 @@ pub mod spec;
 pub mod target;
 pub mod toxic;
 pub mod toxic_routes;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -263,15 +264,14 @@ impl Proxy {
     pub(crate) fn answered(&self, name: &str, status: Option<u16>) {
         let mut c = self.counts.lock();
         match status {
-            Some(s) => {
-                if !c.counts_by_target_status.contains_key(name) {
+            // One lookup once the target has answered before.
+            Some(s) => match c.counts_by_target_status.get_mut(name) {
+                Some(m) => *m.entry(s).or_default() += 1,
+                None => {
                     c.counts_by_target_status
-                        .insert(name.to_string(), BTreeMap::new());
+                        .insert(name.to_string(), BTreeMap::from([(s, 1)]));
                 }
-                if let Some(m) = c.counts_by_target_status.get_mut(name) {
-                    *m.entry(s).or_default() += 1;
-                }
-            }
+            },
             None => bump(&mut c.failures_by_targets, name),
         }
     }

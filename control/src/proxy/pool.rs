@@ -5,15 +5,13 @@
 //! back in without hashing, locking or allocating (hyper-util's pool hashes
 //! a key, locks and spawns a task per request). A connection goes back to
 //! the pool of the thread that reads its response body to the end
-//! ([`PooledBody`], which hands it back through [`checkin`]); closed ones are dropped at checkout, and one idle past
-//! [`IDLE_TIMEOUT`] is closed by its own task. https upstreams and CONNECT
-//! keep going through the shared hyper-util client.
+//! ([`PooledBody`], which hands it back through [`checkin`]); closed ones
+//! are dropped at checkout, and one idle past [`IDLE_TIMEOUT`] is closed by
+//! its watchdog ([`super::watch`]), which also times each request. https
+//! upstreams and CONNECT keep going through the shared hyper-util client.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header::{HeaderValue, HOST};
 use http::{Request, Response};
@@ -21,11 +19,12 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 
 use super::client::error_text;
+use super::forward::SendError;
+#[cfg(doc)]
+use super::watch::IDLE_TIMEOUT;
 use crate::body::pooled::{Lent, PooledBody};
 use crate::body::Body;
 
-/// Idle connections are closed after this long (hyper-util's pool's setting here).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Distinct upstream addresses numbered; targets past it use the shared client.
 const MAX_UPSTREAMS: usize = 4096;
@@ -82,20 +81,10 @@ impl Upstream {
     }
 }
 
-/// One connection's sender and when it went idle (ms since [`epoch`] + 1; 0 in use).
 type Conn = Lent;
 
 thread_local! {
     static IDLE: RefCell<Vec<Vec<Conn>>> = const { RefCell::new(Vec::new()) };
-}
-
-fn epoch() -> Instant {
-    static START: OnceLock<Instant> = OnceLock::new();
-    *START.get_or_init(Instant::now)
-}
-
-fn now_ms() -> u64 {
-    epoch().elapsed().as_millis() as u64 + 1
 }
 
 /// The most recently used open idle connection to `id` on this thread.
@@ -105,7 +94,7 @@ fn checkout(id: usize) -> Option<Conn> {
         let list = p.get_mut(id)?;
         while let Some(c) = list.pop() {
             if !c.tx.is_closed() {
-                c.idle_since.store(0, Ordering::Relaxed);
+                c.watch.lent();
                 return Some(c);
             }
         }
@@ -119,7 +108,7 @@ fn checkin(id: usize, c: Conn) {
     if c.tx.is_closed() {
         return;
     }
-    c.idle_since.store(now_ms(), Ordering::Relaxed);
+    c.watch.idle();
     let _ = IDLE.try_with(|p| {
         let mut p = p.borrow_mut();
         if p.len() <= id {
@@ -141,54 +130,69 @@ async fn connect(up: &Upstream) -> Result<Conn, String> {
         };
     // A proxy hop must not add Nagle delays.
     let _ = stream.set_nodelay(true);
-    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // Flattened writes: a request head (and a small body) goes out with one
+    // plain write, without hyper's vectored-write bookkeeping.
+    let (tx, conn) = hyper::client::conn::http1::Builder::new()
+        .writev(false)
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("client error (Connect): {}", error_text(&e)))?;
-    let idle_since = Arc::new(AtomicU64::new(0));
-    let watch = idle_since.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = conn => {}
-            _ = idle_watch(watch) => {}
-        }
-    });
-    Ok(Conn { tx, idle_since })
-}
-
-/// Ends when the connection has sat idle in a pool for [`IDLE_TIMEOUT`].
-async fn idle_watch(idle_since: Arc<AtomicU64>) {
-    let limit = IDLE_TIMEOUT.as_millis() as u64;
-    loop {
-        tokio::time::sleep(IDLE_TIMEOUT).await;
-        let since = idle_since.load(Ordering::Relaxed);
-        if since != 0 && now_ms().saturating_sub(since) >= limit {
-            return;
-        }
-    }
+    Ok(Conn {
+        tx,
+        watch: super::watch::spawn(conn),
+    })
 }
 
 /// Sends `req` (origin-form URI) to `up` over a pooled connection, or a new
 /// one; a pooled connection that closed before taking the request is
-/// replaced and the request sent again, as hyper-util's client does.
-pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<Body>, String> {
+/// replaced and the request sent again, as hyper-util's client does. The
+/// response head must come within `timeout` (connecting included), timed by
+/// the connection's watchdog.
+pub async fn request(
+    up: &Upstream,
+    mut req: Request<Body>,
+    timeout: Duration,
+) -> Result<Response<Body>, SendError> {
     if !req.headers().contains_key(HOST) {
         req.headers_mut().insert(HOST, up.host_header.clone());
     }
+    let due = super::watch::due_in(timeout);
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        SendError::Failed(format!("client error (SendRequest): {}", error_text(e)))
+    };
     loop {
         let (mut c, fresh) = match checkout(up.id) {
             Some(c) => (c, false),
             // Boxed: once a connection, and inline it would grow every request's future.
-            None => (Box::pin(connect(up)).await?, true),
+            None => match Box::pin(tokio::time::timeout_at(
+                super::watch::instant(due),
+                connect(up),
+            ))
+            .await
+            {
+                Ok(c) => (c.map_err(SendError::Failed)?, true),
+                Err(_) => return Err(SendError::Timeout(timeout)),
+            },
         };
+        // The watchdog closes the connection at the deadline, which ends
+        // the waits below with an error that `disarm` tells from others.
+        c.watch.arm(due);
         // A connection is checked in as its last body frame is read, a
         // moment before hyper wants the next request on it.
         if let Err(e) = c.tx.ready().await {
+            if c.watch.disarm() {
+                return Err(SendError::Timeout(timeout));
+            }
             if fresh {
-                return Err(format!("client error (SendRequest): {}", error_text(&e)));
+                return Err(failed(&e));
             }
             continue;
         }
-        match c.tx.try_send_request(req).await {
+        let sent = c.tx.try_send_request(req).await;
+        if c.watch.disarm() {
+            return Err(SendError::Timeout(timeout));
+        }
+        match sent {
             Ok(resp) => {
                 let (parts, body) = resp.into_parts();
                 return Ok(Response::from_parts(
@@ -198,13 +202,84 @@ pub async fn request(up: &Upstream, mut req: Request<Body>) -> Result<Response<B
             }
             Err(mut e) => match e.take_message() {
                 Some(r) if !fresh => req = r,
-                _ => {
-                    return Err(format!(
-                        "client error (SendRequest): {}",
-                        error_text(e.error())
-                    ))
-                }
+                _ => return Err(failed(e.error())),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn get() -> Request<Body> {
+        let mut r = Request::new(Body::empty());
+        *r.uri_mut() = http::Uri::from_static("/x");
+        r
+    }
+
+    /// An upstream that answers every request head on a connection with `ok`.
+    async fn answering() -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if s.write_all(ok).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    async fn read(resp: Response<Body>) -> Bytes {
+        use http_body_util::BodyExt;
+        resp.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    /// The watchdog times a request that gets no answer (504's cause), and
+    /// leaves alone a connection whose request was answered: it serves the
+    /// next request after the deadline of the first has passed.
+    #[tokio::test]
+    async fn deadline_closes_a_silent_upstream_only() {
+        let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = Upstream::register(&format!("http://{}", hole.local_addr().unwrap())).unwrap();
+        let started = std::time::Instant::now();
+        let r = request(&up, get(), Duration::from_millis(200)).await;
+        assert!(matches!(r, Err(SendError::Timeout(_))), "{:?}", r.err());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+
+        let port = answering().await;
+        let up = Upstream::register(&format!("http://127.0.0.1:{port}")).unwrap();
+        let r = request(&up, get(), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(read(r).await, "ok");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let c = checkout(up.id).expect("the answered connection went back to the pool");
+        assert!(
+            !c.tx.is_closed(),
+            "closed past an answered request's deadline"
+        );
+        checkin(up.id, c);
+        let r = request(&up, get(), Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(read(r).await, "ok");
     }
 }

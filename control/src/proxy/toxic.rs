@@ -24,6 +24,7 @@ pub async fn forward(
     m: Matched,
     parts: &Parts,
     body: InBody,
+    hops: u32,
 ) -> Response<Body> {
     let Selected {
         mut upstream,
@@ -42,7 +43,7 @@ pub async fn forward(
     if !head.wait().await {
         return abort_response();
     }
-    let resp = forward_plain(proxy, target, m, parts, body).await;
+    let resp = forward_plain(proxy, target, m, parts, body, hops).await;
     if downstream.is_empty() {
         return resp;
     }
