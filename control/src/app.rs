@@ -22,7 +22,7 @@ use crate::host::HostInfo;
 use crate::listeners::conn_guard::ConnTimeouts;
 use crate::listeners::{self, Listeners};
 use crate::port::{self, PortState};
-use crate::proxy::client::{HttpClient, Outbound};
+use crate::proxy::client::Outbound;
 use crate::reqlog::RequestLog;
 use crate::security::AdminSecurity;
 use crate::startup::StartupError;
@@ -124,7 +124,9 @@ impl App {
             insecure: proxy::client::new_client(&insecure),
             verifying: goto_engine::client_config(client.tls(), true, &[])
                 .map(|c| proxy::client::new_client(&c))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| proxy::error::OutboundError::NoRoots {
+                    reason: e.to_string(),
+                }),
         };
         let client = Arc::new(client);
         let jobs = jobs::Jobs::new(cfg.allow_command_jobs, out.clone());
@@ -175,13 +177,6 @@ impl App {
     /// The client area's state.
     pub fn client(&self) -> &Arc<client::Client> {
         &self.client
-    }
-
-    /// The outbound client for a call: verifying https certificates or not;
-    /// an error when verification is asked for and no roots could be loaded
-    /// (a text: `Outbound` in proxy/client.rs keeps it so).
-    pub fn outbound(&self, verify: bool) -> Result<&HttpClient, String> {
-        self.out.pick(verify)
     }
 
     /// A listener's state without a socket, for in-process calls.

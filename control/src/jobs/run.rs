@@ -185,7 +185,7 @@ async fn send(out: &Outbound, t: &HttpTask, markers: &Markers) -> serde_json::Va
     *req.headers_mut() = headers;
     let client = match out.pick(t.verify_tls) {
         Ok(c) => c,
-        Err(e) => return err(e),
+        Err(e) => return err(e.to_string()),
     };
     let call = async {
         let resp = client

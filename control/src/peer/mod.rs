@@ -111,7 +111,7 @@ pub struct Peer {
     /// Calls to an http registry.
     insecure: Caller,
     /// Calls to an https registry (verified; `Err`: no roots to verify with).
-    verifying: Result<Caller, String>,
+    verifying: Result<Caller, crate::proxy::error::OutboundError>,
     ctx: OnceLock<Ctx>,
     stop: watch::Sender<bool>,
     registered: AtomicBool,
@@ -178,10 +178,10 @@ pub fn start(peer: &Arc<Peer>) -> Result<(), PeerError> {
     // An https registry is verified (system roots and --certs): without any
     // roots that cannot work, so say so now rather than retry forever.
     if base.starts_with("https://") {
-        if let Err(e) = &peer.verifying {
+        if let Err(crate::proxy::error::OutboundError::NoRoots { reason }) = &peer.verifying {
             return Err(PeerError::Unverifiable {
                 url: url.clone(),
-                reason: e.clone(),
+                reason: reason.clone(),
             });
         }
     }

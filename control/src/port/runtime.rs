@@ -17,6 +17,7 @@ use crate::chaos::faults::FaultDraw;
 use crate::proxy::client::is_hop_by_hop;
 use crate::reqlog::RequestLog;
 use crate::responder::state::{Decision, Route};
+use crate::responder::ResponderError;
 
 /// Echoed request bodies are kept up to this size; the rest is drained and counted.
 const ECHO_BODY_LIMIT: usize = 64 * 1024;
@@ -24,7 +25,7 @@ const ECHO_BODY_LIMIT: usize = 64 * 1024;
 pub static VIA_GOTO: HeaderName = HeaderName::from_static("via-goto");
 pub static GOTO_HOST: HeaderName = HeaderName::from_static("goto-host");
 
-fn route_of(path: &str) -> Result<Route, String> {
+fn route_of(path: &str) -> Result<Route, ResponderError> {
     if path == "/echo" || path == "/echo/" {
         return Ok(Route::Echo);
     }
@@ -32,7 +33,7 @@ fn route_of(path: &str) -> Result<Route, String> {
         let code = code.trim_end_matches('/');
         return match code.parse::<u16>() {
             Ok(c) if (100..=599).contains(&c) => Ok(Route::Status(c)),
-            _ => Err(format!("invalid status code {code:?}: must be 100-599")),
+            _ => Err(ResponderError::StatusPath(code.to_string())),
         };
     }
     Ok(Route::CatchAll)
@@ -74,7 +75,7 @@ async fn serve_parts(
             Ok(p) if p.close => return abort_response(),
             Ok(p) => Some(p),
             Err(e) => {
-                let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
+                let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e.to_string());
                 stamp(port, resp.headers_mut());
                 return resp;
             }
@@ -99,7 +100,7 @@ async fn serve_parts(
         // A proxied path is the upstream's business, whatever it looks like here.
         Err(_) if proxied.is_some() => Route::CatchAll,
         Err(e) => {
-            let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e);
+            let mut resp = crate::body::text(StatusCode::BAD_REQUEST, e.to_string());
             stamp(port, resp.headers_mut());
             if let Some(l) = log_line {
                 l.finish(400, resp.body().size_hint().exact());

@@ -3,6 +3,7 @@
 //! verifies https upstreams and one that does not, plus the header hygiene
 //! of a hop.
 
+use super::error::OutboundError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,17 +44,15 @@ pub fn new_client(tls: &Arc<ClientConfig>) -> HttpClient {
 #[derive(Clone)]
 pub struct Outbound {
     pub insecure: HttpClient,
-    pub verifying: Result<HttpClient, String>,
+    pub verifying: Result<HttpClient, OutboundError>,
 }
 
 impl Outbound {
     /// The client for a call: verifying or not; an error when verification
     /// is asked for and no roots could be loaded.
-    pub fn pick(&self, verify: bool) -> Result<&HttpClient, String> {
+    pub fn pick(&self, verify: bool) -> Result<&HttpClient, OutboundError> {
         if verify {
-            self.verifying
-                .as_ref()
-                .map_err(|e| format!("cannot verify TLS: {e}"))
+            self.verifying.as_ref().map_err(Clone::clone)
         } else {
             Ok(&self.insecure)
         }

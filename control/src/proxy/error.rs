@@ -70,3 +70,11 @@ impl From<ProxyError> for ApiError {
         ApiError::BadRequest(e.to_string())
     }
 }
+
+/// Why no client verifying https certificates is at hand.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OutboundError {
+    /// No roots (system or `--certs`) could be loaded; `reason` says why.
+    #[error("cannot verify TLS: {reason}")]
+    NoRoots { reason: String },
+}

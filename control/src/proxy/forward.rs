@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::client::{copy_for_upstream, error_text, strip_hop_by_hop, HttpClient};
+use super::error::OutboundError;
 use super::target::{Matched, ProxyTarget};
 use super::Proxy;
 use crate::body::{text, Body, BoxError, InBody};
@@ -88,7 +89,7 @@ pub fn apply_header_edits(t: &ProxyTarget, m: &Matched, h: &mut HeaderMap) {
 /// One upstream request over the shared pooled client; the response head
 /// must come within `timeout` (the body then streams on its own).
 pub async fn send(
-    client: Result<&HttpClient, String>,
+    client: Result<&HttpClient, OutboundError>,
     method: Method,
     origin: &str,
     path_and_query: &str,
@@ -96,7 +97,7 @@ pub async fn send(
     body: Body,
     timeout: Duration,
 ) -> Result<Response<Incoming>, SendError> {
-    let client = client.map_err(SendError::Failed)?;
+    let client = client.map_err(|e| SendError::Failed(e.to_string()))?;
     // Concatenated by hand and parsed in place: `format!` plus `parse` (a
     // copy) cost ~800 instructions a proxied request.
     let mut text = String::with_capacity(origin.len() + path_and_query.len());

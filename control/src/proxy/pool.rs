@@ -120,13 +120,21 @@ fn checkin(id: usize, c: Conn) {
     });
 }
 
-async fn connect(up: &Upstream) -> Result<Conn, String> {
+async fn connect(up: &Upstream) -> Result<Conn, SendError> {
     let addr = (up.host.as_str(), up.port);
     let stream =
         match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("client error (Connect): tcp connect error: {e}")),
-            Err(_) => return Err("client error (Connect): tcp connect error: timed out".into()),
+            Ok(Err(e)) => {
+                return Err(SendError::Failed(format!(
+                    "client error (Connect): tcp connect error: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(SendError::Failed(
+                    "client error (Connect): tcp connect error: timed out".into(),
+                ))
+            }
         };
     // A proxy hop must not add Nagle delays.
     let _ = stream.set_nodelay(true);
@@ -136,7 +144,7 @@ async fn connect(up: &Upstream) -> Result<Conn, String> {
         .writev(false)
         .handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("client error (Connect): {}", error_text(&e)))?;
+        .map_err(|e| SendError::Failed(format!("client error (Connect): {}", error_text(&e))))?;
     Ok(Conn {
         tx,
         watch: super::watch::spawn(conn),
@@ -170,7 +178,7 @@ pub async fn request(
             ))
             .await
             {
-                Ok(c) => (c.map_err(SendError::Failed)?, true),
+                Ok(c) => (c?, true),
                 Err(_) => return Err(SendError::Timeout(timeout)),
             },
         };

@@ -21,6 +21,9 @@ pub enum ResponderError {
     Placeholder { segment: String, uri: String },
     #[error("response header {0} frames the message: goto sets it itself")]
     FramingHeader(HeaderName),
+    /// `/status/{code}` on the runtime path with a code that is not one.
+    #[error("invalid status code {0:?}: must be 100-599")]
+    StatusPath(String),
 }
 
 impl From<ResponderError> for ApiError {

@@ -50,11 +50,3 @@ impl From<FaultError> for ApiError {
         ApiError::BadRequest(e.to_string())
     }
 }
-
-// The runtime path answers a bad `Goto-Fault-*` header with its text as a
-// 400 body (`body::text` takes `impl Into<String>`).
-impl From<FaultError> for String {
-    fn from(e: FaultError) -> String {
-        e.to_string()
-    }
-}
