@@ -4,7 +4,7 @@
 //! runtime traffic, the client API on the load engine, jobs, and the
 //! registry with its peers.
 //!
-//! Modules: vocabulary (`body`, `reuse`, `conn_cap`, `error`, `timefmt`,
+//! Modules: vocabulary (`body`, `reuse`, `conn_cap`, `upstream_watch`, `error`, `timefmt`,
 //! `histcodec`, `host`, `reqlog`, `rng`, `prom`); `api`; the per-port areas
 //! (`responder`, `tracking`, `timeouts`, `proxy`, `triggers`, `grpc`) and
 //! [`chaos`] (faults, toxics, tcp listeners); `port` (a listener's state and
@@ -49,6 +49,7 @@ pub mod timer;
 pub mod tracking;
 pub mod triggers;
 pub mod ui;
+pub mod upstream_watch;
 
 pub use app::{admin_api, App, Ctx};
 pub use config::ServerConfig;

@@ -12,7 +12,7 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 
 use super::{Body, BoxError};
-use crate::proxy::watch::Watch;
+use crate::upstream_watch::Watch;
 
 /// One pooled connection's sender and what it shares with its watchdog
 /// (idle time, the request deadline).

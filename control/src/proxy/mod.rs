@@ -17,7 +17,6 @@ pub mod spec;
 pub mod target;
 pub mod toxic;
 pub mod toxic_routes;
-pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@
 //! the pool of the thread that reads its response body to the end
 //! ([`PooledBody`], which hands it back through [`checkin`]); closed ones
 //! are dropped at checkout, and one idle past [`IDLE_TIMEOUT`] is closed by
-//! its watchdog ([`super::watch`]), which also times each request. https
+//! its watchdog ([`crate::upstream_watch`]), which also times each request. https
 //! upstreams and CONNECT keep going through the shared hyper-util client.
 
 use std::cell::RefCell;
@@ -20,10 +20,10 @@ use parking_lot::Mutex;
 
 use super::client::error_text;
 use super::forward::SendError;
-#[cfg(doc)]
-use super::watch::IDLE_TIMEOUT;
 use crate::body::pooled::{Lent, PooledBody};
 use crate::body::Body;
+#[cfg(doc)]
+use crate::upstream_watch::IDLE_TIMEOUT;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Distinct upstream addresses numbered; targets past it use the shared client.
@@ -147,7 +147,7 @@ async fn connect(up: &Upstream) -> Result<Conn, SendError> {
         .map_err(|e| SendError::Failed(format!("client error (Connect): {}", error_text(&e))))?;
     Ok(Conn {
         tx,
-        watch: super::watch::spawn(conn),
+        watch: crate::upstream_watch::spawn(conn),
     })
 }
 
@@ -164,7 +164,7 @@ pub async fn request(
     if !req.headers().contains_key(HOST) {
         req.headers_mut().insert(HOST, up.host_header.clone());
     }
-    let due = super::watch::due_in(timeout);
+    let due = crate::upstream_watch::due_in(timeout);
     let failed = |e: &(dyn std::error::Error + 'static)| {
         SendError::Failed(format!("client error (SendRequest): {}", error_text(e)))
     };
@@ -173,7 +173,7 @@ pub async fn request(
             Some(c) => (c, false),
             // Boxed: once a connection, and inline it would grow every request's future.
             None => match Box::pin(tokio::time::timeout_at(
-                super::watch::instant(due),
+                crate::upstream_watch::instant(due),
                 connect(up),
             ))
             .await
