@@ -274,20 +274,17 @@ mod tests {
 
         let port = answering().await;
         let up = Upstream::register(&format!("http://127.0.0.1:{port}")).unwrap();
-        let r = request(&up, get(), Duration::from_millis(100))
-            .await
-            .unwrap();
+        // Deadlines with room for a slow machine; the sleep outlasts the first.
+        let r = request(&up, get(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(read(r).await, "ok");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(1300)).await;
         let c = checkout(up.id).expect("the answered connection went back to the pool");
         assert!(
             !c.tx.is_closed(),
             "closed past an answered request's deadline"
         );
         checkin(up.id, c);
-        let r = request(&up, get(), Duration::from_millis(100))
-            .await
-            .unwrap();
+        let r = request(&up, get(), Duration::from_secs(1)).await.unwrap();
         assert_eq!(read(r).await, "ok");
     }
 }
