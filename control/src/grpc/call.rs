@@ -4,7 +4,6 @@
 //! the method and `grpc-status`, and the counts.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,9 +25,8 @@ pub struct Identity {
     pub port: u16,
     pub label: String,
     pub host: String,
-    pub remote: SocketAddr,
-    /// `remote` as text, as the request log writes it.
-    pub remote_text: String,
+    /// The client's address as `Display` writes it (the request log's text).
+    pub remote: String,
     pub reqlog: Option<RequestLog>,
     /// The port's `goto-fault-*` headers are on.
     pub fault_headers: bool,
@@ -62,7 +60,7 @@ impl Call {
         if let Some(log) = &self.who.reqlog {
             log.log(&Entry {
                 port: self.who.port,
-                remote: &self.who.remote_text,
+                remote: &self.who.remote,
                 parts: &self.parts,
                 status: if aborted { CLIENT_GAVE_UP } else { 200 },
                 duration: self.started.elapsed(),

@@ -63,7 +63,7 @@ fn answer(call: &Call, payload: String) -> EchoResponse {
         method: call.method().to_string(),
         index: 0,
         count: 0,
-        remote_address: call.who.remote.to_string(),
+        remote_address: call.who.remote.clone(),
     }
 }
 

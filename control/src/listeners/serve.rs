@@ -181,7 +181,7 @@ async fn serve_conn<H: Host, S>(
         let c = svc_conn.clone();
         let in_flight = svc_clock.request_started();
         async move {
-            let resp = handle(&c.app, &c.state, (remote, &c.remote_text), req, &c.goaway).await;
+            let resp = handle(&c.app, &c.state, &c.remote_text, req, &c.goaway).await;
             drop(in_flight);
             // A close fault: erring the service is how hyper drops the
             // connection (HTTP/1.1) or resets the stream (HTTP/2) unanswered.
@@ -262,14 +262,14 @@ pub fn new_http_builder(
 pub async fn handle<H: Host>(
     app: &Arc<H>,
     port: &Arc<PortState>,
-    (remote, remote_text): (SocketAddr, &str),
+    remote_text: &str,
     req: Request<Incoming>,
     goaway: &tokio::sync::Notify,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     // gRPC calls go to their area: HTTP traffic pays one header look-up.
     if crate::grpc::is_grpc(&parts.headers) {
-        return Box::pin(grpc(app, port, (remote, remote_text), parts, body, goaway)).await;
+        return Box::pin(grpc(app, port, remote_text, parts, body, goaway)).await;
     }
     let security = app.security();
     // Runtime traffic pays for the table look-up only.
@@ -326,7 +326,7 @@ async fn admin_of_port<H: Host>(
 async fn grpc<H: Host>(
     app: &Arc<H>,
     port: &Arc<PortState>,
-    (remote, remote_text): (SocketAddr, &str),
+    remote_text: &str,
     parts: http::request::Parts,
     body: Incoming,
     goaway: &tokio::sync::Notify,
@@ -335,8 +335,7 @@ async fn grpc<H: Host>(
         port: port.port,
         label: port.label_text(),
         host: app.host().goto_host(port.port),
-        remote,
-        remote_text: remote_text.to_string(),
+        remote: remote_text.to_string(),
         reqlog: app.reqlog().cloned().filter(|_| port.logs_on()),
         fault_headers: port.faults.active() && port.faults.headers_on(),
         body_timeout: app.timeouts().body,
