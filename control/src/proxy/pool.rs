@@ -161,9 +161,10 @@ pub async fn request(
     mut req: Request<Body>,
     timeout: Duration,
 ) -> Result<Response<Body>, SendError> {
-    if !req.headers().contains_key(HOST) {
-        req.headers_mut().insert(HOST, up.host_header.clone());
-    }
+    // One look-up: kept when the client sent one, else the upstream's.
+    req.headers_mut()
+        .entry(HOST)
+        .or_insert_with(|| up.host_header.clone());
     let due = crate::upstream_watch::due_in(timeout);
     let failed = |e: &(dyn std::error::Error + 'static)| {
         SendError::Failed(format!("client error (SendRequest): {}", error_text(e)))
